@@ -1,0 +1,118 @@
+"""Typed results of a run. Drivers and checks produce them, gates and reports read them.
+
+They are plain pydantic models so that every worker can write them as JSON lines and the
+controller (or a later `crmqa gates RUN`) can read them back: gates are computed from these
+records, never from console text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Outcome(StrEnum):
+    """How one case (or step) ended.
+
+    passed / failed (a product defect) / broken (crmqa, the plan or the environment broke) /
+    blocked (a prerequisite failed; not counted twice) / skipped (deselected or manual result
+    missing) / not_applicable (the target lacks a capability the case needs).
+    """
+
+    PASSED = "passed"
+    FAILED = "failed"
+    BROKEN = "broken"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class BrokenKind(StrEnum):
+    """Why a case is broken: Allure categories and the summary separate these."""
+
+    TEST_DEFECT = "test_defect"  # the plan or suite is wrong at run time (bad template value...)
+    ENVIRONMENT = "environment"  # target down, timeout, garbage answer
+    CRMQA = "crmqa"  # a bug in crmqa itself
+
+
+class CheckResult(BaseModel):
+    """One expectation evaluated against what the CRM did. Soft: all are reported."""
+
+    name: str  # e.g. "status", "body record.email", "field_errors", "response time"
+    ok: bool
+    expected: Any = None
+    actual: Any = None
+    message: str = ""
+
+
+class Attachment(BaseModel):
+    """Evidence kept for a step: a request/response dump, a screenshot, a trace, a file."""
+
+    name: str
+    mime_type: str = "text/plain"
+    path: str | None = None  # a file under the run folder
+    text: str | None = None  # or inline text (already redacted)
+
+
+class StepResult(BaseModel):
+    index: int
+    name: str
+    kind: str  # "op", "request", "ui", "wait_until", "manual"
+    outcome: Outcome
+    checks: list[CheckResult] = Field(default_factory=list)
+    duration_ms: float = 0.0
+    message: str = ""
+    broken_kind: BrokenKind | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class Waiver(BaseModel):
+    """A known defect accepted for a while: shown in reports, kept out of the gates until expiry."""
+
+    case: str
+    owner: str
+    reason: str
+    expires: str  # ISO date
+
+
+class CaseResult(BaseModel):
+    plan_id: str
+    case_id: str
+    title: str
+    category: str
+    module: str
+    severity: str
+    priority: str
+    tags: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    history_id: str = ""
+    outcome: Outcome
+    message: str = ""  # first failure, or the reason for blocked / not applicable / broken
+    broken_kind: BrokenKind | None = None
+    steps: list[StepResult] = Field(default_factory=list)
+    duration_ms: float = 0.0
+    started_at: datetime | None = None
+    worker: str = "main"
+    waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
+
+
+class RunInfo(BaseModel):
+    """What a run was: written next to the case results as run.json."""
+
+    run_id: str
+    plan_id: str
+    plan_name: str
+    plan_file: str
+    system: str = ""
+    system_version: str = ""
+    target: str = ""
+    base_url: str = ""
+    profile: str = ""
+    started_at: datetime
+    finished_at: datetime | None = None
+    crmqa_version: str = ""
+    selection: str = ""  # -k expression or similar, for the record
