@@ -397,7 +397,7 @@ _UNIQUE_COUNTER = itertools.count(1)
 def template_context(
     *,
     fake: Faker,
-    vars: Mapping[str, Any],  # noqa: A002 - the plan language calls them `vars`
+    vars: Mapping[str, Any],  # the plan language calls them `vars`
     saved: Mapping[str, Any],
     env_allowed: Collection[str] | None = None,
     params: Mapping[str, Any] | None = None,
