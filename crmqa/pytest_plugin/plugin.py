@@ -1,1 +1,157 @@
-"""crmqa's pytest plugin (registered through the pytest11 entry point)."""
+"""crmqa's pytest plugin (registered through the pytest11 entry point).
+
+`pytest plans/sandbox.yaml` collects the plan's cases as items. At the end of the session the
+controller reads every worker's results, updates the defect ledger, evaluates the gates, writes
+the run's reports, and turns the verdict into the exit code: in this one place only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmqa.pytest_plugin.finish import finish_run
+from crmqa.pytest_plugin.items import PlanFile, looks_like_plan
+from crmqa.pytest_plugin.live import LiveProgress
+from crmqa.pytest_plugin.state import (
+    RunState,
+    has_state,
+    install_state,
+    is_controller,
+    new_run_id,
+    run_state,
+)
+
+EXIT_BAD_PLAN = 3
+EXIT_INTERRUPTED = 130
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crmqa", "crmqa acceptance runs")
+    group.addoption("--crmqa-target", default=None, help="run against this target of the plan")
+    group.addoption("--crmqa-run-id", default=None, help="run id (default: time + random)")
+    group.addoption(
+        "--crmqa-reports", default="reports", help="folder for run folders (default: reports)"
+    )
+    group.addoption(
+        "--crmqa-evidence",
+        default=None,
+        choices=("on", "off", "retain-on-failure"),
+        help="keep requests/responses, screenshots and traces (default: retain-on-failure)",
+    )
+    group.addoption(
+        "--crmqa-live", action="store_true", help="print one line per case as it finishes"
+    )
+    group.addoption("--headed", action="store_true", help="show the browser for UI steps")
+    group.addoption("--viewport", default=None, help="browser viewport, e.g. 1280x800")
+    group.addoption("--browser-url", default=None, help="connect to a remote browser (ws://...)")
+    group.addoption("--video", action="store_true", help="record video of UI cases")
+
+
+def _plan_args(config: pytest.Config) -> list[Path]:
+    plans = []
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if path.is_file() and path.suffix in (".yaml", ".yml") and looks_like_plan(path):
+            plans.append(path)
+        elif path.is_dir() and path.name == "plans":
+            plans.extend(p for p in sorted(path.glob("*.y*ml")) if looks_like_plan(p))
+    return plans
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Activate only for runs that name plans, so ordinary test runs are left alone."""
+    if not _plan_args(config):
+        return
+    option = config.option
+    if is_controller(config) and not option.crmqa_run_id:
+        option.crmqa_run_id = new_run_id()
+    run_dir = Path(option.crmqa_reports) / option.crmqa_run_id
+    if is_controller(config):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not getattr(option, "allure_report_dir", None):
+            option.allure_report_dir = str(run_dir / "allure-results")
+        if not getattr(option, "xmlpath", None):
+            option.xmlpath = str(run_dir / "junit.xml")
+        # UI options travel to xdist workers through the environment they inherit.
+        for flag, env in (
+            ("headed", "CRMQA_HEADED"),
+            ("viewport", "CRMQA_VIEWPORT"),
+            ("browser_url", "CRMQA_BROWSER_URL"),
+            ("video", "CRMQA_VIDEO"),
+            ("crmqa_evidence", "CRMQA_EVIDENCE"),
+        ):
+            value = getattr(option, flag, None)
+            if value:
+                os.environ[env] = "1" if value is True else str(value)
+    if option.crmqa_live and is_controller(config):
+        config.pluginmanager.register(LiveProgress(config), "crmqa-live")
+    install_state(
+        config,
+        RunState(
+            config=config,
+            run_id=option.crmqa_run_id,
+            run_dir=run_dir,
+            target_override=option.crmqa_target,
+        ),
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not has_state(parent.config):
+        return None
+    if file_path.suffix in (".yaml", ".yml") and looks_like_plan(file_path):
+        return PlanFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if not has_state(config):
+        return
+    state = run_state(config)
+    state.close()
+    if not is_controller(config):
+        return
+    if state.collection_failed:
+        session.exitstatus = EXIT_BAD_PLAN
+        return
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return
+    code = finish_run(state, _plan_args(config))
+    # Ctrl-C still writes what was done, but says it was interrupted, not a verdict.
+    session.exitstatus = EXIT_INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else code
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Plan errors surface as collection failures, on the controller also under xdist."""
+    if report.failed and report.nodeid.endswith((".yaml", ".yml")):
+        config = _CONFIG[0] if _CONFIG else None
+        if config is not None and has_state(config):
+            run_state(config).collection_failed = True
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not has_state(config) or not is_controller(config):
+        return
+    state = run_state(config)
+    if state.collection_failed:
+        terminalreporter.write_line(
+            "The plan is invalid (see the errors above); nothing was run.", red=True, bold=True
+        )
+    elif state.summary_text:
+        terminalreporter.write(state.summary_text)
+

@@ -1,0 +1,197 @@
+"""`crmqa`: a thin, friendly front end over the pytest plugin and the report writers.
+
+Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from crmqa import __version__
+from crmqa.core.errors import CrmqaError, PlanError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+EXIT_USAGE = 3
+
+
+def _fail(error: CrmqaError) -> None:
+    if isinstance(error, PlanError):
+        err_console.print(f"[bold red]{len(error.issues)} problem(s) found:[/]")
+        for issue in error.issues:
+            err_console.print(issue.format(), markup=False)
+    else:
+        err_console.print(f"[bold red]error:[/] {error}", markup=True)
+    sys.exit(error.exit_code)
+
+
+class CrmqaGroup(click.Group):
+    """Turns crmqa's own errors into messages and exit codes, never tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except CrmqaError as error:
+            _fail(error)
+        except click.UsageError as error:
+            error.exit_code = EXIT_USAGE
+            raise
+        return None
+
+
+@click.group(cls=CrmqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crmqa")
+def cli() -> None:
+    """Acceptance testing of CRM systems from YAML plans."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--target", "-t", help="target name from the plan (default: the plan's target)")
+@click.option("-k", "keyword", help="only cases matching this pytest -k expression")
+@click.option("-m", "marker", help="only cases matching this marker expression (e.g. security)")
+@click.option("--workers", "-n", type=int, default=1, show_default=True, help="parallel workers")
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True, help="folder that receives reports/<run-id>/")
+@click.option("--run-id", help="name of the run folder (default: time + random)")
+@click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
+              help="keep requests, screenshots and traces (default: retain-on-failure)")
+@click.option("--headed", is_flag=True, help="show the browser for UI steps")
+@click.option("--viewport", help="browser viewport, e.g. 1280x800")
+@click.option("--browser-url", help="drive a remote browser (Playwright connect URL)")
+@click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run(
+    plan: Path,
+    target: str | None,
+    keyword: str | None,
+    marker: str | None,
+    workers: int,
+    reports: Path,
+    run_id: str | None,
+    evidence: str | None,
+    headed: bool,
+    viewport: str | None,
+    browser_url: str | None,
+    html: bool,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
+    from crmqa.cli.running import run_plan
+
+    code = run_plan(
+        plan,
+        target=target,
+        keyword=keyword,
+        marker=marker,
+        workers=workers,
+        reports=reports,
+        run_id=run_id,
+        evidence=evidence,
+        headed=headed,
+        viewport=viewport,
+        browser_url=browser_url,
+        render_html=html,
+        extra=list(pytest_args),
+        console=console,
+    )
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check plans and suites without running anything; every problem at once."""
+    from crmqa.plan.loader import validate_paths
+
+    issues = validate_paths(list(paths))
+    if issues:
+        raise PlanError(issues)
+    console.print(f"[green]✔[/] {len(paths)} file(s) valid")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("schema"), show_default=True)
+def schema(out: Path) -> None:
+    """Write the JSON Schemas of plans, suites and profiles (for editor completion)."""
+    from crmqa.cli.schemas import export_all
+
+    for path in export_all(out):
+        console.print(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True)
+def report(run: str | None, reports: Path) -> None:
+    """Render the Allure HTML report of RUN (default: the latest run) offline."""
+    from crmqa.cli.running import find_run_dir
+    from crmqa.reports import render_allure_html
+
+    run_dir = find_run_dir(reports, run)
+    index = render_allure_html(run_dir)
+    console.print(f"Allure report: [bold]{index}[/] (opens from disk)")
+    summary = run_dir / "summary.html"
+    if summary.exists():
+        console.print(f"Test summary:  [bold]{summary}[/]")
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="plan file to take the gates from (default: the one the run recorded)")
+def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
+    """Re-evaluate the gates of RUN from its results folder (e.g. after a waiver)."""
+    from crmqa.cli.running import find_run_dir, regate
+
+    sys.exit(regate(find_run_dir(reports, run), plan_path, console))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Scaffold a plan, a target profile and a suite in DIRECTORY."""
+    from crmqa.cli.scaffold import scaffold
+
+    for path in scaffold(directory):
+        console.print(f"created {path}")
+    console.print(f"Next: crmqa validate {directory / 'plan.yaml'}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(args: tuple[str, ...]) -> None:
+    """Serve the sandbox CRM (see `crmqa sandbox --help`)."""
+    from crmqa.sandbox.__main__ import main as sandbox_main
+
+    sys.exit(sandbox_main(list(args)))
+
+
+@cli.command()
+@click.option("--faults", default="", help="seed these sandbox faults (comma-separated)")
+@click.option("--workers", "-n", type=int, default=2, show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              default=Path("plans/sandbox.yaml"), show_default=True)
+@click.option("--html/--no-html", default=True, help="render the Allure HTML report")
+def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
+    """Start the sandbox CRM, run plans/sandbox.yaml on it and print the verdict."""
+    from crmqa.cli.running import run_demo
+
+    sys.exit(run_demo(plan_path, faults=faults, workers=workers, render_html=html,
+                      console=console))
+
+
+def main() -> None:
+    cli(prog_name="crmqa")
+
+
+if __name__ == "__main__":
+    main()

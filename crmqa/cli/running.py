@@ -1,0 +1,151 @@
+"""What `crmqa run`, `crmqa demo` and `crmqa gates` do, kept apart from argument parsing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from crmqa.core.errors import CrmqaError
+from crmqa.plan.loader import load_plan
+
+
+def pytest_arguments(
+    plan: Path,
+    *,
+    target: str | None = None,
+    keyword: str | None = None,
+    marker: str | None = None,
+    workers: int = 1,
+    reports: Path = Path("reports"),
+    run_id: str | None = None,
+    evidence: str | None = None,
+    headed: bool = False,
+    viewport: str | None = None,
+    browser_url: str | None = None,
+    extra: list[str] | None = None,
+) -> list[str]:
+    """The pytest command line `crmqa run` stands for (also handy to print for CI users)."""
+    args = [
+        str(plan),
+        "--crmqa-live",
+        "--crmqa-reports", str(reports),
+        "-p", "no:cacheprovider",
+        "-p", "no:locust",
+        "-q", "--no-header", "--tb=no", "-rN",
+        "-o", "console_output_style=classic",
+        # the plan's folder, not the caller's project, decides pytest's rootdir and ini
+        "--rootdir", str(plan.resolve().parent),
+        "-c", os.devnull,
+    ]
+    if target:
+        args += ["--crmqa-target", target]
+    if keyword:
+        args += ["-k", keyword]
+    if marker:
+        args += ["-m", marker]
+    if workers > 1:
+        args += ["-n", str(workers), "--dist", "loadgroup"]
+    if run_id:
+        args += ["--crmqa-run-id", run_id]
+    if evidence:
+        args += ["--crmqa-evidence", evidence]
+    if headed:
+        args.append("--headed")
+    if viewport:
+        args += ["--viewport", viewport]
+    if browser_url:
+        args += ["--browser-url", browser_url]
+    return args + list(extra or [])
+
+
+def run_plan(
+    plan: Path,
+    *,
+    console: Console,
+    render_html: bool = False,
+    **options: object,
+) -> int:
+    """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
+    loaded = load_plan(plan)  # a bad plan stops here, before anything runs
+    console.print(
+        f"[bold]{loaded.plan.name}[/] — {len(loaded.cases)} cases, "
+        f"target [bold]{options.get('target') or loaded.plan.target}[/]"
+    )
+    reports = Path(str(options.get("reports") or "reports"))
+    run_id = str(options.get("run_id") or "") or _new_run_id()
+    options["run_id"] = run_id
+    code = int(pytest.main(pytest_arguments(plan, **options)))  # type: ignore[arg-type]
+    run_dir = reports / run_id
+    if code in (3, 130) or not (run_dir / "verdict.json").exists():
+        return code
+    if render_html:
+        from crmqa.reports import render_allure_html
+
+        try:
+            index = render_allure_html(run_dir)
+            console.print(f"Allure report:  [bold]{index}[/]")
+        except CrmqaError as error:
+            console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
+    console.print(f"Test summary:   [bold]{run_dir / 'summary.html'}[/] (and summary.md)")
+    console.print(f"Run folder:     {run_dir}")
+    return code
+
+
+def _new_run_id() -> str:
+    from crmqa.pytest_plugin.state import new_run_id
+
+    return new_run_id()
+
+
+def find_run_dir(reports: Path, run: str | None) -> Path:
+    if run:
+        candidate = Path(run)
+        if candidate.is_dir():
+            return candidate
+        candidate = reports / run
+        if candidate.is_dir():
+            return candidate
+        raise CrmqaError(f"no run folder {run!s} (looked in {reports}/)")
+    runs = sorted(p for p in reports.glob("*") if (p / "run.json").exists())
+    if not runs:
+        raise CrmqaError(f"no runs under {reports}/ yet: run `crmqa run PLAN` first")
+    return runs[-1]
+
+
+def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
+    """Evaluate the gates again from a run folder, with the plan's current gates and waivers."""
+    from crmqa.conclude import conclude
+    from crmqa.reports import read_results, render_verdict
+
+    run_info, results = read_results(run_dir)
+    plan_file = plan_path or Path(run_info.plan_file)
+    if not plan_file.exists():
+        raise CrmqaError(f"the plan {plan_file} is gone: give it with --plan")
+    loaded = load_plan(plan_file)
+    conclusion = conclude(
+        run_dir, run_info, results, loaded, ledger_path=run_dir.parent / "ledger.sqlite"
+    )
+    render_verdict(console, conclusion.verdict)
+    return conclusion.exit_code
+
+
+def run_demo(
+    plan: Path, *, faults: str, workers: int, render_html: bool, console: Console
+) -> int:
+    """Start the sandbox on a free loopback port, run the plan on it, stop the sandbox."""
+    from crmqa.sandbox.testing import running_sandbox
+
+    fault_names = [f.strip() for f in faults.split(",") if f.strip()]
+    console.print(
+        "Starting the sandbox CRM"
+        + (f" with faults: {', '.join(fault_names)}" if fault_names else " (clean)")
+        + " …"
+    )
+    with running_sandbox(faults=fault_names) as sandbox:
+        console.print(f"Sandbox listening at [bold]{sandbox.base_url}[/]")
+        os.environ["CRMQA_SANDBOX_URL"] = sandbox.base_url
+        os.environ["CRMQA_SANDBOX_PASSWORD"] = sandbox.password
+        return run_plan(plan, console=console, render_html=render_html, workers=workers)

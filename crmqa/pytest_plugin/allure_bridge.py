@@ -1,0 +1,106 @@
+"""The one place crmqa talks to allure-pytest: labels, steps, attachments, history ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import allure
+
+from crmqa.core.results import Attachment, CaseResult
+from crmqa.plan.loader import LoadedCase
+
+HISTORY_LABEL = "crmqa_history_id"
+_ALLURE_SEVERITIES = {level.value for level in allure.severity_level}
+
+
+def history_id(plan_id: str, case_id: str, params: dict[str, Any] | None) -> str:
+    """Stable across re-runs and distinct per parameter set: plan id + case id + parameters."""
+    key = json.dumps([plan_id, case_id, params or {}], sort_keys=True, default=str)
+    return hashlib.md5(key.encode("utf-8")).hexdigest()
+
+
+def label_case(
+    loaded_case: LoadedCase,
+    plan_id: str,
+    params: dict[str, Any],
+    result: CaseResult | None = None,
+    allure_severity: str | None = None,
+) -> None:
+    """epic = category, feature = module, story = title, plus severity, tags, id and links."""
+    case = loaded_case.case
+    if result is None:
+        allure.dynamic.title(f"{case.id}: {case.title}")
+        allure.dynamic.epic(str(case.category))
+        allure.dynamic.feature(case.module)
+        allure.dynamic.story(case.title)
+        allure.dynamic.id(case.id)
+        allure.dynamic.label(HISTORY_LABEL, history_id(plan_id, case.id, params))
+        severity = allure_severity or case.severity
+        if severity in _ALLURE_SEVERITIES:
+            allure.dynamic.severity(allure.severity_level(severity))
+        allure.dynamic.label("priority", case.priority)
+        for tag in case.tags:
+            allure.dynamic.tag(tag)
+        for requirement in case.requirements:
+            if requirement.startswith(("http://", "https://")):
+                allure.dynamic.link(requirement, name=requirement, link_type="requirement")
+            else:
+                allure.dynamic.label("requirement", requirement)
+        for name, value in params.items():
+            allure.dynamic.parameter(name, value)
+        if case.description:
+            allure.dynamic.description(case.description)
+        return
+    if result.outcome.value in ("blocked", "not_applicable"):
+        allure.dynamic.tag(result.outcome.value)
+    if result.waiver is not None:
+        allure.dynamic.tag("waived")
+        allure.dynamic.description(
+            f"Waived by {result.waiver.owner} until {result.waiver.expires}: {result.waiver.reason}"
+        )
+
+
+class AllureReporter:
+    """Engine reporter: each YAML step is an Allure step; evidence becomes attachments."""
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        with allure.step(title):
+            yield
+
+    def attach(self, attachment: Attachment) -> None:
+        kind = _attachment_type(attachment.mime_type)
+        if attachment.path:
+            allure.attach.file(attachment.path, name=attachment.name, attachment_type=kind)
+        elif attachment.text is not None:
+            allure.attach(attachment.text, name=attachment.name, attachment_type=kind)
+
+
+def _attachment_type(mime: str) -> Any:
+    for kind in allure.attachment_type:
+        if kind.mime_type == mime:
+            return kind
+    return allure.attachment_type.TEXT
+
+
+def stamp_history_ids(allure_dir: Path) -> int:
+    """allure-pytest derives historyId from the node id; crmqa's is plan id + case id + params.
+
+    Rewriting it after the run keeps Allure trends stable when a plan file moves.
+    """
+    count = 0
+    for path in allure_dir.glob("*-result.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for label in data.get("labels", []):
+            if label.get("name") == HISTORY_LABEL:
+                data["historyId"] = label["value"]
+                data["testCaseId"] = label["value"]
+                path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+                count += 1
+                break
+    return count

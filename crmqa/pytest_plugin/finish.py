@@ -1,0 +1,95 @@
+"""The end of a session on the controller: one run record, one verdict, one exit code."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from crmqa import __version__
+from crmqa.conclude import conclude
+from crmqa.core.errors import CrmqaError
+from crmqa.core.results import CaseResult, RunInfo
+from crmqa.plan.loader import LoadedPlan, load_plan
+from crmqa.plan.templating import TemplateRenderError, render, template_context
+from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
+from crmqa.pytest_plugin.state import RunState
+
+EXIT_BAD_PLAN = 3
+
+
+def finish_run(state: RunState, plan_paths: list[Path]) -> int:
+    """Read every worker's results, conclude the run, keep the printed summary for the end."""
+    if len(plan_paths) != 1:
+        state.summary_text = "crmqa runs one plan per session; name exactly one plan file.\n"
+        return EXIT_BAD_PLAN
+    loaded = load_plan(plan_paths[0])
+    results = read_worker_results(state.run_dir)
+    run_info = make_run_info(state, loaded)
+    (state.run_dir / "run.json").write_text(run_info.model_dump_json(indent=2), encoding="utf-8")
+    try:
+        conclusion = conclude(
+            state.run_dir,
+            run_info,
+            results,
+            loaded,
+            ledger_path=Path(state.config.option.crmqa_reports) / "ledger.sqlite",
+        )
+    except CrmqaError as error:
+        state.summary_text = f"\ncrmqa could not conclude the run: {error}\n"
+        return error.exit_code
+    allure_dir = Path(state.config.option.allure_report_dir)
+    if allure_dir.is_dir():
+        stamp_history_ids(allure_dir)
+    state.summary_text = _render_summary(conclusion.verdict, state.run_dir)
+    return conclusion.exit_code
+
+
+def read_worker_results(run_dir: Path) -> list[CaseResult]:
+    results: list[CaseResult] = []
+    for path in sorted((run_dir / "results").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                results.append(CaseResult.model_validate_json(line))
+    return results
+
+
+def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
+    plan = loaded.plan
+    target_name = state.target_override or plan.target
+    target = plan.targets.get(target_name)
+    base_url = ""
+    if target is not None:
+        try:
+            context = template_context(fake=None, vars=plan.data.vars, saved={})  # type: ignore[arg-type]
+            base_url = str(render(target.base_url, context))
+        except TemplateRenderError:
+            base_url = target.base_url
+    return RunInfo(
+        run_id=state.run_id,
+        plan_id=plan.id,
+        plan_name=plan.name,
+        plan_file=str(loaded.path),
+        system=plan.system.name,
+        system_version=plan.system.version,
+        target=target_name,
+        base_url=base_url,
+        profile=target.profile if target else "",
+        started_at=state.started_at,
+        finished_at=datetime.now(UTC),
+        crmqa_version=__version__,
+        selection=state.config.option.keyword or "",
+    )
+
+
+def _render_summary(verdict: object, run_dir: Path) -> str:
+    from crmqa.reports import render_verdict
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=110, highlight=False)
+    console.print()
+    render_verdict(console, verdict)
+    console.print(f"Reports: {run_dir}/ (summary.md, summary.html, verdict.json, defects.csv)")
+    return buffer.getvalue()

@@ -1,0 +1,159 @@
+"""Plan files become pytest collectors, plan cases become pytest items.
+
+Only public pytest API is used (Tavern broke on pytest upgrades by importing `_pytest`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmqa.core.errors import PlanError
+from crmqa.core.results import CaseResult, Outcome
+from crmqa.plan.loader import LoadedCase, LoadedPlan, load_plan
+from crmqa.pytest_plugin.allure_bridge import AllureReporter, label_case
+from crmqa.pytest_plugin.state import RunState, run_state
+
+
+def looks_like_plan(path: Path) -> bool:
+    """A YAML file whose top level names `targets`: a plan, not a suite or a profile."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return any(line.startswith("targets:") for line in head.splitlines())
+
+
+class PlanFile(pytest.File):
+    """One acceptance plan: its cases, from the plan and all included suites."""
+
+    loaded: LoadedPlan
+
+    def collect(self):  # type: ignore[override]
+        state = run_state(self.config)
+        try:
+            self.loaded = load_plan(self.path)
+        except PlanError as error:
+            state.plan_errors.append(error)
+            raise
+        state.add_plan(self.loaded)
+        groups = _dependency_groups(self.loaded)
+        for loaded_case in self.loaded.cases:
+            case = loaded_case.case
+            parameter_sets = case.parameters or [{}]
+            for index, params in enumerate(parameter_sets):
+                name = case.id if not case.parameters else f"{case.id}[{index}]"
+                item = CaseItem.from_parent(
+                    self, name=name, loaded_case=loaded_case, params=params
+                )
+                for marker in _markers_for(loaded_case):
+                    self.config.addinivalue_line("markers", f"{marker}: crmqa case attribute")
+                    item.add_marker(marker)
+                group = groups.get(case.id)
+                if group:
+                    item.add_marker(pytest.mark.xdist_group(name=group))
+                yield item
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def, override]
+        if isinstance(excinfo.value, PlanError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _markers_for(loaded_case: LoadedCase) -> list[str]:
+    case = loaded_case.case
+    names = [str(case.category), case.module, case.severity, *case.tags]
+    return [_marker_name(n) for n in dict.fromkeys(names) if n]
+
+
+def _marker_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in text)
+
+
+def _dependency_groups(loaded: LoadedPlan) -> dict[str, str]:
+    """Cases linked by depends_on share one xdist group, so they run in order on one worker."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for loaded_case in loaded.cases:
+        for dep in loaded_case.case.depends_on:
+            parent.setdefault(dep, dep)
+            parent.setdefault(loaded_case.case.id, loaded_case.case.id)
+            parent[find(loaded_case.case.id)] = find(dep)
+    return {case_id: f"deps-{find(case_id)}" for case_id in parent}
+
+
+class CaseFailed(AssertionError):
+    """The CRM did not meet an expectation: a product defect (Allure: failed)."""
+
+
+class CaseBroken(Exception):
+    """crmqa, the plan or the environment broke (Allure: broken)."""
+
+
+class CaseItem(pytest.Item):
+    def __init__(
+        self, *, loaded_case: LoadedCase, params: dict[str, Any], **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.loaded_case = loaded_case
+        self.params = params
+        self.result: CaseResult | None = None
+
+    @property
+    def plan_file(self) -> PlanFile:
+        assert isinstance(self.parent, PlanFile)
+        return self.parent
+
+    def runtest(self) -> None:
+        state: RunState = run_state(self.config)
+        case = self.loaded_case.case
+        label_case(self.loaded_case, self.plan_file.loaded.plan.id, self.params)
+        engine = state.engine_for(self.plan_file.loaded)
+        result = engine.run_case(self.loaded_case, self.params or None)
+        self.result = result
+        state.record(result)
+        label_case(self.loaded_case, self.plan_file.loaded.plan.id, self.params, result)
+        self.user_properties.append(("crmqa_outcome", result.outcome.value))
+        self.user_properties.append(("crmqa_title", case.title))
+        if result.outcome is Outcome.PASSED:
+            return
+        if result.outcome is Outcome.FAILED:
+            if result.waiver is not None:
+                pytest.xfail(f"waived until {result.waiver.expires}: {result.message}")
+            raise CaseFailed(result.message)
+        if result.outcome is Outcome.BROKEN:
+            prefix = {
+                "environment": "Environment problem: ",
+                "test_defect": "Test defect: ",
+            }.get(str(result.broken_kind or ""), "crmqa error: ")
+            raise CaseBroken(prefix + result.message)
+        label = {
+            Outcome.BLOCKED: "Blocked",
+            Outcome.NOT_APPLICABLE: "Not applicable",
+            Outcome.SKIPPED: "Skipped",
+        }[result.outcome]
+        pytest.skip(f"{label}: {result.message or case.id}")
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def, override]
+        if isinstance(excinfo.value, CaseFailed | CaseBroken):
+            return f"{self.loaded_case.case.id} — {self.loaded_case.case.title}\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):  # type: ignore[no-untyped-def, override]
+        source = self.loaded_case.source
+        return Path(source.file), source.line - 1, f"{self.name}: {self.loaded_case.case.title}"
+
+
+def result_to_json(result: CaseResult) -> str:
+    return json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+
+
+__all__ = ["AllureReporter", "CaseItem", "PlanFile", "looks_like_plan"]

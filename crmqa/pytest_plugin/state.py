@@ -1,0 +1,105 @@
+"""Per-process state of a crmqa run: the run folder, engines per plan, results on disk.
+
+The controller (or the only process, without xdist) chooses the run id; xdist copies the
+option to every worker, so all of them write into the same `reports/<run-id>/`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from crmqa.core.errors import PlanError
+from crmqa.core.results import CaseResult, Outcome
+from crmqa.engine import Engine
+from crmqa.plan.loader import LoadedPlan
+from crmqa.pytest_plugin.allure_bridge import AllureReporter
+
+_STATE_KEY = pytest.StashKey["RunState"]()
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across concurrent runs."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+@dataclass
+class RunState:
+    config: pytest.Config
+    run_id: str
+    run_dir: Path
+    target_override: str | None
+    plans: list[LoadedPlan] = field(default_factory=list)
+    plan_errors: list[PlanError] = field(default_factory=list)
+    collection_failed: bool = False
+    summary_text: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _engines: dict[Path, Engine] = field(default_factory=dict)
+    _outcomes: dict[str, Outcome] = field(default_factory=dict)
+    _results_file: IO[str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_plan(self, loaded: LoadedPlan) -> None:
+        self.plans.append(loaded)
+
+    def engine_for(self, loaded: LoadedPlan) -> Engine:
+        engine = self._engines.get(loaded.path)
+        if engine is None:
+            engine = Engine(
+                loaded,
+                self.target_override,
+                self.run_dir,
+                worker_id(),
+                reporter=AllureReporter(),
+                outcome_of=self._outcomes.get,
+            )
+            self._engines[loaded.path] = engine
+        return engine
+
+    def record(self, result: CaseResult) -> None:
+        """Append one case result to this worker's JSON-lines file (read by gates later)."""
+        self._outcomes[result.case_id] = result.outcome
+        with self._lock:
+            if self._results_file is None:
+                folder = self.run_dir / "results"
+                folder.mkdir(parents=True, exist_ok=True)
+                self._results_file = (folder / f"cases-{worker_id()}.jsonl").open(
+                    "a", encoding="utf-8"
+                )
+            self._results_file.write(result.model_dump_json() + "\n")
+            self._results_file.flush()
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+        if self._results_file is not None:
+            self._results_file.close()
+            self._results_file = None
+
+
+def run_state(config: pytest.Config) -> RunState:
+    return config.stash[_STATE_KEY]
+
+
+def install_state(config: pytest.Config, state: RunState) -> None:
+    config.stash[_STATE_KEY] = state
+
+
+def has_state(config: pytest.Config) -> bool:
+    return _STATE_KEY in config.stash
