@@ -1,1 +1,32 @@
-"""crmqa.gates."""
+"""Acceptance gates: pass rates, highest open severity, must-pass cases, suspension -> verdict.
+
+See docs/gates.md for every rule and formula.
+"""
+
+from crmqa.gates.evaluate import (
+    GateConfigError,
+    evaluate,
+    required_pass_rate,
+    waiver_active,
+)
+from crmqa.gates.verdict import (
+    EXIT_CODES,
+    Decision,
+    GateKind,
+    GateResult,
+    OpenDefect,
+    Verdict,
+)
+
+__all__ = [
+    "EXIT_CODES",
+    "Decision",
+    "GateConfigError",
+    "GateKind",
+    "GateResult",
+    "OpenDefect",
+    "Verdict",
+    "evaluate",
+    "required_pass_rate",
+    "waiver_active",
+]

@@ -1,0 +1,106 @@
+"""What the gates decide: the verdict, one row per gate, and the defects they look at.
+
+The verdict is a plain pydantic model so that it can be written as verdict.json and read back.
+Gates depend on core and plan only: the open defects they weigh are described by a small
+protocol (`OpenDefect`) that the ledger's `Defect` satisfies, so gates never import the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field, computed_field
+
+from crmqa.core.results import Waiver
+
+
+class Decision(StrEnum):
+    """The outcome of an acceptance run. SUSPENDED wins over REJECTED, REJECTED over ACCEPTED."""
+
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    SUSPENDED = "SUSPENDED"
+
+
+EXIT_CODES: dict[Decision, int] = {
+    Decision.ACCEPTED: 0,
+    Decision.REJECTED: 1,
+    Decision.SUSPENDED: 2,
+}
+
+
+class GateKind(StrEnum):
+    """Which family a gate row belongs to; suspension rows suspend, all others reject."""
+
+    MIN_EXECUTED = "min_executed"
+    PASS_RATE = "pass_rate"
+    SEVERITY = "severity"
+    MUST_PASS = "must_pass"
+    SUSPENSION = "suspension"
+
+
+class GateResult(BaseModel):
+    """One row of the "actual vs required" table.
+
+    `required` and `actual` are display strings ("≥ 95%", "94.7% (18/19)"); `passed` is the
+    verdict of this row. A row that does not apply (a category with no executed cases, a share
+    rule below its minimum number of defects) has `applicable` False and always passes.
+    """
+
+    name: str
+    kind: GateKind
+    required: str
+    actual: str
+    passed: bool
+    applicable: bool = True
+    detail: str = ""
+
+
+class Verdict(BaseModel):
+    """The decision with the gate rows that led to it, and the run's counts."""
+
+    decision: Decision
+    gate_results: list[GateResult] = Field(default_factory=list)
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="cases per outcome (passed, failed, broken, ...)"
+    )
+    executed: int = Field(0, description="passed + failed + broken (waived failures included)")
+    waived: int = Field(0, description="failed cases covered by an unexpired waiver")
+    reasons: list[str] = Field(
+        default_factory=list, description="one line per failing gate row, most decisive first"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="things a reader must know even when accepted"
+    )
+    suspended: bool = Field(
+        False, description="testing is suspended after this run (the ledger keeps this state)"
+    )
+    evaluated_on: date | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def exit_code(self) -> int:
+        """0 accepted, 1 rejected, 2 suspended (see docs/architecture.md, "Exit codes")."""
+        return EXIT_CODES[self.decision]
+
+    def failing(self) -> list[GateResult]:
+        """The gate rows that did not pass."""
+        return [row for row in self.gate_results if not row.passed]
+
+
+class OpenDefect(Protocol):
+    """What the gates need to know about one open defect (the ledger's `Defect` has it)."""
+
+    @property
+    def case_id(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
+
+    @property
+    def priority(self) -> str: ...
+
+    @property
+    def waiver(self) -> Waiver | None: ...
