@@ -143,7 +143,11 @@ def test_blocked_skipped_and_not_applicable_are_outside_the_pass_rate() -> None:
 
 
 def test_broken_cases_count_against_the_pass_rate_and_warn() -> None:
-    results = [*cases(passed=18), case("broken", broken_kind=BrokenKind.ENVIRONMENT, message="Environment problem: timeout"), case("broken", broken_kind=BrokenKind.TEST_DEFECT)]
+    results = [
+        *cases(passed=18),
+        case("broken", broken_kind=BrokenKind.ENVIRONMENT, message="Environment problem: timeout"),
+        case("broken", broken_kind=BrokenKind.TEST_DEFECT),
+    ]
     verdict = run(results)
     functional = row(verdict, "pass rate: functional")
     assert functional.actual == "90.0% (18/20)"
