@@ -11,10 +11,20 @@ renders them at run time.
 
 from __future__ import annotations
 
+import datetime as _dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 
 class Strict(BaseModel):
@@ -83,9 +93,15 @@ class BodyCheck(Strict):
     def _one_comparison(self) -> BodyCheck:
         given = [k for k in COMPARISONS if k in self.model_fields_set]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one comparison of {', '.join(COMPARISONS)}; got "
-                + (", ".join(given) if given else "none")
+            # A custom error type lets the loader point at the right key and word the message.
+            raise PydanticCustomError(
+                "body_check_comparisons",
+                "a body check needs exactly one comparison of {choices}; got {got}",
+                {
+                    "choices": ", ".join(COMPARISONS),
+                    "got": ", ".join(given) if given else "none",
+                    "given": given,
+                },
             )
         return self
 
@@ -99,8 +115,10 @@ COMPARISONS = (
 class Expect(Strict):
     """Expectations on a step's result. All of them are evaluated (soft checks)."""
 
-    outcome: CanonicalOutcome | None = Field(
-        None, description="canonical result of an operation (ok, rejected, not_found, ...)"
+    outcome: CanonicalOutcome | list[CanonicalOutcome] | None = Field(
+        None,
+        description="canonical result of an operation (ok, rejected, not_found, ...), "
+        "or a list of acceptable ones",
     )
     status: int | list[int] | None = Field(None, description="HTTP status (raw requests)")
     body: list[BodyCheck] = Field(default_factory=list)
@@ -202,10 +220,39 @@ class UiStep(StepBase):
     )
 
 
+STEP_KINDS = ("op", "request", "ui", "wait_until")
+"""The keys that say what a step does; a step has exactly one of them."""
+
+
+def _kind_of_step(value: Any, kinds: tuple[str, ...]) -> str | None:
+    """The tag of a step's kind, or None when it has none or several of `kinds`."""
+    if isinstance(value, BaseModel):
+        present = [kind for kind in kinds if kind in type(value).model_fields]
+    elif isinstance(value, dict):
+        present = [kind for kind in kinds if kind in value]
+    else:
+        return None
+    return _STEP_TAGS[present[0]] if len(present) == 1 else None
+
+
+_STEP_TAGS = {"op": "OpStep", "request": "RequestStep", "ui": "UiStep", "wait_until": "WaitStep"}
+
+# `wait_until.step` repeats an operation or a request.
+PollStep = Annotated[
+    Annotated[OpStep, Tag("OpStep")] | Annotated[RequestStep, Tag("RequestStep")],
+    Discriminator(
+        lambda value: _kind_of_step(value, ("op", "request")),
+        custom_error_type="step_kind",
+        custom_error_message="a repeated step needs exactly one of op, request",
+        custom_error_context={"kinds": "op, request"},
+    ),
+]
+
+
 class WaitUntil(Strict):
     """Repeat a step until a condition holds, fails, or time runs out (async CRM work)."""
 
-    step: OpStep | RequestStep
+    step: PollStep
     success: Expect
     failure: Expect | None = None
     timeout_s: float = Field(30, gt=0, le=3600)
@@ -218,7 +265,20 @@ class WaitStep(Strict):
     save: dict[str, str] = Field(default_factory=dict)
 
 
-Step = OpStep | RequestStep | UiStep | WaitStep
+# A step is exactly one of these; the discriminator picks the kind from the key present, so
+# a bad step gets one clear error instead of one error per possible kind.
+Step = Annotated[
+    Annotated[OpStep, Tag("OpStep")]
+    | Annotated[RequestStep, Tag("RequestStep")]
+    | Annotated[UiStep, Tag("UiStep")]
+    | Annotated[WaitStep, Tag("WaitStep")],
+    Discriminator(
+        lambda value: _kind_of_step(value, STEP_KINDS),
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one of op, request, ui, wait_until",
+        custom_error_context={"kinds": "op, request, ui, wait_until"},
+    ),
+]
 
 
 # --------------------------------------------------------------------------- cases
@@ -253,9 +313,13 @@ class Case(Strict):
     def _has_steps_or_is_manual(self) -> Case:
         if self.category is Category.MANUAL:
             if self.steps:
-                raise ValueError("a manual case has instructions, not steps")
+                raise PydanticCustomError(
+                    "manual_case_steps", "a manual case has instructions, not steps"
+                )
         elif not self.steps:
-            raise ValueError("a case needs at least one step (or category: manual)")
+            raise PydanticCustomError(
+                "case_without_steps", "a case needs at least one step (or category: manual)"
+            )
         return self
 
 
@@ -340,7 +404,10 @@ class Suspension(Strict):
         0.5, ge=0, le=1, description="suspend when the most severe level holds more than this share"
     )
     max_share_top_priority: float = Field(
-        1 / 3, ge=0, le=1, description="suspend when the highest priority holds more than this share"
+        1 / 3,
+        ge=0,
+        le=1,
+        description="suspend when the highest priority holds more than this share",
     )
     min_defects_for_shares: int = Field(
         4, ge=1, description="share rules apply only from this many open defects"
@@ -354,7 +421,9 @@ class Gates(Strict):
     )
     must_pass: list[str] = Field(default_factory=list, description="case ids")
     suspension: Suspension = Field(default_factory=Suspension)
-    min_executed: int = Field(1, ge=0, description="fewer executed cases than this is not a verdict")
+    min_executed: int = Field(
+        1, ge=0, description="fewer executed cases than this is not a verdict"
+    )
 
 
 # --------------------------------------------------------------------------- data
@@ -397,8 +466,29 @@ class Include(Strict):
     tags: list[str] | None = Field(None, description="only cases with one of these tags")
 
 
+def _kind_of_include(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, dict | Include):
+        return "Include"
+    return None
+
+
+# An include is a path or a filtered include; the discriminator keeps errors to one per entry.
+IncludeEntry = Annotated[
+    Annotated[str, Tag("path")] | Annotated[Include, Tag("Include")],
+    Discriminator(
+        _kind_of_include,
+        custom_error_type="include_kind",
+        custom_error_message="an include is a suite file path or a mapping with `suite`",
+    ),
+]
+
+
 class ManualResults(Strict):
-    file: str = Field(description="YAML file a person fills in: case id -> result, tester, evidence")
+    file: str = Field(
+        description="YAML file a person fills in: case id -> result, tester, evidence"
+    )
 
 
 class Plan(Strict):
@@ -410,7 +500,10 @@ class Plan(Strict):
     system: SystemUnderTest
     target: str = Field(description="name of the target in `targets` to run against by default")
     targets: dict[str, Target]
-    include: list[str | Include] = Field(default_factory=list)
+    include: list[IncludeEntry] = Field(
+        default_factory=list,
+        description="suite files to run: a path, or {suite, cases, exclude, tags}",
+    )
     cases: list[Case] = Field(default_factory=list)
     data: Data = Field(default_factory=Data)
     requirements: dict[str, dict[str, FieldRule]] = Field(
@@ -432,6 +525,17 @@ class WaiverSpec(Strict):
     owner: str
     reason: str
     expires: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO date YYYY-MM-DD")
+
+    @field_validator("expires")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        try:
+            _dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "date_not_real", "'{value}' is not a real calendar date", {"value": value}
+            ) from None
+        return value
 
 
 class ManualResult(Strict):
