@@ -14,17 +14,8 @@ import pytest
 from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.plan.loader import LoadedCase, LoadedPlan, load_plan
-from crmqa.pytest_plugin.allure_bridge import AllureReporter, label_case
+from crmqa.pytest_plugin.allure_bridge import label_case
 from crmqa.pytest_plugin.state import RunState, run_state
-
-
-def looks_like_plan(path: Path) -> bool:
-    """A YAML file whose top level names `targets`: a plan, not a suite or a profile."""
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
-    except OSError:
-        return False
-    return any(line.startswith("targets:") for line in head.splitlines())
 
 
 class PlanFile(pytest.File):
@@ -155,5 +146,3 @@ class CaseItem(pytest.Item):
 def result_to_json(result: CaseResult) -> str:
     return json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
 
-
-__all__ = ["AllureReporter", "CaseItem", "PlanFile", "looks_like_plan"]

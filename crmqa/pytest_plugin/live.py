@@ -11,8 +11,8 @@ _STYLE = {
     "failed": ("✘", "red"),
     "broken": ("!", "yellow"),
     "blocked": ("⊘", "purple"),
-    "not_applicable": ("–", "cyan"),
-    "skipped": ("–", "cyan"),
+    "not_applicable": ("-", "cyan"),
+    "skipped": ("-", "cyan"),
 }
 
 

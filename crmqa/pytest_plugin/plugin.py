@@ -13,9 +13,6 @@ from typing import Any
 
 import pytest
 
-from crmqa.pytest_plugin.finish import finish_run
-from crmqa.pytest_plugin.items import PlanFile, looks_like_plan
-from crmqa.pytest_plugin.live import LiveProgress
 from crmqa.pytest_plugin.state import (
     RunState,
     has_state,
@@ -49,6 +46,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--viewport", default=None, help="browser viewport, e.g. 1280x800")
     group.addoption("--browser-url", default=None, help="connect to a remote browser (ws://...)")
     group.addoption("--video", action="store_true", help="record video of UI cases")
+
+
+def looks_like_plan(path: Path) -> bool:
+    """A YAML file whose top level names `targets`: a plan, not a suite or a profile."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return any(line.startswith("targets:") for line in head.splitlines())
 
 
 def _plan_args(config: pytest.Config) -> list[Path]:
@@ -89,6 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
             if value:
                 os.environ[env] = "1" if value is True else str(value)
     if option.crmqa_live and is_controller(config):
+        from crmqa.pytest_plugin.live import LiveProgress
+
         config.pluginmanager.register(LiveProgress(config), "crmqa-live")
     install_state(
         config,
@@ -105,6 +113,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if not has_state(parent.config):
         return None
     if file_path.suffix in (".yaml", ".yml") and looks_like_plan(file_path):
+        from crmqa.pytest_plugin.items import PlanFile
+
         return PlanFile.from_parent(parent, path=file_path)
     return None
 
@@ -123,6 +133,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if exitstatus == pytest.ExitCode.USAGE_ERROR:
         return
+    from crmqa.pytest_plugin.finish import finish_run
+
     code = finish_run(state, _plan_args(config))
     # Ctrl-C still writes what was done, but says it was interrupted, not a verdict.
     session.exitstatus = EXIT_INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else code

@@ -12,15 +12,16 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pytest
 
 from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
-from crmqa.engine import Engine
-from crmqa.plan.loader import LoadedPlan
-from crmqa.pytest_plugin.allure_bridge import AllureReporter
+
+if TYPE_CHECKING:
+    from crmqa.engine import Engine
+    from crmqa.plan.loader import LoadedPlan
 
 _STATE_KEY = pytest.StashKey["RunState"]()
 
@@ -60,6 +61,9 @@ class RunState:
     def engine_for(self, loaded: LoadedPlan) -> Engine:
         engine = self._engines.get(loaded.path)
         if engine is None:
+            from crmqa.engine import Engine
+            from crmqa.pytest_plugin.allure_bridge import AllureReporter
+
             engine = Engine(
                 loaded,
                 self.target_override,
