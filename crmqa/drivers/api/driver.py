@@ -1,0 +1,236 @@
+"""The API driver: canonical operations (`OpStep`) through the profile, raw `RequestStep`s as given.
+
+One driver per engine (target x worker); one `ApiSession` per identity, reused by every case,
+so connections stay open and logins happen once.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.core.results import Attachment
+from crmqa.drivers.api.auth import configure
+from crmqa.drivers.api.mapping import field_errors
+from crmqa.drivers.api.operations import OperationError, OperationRunner
+from crmqa.drivers.api.redaction import Redactor
+from crmqa.drivers.api.session import ApiSession, Exchange
+from crmqa.drivers.base import StepContext, StepOutput
+from crmqa.drivers.registry import DriverEnvironment
+from crmqa.plan.models import OpStep, RequestStep
+from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter, load_adapter
+from crmqa.profiles.models import ApiKeyAuth, BearerAuth, TokenEndpointAuth
+from crmqa.profiles.target import ANONYMOUS, ResolvedTarget
+
+# Converting a lead creates records of these entities; cleanup deletes them too.
+_CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
+                    "opportunity_id": "opportunity"}
+
+
+class StepArgumentError(Exception):
+    """A step's rendered arguments do not fit (a test defect); the engine reports it as such."""
+
+
+class ApiDriver:
+    """Runs `OpStep` and `RequestStep` against one target."""
+
+    name = "api"
+
+    def __init__(self, env: DriverEnvironment) -> None:
+        self.env = env
+        self.target: ResolvedTarget = env.target
+        self.profile = env.target.profile
+        self.runner = OperationRunner(self.profile, env.base_dir)
+        extra_names = []
+        auth = self.profile.auth
+        if isinstance(auth, ApiKeyAuth):
+            extra_names.append(auth.name)
+        elif isinstance(auth, BearerAuth | TokenEndpointAuth) and hasattr(auth, "header"):
+            extra_names.append(getattr(auth, "header", "Authorization"))
+        self.redactor = Redactor(self.target.secrets(), extra_names)
+        self._sessions: dict[str, ApiSession] = {}
+        self._adapter: ProfileAdapter | None = None
+        self._adapter_loaded = False
+
+    # ------------------------------------------------------------------ protocol
+
+    def handles(self, step: Any) -> bool:
+        return isinstance(step, OpStep | RequestStep)
+
+    def needs(self, step: Any) -> list[str]:
+        return [step.op] if isinstance(step, OpStep) else []
+
+    def run(self, step: Any, ctx: StepContext) -> StepOutput:
+        """Perform one step; raises EnvironmentProblem when the CRM cannot be used."""
+        exchanges: list[Exchange] = []
+        identity = step.as_ or self.target.default_identity
+        try:
+            if isinstance(step, OpStep):
+                output = self._run_op(step, identity, ctx, exchanges)
+            else:
+                output = self._run_request(step, identity, exchanges)
+        finally:
+            self._keep_evidence(ctx, exchanges)
+        if exchanges:
+            output.summary = exchanges[-1].summary()
+        return output
+
+    def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
+        """Delete a record a case created, as `identity`; a record already gone is fine."""
+        if not self.profile.supports(f"{entity}.delete"):
+            return
+        call = OperationCall(entity=entity, operation="delete", args={"id": record_id},
+                             identity=identity)
+        result = self._perform(call, self.session(identity), None)
+        if result.outcome not in ("ok", "not_found"):
+            raise EnvironmentProblem(
+                f"could not delete {entity} {record_id} as {identity!r}: {result.outcome} "
+                f"(HTTP {result.status})"
+            )
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    # ------------------------------------------------------------------ sessions
+
+    def session(self, identity: str) -> ApiSession:
+        """The identity's session, created (and configured for auth) on first use."""
+        session = self._sessions.get(identity)
+        if session is None:
+            ident = self.target.identity(identity)
+            session = ApiSession(
+                self.target.base_url, identity, self.redactor, self.target.timeout_s,
+                verify_tls=self.target.target.verify_tls,
+            )
+            if identity != ANONYMOUS:
+                configure(session, self.profile.auth, ident)
+            self._sessions[identity] = session
+        return session
+
+    # ------------------------------------------------------------------ steps
+
+    def _run_op(self, step: OpStep, identity: str, ctx: StepContext,
+                exchanges: list[Exchange]) -> StepOutput:
+        entity, operation = step.op.split(".", 1)
+        call = OperationCall(entity=entity, operation=operation, args=dict(step.with_),
+                             identity=identity)
+        session = self.session(identity)
+        session.sink = exchanges.append
+        try:
+            result = self._perform(call, session, step.timeout_s)
+        except OperationError as exc:
+            raise StepArgumentError(f"{step.op}: {exc}") from None
+        finally:
+            session.sink = None
+        for record_id in result.created_ids:
+            ctx.track_created(entity, record_id, identity)
+        if operation == "convert" and result.outcome == "ok" and result.record:
+            for key, created_entity in _CONVERT_CREATES.items():
+                if result.record.get(key) is not None:
+                    ctx.track_created(created_entity, result.record[key], identity)
+        data: dict[str, Any] = {
+            "outcome": result.outcome,
+            "status": result.status,
+            "record": result.record,
+            "records": result.records,
+            "total": result.total,
+            "field_errors": result.field_errors,
+            "count": len(result.records) if result.records is not None else None,
+        }
+        data.update(result.extra)
+        last = exchanges[-1] if exchanges else None
+        return StepOutput(
+            data=data,
+            outcome=result.outcome,
+            status=result.status,
+            headers=dict(last.response.headers) if last and last.response is not None else {},
+            elapsed_ms=sum(e.elapsed_ms for e in exchanges),
+            field_errors=result.field_errors,
+        )
+
+    def _perform(self, call: OperationCall, session: ApiSession,
+                 timeout_s: float | None) -> OperationResult:
+        adapter = self._get_adapter()
+        if adapter is not None:
+            adapted = adapter.perform(call, session)
+            if adapted is not None:
+                return adapted
+        return self.runner.perform(call, session, timeout_s)
+
+    def _get_adapter(self) -> ProfileAdapter | None:
+        if not self._adapter_loaded:
+            self._adapter = load_adapter(self.profile)
+            self._adapter_loaded = True
+        return self._adapter
+
+    def _run_request(self, step: RequestStep, identity: str,
+                     exchanges: list[Exchange]) -> StepOutput:
+        req = step.request
+        session = self.session(identity if req.auth else ANONYMOUS)
+        files = None
+        opened: list[Any] = []
+        if req.files:
+            files = {}
+            for field, name in req.files.items():
+                path = Path(name)
+                if not path.is_absolute():
+                    path = self.env.base_dir / path
+                if not path.is_file():
+                    raise StepArgumentError(f"request file {path} does not exist")
+                handle = path.open("rb")
+                opened.append(handle)
+                files[field] = (path.name, handle,
+                                mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        session.sink = exchanges.append
+        try:
+            exchange = session.send(
+                req.method, req.path, params=req.params or None, json=req.json_,
+                data=req.data, files=files, headers=req.headers or None,
+                timeout_s=step.timeout_s,
+            )
+        finally:
+            session.sink = None
+            for handle in opened:
+                handle.close()
+        response = exchange.response
+        assert response is not None
+        try:
+            data: Any = response.json() if response.content else None
+        except ValueError:
+            data = {"text": response.text}
+        outcome = self.profile.outcome_for(response.status_code).value
+        body_errors = data if isinstance(data, dict | list) else None
+        errors = field_errors(self.profile.errors, None, body_errors) if (
+            response.status_code >= 400) else {}
+        return StepOutput(
+            data=data,
+            outcome=outcome,
+            status=response.status_code,
+            headers=dict(response.headers),
+            elapsed_ms=exchange.elapsed_ms,
+            field_errors=errors,
+        )
+
+    # ------------------------------------------------------------------ evidence
+
+    def _keep_evidence(self, ctx: StepContext, exchanges: list[Exchange]) -> None:
+        if not exchanges or self.env.evidence == "off":
+            return
+        keep = getattr(ctx, "keep_evidence", None)
+        for number, exchange in enumerate(exchanges, 1):
+            name = f"{number}. {exchange.summary()}" if len(exchanges) > 1 else exchange.summary()
+            if keep is not None:
+                keep(name, exchange.render, "text/plain")  # rendered only if kept
+            else:
+                attachments = getattr(ctx, "attachments", None)
+                if isinstance(attachments, list):
+                    attachments.append(Attachment(name=name, text=exchange.render()))
+
+
+def create_api_driver(env: DriverEnvironment) -> ApiDriver:
+    """The registry's factory for the API driver."""
+    return ApiDriver(env)

@@ -1,0 +1,394 @@
+"""Canonical operations (`lead.create`, `lead.search`, ...) performed through a profile.
+
+Each operation builds the product's request from the profile, sends it through the identity's
+`ApiSession`, and reads the answer back into an `OperationResult` in canonical terms. Answers
+that should be JSON but are not (an HTML error page from a proxy, a truncated body) are
+environment problems, as are gateway errors (502/503/504).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from crmqa.checks.paths import search_path
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.drivers.api.mapping import (
+    field_errors,
+    filter_params,
+    page_params,
+    rows_from_csv,
+    rows_to_csv,
+    sort_params,
+    to_canonical,
+    to_product,
+)
+from crmqa.drivers.api.session import ApiSession, Exchange
+from crmqa.plan.models import CanonicalOutcome
+from crmqa.profiles.adapter import OperationCall, OperationResult
+from crmqa.profiles.models import EntitySpec, Profile
+
+_GATEWAY_ERRORS = frozenset({502, 503, 504})
+_OK = CanonicalOutcome.OK.value
+
+
+class OperationError(Exception):
+    """The step's arguments do not fit the operation (a test defect in the plan)."""
+
+
+def _json(exchange: Exchange, expect_json: bool) -> Any:
+    """The decoded body; garbage where JSON was expected is an environment problem."""
+    response = exchange.response
+    assert response is not None
+    if response.status_code in _GATEWAY_ERRORS:
+        raise EnvironmentProblem(f"the CRM is unavailable: {exchange.summary()}")
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if expect_json and 200 <= response.status_code < 300:
+            snippet = response.text[:120].replace("\n", " ")
+            raise EnvironmentProblem(
+                f"expected JSON, got {response.headers.get('Content-Type', 'no content type')}"
+                f" ({snippet!r}): {exchange.summary()}"
+            ) from None
+        return None
+
+
+class OperationRunner:
+    """Performs canonical operations for one profile; stateless between calls."""
+
+    def __init__(self, profile: Profile, base_dir: Path) -> None:
+        self.profile = profile
+        self.base_dir = base_dir
+
+    def entity(self, name: str) -> EntitySpec:
+        spec = self.profile.entities.get(name)
+        if spec is None:
+            raise OperationError(f"profile {self.profile.name!r} does not describe {name!r}")
+        return spec
+
+    def perform(self, call: OperationCall, api: ApiSession, timeout_s: float | None) -> OperationResult:
+        entity = self.entity(call.entity)
+        handler = getattr(self, f"_op_{call.operation}")
+        result: OperationResult = handler(entity, call, api, timeout_s)
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    def _path(self, entity: EntitySpec, op: str, default: str, args: dict[str, Any]) -> str:
+        template = entity.operation(op).path or default
+        if "{id}" in template:
+            if args.get("id") in (None, ""):
+                raise OperationError(f"{op} needs `id` in `with`")
+            template = template.replace("{id}", str(args["id"]))
+        return template
+
+    def _name(self, entity: EntitySpec, op: str, default: str) -> str:
+        return f"{entity.method_of(op)} {entity.operation(op).path or default}"
+
+    def _record_result(
+        self, entity: EntitySpec, op: str, exchange: Exchange, success: list[int] | None
+    ) -> OperationResult:
+        status = exchange.status or 0
+        body = _json(exchange, expect_json=status != 204)
+        outcome = self.profile.outcome_for(status, success).value
+        result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
+        if outcome == _OK:
+            product = search_path(entity.record_path, body) if entity.record_path else body
+            result.record = to_canonical(entity, product) if isinstance(product, dict) else None
+        else:
+            result.field_errors = field_errors(self.profile.errors, entity, body)
+            message = search_path(self.profile.errors.message_path, body) if isinstance(
+                body, dict) else None
+            if message is not None:
+                result.extra["message"] = message
+        return result
+
+    def _body(self, entity: EntitySpec, op: str, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise OperationError(f"{op} needs `data` as a mapping of canonical fields")
+        body = to_product(entity, data)
+        wrapper = entity.operation(op).body_wrapper
+        return {wrapper: body} if wrapper else body
+
+    # ------------------------------------------------------------------ operations
+
+    def _op_create(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        spec = entity.operation("create")
+        exchange = api.send(
+            entity.method_of("create"), self._path(entity, "create", entity.collection, call.args),
+            json=self._body(entity, "create", call.args.get("data", {})), timeout_s=timeout_s,
+            name=self._name(entity, "create", entity.collection),
+        )
+        result = self._record_result(entity, "create", exchange, spec.success)
+        if result.outcome == _OK and result.record and result.record.get("id") is not None:
+            result.created_ids.append(result.record["id"])
+        return result
+
+    def _op_get(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                timeout_s: float | None) -> OperationResult:
+        exchange = api.send(
+            entity.method_of("get"), self._path(entity, "get", entity.item_path, call.args),
+            timeout_s=timeout_s, name=self._name(entity, "get", entity.item_path),
+        )
+        return self._record_result(entity, "get", exchange, entity.operation("get").success)
+
+    def _op_update(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        exchange = api.send(
+            entity.method_of("update"), self._path(entity, "update", entity.item_path, call.args),
+            json=self._body(entity, "update", call.args.get("data", {})), timeout_s=timeout_s,
+            name=self._name(entity, "update", entity.item_path),
+        )
+        return self._record_result(entity, "update", exchange, entity.operation("update").success)
+
+    def _op_delete(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        exchange = api.send(
+            entity.method_of("delete"), self._path(entity, "delete", entity.item_path, call.args),
+            timeout_s=timeout_s, name=self._name(entity, "delete", entity.item_path),
+        )
+        result = self._record_result(entity, "delete", exchange, entity.operation("delete").success)
+        result.record = None
+        return result
+
+    def _op_list(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                 timeout_s: float | None) -> OperationResult:
+        return self._list(entity, "list", call.args, api, timeout_s)
+
+    def _op_search(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        return self._list(entity, "search", call.args, api, timeout_s)
+
+    def _list(self, entity: EntitySpec, op: str, args: dict[str, Any], api: ApiSession,
+              timeout_s: float | None) -> OperationResult:
+        spec = entity.list_
+        pagination = spec.pagination
+        default_path = spec.path or entity.collection
+        if op == "search":
+            default_path = spec.search_path or default_path
+        path = self._path(entity, op, default_path, args)
+        params: dict[str, Any] = {}
+        if op == "search" and args.get("query") not in (None, ""):
+            params[spec.search_param] = args["query"]
+        filters = args.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise OperationError(f"{op} needs `filters` as a mapping")
+        params.update(filter_params(entity, filters))
+        if args.get("sort"):
+            if spec.sort is None:
+                raise OperationError(f"profile {self.profile.name!r} cannot sort {op}")
+            params.update(sort_params(spec.sort, entity, str(args["sort"])))
+        page = int(args.get("page") or 1)
+        page_size = args.get("page_size")
+        walk_all = bool(args.get("all"))
+        # Cursor and link styles reach page N by walking; page/offset ask for it directly.
+        walking = pagination.style in ("cursor", "next_link")
+        try:
+            params.update(page_params(pagination, None if walk_all else page, page_size))
+        except ValueError as exc:
+            raise OperationError(str(exc)) from None
+        records: list[Any] = []
+        name = self._name(entity, op, default_path)
+        method = entity.method_of(op)
+        url: str | None = path
+        query: dict[str, Any] | None = params
+        current = 1
+        total: Any = None
+        result = OperationResult(outcome=_OK)
+        for _ in range(pagination.max_pages):
+            assert url is not None
+            exchange = api.send(method, url, params=query, timeout_s=timeout_s, name=name)
+            status = exchange.status or 0
+            body = _json(exchange, expect_json=True)
+            outcome = self.profile.outcome_for(status, entity.operation(op).success).value
+            result.status = status
+            result.extra["raw"] = body
+            if outcome != _OK:
+                result.outcome = outcome
+                result.field_errors = field_errors(self.profile.errors, entity, body)
+                return result
+            items = search_path(spec.items_path, body) if spec.items_path else body
+            if not isinstance(items, list):
+                raise EnvironmentProblem(
+                    f"no list of records at {spec.items_path or 'the top'} of the answer: "
+                    f"{exchange.summary()}"
+                )
+            if total is None and spec.total_path:
+                total = search_path(spec.total_path, body)
+            if walk_all or current == page or not walking:
+                records.extend(items)
+            if not walk_all and (current >= page or not walking):
+                break
+            if walk_all and pagination.style in ("page", "offset"):
+                if not items:
+                    break
+                if pagination.style == "page":
+                    query = {**params, pagination.page_param: pagination.first_page + current}
+                else:
+                    query = {**params, pagination.offset_param: len(records)}
+                if isinstance(total, int) and len(records) >= total:
+                    break
+            else:
+                next_url, next_query = self._next_page(pagination, body, exchange, params)
+                if next_url is None:
+                    if not walk_all and current < page:
+                        records = []  # asked for a page past the end
+                    break
+                url, query = next_url, next_query
+            current += 1
+        result.records = [to_canonical(entity, item) for item in records]
+        result.total = total if isinstance(total, int) else (
+            len(result.records) if walk_all else None)
+        return result
+
+    def _next_page(self, pagination: Any, body: Any, exchange: Exchange,
+                   params: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        if pagination.style == "cursor":
+            cursor = search_path(pagination.next_cursor_path, body)
+            if cursor in (None, ""):
+                return None, None
+            return exchange.url.split("?", 1)[0], {**params, pagination.cursor_param: cursor}
+        if pagination.style == "next_link":
+            link = (search_path(pagination.next_link_path, body) if pagination.next_link_path
+                    else (exchange.response.links.get("next", {}).get("url")
+                          if exchange.response is not None else None))
+            if not link:
+                return None, None
+            return str(link), None  # the link carries its own query
+        return None, None
+
+    def _op_import(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        spec = entity.import_
+        if spec is None:
+            raise OperationError(f"profile {self.profile.name!r} describes no import for "
+                                 f"{call.entity}")
+        content, filename = self._import_file(entity, call.args)
+        path = spec.path or entity.collection.rstrip("/") + "/import"
+        files = {spec.file_field: (filename, content, "text/csv")}
+        exchange = api.send(entity.method_of("import"), path, files=files, timeout_s=timeout_s,
+                            name=f"{entity.method_of('import')} {path}")
+        body = _json(exchange, expect_json=True)
+        if spec.mode == "two_step" and 200 <= (exchange.status or 0) < 300:
+            token = search_path(spec.preview_token_path, body)
+            if token in (None, ""):
+                raise EnvironmentProblem(
+                    f"import preview answered no token at {spec.preview_token_path!r}: "
+                    f"{exchange.summary()}"
+                )
+            commit_path = (spec.commit_path or path + "/commit").replace("{token}", str(token))
+            payload = {spec.commit_token_field: token} if spec.commit_token_field else None
+            exchange = api.send(spec.commit_method, commit_path, json=payload,
+                                timeout_s=timeout_s, name=f"{spec.commit_method} {spec.commit_path}")
+            body = _json(exchange, expect_json=True)
+        status = exchange.status or 0
+        outcome = self.profile.outcome_for(status, spec.success).value
+        result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
+        if outcome != _OK:
+            result.field_errors = field_errors(self.profile.errors, entity, body)
+            return result
+        ids = search_path(spec.ids_path, body) if spec.ids_path else None
+        ids = ids if isinstance(ids, list) else []
+        imported = search_path(spec.imported_path, body) if spec.imported_path else None
+        rejected_raw = search_path(spec.rejected_path, body) if spec.rejected_path else None
+        rejected = []
+        for item in rejected_raw if isinstance(rejected_raw, list) else []:
+            if not isinstance(item, dict):
+                continue
+            errors = field_errors(
+                self.profile.errors.model_copy(update={"field_errors_path": spec.rejected_errors_key}),
+                entity, item,
+            )
+            rejected.append({"row": item.get(spec.rejected_row_key), "errors": errors})
+        result.extra.update(
+            imported=imported if isinstance(imported, int) else len(ids), ids=ids,
+            rejected=rejected,
+        )
+        result.created_ids.extend(ids)
+        return result
+
+    def _import_file(self, entity: EntitySpec, args: dict[str, Any]) -> tuple[bytes, str]:
+        spec = entity.import_
+        assert spec is not None
+        if "file" in args:
+            path = Path(str(args["file"]))
+            if not path.is_absolute():
+                path = self.base_dir / path
+            if not path.is_file():
+                raise OperationError(f"import file {path} does not exist")
+            return path.read_bytes(), path.name
+        rows = args.get("rows")
+        if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+            columns = spec.columns or list(entity.fields) or sorted({k for r in rows for k in r})
+            return rows_to_csv(entity, columns, rows).encode("utf-8"), "import.csv"
+        raise OperationError("import needs `file: path` or `rows: [...]` in `with`")
+
+    def _op_export(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                   timeout_s: float | None) -> OperationResult:
+        spec = entity.export
+        path = (spec.path if spec and spec.path else entity.collection.rstrip("/") + "/export")
+        params: dict[str, Any] = {}
+        if call.args.get("query") not in (None, ""):
+            params[entity.list_.search_param] = call.args["query"]
+        params.update(filter_params(entity, call.args.get("filters") or {}))
+        exchange = api.send(entity.method_of("export"), path, params=params, timeout_s=timeout_s,
+                            name=f"{entity.method_of('export')} {path}")
+        response = exchange.response
+        assert response is not None
+        if response.status_code in _GATEWAY_ERRORS:
+            raise EnvironmentProblem(f"the CRM is unavailable: {exchange.summary()}")
+        outcome = self.profile.outcome_for(response.status_code, spec.success if spec else None)
+        result = OperationResult(outcome=outcome.value, status=response.status_code)
+        if outcome is not CanonicalOutcome.OK:
+            result.field_errors = field_errors(self.profile.errors, entity, _json(exchange, False))
+            return result
+        fmt = spec.format if spec else "csv"
+        if fmt == "csv":
+            text = _decode(response)
+            rows = rows_from_csv(entity, text)
+            result.extra.update(content=text)
+        else:
+            body = _json(exchange, expect_json=True)
+            items = search_path(spec.items_path, body) if spec and spec.items_path else body
+            rows = [to_canonical(entity, item) for item in (items or [])]
+            result.extra.update(content=response.text)
+        result.extra["rows"] = rows
+        result.records = rows
+        result.total = len(rows)
+        return result
+
+    def _op_convert(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
+                    timeout_s: float | None) -> OperationResult:
+        spec = entity.convert
+        default = entity.item_path.rstrip("/") + "/convert"
+        path_template = spec.path if spec and spec.path else default
+        if "{id}" in path_template:
+            if call.args.get("id") in (None, ""):
+                raise OperationError("convert needs `id` in `with`")
+        path = path_template.replace("{id}", str(call.args.get("id")))
+        method = spec.method if spec else "POST"
+        exchange = api.send(method, path, json=call.args.get("data"), timeout_s=timeout_s,
+                            name=f"{method} {path_template}")
+        status = exchange.status or 0
+        body = _json(exchange, expect_json=True)
+        outcome = self.profile.outcome_for(status, spec.success if spec else None).value
+        result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
+        if outcome == _OK:
+            results = spec.results if spec else {}
+            result.record = {key: search_path(p, body) for key, p in results.items()}
+        else:
+            result.field_errors = field_errors(self.profile.errors, entity, body)
+        return result
+
+
+def _decode(response: requests.Response) -> str:
+    try:
+        return response.content.decode(response.encoding or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return response.content.decode("utf-8", errors="replace")

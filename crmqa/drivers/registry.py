@@ -1,0 +1,111 @@
+"""A small typed registry of step drivers.
+
+Built-in drivers register exactly the way third-party ones do: a package exposes a
+`register(registry: DriverRegistry) -> None` function, named in the `crmqa.drivers`
+entry-point group (third parties) or in `BUILTIN_PROVIDERS` (crmqa's own). Each registration
+says which plan step types the driver handles and how to build one driver per engine (that
+is: per target and worker). Building must be cheap; a driver opens browsers or connections
+on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from crmqa.core.errors import CrmqaError
+
+if TYPE_CHECKING:
+    from crmqa.drivers.base import StepDriver
+    from crmqa.profiles.target import ResolvedTarget
+
+EvidenceMode = Literal["on", "off", "retain-on-failure"]
+EVIDENCE_MODES: tuple[str, ...] = ("on", "off", "retain-on-failure")
+
+ENTRY_POINT_GROUP = "crmqa.drivers"
+BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui")
+
+
+@dataclass
+class DriverEnvironment:
+    """What a driver factory gets: the target, the worker, and where files go."""
+
+    target: ResolvedTarget
+    worker_id: str
+    run_dir: Path
+    base_dir: Path  # the plan's folder: relative file paths in steps start here
+    evidence: EvidenceMode = "retain-on-failure"
+    options: dict[str, Any] = field(default_factory=dict)  # driver-specific settings
+
+
+DriverFactory = Callable[[DriverEnvironment], "StepDriver"]
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """One registered driver: its name, the step types it handles, and its factory."""
+
+    name: str
+    step_types: tuple[type, ...]
+    factory: DriverFactory
+
+
+class DriverRegistry:
+    """Driver specs by name; the engine asks it which driver handles a step."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, DriverSpec] = {}
+
+    def register(self, name: str, step_types: tuple[type, ...], factory: DriverFactory) -> None:
+        """Register (or replace) a driver; later registrations of a name win."""
+        self._specs[name] = DriverSpec(name=name, step_types=step_types, factory=factory)
+
+    def specs(self) -> list[DriverSpec]:
+        return list(self._specs.values())
+
+    def spec_for(self, step: Any) -> DriverSpec:
+        """The spec whose step types include `step`'s type (the last registered wins)."""
+        for spec in reversed(self._specs.values()):
+            if isinstance(step, spec.step_types):
+                return spec
+        raise CrmqaError(f"no driver handles {type(step).__name__} steps")
+
+
+def _call_provider(registry: DriverRegistry, module_name: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name == module_name:
+            return  # an optional built-in that is not there
+        raise
+    register = getattr(module, "register", None)
+    if callable(register):
+        register(registry)
+
+
+def load_registry(include_entry_points: bool = True) -> DriverRegistry:
+    """A registry with the built-in drivers and those installed through entry points."""
+    registry = DriverRegistry()
+    for module_name in BUILTIN_PROVIDERS:
+        _call_provider(registry, module_name)
+    if include_entry_points:
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            provider = entry.load()
+            if callable(provider):
+                provider(registry)
+    return registry
+
+
+_default: DriverRegistry | None = None
+
+
+def default_registry() -> DriverRegistry:
+    """The process-wide registry, loaded once."""
+    global _default
+    if _default is None:
+        _default = load_registry()
+    return _default
