@@ -1,0 +1,116 @@
+"""End to end: `crmqa run` / `pytest PLAN` against the real sandbox, verdicts and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_PLAN = ROOT / "plans" / "sandbox.yaml"
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-runs")]
+
+
+def crmqa(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crmqa", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def sandbox_env(sandbox) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"CRMQA_SANDBOX_URL": sandbox.base_url, "CRMQA_SANDBOX_PASSWORD": sandbox.password}
+
+
+def run_dir_of(reports: Path) -> Path:
+    (run,) = [p for p in reports.iterdir() if p.is_dir()]
+    return run
+
+
+def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = crmqa("run", str(SANDBOX_PLAN), "-n", "2", "--reports", str(reports), "-m", "not ui",
+                 env=sandbox_env(sandbox))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "ACCEPTED" in done.stdout
+    run = run_dir_of(reports)
+    verdict = json.loads((run / "verdict.json").read_text())
+    assert verdict["decision"] == "ACCEPTED"
+    for name in ("summary.md", "summary.html", "defects.csv", "junit.xml", "run.json"):
+        assert (run / name).exists(), name
+    results = list((run / "allure-results").glob("*-result.json"))
+    assert len(results) >= 20
+    labels = {label["name"] for label in json.loads(results[0].read_text())["labels"]}
+    assert {"epic", "feature", "story", "severity"} <= labels
+    assert (run / "allure-results" / "environment.properties").exists()
+    # both workers wrote results; one line per executed item
+    lines = sum(len(p.read_text().splitlines()) for p in (run / "results").glob("*.jsonl"))
+    assert lines == len(results)
+    assert sandbox.password not in (run / "summary.md").read_text()
+
+
+def test_seeded_search_fault_rejects_and_fails_the_right_cases(sandbox_factory, tmp_path: Path) -> None:
+    faulty = sandbox_factory(["search_case_sensitive"])
+    reports = tmp_path / "reports"
+    done = crmqa("run", str(SANDBOX_PLAN), "-k", "SEARCH", "--reports", str(reports),
+                 env=sandbox_env(faulty))
+    assert done.returncode == 1, done.stdout[-4000:]
+    assert "REJECTED" in done.stdout
+    run = run_dir_of(reports)
+    with (run / "defects.csv").open(encoding="utf-8") as handle:
+        failed_cases = {row["case"] for row in csv.DictReader(handle)}
+    assert "LEAD-SEARCH-003" in failed_cases
+    assert "LEAD-SEARCH-001" not in failed_cases  # exact-case search still works
+
+
+def test_pytest_directly_collects_cases_by_id(sandbox, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(SANDBOX_PLAN), "--collect-only", "-q",
+         "-p", "no:cacheprovider", "--crmqa-reports", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **sandbox_env(sandbox)},
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "sandbox.yaml::LEAD-ADD-001" in done.stdout
+    assert "sandbox.yaml::LEAD-ADD-002[0]" in done.stdout
+
+
+def test_bad_plan_exits_3_with_positions(tmp_path: Path) -> None:
+    plan = tmp_path / "bad.yaml"
+    plan.write_text(
+        "id: x\nname: X\nsystem: {name: s}\ntarget: t\ntargets:\n  t: {profile: sandbox, base_url: http://127.0.0.1:9}\n"
+        "gatez: {}\ncases:\n  - id: A\n    title: a\n    categroy: functional\n    steps: [{op: lead.get, with: {id: 1}}]\n"
+    )
+    done = crmqa("run", str(plan), "--reports", str(tmp_path / "reports"))
+    assert done.returncode == 3
+    assert f"{plan}:7:1" in done.stderr and "gates" in done.stderr
+    assert f"{plan}:11:5" in done.stderr and "category" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unreachable_target_exits_4_and_still_reports(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = crmqa("run", str(SANDBOX_PLAN), "-k", "LEAD-ADD-001 or LEAD-VIEW", "--reports", str(reports),
+                 env={"CRMQA_SANDBOX_URL": "http://127.0.0.1:9", "CRMQA_SANDBOX_PASSWORD": "x"})
+    assert done.returncode == 4, done.stdout[-3000:] + done.stderr[-2000:]
+    run = run_dir_of(reports)
+    assert (run / "summary.md").exists()
+    assert "nvironment" in (run / "summary.md").read_text()
+
+
+def test_validate_and_init_scaffold(tmp_path: Path) -> None:
+    done = crmqa("init", str(tmp_path / "proj"))
+    assert done.returncode == 0, done.stderr
+    done = crmqa("validate", str(tmp_path / "proj" / "plan.yaml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = crmqa("validate", str(SANDBOX_PLAN))
+    assert done.returncode == 0, done.stdout + done.stderr
