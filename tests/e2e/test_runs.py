@@ -17,7 +17,9 @@ SANDBOX_PLAN = ROOT / "plans" / "sandbox.yaml"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-runs")]
 
 
-def crmqa(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def crmqa(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "crmqa", *args],
         cwd=cwd,
@@ -39,8 +41,17 @@ def run_dir_of(reports: Path) -> Path:
 
 def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    done = crmqa("run", str(SANDBOX_PLAN), "-n", "2", "--reports", str(reports), "-m", "not ui",
-                 env=sandbox_env(sandbox))
+    done = crmqa(
+        "run",
+        str(SANDBOX_PLAN),
+        "-n",
+        "2",
+        "--reports",
+        str(reports),
+        "-m",
+        "not ui",
+        env=sandbox_env(sandbox),
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "ACCEPTED" in done.stdout
     run = run_dir_of(reports)
@@ -59,11 +70,14 @@ def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) ->
     assert sandbox.password not in (run / "summary.md").read_text()
 
 
-def test_seeded_search_fault_rejects_and_fails_the_right_cases(sandbox_factory, tmp_path: Path) -> None:
+def test_seeded_search_fault_rejects_and_fails_the_right_cases(
+    sandbox_factory, tmp_path: Path
+) -> None:
     faulty = sandbox_factory(["search_case_sensitive"])
     reports = tmp_path / "reports"
-    done = crmqa("run", str(SANDBOX_PLAN), "-k", "SEARCH", "--reports", str(reports),
-                 env=sandbox_env(faulty))
+    done = crmqa(
+        "run", str(SANDBOX_PLAN), "-k", "SEARCH", "--reports", str(reports), env=sandbox_env(faulty)
+    )
     assert done.returncode == 1, done.stdout[-4000:]
     assert "REJECTED" in done.stdout
     run = run_dir_of(reports)
@@ -75,9 +89,22 @@ def test_seeded_search_fault_rejects_and_fails_the_right_cases(sandbox_factory, 
 
 def test_pytest_directly_collects_cases_by_id(sandbox, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(SANDBOX_PLAN), "--collect-only", "-q",
-         "-p", "no:cacheprovider", "--crmqa-reports", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **sandbox_env(sandbox)},
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(SANDBOX_PLAN),
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--crmqa-reports",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **sandbox_env(sandbox)},
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "sandbox.yaml::LEAD-ADD-001" in done.stdout
@@ -87,8 +114,10 @@ def test_pytest_directly_collects_cases_by_id(sandbox, tmp_path: Path) -> None:
 def test_bad_plan_exits_3_with_positions(tmp_path: Path) -> None:
     plan = tmp_path / "bad.yaml"
     plan.write_text(
-        "id: x\nname: X\nsystem: {name: s}\ntarget: t\ntargets:\n  t: {profile: sandbox, base_url: http://127.0.0.1:9}\n"
-        "gatez: {}\ncases:\n  - id: A\n    title: a\n    categroy: functional\n    steps: [{op: lead.get, with: {id: 1}}]\n"
+        "id: x\nname: X\nsystem: {name: s}\ntarget: t\ntargets:\n"
+        "  t: {profile: sandbox, base_url: http://127.0.0.1:9}\n"
+        "gatez: {}\ncases:\n  - id: A\n    title: a\n    categroy: functional\n"
+        "    steps: [{op: lead.get, with: {id: 1}}]\n"
     )
     done = crmqa("run", str(plan), "--reports", str(tmp_path / "reports"))
     assert done.returncode == 3
@@ -99,8 +128,15 @@ def test_bad_plan_exits_3_with_positions(tmp_path: Path) -> None:
 
 def test_unreachable_target_exits_4_and_still_reports(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    done = crmqa("run", str(SANDBOX_PLAN), "-k", "LEAD-ADD-001 or LEAD-VIEW", "--reports", str(reports),
-                 env={"CRMQA_SANDBOX_URL": "http://127.0.0.1:9", "CRMQA_SANDBOX_PASSWORD": "x"})
+    done = crmqa(
+        "run",
+        str(SANDBOX_PLAN),
+        "-k",
+        "LEAD-ADD-001 or LEAD-VIEW",
+        "--reports",
+        str(reports),
+        env={"CRMQA_SANDBOX_URL": "http://127.0.0.1:9", "CRMQA_SANDBOX_PASSWORD": "x"},
+    )
     assert done.returncode == 4, done.stdout[-3000:] + done.stderr[-2000:]
     run = run_dir_of(reports)
     assert (run / "summary.md").exists()
