@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, then serve until interrupted. Returns the process exit code."""
     args = build_parser().parse_args(argv)
     if args.list_faults:
-        print(format_catalogue())
+        with contextlib.suppress(BrokenPipeError):
+            print(format_catalogue(), flush=True)
         return 0
     try:
         faults = FaultSet(parse_fault_list(args.faults))
@@ -78,11 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "the sandbox is a test instrument, not a hardened server", flush=True)
 
     app = create_app(settings, on_started=announce)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                     access_log=False)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

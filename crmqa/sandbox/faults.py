@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Fault:
-    """One seeded defect: its name, the acceptance category that should catch it, and what it does."""
+    """One seeded defect: its name, the category of case that should catch it, what it does."""
 
     name: str
     category: str
