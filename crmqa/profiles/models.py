@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
+from crmqa.profiles.screens import ScreenMap
 
 
 class ProfileModel(BaseModel):
@@ -414,8 +415,8 @@ class Profile(ProfileModel):
     adapter_capabilities: list[str] = Field(
         default_factory=list, description="capabilities the adapter adds (e.g. lead.create)"
     )
-    # Typed by the UI driver's screen maps (crmqa/profiles/screens.py); kept open here.
-    screens: dict[str, Any] = Field(default_factory=dict)
+    # The UI driver's screen maps (crmqa/profiles/screens.py): screen -> url and elements.
+    screens: ScreenMap = Field(default_factory=lambda: ScreenMap({}))
 
     @field_validator("entities")
     @classmethod

@@ -37,6 +37,7 @@ down: `testid=lead-name >> css=b` is a `<b>` inside the element with test id `le
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -244,6 +245,16 @@ class ScreenMap(RootModel[dict[str, Screen]]):
 
     def __contains__(self, name: object) -> bool:
         return name in self.root
+
+    # Behave like the mapping of screen names it is, for `if profile.screens` and loops.
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(self.root)
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+    def __getitem__(self, name: str) -> Screen:
+        return self.root[name]
 
     @property
     def names(self) -> list[str]:

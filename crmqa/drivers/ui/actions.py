@@ -1,0 +1,638 @@
+"""What each UI action does, on one page, within one step's time bound.
+
+Every action either returns `(data, checks)` or raises `ActionFailed` with a message that names
+the screen, the element and the locator that did not match. Nothing waits longer than the
+step's timeout: Playwright is given that bound on every call.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.core.results import CheckResult
+from crmqa.drivers.ui.browser import join_url
+from crmqa.drivers.ui.locators import build_locator
+from crmqa.drivers.ui.targets import Resolved, UiStepError, resolve
+from crmqa.plan.models import UiStep
+from crmqa.profiles.screens import ScreenMap, TextMatch
+
+IMPACTS = ("minor", "moderate", "serious", "critical")
+_NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+
+
+class ActionFailed(Exception):
+    """The CRM's page did not do what the step needs (a product failure, not a plan error)."""
+
+    def __init__(self, message: str, *, expected: Any = None, actual: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass
+class ActionContext:
+    """Everything one action needs."""
+
+    page: Page
+    step: UiStep
+    screens: ScreenMap
+    base_url: str
+    timeout_s: float
+    profile_name: str
+    save_file: Callable[[str], Path]  # evidence file name -> path to write
+    base_dir: Path | None = None  # the plan's folder, for relative file paths
+    data: dict[str, Any] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def timeout_ms(self) -> float:
+        return self.timeout_s * 1000
+
+    def resolve(self, ref: str | None, *, need: str = "an element") -> Resolved:
+        if not ref:
+            raise UiStepError(f"ui: {self.step.ui} needs a target ({need})")
+        return resolve(ref, self.screens, profile_name=self.profile_name)
+
+    def element(self, ref: str | None) -> tuple[Resolved, Locator]:
+        """The resolved element and its locator; a bare screen is not an element."""
+        resolved = self.resolve(ref)
+        if resolved.spec is None:
+            raise UiStepError(
+                f"ui: {self.step.ui} needs an element (screen.element or a locator), "
+                f"not the screen {resolved.ref!r}"
+            )
+        return resolved, build_locator(self.page, resolved.spec)
+
+    def check(self, name: str, ok: bool, expected: Any, actual: Any, message: str) -> None:
+        self.checks.append(
+            CheckResult(name=name, ok=ok, expected=expected, actual=actual,
+                        message="" if ok else message)
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _seconds(ctx: ActionContext) -> str:
+    return f"{ctx.timeout_s:g} s"
+
+
+def _count(locator: Locator) -> int | None:
+    try:
+        return locator.count()
+    except PlaywrightError:
+        return None
+
+
+def _not_done(ctx: ActionContext, resolved: Resolved, locator: Locator, exc: PlaywrightError,
+              doing: str) -> ActionFailed:
+    """Explain why an action on an element did not happen within the time bound."""
+    matched = _count(locator)
+    what = resolved.describe()
+    if matched == 0:
+        reason = f"no element matched {what} within {_seconds(ctx)}"
+    elif matched is not None and matched > 1 and "strict mode" in str(exc):
+        reason = f"{matched} elements matched {what}; the locator must find exactly one"
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = f"{what} was found but could not be {doing} within {_seconds(ctx)}: {first}"
+    return ActionFailed(f"{ctx.step.ui} {resolved.ref}: {reason}", expected=str(resolved.spec),
+                        actual=f"{matched} match(es)" if matched is not None else None)
+
+
+def _act(ctx: ActionContext, resolved: Resolved, locator: Locator, doing: str,
+         action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except PlaywrightError as exc:  # TimeoutError is a subclass
+        raise _not_done(ctx, resolved, locator, exc, doing) from None
+
+
+def _texts(locator: Locator) -> list[str]:
+    try:
+        return [text.strip() for text in locator.all_inner_texts()]
+    except PlaywrightError:
+        return []
+
+
+def _pattern(value: Any) -> str | re.Pattern[str]:
+    """A value to compare text with: `/regex/flags` becomes a pattern, anything else a string."""
+    text = "" if value is None else str(value)
+    match = TextMatch.parse(text) if text.strip() else None
+    if match is not None and match.mode == "regex":
+        flags = 0
+        for letter in match.flags:
+            flags |= {"i": re.I, "m": re.M, "s": re.S}[letter]
+        return re.compile(match.text, flags)
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, re.Pattern):
+        return f"/{value.pattern}/"
+    return f'"{value}"'
+
+
+def _screen_url_pattern(screens: ScreenMap, name: str) -> re.Pattern[str]:
+    screen = screens.screen(name)
+    if screen.url is None:
+        raise UiStepError(f"screen {name!r} has no url in the profile")
+    path = re.sub(r"^https?://[^/]+", "", screen.url).split("?", 1)[0].rstrip("/")
+    regex = re.sub(r"\\\{(\w+)\\\}", r"[^/?#]+", re.escape(path))
+    return re.compile(rf"^https?://[^/]+{regex}/?([?#].*)?$")
+
+
+def url_info(page: Page, screens: ScreenMap) -> dict[str, Any]:
+    """The page's URL and, when a screen's URL matches it, that screen and its placeholders."""
+    url = page.url
+    matched = screens.match_url(urlsplit(url).path) if url.startswith("http") else None
+    return {
+        "url": url,
+        "screen": matched[0] if matched else None,
+        "params": matched[1] if matched else {},
+    }
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def do_open(ctx: ActionContext) -> None:
+    """Open a screen (`target: lead_detail`, placeholders from `values`) or a path/URL."""
+    step = ctx.step
+    target = step.target or (step.value if isinstance(step.value, str) else None)
+    if not target:
+        raise UiStepError("ui: open needs a target: a screen name, a path (/leads) or a URL")
+    params = {k: v for k, v in step.values.items()}
+    if isinstance(step.value, dict):
+        params.update(step.value)
+    if target.startswith(("/", "http://", "https://")):
+        url = join_url(ctx.base_url, target)
+        ready: Resolved | None = None
+        label = target
+    else:
+        resolved = ctx.resolve(target, need="a screen")
+        if resolved.screen is None or resolved.element is not None:
+            raise UiStepError(f"ui: open takes a screen name, not {target!r}")
+        screen = ctx.screens.screen(resolved.screen)
+        if screen.url is None:
+            raise UiStepError(f"screen {resolved.screen!r} has no url in the profile to open")
+        missing = [name for name in screen.url_params if name not in params]
+        if missing:
+            raise UiStepError(
+                f"ui: open {resolved.screen} needs values for {', '.join(missing)} "
+                f"(its url is {screen.url})"
+            )
+        path = screen.url
+        for name in screen.url_params:
+            path = path.replace("{" + name + "}", quote(str(params.pop(name)), safe=""))
+        if params:  # the rest become the query string (`q`, `page`)
+            path += ("&" if "?" in path else "?") + urlencode(
+                {k: "" if v is None else v for k, v in params.items()}
+            )
+        url = join_url(ctx.base_url, path)
+        label = resolved.screen
+        ready = (resolve(f"{resolved.screen}.{screen.ready}", ctx.screens)
+                 if screen.ready else None)
+    try:
+        response = ctx.page.goto(url, timeout=ctx.timeout_ms)
+    except PlaywrightTimeout:
+        raise ActionFailed(
+            f"open {label}: {url} did not load within {_seconds(ctx)}", expected=url
+        ) from None
+    except PlaywrightError as exc:
+        network = _NETWORK_ERROR.search(str(exc))
+        if network:
+            raise EnvironmentProblem(
+                f"open {label}: {url} is unreachable ({network.group(0)})"
+            ) from None
+        raise
+    status = response.status if response is not None else None
+    ctx.data["status"] = status
+    if status is not None and status >= 500:
+        raise ActionFailed(f"open {label}: the CRM answered HTTP {status} for {url}",
+                           expected="a page", actual=status)
+    if ready is not None and ready.spec is not None:
+        locator = build_locator(ctx.page, ready.spec)
+        _act(ctx, ready, locator, "seen",
+             lambda: locator.wait_for(state="visible", timeout=ctx.timeout_ms))
+
+
+def _set_value(ctx: ActionContext, resolved: Resolved, locator: Locator, value: Any) -> None:
+    """Fill, select, check or upload, by what the element is."""
+    kind = resolved.kind
+    timeout = ctx.timeout_ms
+    if kind in (None, "text"):
+        try:
+            locator.fill("" if value is None else str(value), timeout=timeout)
+            return
+        except PlaywrightError as exc:
+            # Not a text field after all (the profile did not say `kind`): look at the element.
+            if kind is not None or not _wrong_kind(exc):
+                raise _not_done(ctx, resolved, locator, exc, "filled") from None
+            kind = _kind_of(locator)
+    if kind == "select":
+        options = value if isinstance(value, list) else [str(value)]
+        _act(ctx, resolved, locator, "selected",
+             lambda: locator.select_option([str(o) for o in options], timeout=timeout))
+    elif kind == "checkbox":
+        checked = (value if isinstance(value, bool)
+                   else str(value).lower() in ("1", "true", "yes", "on"))
+        _act(ctx, resolved, locator, "checked",
+             lambda: locator.set_checked(checked, timeout=timeout))
+    elif kind == "file":
+        path = find_file(str(value), ctx.base_dir)
+        _act(ctx, resolved, locator, "given a file",
+             lambda: locator.set_input_files(path, timeout=timeout))
+    else:
+        _act(ctx, resolved, locator, "filled",
+             lambda: locator.fill("" if value is None else str(value), timeout=timeout))
+
+
+def _wrong_kind(exc: PlaywrightError) -> bool:
+    """True when Playwright refused to fill because the element is not a text field."""
+    text = str(exc)
+    return "not an <input>" in text or "checkbox" in text or "Cannot type" in text
+
+
+def _kind_of(locator: Locator) -> str:
+    try:
+        tag, kind = locator.evaluate(
+            "el => [el.tagName.toLowerCase(), (el.type || '').toLowerCase()]"
+        )
+    except PlaywrightError:
+        return "other"
+    if tag == "select":
+        return "select"
+    if kind in ("checkbox", "radio"):
+        return "checkbox"
+    if kind == "file":
+        return "file"
+    return "text"
+
+
+def do_fill(ctx: ActionContext) -> None:
+    """Fill one element with `value`, or many with `values` (keys: elements of `target`)."""
+    step = ctx.step
+    if step.values:
+        screen = None
+        if step.target:
+            resolved = ctx.resolve(step.target, need="a screen")
+            if resolved.element is not None or resolved.screen is None:
+                raise UiStepError("ui: fill with `values` takes a screen as target (lead_form)")
+            screen = resolved.screen
+        for key, value in step.values.items():
+            ref = f"{screen}.{key}" if screen and "." not in key and "=" not in key else key
+            element, locator = ctx.element(ref)
+            _set_value(ctx, element, locator, value)
+        return
+    element, locator = ctx.element(step.target)
+    _set_value(ctx, element, locator, step.value)
+
+
+def do_select(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    value = ctx.step.value
+    options = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    _act(ctx, element, locator, "selected",
+         lambda: locator.select_option(options, timeout=ctx.timeout_ms))
+
+
+def do_check(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    _act(ctx, element, locator, "checked", lambda: locator.check(timeout=ctx.timeout_ms))
+
+
+def do_uncheck(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    _act(ctx, element, locator, "unchecked", lambda: locator.uncheck(timeout=ctx.timeout_ms))
+
+
+def do_click(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    _act(ctx, element, locator, "clicked", lambda: locator.click(timeout=ctx.timeout_ms))
+
+
+def do_press(ctx: ActionContext) -> None:
+    key = str(ctx.step.value or "")
+    if not key:
+        raise UiStepError("ui: press needs a value: the key, e.g. Enter or Control+A")
+    if ctx.step.target:
+        element, locator = ctx.element(ctx.step.target)
+        _act(ctx, element, locator, "given the key",
+             lambda: locator.press(key, timeout=ctx.timeout_ms))
+    else:
+        ctx.page.keyboard.press(key)
+
+
+def do_upload(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    values = ctx.step.value if isinstance(ctx.step.value, list) else [ctx.step.value]
+    paths = [_upload_copy(ctx, find_file(str(v), ctx.base_dir)) for v in values if v is not None]
+    if not paths:
+        raise UiStepError("ui: upload needs a value: the file path (fixtures/leads/x.csv)")
+    _act(ctx, element, locator, "given a file",
+         lambda: locator.set_input_files(paths, timeout=ctx.timeout_ms))
+
+
+def do_download(ctx: ActionContext) -> None:
+    """Click `target`, keep the file it downloads, and read it (CSV rows when it is CSV)."""
+    element, locator = ctx.element(ctx.step.target)
+    try:
+        with ctx.page.expect_download(timeout=ctx.timeout_ms) as info:
+            locator.click(timeout=ctx.timeout_ms)
+        download = info.value
+    except PlaywrightTimeout as exc:
+        if _count(locator) == 0:
+            raise _not_done(ctx, element, locator, exc, "clicked") from None
+        raise ActionFailed(
+            f"download {element.ref}: clicking {element.describe()} started no download "
+            f"within {_seconds(ctx)}"
+        ) from None
+    except PlaywrightError as exc:
+        raise _not_done(ctx, element, locator, exc, "clicked") from None
+    name = download.suggested_filename or "download"
+    path = ctx.save_file(name)
+    download.save_as(path)
+    raw = path.read_bytes()
+    content = raw.decode("utf-8-sig", errors="replace")
+    ctx.data.update({"filename": name, "path": str(path), "size": len(raw), "content": content})
+    if name.lower().endswith(".csv") or "," in content.split("\n", 1)[0]:
+        reader = csv.DictReader(io.StringIO(content))
+        ctx.data["rows"] = list(reader)
+        ctx.data["header"] = list(reader.fieldnames or [])
+    expected = ctx.step.value
+    for wanted in expected if isinstance(expected, list) else [expected] if expected else []:
+        ctx.check(f"download {element.ref} contains", str(wanted) in content, str(wanted),
+                  content[:500], f"the downloaded file {name} does not contain {str(wanted)!r}")
+
+
+def _expect(ctx: ActionContext, name: str, assertion: Callable[[], None], expected: Any,
+            actual: Callable[[], Any], message: Callable[[Any], str]) -> None:
+    """Run a retrying Playwright assertion; on failure record what was there instead."""
+    try:
+        assertion()
+    except AssertionError:
+        found = actual()
+        ctx.check(name, False, expected, found, message(found))
+        return
+    except PlaywrightError as exc:
+        found = actual()
+        ctx.check(name, False, expected, found, f"{message(found)} ({str(exc).splitlines()[0]})")
+        return
+    ctx.check(name, True, expected, expected, "")
+
+
+def _found(locator: Locator) -> Callable[[], Any]:
+    def describe() -> Any:
+        texts = _texts(locator)
+        return texts if texts else "nothing matched"
+    return describe
+
+
+def do_expect_text(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    wanted = _pattern(ctx.step.value)
+    name = f"expect_text {element.ref}"
+    _expect(
+        ctx, name,
+        lambda: expect(locator.first).to_contain_text(wanted, timeout=ctx.timeout_ms),
+        _show(wanted), _found(locator),
+        lambda found: (
+            f"{name}: expected text {_show(wanted)} in {element.describe()}, but "
+            + (f"no element matched within {_seconds(ctx)}" if found == "nothing matched"
+               else f"found {found!r} after {_seconds(ctx)}")
+        ),
+    )
+    texts = _texts(locator)
+    ctx.data["text"] = texts[0] if texts else None
+
+
+def do_expect_visible(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    name = f"expect_visible {element.ref}"
+    _expect(
+        ctx, name, lambda: expect(locator.first).to_be_visible(timeout=ctx.timeout_ms),
+        "visible", lambda: "nothing matched" if _count(locator) == 0 else "hidden",
+        lambda found: f"{name}: {element.describe()} is not visible after {_seconds(ctx)}"
+        + (" (no element matched)" if found == "nothing matched" else " (matched, but hidden)"),
+    )
+
+
+def do_expect_hidden(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    name = f"expect_hidden {element.ref}"
+    visible = locator.filter(visible=True)
+    _expect(
+        ctx, name, lambda: expect(visible).to_have_count(0, timeout=ctx.timeout_ms),
+        "hidden", _found(visible),
+        lambda found: f"{name}: {element.describe()} is still visible after {_seconds(ctx)}: "
+        f"{found!r}",
+    )
+
+
+def do_expect_count(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    try:
+        wanted = int(ctx.step.value)
+    except (TypeError, ValueError):
+        raise UiStepError(
+            f"ui: expect_count needs a whole number as value, not {ctx.step.value!r}"
+        ) from None
+    name = f"expect_count {element.ref}"
+    _expect(
+        ctx, name, lambda: expect(locator).to_have_count(wanted, timeout=ctx.timeout_ms),
+        wanted, lambda: _count(locator),
+        lambda found: f"{name}: expected {wanted} element(s) matching {element.describe()}, "
+        f"found {found} after {_seconds(ctx)}",
+    )
+    ctx.data["count"] = _count(locator)
+
+
+def do_expect_url(ctx: ActionContext) -> None:
+    step = ctx.step
+    names_screen = bool(step.target) and re.fullmatch(r"[a-z][a-z0-9_]*", step.target or "")
+    if names_screen:
+        resolved = ctx.resolve(step.target, need="a screen")
+        wanted: str | re.Pattern[str] = _screen_url_pattern(ctx.screens, resolved.screen or "")
+        shown = f"the URL of screen {resolved.screen!r}"
+    else:
+        raw = step.value if step.value is not None else step.target
+        if raw is None:
+            raise UiStepError("ui: expect_url needs a screen as target or a URL part as value")
+        pattern = _pattern(raw)
+        wanted = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
+        shown = _show(pattern)
+    name = f"expect_url {step.target or step.value}"
+    _expect(
+        ctx, name, lambda: expect(ctx.page).to_have_url(wanted, timeout=ctx.timeout_ms),
+        shown, lambda: ctx.page.url,
+        lambda found: f"{name}: expected {shown}, the page is at {found} after {_seconds(ctx)}",
+    )
+
+
+def do_expect_value(ctx: ActionContext) -> None:
+    element, locator = ctx.element(ctx.step.target)
+    wanted = _pattern(ctx.step.value)
+    name = f"expect_value {element.ref}"
+
+    def actual() -> Any:
+        if _count(locator) == 0:
+            return "nothing matched"
+        try:
+            return locator.first.input_value(timeout=500)
+        except PlaywrightError:
+            return None
+
+    _expect(
+        ctx, name, lambda: expect(locator.first).to_have_value(wanted, timeout=ctx.timeout_ms),
+        _show(wanted), actual,
+        lambda found: f"{name}: expected value {_show(wanted)} in {element.describe()}, "
+        + ("but no element matched" if found == "nothing matched" else f"found {found!r}")
+        + f" after {_seconds(ctx)}",
+    )
+
+
+def do_wait_for(ctx: ActionContext) -> None:
+    """Wait for an element's state (`value`: visible|hidden|attached|detached) or a screen."""
+    resolved = ctx.resolve(ctx.step.target, need="an element or a screen")
+    if resolved.spec is None:
+        pattern = _screen_url_pattern(ctx.screens, resolved.screen or "")
+        try:
+            ctx.page.wait_for_url(pattern, timeout=ctx.timeout_ms)
+        except PlaywrightTimeout:
+            raise ActionFailed(
+                f"wait_for {resolved.ref}: the page did not reach screen {resolved.screen!r} "
+                f"within {_seconds(ctx)}; it is at {ctx.page.url}",
+                expected=pattern.pattern, actual=ctx.page.url,
+            ) from None
+        return
+    state = str(ctx.step.value or "visible")
+    if state not in ("visible", "hidden", "attached", "detached"):
+        raise UiStepError(
+            f"ui: wait_for value must be visible, hidden, attached or detached, not {state!r}"
+        )
+    locator = build_locator(ctx.page, resolved.spec)
+    try:
+        locator.first.wait_for(state=state, timeout=ctx.timeout_ms)  # type: ignore[arg-type]
+    except PlaywrightError:
+        raise ActionFailed(
+            f"wait_for {resolved.ref}: {resolved.describe()} did not become {state} "
+            f"within {_seconds(ctx)}", expected=state, actual=_count(locator),
+        ) from None
+
+
+def do_screenshot(ctx: ActionContext) -> None:
+    path = ctx.save_file(f"{ctx.step.name or 'screenshot'}.png")
+    ctx.page.screenshot(path=str(path), full_page=True, timeout=ctx.timeout_ms)
+    ctx.data["screenshot"] = str(path)
+
+
+def find_axe() -> Path | None:
+    """axe-core's browser script: CRMQA_AXE_PATH, else node_modules here or at the project root."""
+    candidates = [os.environ.get("CRMQA_AXE_PATH", "")]
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidates.append(str(base / "node_modules" / "axe-core" / "axe.min.js"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def do_accessibility(ctx: ActionContext) -> None:
+    """Run axe-core on the page (or `target`); fail on violations of impact `value` or worse."""
+    axe = find_axe()
+    if axe is None:
+        raise EnvironmentProblem(
+            "axe-core is not installed: run scripts/setup.sh (npm ci) or set CRMQA_AXE_PATH"
+        )
+    threshold = str(ctx.step.value or "serious")
+    if threshold not in IMPACTS:
+        raise UiStepError(
+            f"ui: accessibility value is the least impact that fails: {', '.join(IMPACTS)}"
+        )
+    if not ctx.page.evaluate("() => typeof window.axe !== 'undefined'"):
+        ctx.page.add_script_tag(path=str(axe))
+    script = ("(el) => axe.run(el || document, {resultTypes: ['violations']})"
+              ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+              " nodes: v.nodes.map(n => n.target.join(' '))})))")
+    if ctx.step.target:
+        element, locator = ctx.element(ctx.step.target)
+        violations = _act(ctx, element, locator, "checked", lambda: locator.evaluate(script))
+    else:
+        violations = ctx.page.evaluate(script, None)
+    ctx.data["violations"] = violations
+    least = IMPACTS.index(threshold)
+    serious = [v for v in violations if v.get("impact") in IMPACTS[least:]]
+    ctx.check(
+        f"accessibility ({threshold} or worse)", not serious, 0,
+        [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'][:3])}" for v in serious],
+        f"{len(serious)} accessibility violation(s) of impact {threshold} or worse: "
+        + "; ".join(f"{v['id']}: {v['help']}" for v in serious[:5]),
+    )
+
+
+def _upload_copy(ctx: ActionContext, path: str) -> str:
+    """The file to upload, with `${name}` placeholders filled from the step's `values`.
+
+    Fixture files stay static and readable, yet each run can upload unique data (emails that
+    no parallel worker or earlier run has used): `values: {unique: "{{ unique }}"}`.
+    """
+    if not ctx.step.values:
+        return path
+    text = Path(path).read_text(encoding="utf-8")
+    filled = string.Template(text).safe_substitute({k: str(v) for k, v in ctx.step.values.items()})
+    copy = ctx.save_file(Path(path).name)
+    copy.write_text(filled, encoding="utf-8")
+    return str(copy)
+
+
+def find_file(value: str, base_dir: Path | None = None) -> str:
+    """A file to upload: absolute, or relative to the plan's folder, the working folder or the
+    project root (suites name fixtures as `fixtures/leads/x.csv`, whatever plan includes them).
+    """
+    path = Path(value)
+    roots = [base_dir] if base_dir is not None else []
+    roots += [Path.cwd(), Path(__file__).resolve().parents[3]]
+    candidates = [path] if path.is_absolute() else [root / path for root in roots]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    looked = ", ".join(map(str, candidates))
+    raise UiStepError(f"file to upload not found: {value} (looked in {looked})")
+
+
+ACTIONS: dict[str, Callable[[ActionContext], None]] = {
+    "open": do_open,
+    "fill": do_fill,
+    "select": do_select,
+    "check": do_check,
+    "uncheck": do_uncheck,
+    "click": do_click,
+    "press": do_press,
+    "upload": do_upload,
+    "download": do_download,
+    "expect_text": do_expect_text,
+    "expect_visible": do_expect_visible,
+    "expect_hidden": do_expect_hidden,
+    "expect_count": do_expect_count,
+    "expect_url": do_expect_url,
+    "expect_value": do_expect_value,
+    "wait_for": do_wait_for,
+    "screenshot": do_screenshot,
+    "accessibility": do_accessibility,
+}

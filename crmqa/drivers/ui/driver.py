@@ -1,0 +1,276 @@
+"""The UI driver: runs `ui:` steps in a real browser, on the target profile's screen maps.
+
+One `UiDriver` per target and worker. The browser starts on the first UI step and closes in
+`close()`. Each identity logs in through the UI once per worker; each case gets a fresh
+browser context built from that stored session. When a step fails, the driver attaches a
+screenshot, the page URL and the Playwright trace so far (and the video, when recorded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Error as PlaywrightError
+
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.core.events import DriverCall, emit
+from crmqa.core.results import Attachment, CheckResult
+from crmqa.drivers.base import StepContext, StepOutput
+from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
+from crmqa.drivers.ui.browser import BrowserSession
+from crmqa.drivers.ui.options import UiOptions
+from crmqa.drivers.ui.targets import UiStepError, UiTarget, resolve, ui_target
+from crmqa.plan.models import UiStep
+from crmqa.profiles.screens import ELEMENT_REF
+
+if TYPE_CHECKING:
+    from crmqa.drivers.registry import DriverEnvironment
+
+
+@dataclass
+class _CaseBrowser:
+    """The browser contexts of the case being run (one per identity it acts as)."""
+
+    key: tuple[Any, ...]
+    case_id: str
+    pages: dict[str, tuple[BrowserContext, Page]] = field(default_factory=dict)
+    failed: bool = False
+    files: int = 0  # numbering evidence files keeps names unique within the case
+
+
+class UiDriver:
+    """Runs `UiStep`s (see crmqa.plan.models.UiStep) through Playwright."""
+
+    name = "ui"
+
+    def __init__(
+        self, target: Any, options: UiOptions | None = None, *, base_dir: Path | None = None
+    ) -> None:
+        self._target_source = target
+        self._target: UiTarget | None = None
+        self.options = options or UiOptions.from_env()
+        self.base_dir = base_dir  # relative upload paths start here (the plan's folder)
+        self._session = BrowserSession(self.options)
+        self._case: _CaseBrowser | None = None
+
+    # ------------------------------------------------------------------ StepDriver protocol
+
+    def handles(self, step: Any) -> bool:
+        return isinstance(step, UiStep)
+
+    def needs(self, step: Any) -> list[str]:
+        """`ui`, plus `screen:<name>` for the screen the step's target names."""
+        needs = ["ui"]
+        target = getattr(step, "target", None) or ""
+        match = ELEMENT_REF.fullmatch(target.strip()) if "=" not in target else None
+        if match:
+            needs.append(f"screen:{match.group(1)}")
+        for key in getattr(step, "values", {}) or {}:
+            key_match = ELEMENT_REF.fullmatch(key) if "." in key else None
+            if key_match:
+                needs.append(f"screen:{key_match.group(1)}")
+        return list(dict.fromkeys(needs))
+
+    def run(self, step: Any, ctx: StepContext) -> StepOutput:
+        """Perform one UI step; a mismatch is a failed check, a plan mistake raises UiStepError."""
+        assert isinstance(step, UiStep)
+        target = self._ui_target(ctx)
+        started = time.time()
+        clock = time.perf_counter()
+        timeout_s = step.timeout_s or self.options.timeout_s
+        label = f"{step.ui} {step.target or ''}".strip()
+        case = self._case_for(ctx)
+        page = self._page(case, ctx, step.as_ or target.default_identity, target, timeout_s)
+        action = ActionContext(
+            page=page, step=step, screens=target.screens, base_url=target.base_url,
+            timeout_s=timeout_s, profile_name=f"the profile of {target.name}",
+            save_file=lambda name: self._evidence_path(case, ctx, name),
+            base_dir=self.base_dir,
+        )
+        error: str | None = None
+        try:
+            ACTIONS[step.ui](action)
+        except ActionFailed as failure:
+            action.checks.append(CheckResult(name=label, ok=False, expected=failure.expected,
+                                             actual=failure.actual, message=failure.message))
+        except (UiStepError, EnvironmentProblem) as exc:
+            error = str(exc)
+            raise
+        finally:
+            duration = (time.perf_counter() - clock) * 1000
+            failed = [c for c in action.checks if not c.ok]
+            emit(DriverCall(kind="ui", name=label, start=started, duration_ms=duration,
+                            ok=error is None and not failed,
+                            error=error or (failed[0].message if failed else None)))
+        data = {**url_info(page, target.screens), **action.data}
+        attachments: list[Attachment] = []
+        if action.step.ui == "screenshot" and "screenshot" in action.data:
+            attachments.append(Attachment(name="screenshot", mime_type="image/png",
+                                          path=action.data["screenshot"]))
+        if any(not c.ok for c in action.checks):
+            case.failed = True
+            attachments += self._failure_evidence(case, ctx, page, label)
+        return StepOutput(
+            data=data,
+            status=data.get("status"),
+            elapsed_ms=(time.perf_counter() - clock) * 1000,
+            checks=action.checks,
+            attachments=attachments,
+            summary=f"{label} at {data['url']}",
+        )
+
+    def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
+        """The UI driver creates nothing behind the case's back; the API driver cleans up."""
+        return None
+
+    def end_case(self) -> None:
+        """Close the current case's browser contexts (the engine may call this after a case)."""
+        case, self._case = self._case, None
+        if case is not None:
+            self._close_case(case)
+
+    def close(self) -> None:
+        """Close the case contexts and the browser; safe to call more than once."""
+        self.end_case()
+        self._session.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def check_step(self, step: UiStep, target: Any) -> list[str]:
+        """Problems with a step on a target, found without a browser (for validation)."""
+        screens = ui_target(target).screens
+        problems = []
+        refs = [step.target] if step.target and step.ui not in ("open", "expect_url") else []
+        if step.ui == "open" and step.target and not step.target.startswith(("/", "http")):
+            refs.append(step.target)
+        screen = step.target if step.values and step.target and "." not in step.target else None
+        refs += [f"{screen}.{k}" if screen and "." not in k and "=" not in k else k
+                 for k in step.values] if step.ui == "fill" else []
+        for ref in refs:
+            try:
+                resolve(ref, screens)
+            except UiStepError as exc:
+                problems.append(str(exc))
+        return problems
+
+    def _ui_target(self, ctx: StepContext) -> UiTarget:
+        if self._target is None:
+            source = self._target_source if self._target_source is not None else ctx.target
+            self._target = ui_target(source)
+        return self._target
+
+    def _case_for(self, ctx: StepContext) -> _CaseBrowser:
+        # A new case (or a new run of a parametrised case) gets fresh contexts. The engine
+        # passes one context object per case run; its identity tells the runs apart.
+        key = (ctx.case_id, getattr(ctx, "run_key", None) or id(ctx))
+        if self._case is not None and self._case.key != key:
+            self.end_case()
+        if self._case is None:
+            self._case = _CaseBrowser(key=key, case_id=ctx.case_id)
+        return self._case
+
+    def _page(self, case: _CaseBrowser, ctx: StepContext, identity: str, target: UiTarget,
+              timeout_s: float) -> Page:
+        if identity in case.pages:
+            return case.pages[identity][1]
+        # Logging in may take longer than one short step bound on a cold CRM: allow at least 10 s.
+        storage = self._session.storage_for(
+            identity, target.base_url, target.screens, target.credentials, max(timeout_s, 10.0)
+        )
+        video_dir = self._evidence_dir(ctx, "video") if self.options.video else None
+        context = self._session.new_context(storage, video_dir)
+        if self.options.trace != "off":
+            context.tracing.start(screenshots=True, snapshots=True, title=ctx.case_id)
+        page = context.new_page()
+        case.pages[identity] = (context, page)
+        return page
+
+    def _close_case(self, case: _CaseBrowser) -> None:
+        for identity, (context, _page) in case.pages.items():
+            try:
+                if self.options.trace == "on":
+                    path = self._plain_evidence_path(f"{_safe(case.case_id)}-{identity}-trace.zip")
+                    context.tracing.stop(path=path)
+                elif self.options.trace != "off":
+                    context.tracing.stop()
+                context.close()
+            except PlaywrightError:
+                pass  # the browser may already be gone; nothing left to keep
+
+    def _failure_evidence(self, case: _CaseBrowser, ctx: StepContext, page: Page,
+                          label: str) -> list[Attachment]:
+        """Screenshot, URL and the trace so far: what a reader needs to see the failure."""
+        attachments = [Attachment(name="page URL", text=page.url)]
+        try:
+            shot = self._evidence_path(case, ctx, "failure.png")
+            page.screenshot(path=str(shot), full_page=True, timeout=5000)
+            attachments.insert(0, Attachment(name=f"screenshot: {label}", mime_type="image/png",
+                                             path=str(shot)))
+        except PlaywrightError as exc:
+            attachments.append(Attachment(name="screenshot failed", text=str(exc).splitlines()[0]))
+        if self.options.trace != "off":
+            for identity, (context, open_page) in case.pages.items():
+                if open_page is not page:
+                    continue
+                trace = self._evidence_path(case, ctx, f"{identity}-trace.zip")
+                try:
+                    context.tracing.stop_chunk(path=str(trace))
+                    context.tracing.start_chunk(title=ctx.case_id)
+                    attachments.append(Attachment(name="playwright trace",
+                                                  mime_type="application/zip", path=str(trace)))
+                except PlaywrightError:
+                    pass  # a closed context has no trace to give
+        if self.options.video and page.video is not None:
+            with contextlib.suppress(PlaywrightError):
+                attachments.append(Attachment(name="video", mime_type="video/webm",
+                                              path=str(page.video.path())))
+        return attachments
+
+    def _evidence_path(self, case: _CaseBrowser, ctx: StepContext, name: str) -> Path:
+        case.files += 1
+        return self._plain_evidence_path(f"{_safe(case.case_id)}-{case.files:02d}-{name}", ctx)
+
+    def _plain_evidence_path(self, name: str, ctx: StepContext | None = None) -> Path:
+        evidence = getattr(ctx, "evidence", None) if ctx is not None else self._last_evidence
+        if ctx is not None:
+            self._last_evidence = evidence
+        if evidence is None:
+            raise EnvironmentProblem("the UI driver has nowhere to keep evidence files")
+        path = Path(evidence.path_for(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _evidence_dir(self, ctx: StepContext, name: str) -> Path:
+        path = self._plain_evidence_path(name, ctx)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    _last_evidence: Any = None
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80]
+
+
+def create_ui_driver(env: DriverEnvironment) -> UiDriver:
+    """The registry's factory: one UI driver per engine (target and worker).
+
+    Browser settings come from `env.options["ui"]` (a `UiOptions` the pytest plugin / CLI
+    builds from the command line); without it, from the environment, with the trace mode
+    following the run's evidence mode.
+    """
+    given = env.options.get("ui")
+    if isinstance(given, UiOptions):
+        options = given
+    else:
+        options = UiOptions.from_env()
+        if not os.environ.get("CRMQA_TRACE"):
+            options = options.with_overrides(trace=env.evidence)
+    return UiDriver(env.target, options, base_dir=env.base_dir)
