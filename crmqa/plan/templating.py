@@ -1,7 +1,8 @@
 """Templating for plan values: a sandboxed Jinja2 environment and CRM-flavoured Faker data.
 
 Plans write `{{ fake.unique_email() }}`, `{{ saved.lead_id }}`, `{{ vars.company }}`,
-`{{ env.CRM_URL }}`, `{{ params.status }}` or `{{ unique }}`. A string that is exactly one
+`{{ env.CRM_URL }}`, `{{ params.status }}`, `{{ rules.lead.email.max_length }}` or
+`{{ unique }}`. A string that is exactly one
 `{{ expr }}` keeps the expression's own type (an int stays an int, a list stays a list), so
 `id: "{{ saved.lead_id }}"` sends a number, not the string "42". Anything else renders to text.
 
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: Top-level names every template context provides.
-RESERVED_NAMES: tuple[str, ...] = ("fake", "vars", "saved", "env", "params", "unique")
+RESERVED_NAMES: tuple[str, ...] = ("fake", "vars", "saved", "env", "params", "unique", "rules")
 
 # A process-wide token so that values made by two runs (or two processes) never collide.
 # Deliberately not derived from the Faker seed: a seeded plan repeats its data, not its emails.
@@ -402,8 +403,12 @@ def template_context(
     env_allowed: Collection[str] | None = None,
     params: Mapping[str, Any] | None = None,
     unique: str | None = None,
+    rules: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The names templates see: `fake`, `vars`, `saved`, `env`, `params`, `unique`.
+    """The names templates see: `fake`, `vars`, `saved`, `env`, `params`, `unique`, `rules`.
+
+    `rules` is the plan's `requirements` as plain data (entity -> field -> rule, e.g.
+    `rules.lead.first_name.max_length`), so suites derive boundary values from the plan.
 
     `env` reads os.environ lazily, limited to `env_allowed` names (fnmatch patterns such as
     `CRM_*`; None allows all). `unique` is one short token for the whole context (make one
@@ -426,5 +431,6 @@ def template_context(
         env=_EnvScope(env_allowed),
         params=_Scope.wrap(parameters, "params"),
         unique=token,
+        rules=_Scope.wrap(rules or {}, "rules"),
     )
     return context
