@@ -73,6 +73,8 @@ class TextMatch:
         raw = raw.strip()
         if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
             return cls(raw[1:-1], "exact")
+        if raw.startswith('"'):
+            raise LocatorSyntaxError(f"{raw} opens a quote it does not close")
         match = re.fullmatch(r"/(.+)/([ims]*)", raw, re.S)
         if match:
             try:

@@ -148,13 +148,16 @@ def _show(value: Any) -> str:
     return f'"{value}"'
 
 
-def _screen_url_pattern(screens: ScreenMap, name: str) -> re.Pattern[str]:
-    screen = screens.screen(name)
-    if screen.url is None:
+def _on_screen(screens: ScreenMap, name: str) -> Callable[[str], bool]:
+    """A URL predicate: does the URL show screen `name` (by the screen map's URL matching)?"""
+    if screens.screen(name).url is None:
         raise UiStepError(f"screen {name!r} has no url in the profile")
-    path = re.sub(r"^https?://[^/]+", "", screen.url).split("?", 1)[0].rstrip("/")
-    regex = re.sub(r"\\\{(\w+)\\\}", r"[^/?#]+", re.escape(path))
-    return re.compile(rf"^https?://[^/]+{regex}/?([?#].*)?$")
+
+    def shows(url: str) -> bool:
+        matched = screens.match_url(urlsplit(url).path)
+        return matched is not None and matched[0] == name
+
+    return shows
 
 
 def url_info(page: Page, screens: ScreenMap) -> dict[str, Any]:
@@ -464,25 +467,28 @@ def do_expect_count(ctx: ActionContext) -> None:
 
 
 def do_expect_url(ctx: ActionContext) -> None:
+    """The page shows screen `target`, or its URL contains `value` (or matches /regex/)."""
     step = ctx.step
-    names_screen = bool(step.target) and re.fullmatch(r"[a-z][a-z0-9_]*", step.target or "")
-    if names_screen:
+    if step.target and re.fullmatch(r"[a-z][a-z0-9_]*", step.target):
         resolved = ctx.resolve(step.target, need="a screen")
-        wanted: str | re.Pattern[str] = _screen_url_pattern(ctx.screens, resolved.screen or "")
+        matches: Callable[[str], bool] = _on_screen(ctx.screens, resolved.screen or "")
         shown = f"the URL of screen {resolved.screen!r}"
     else:
         raw = step.value if step.value is not None else step.target
         if raw is None:
             raise UiStepError("ui: expect_url needs a screen as target or a URL part as value")
         pattern = _pattern(raw)
-        wanted = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
+        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
+        matches = lambda url: regex.search(url) is not None  # noqa: E731
         shown = _show(pattern)
     name = f"expect_url {step.target or step.value}"
-    _expect(
-        ctx, name, lambda: expect(ctx.page).to_have_url(wanted, timeout=ctx.timeout_ms),
-        shown, lambda: ctx.page.url,
-        lambda found: f"{name}: expected {shown}, the page is at {found} after {_seconds(ctx)}",
-    )
+    try:
+        ctx.page.wait_for_url(matches, timeout=ctx.timeout_ms, wait_until="commit")
+        ctx.check(name, True, shown, ctx.page.url, "")
+    except PlaywrightTimeout:
+        ctx.check(name, False, shown, ctx.page.url,
+                  f"{name}: expected {shown}, the page is at {ctx.page.url} "
+                  f"after {_seconds(ctx)}")
 
 
 def do_expect_value(ctx: ActionContext) -> None:
@@ -511,14 +517,14 @@ def do_wait_for(ctx: ActionContext) -> None:
     """Wait for an element's state (`value`: visible|hidden|attached|detached) or a screen."""
     resolved = ctx.resolve(ctx.step.target, need="an element or a screen")
     if resolved.spec is None:
-        pattern = _screen_url_pattern(ctx.screens, resolved.screen or "")
+        shows = _on_screen(ctx.screens, resolved.screen or "")
         try:
-            ctx.page.wait_for_url(pattern, timeout=ctx.timeout_ms)
+            ctx.page.wait_for_url(shows, timeout=ctx.timeout_ms)
         except PlaywrightTimeout:
             raise ActionFailed(
                 f"wait_for {resolved.ref}: the page did not reach screen {resolved.screen!r} "
                 f"within {_seconds(ctx)}; it is at {ctx.page.url}",
-                expected=pattern.pattern, actual=ctx.page.url,
+                expected=resolved.screen, actual=ctx.page.url,
             ) from None
         return
     state = str(ctx.step.value or "visible")
