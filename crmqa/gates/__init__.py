@@ -4,6 +4,7 @@ See docs/gates.md for every rule and formula.
 """
 
 from crmqa.gates.evaluate import (
+    CATEGORY_ORDER,
     GateConfigError,
     evaluate,
     required_pass_rate,
@@ -19,6 +20,7 @@ from crmqa.gates.verdict import (
 )
 
 __all__ = [
+    "CATEGORY_ORDER",
     "EXIT_CODES",
     "Decision",
     "GateConfigError",

@@ -1,0 +1,142 @@
+"""`crmqa report`: the Allure 3 HTML report of a run, as one file that opens from disk.
+
+Allure 3 is a Node tool installed into the repository's node_modules by scripts/setup.sh
+(`npm ci`). We run `allure awesome <run>/allure-results -o <run>/allure-report --single-file`
+with an allurerc.json that carries crmqa's categories (Allure 3 reads categories from its
+config). The generated page embeds a Google Analytics tag that can only fail offline and
+would send a request out of a closed network: it is stripped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from crmqa.core.errors import CrmqaError
+from crmqa.reports.allure_extras import allure_config
+from crmqa.reports.run_folder import (
+    ALLURE_REPORT_DIR,
+    ALLURE_RESULTS_DIR,
+    RunFolderError,
+    read_run_info,
+)
+
+# Where an installed checkout keeps its npm tools: the repository root above the package.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALLURE_ENV = "CRMQA_ALLURE"  # path to Allure 3's cli.js, to use one installed elsewhere
+GENERATE_TIMEOUT_S = 600
+INSTALL_HINT = (
+    "install the npm tools with `bash scripts/setup.sh` (or `npm ci` at the repository root; "
+    "Node.js 20 or newer is needed)"
+)
+
+_ANALYTICS_TAG = re.compile(
+    r"<script[^>]*\bsrc=\"https?://[^\"]*googletagmanager[^\"]*\"[^>]*>\s*</script>\s*"
+)
+_ANALYTICS_INLINE = re.compile(r"<script>\s*window\.dataLayer[\s\S]*?</script>\s*")
+_EMBEDDED_FILE = re.compile(r"d\(\"([^\"]+)\",\"([A-Za-z0-9+/=]*)\"\)")
+
+
+class ReportToolMissing(CrmqaError):
+    """Node.js or Allure 3 is not installed where crmqa looks for it."""
+
+
+class ReportGenerationFailed(CrmqaError):
+    """Allure ran but did not produce a report."""
+
+
+def find_allure_cli(start: Path | None = None) -> Path | None:
+    """Allure 3's cli.js: $CRMQA_ALLURE, else node_modules/allure in the repository, the
+    current folder or a folder above `start`."""
+    override = os.environ.get(ALLURE_ENV)
+    if override:
+        return Path(override) if Path(override).is_file() else None
+    folders = [REPO_ROOT, Path.cwd()]
+    if start is not None:
+        folders += list(start.resolve().parents)
+    for folder in folders:
+        candidate = folder / "node_modules" / "allure" / "cli.js"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _tool_command(run_dir: Path) -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        raise ReportToolMissing(f"Node.js (`node`) is not on PATH: {INSTALL_HINT}")
+    cli = find_allure_cli(run_dir)
+    if cli is None:
+        where = os.environ.get(ALLURE_ENV) or f"{REPO_ROOT / 'node_modules'}"
+        raise ReportToolMissing(f"Allure 3 is not installed (looked in {where}): {INSTALL_HINT}")
+    return [node, str(cli)]
+
+
+def strip_analytics(html: str) -> str:
+    """Remove the analytics script Allure embeds (it calls out to the internet)."""
+    return _ANALYTICS_INLINE.sub("", _ANALYTICS_TAG.sub("", html))
+
+
+def read_single_file_report(index_html: Path) -> dict[str, str]:
+    """The files embedded in a single-file Allure 3 report, name -> decoded text.
+
+    Handy to check what a report holds without a browser (test names, categories).
+    """
+    html = index_html.read_text(encoding="utf-8")
+    return {
+        name: base64.b64decode(payload).decode("utf-8", errors="replace")
+        for name, payload in _EMBEDDED_FILE.findall(html)
+    }
+
+
+def render_allure_html(run_dir: Path) -> Path:
+    """Render <run>/allure-report/index.html from <run>/allure-results; return its path.
+
+    Raises `ReportToolMissing` (with how to install) when Node.js or Allure 3 is missing,
+    `RunFolderError` when the run has no Allure results, and `ReportGenerationFailed` with
+    Allure's own message when generation fails.
+    """
+    run_dir = Path(run_dir)
+    run_info = read_run_info(run_dir)
+    results = run_dir / ALLURE_RESULTS_DIR
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise RunFolderError(
+            f"{results} holds no Allure results: the run was made without allure-pytest "
+            "(crmqa run writes them; with plain pytest add --alluredir)"
+        )
+    command = _tool_command(run_dir)
+    output = run_dir / ALLURE_REPORT_DIR
+    with tempfile.TemporaryDirectory(prefix="crmqa-allure-") as scratch:
+        config = Path(scratch) / "allurerc.json"
+        config.write_text(json.dumps(allure_config(run_info), indent=2), encoding="utf-8")
+        command += [
+            "awesome", str(results.resolve()), "--output", str(output.resolve()),
+            "--single-file", "--config", str(config),
+        ]
+        try:
+            completed = subprocess.run(
+                command, cwd=scratch, capture_output=True, text=True,
+                timeout=GENERATE_TIMEOUT_S, check=False,
+                # No colour codes in messages we may show; no update checks or telemetry.
+                env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
+            )
+        except subprocess.TimeoutExpired:
+            raise ReportGenerationFailed(
+                f"Allure did not finish within {GENERATE_TIMEOUT_S} s for {results}"
+            ) from None
+        except OSError as error:
+            raise ReportToolMissing(f"cannot run Allure ({error}): {INSTALL_HINT}") from None
+    index = output / "index.html"
+    if completed.returncode != 0 or not index.is_file():
+        tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-8:])
+        raise ReportGenerationFailed(
+            f"Allure could not render {results} (exit code {completed.returncode}):\n{tail}"
+        )
+    index.write_text(strip_analytics(index.read_text(encoding="utf-8")), encoding="utf-8")
+    return index

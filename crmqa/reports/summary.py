@@ -1,0 +1,210 @@
+"""The test summary report a manager reads: summary.md and summary.html.
+
+Both are built from one `Summary` (the numbers and lists), so the two never disagree. The HTML
+page is self-contained (inline CSS, no JavaScript, no external files) and opens from disk;
+every value in it comes through Jinja2's autoescaping, because case titles, messages and lead
+names come from the CRM under test and may hold markup.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
+from crmqa.gates import CATEGORY_ORDER, Verdict, waiver_active
+from crmqa.ledger import Defect
+from crmqa.plan.models import Plan
+from crmqa.reports.allure_extras import public_url
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Columns of the breakdown tables: the outcomes, with waived failures apart from the others.
+COLUMNS: tuple[str, ...] = (
+    "passed", "failed", "waived", "broken", "blocked", "skipped", "not_applicable",
+)
+COLUMN_TITLES = {
+    "passed": "passed", "failed": "failed", "waived": "waived", "broken": "broken",
+    "blocked": "blocked", "skipped": "skipped", "not_applicable": "n/a",
+}
+
+
+@dataclass
+class Breakdown:
+    """Case counts per value of one attribute (category, module, severity)."""
+
+    title: str
+    rows: list[tuple[str, dict[str, int], int]]  # value, counts per column, total
+
+
+@dataclass
+class CaseLine:
+    case_id: str
+    title: str
+    category: str
+    module: str
+    reason: str
+
+
+@dataclass
+class WaiverLine:
+    case_id: str
+    owner: str
+    reason: str
+    expires: str
+    active: bool
+    applied: bool  # a failure of this run was kept out of the gates by it
+
+
+@dataclass
+class Summary:
+    """Everything the summary shows, in display order."""
+
+    run_info: RunInfo
+    verdict: Verdict
+    base_url: str
+    today: date
+    totals: dict[str, int]
+    breakdowns: list[Breakdown]
+    failed: list[CaseLine] = field(default_factory=list)
+    broken: list[CaseLine] = field(default_factory=list)
+    blocked: list[CaseLine] = field(default_factory=list)
+    not_applicable: list[CaseLine] = field(default_factory=list)
+    waivers: list[WaiverLine] = field(default_factory=list)
+    defects: list[Defect] = field(default_factory=list)
+
+    def defect_waived(self, defect: Defect) -> bool:
+        return waiver_active(defect.waiver, self.today)
+
+
+def _column(result: CaseResult, today: date) -> str:
+    if result.outcome is Outcome.FAILED and waiver_active(result.waiver, today):
+        return "waived"
+    return result.outcome.value
+
+
+def _breakdown(
+    title: str,
+    results: Sequence[CaseResult],
+    key: Callable[[CaseResult], str],
+    order: Iterable[str],
+    today: date,
+) -> Breakdown:
+    by_value: dict[str, Counter[str]] = {}
+    for result in results:
+        by_value.setdefault(key(result), Counter())[_column(result, today)] += 1
+    ranked = {value: index for index, value in enumerate(order)}
+    values = sorted(by_value, key=lambda value: (ranked.get(value, len(ranked)), value))
+    return Breakdown(
+        title=title,
+        rows=[
+            (value, {c: by_value[value][c] for c in COLUMNS}, sum(by_value[value].values()))
+            for value in values
+        ],
+    )
+
+
+def _lines(results: Sequence[CaseResult], outcome: Outcome, today: date) -> list[CaseLine]:
+    return [
+        CaseLine(r.case_id + _params_suffix(r), r.title, r.category, r.module, r.message)
+        for r in results
+        if r.outcome is outcome and _column(r, today) != "waived"
+    ]
+
+
+def _params_suffix(result: CaseResult) -> str:
+    if not result.params:
+        return ""
+    return " [" + ", ".join(f"{k}={v}" for k, v in result.params.items()) + "]"
+
+
+def build_summary(
+    run_info: RunInfo,
+    results: Sequence[CaseResult],
+    verdict: Verdict,
+    defects: Sequence[Defect],
+    plan: Plan,
+) -> Summary:
+    """Collect the numbers and lists of the summary from a concluded run."""
+    today = verdict.evaluated_on or date.today()
+    severities = [level.name for level in plan.scales.severity]
+    applied = {
+        r.case_id for r in results if r.outcome is Outcome.FAILED and waiver_active(r.waiver, today)
+    }
+    totals = Counter(_column(r, today) for r in results)
+    severity_rank = {name: index for index, name in enumerate(severities)}
+    return Summary(
+        run_info=run_info,
+        verdict=verdict,
+        base_url=public_url(run_info.base_url),
+        today=today,
+        totals={c: totals[c] for c in COLUMNS},
+        breakdowns=[
+            _breakdown("By category", results, lambda r: r.category, CATEGORY_ORDER, today),
+            _breakdown("By module", results, lambda r: r.module, (), today),
+            _breakdown("By severity", results, lambda r: r.severity, severities, today),
+        ],
+        failed=_lines(results, Outcome.FAILED, today),
+        broken=_lines(results, Outcome.BROKEN, today),
+        blocked=_lines(results, Outcome.BLOCKED, today),
+        not_applicable=_lines(results, Outcome.NOT_APPLICABLE, today),
+        waivers=[
+            WaiverLine(
+                case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,
+                active=waiver_active(
+                    Waiver(case=w.case, owner=w.owner, reason=w.reason, expires=w.expires), today
+                ), applied=w.case in applied,
+            )
+            for w in plan.waivers
+        ],
+        defects=sorted(
+            defects,
+            key=lambda d: (
+                d.status.value != "open",
+                severity_rank.get(d.severity, -1),
+                d.id,
+            ),
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["md"] = markdown_cell
+    environment.globals["COLUMNS"] = COLUMNS
+    environment.globals["COLUMN_TITLES"] = COLUMN_TITLES
+    return environment
+
+
+def markdown_cell(value: object) -> str:
+    """Text safe inside a Markdown table cell: one line, no table or HTML syntax."""
+    text = " ".join(str(value if value is not None else "").split())
+    for char, escaped in (
+        ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\\", "\\\\"), ("|", "\\|"),
+        ("`", "\\`"), ("*", "\\*"), ("_", "\\_"), ("[", "\\["), ("]", "\\]"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
+def render_markdown(summary: Summary) -> str:
+    """summary.md: for a merge request, a wiki page or a terminal."""
+    return _environment().get_template("summary.md.j2").render(s=summary)
+
+
+def render_html(summary: Summary) -> str:
+    """summary.html: one self-contained page, no JavaScript."""
+    return _environment().get_template("summary.html.j2").render(s=summary)
