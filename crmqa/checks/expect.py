@@ -63,7 +63,14 @@ def evaluate(expect: Expect, output: StepOutputLike, base_dir: Path | None = Non
     results: list[CheckResult] = []
     data = output.data
     if expect.outcome is not None:
-        results.append(_mismatch("outcome", expect.outcome.value, output.outcome))
+        if isinstance(expect.outcome, list):
+            wanted = [o.value for o in expect.outcome]
+            results.append(_check(
+                "outcome", output.outcome in wanted, wanted, output.outcome,
+                f"expected {' or '.join(repr(w) for w in wanted)}, got {output.outcome!r}",
+            ))
+        else:
+            results.append(_mismatch("outcome", expect.outcome.value, output.outcome))
     if expect.status is not None:
         allowed = expect.status if isinstance(expect.status, list) else [expect.status]
         results.append(_check(

@@ -30,6 +30,14 @@ ENTRY_POINT_GROUP = "crmqa.drivers"
 BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui")
 
 
+class StepDefect(CrmqaError):
+    """A step cannot run as written (bad arguments, a missing file): a test defect.
+
+    Drivers raise it (or a subclass) so the engine reports the case as broken (test defect)
+    instead of blaming the CRM.
+    """
+
+
 @dataclass
 class DriverEnvironment:
     """What a driver factory gets: the target, the worker, and where files go."""

@@ -33,8 +33,7 @@ def load_profile(path: Path) -> Profile:
         from crmqa.plan.loader import load_yaml_model  # positioned errors, when available
     except ImportError:
         return _load_plain(path)
-    profile = load_yaml_model(path, Profile)
-    assert isinstance(profile, Profile)
+    profile, _positions = load_yaml_model(path, Profile, what="a profile")
     return profile
 
 

@@ -18,7 +18,7 @@ from crmqa.drivers.api.operations import OperationError, OperationRunner
 from crmqa.drivers.api.redaction import Redactor
 from crmqa.drivers.api.session import ApiSession, Exchange
 from crmqa.drivers.base import StepContext, StepOutput
-from crmqa.drivers.registry import DriverEnvironment
+from crmqa.drivers.registry import DriverEnvironment, StepDefect
 from crmqa.plan.models import OpStep, RequestStep
 from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter, load_adapter
 from crmqa.profiles.models import ApiKeyAuth, BearerAuth, TokenEndpointAuth
@@ -29,7 +29,7 @@ _CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
                     "opportunity_id": "opportunity"}
 
 
-class StepArgumentError(Exception):
+class StepArgumentError(StepDefect):
     """A step's rendered arguments do not fit (a test defect); the engine reports it as such."""
 
 

@@ -1,0 +1,523 @@
+"""Runs one case: render each step, drive it, check it, save values, clean up.
+
+Outcomes, in the words QA engineers use:
+- a failed expectation -> FAILED (the remaining steps do not run, unless the step says
+  `continue_on_failure`);
+- a setup step that fails -> BLOCKED, with the reason;
+- a `depends_on` case that did not pass -> BLOCKED;
+- a capability the target lacks -> NOT_APPLICABLE, decided before any step runs;
+- the CRM down, slow or answering garbage -> BROKEN (environment);
+- a template or argument that is wrong at run time -> BROKEN (test defect).
+Teardown steps and the deletion of records the case created always run, also after a failure
+and on KeyboardInterrupt (which is re-raised afterwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
+from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
+from crmqa.core.results import (
+    Attachment,
+    BrokenKind,
+    CaseResult,
+    CheckResult,
+    Outcome,
+    StepResult,
+)
+from crmqa.drivers.base import StepDriver, StepOutput
+from crmqa.drivers.registry import (
+    EVIDENCE_MODES,
+    DriverEnvironment,
+    DriverRegistry,
+    EvidenceMode,
+    StepDefect,
+    default_registry,
+)
+from crmqa.engine.context import CaseContext, CaseEvidence
+from crmqa.engine.reporter import NullReporter, Reporter
+from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
+from crmqa.plan.templating import TemplateRenderError, has_template, make_faker, render
+from crmqa.plan.templating import template_context as make_template_context
+from crmqa.profiles.target import ResolvedTarget, resolve_target
+
+OutcomeLookup = Callable[[str], Outcome | None]
+
+
+def history_id(plan_id: str, case_id: str, params: dict[str, Any] | None) -> str:
+    """A stable id for Allure history: plan id + case id + parameters."""
+    payload = json.dumps(params or {}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(f"{plan_id}\x00{case_id}\x00{payload}".encode()).hexdigest()[:32]
+
+
+def step_title(step: Any) -> str:
+    """What a step does, for reports: its name, or what it is (`lead.create`, `GET /x`)."""
+    if getattr(step, "name", None):
+        return str(step.name)
+    return step_action(step)
+
+
+def step_action(step: Any) -> str:
+    if isinstance(step, OpStep):
+        return step.op
+    if isinstance(step, RequestStep):
+        return f"{step.request.method} {step.request.path}"
+    if isinstance(step, UiStep):
+        return f"ui {step.ui}" + (f" {step.target}" if step.target else "")
+    if isinstance(step, WaitStep):
+        return f"wait until ({step_action(step.wait_until.step)})"
+    return type(step).__name__
+
+
+def _step_kind(step: Any) -> str:
+    return {OpStep: "op", RequestStep: "request", UiStep: "ui", WaitStep: "wait_until"}.get(
+        type(step), "step")
+
+
+def _label(phase: str, number: int, step: Any) -> str:
+    """`step 2 'search by name' (lead.search)`, the opening of a failure message."""
+    prefix = f"{phase} {number}" if phase == "step" else f"{phase} step {number}"
+    action = step_action(step)
+    name = getattr(step, "name", None)
+    return f"{prefix} {name!r} ({action})" if name else f"{prefix} ({action})"
+
+
+class _StepOutcome(Exception):
+    """Internal: a step ended other than passed, with its outcome and message."""
+
+    def __init__(self, outcome: Outcome, message: str, kind: BrokenKind | None = None,
+                 checks: list[CheckResult] | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.kind = kind
+        self.checks = checks or []
+
+
+class Engine:
+    """Runs the cases of one loaded plan against one target, in one worker."""
+
+    def __init__(
+        self,
+        loaded_plan: Any,
+        target_name: str | None,
+        run_dir: Path,
+        worker_id: str,
+        reporter: Reporter | None = None,
+        outcome_of: OutcomeLookup | None = None,
+        *,
+        evidence: EvidenceMode = "retain-on-failure",
+        registry: DriverRegistry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if evidence not in EVIDENCE_MODES:
+            raise CrmqaError(f"evidence must be one of {', '.join(EVIDENCE_MODES)}, "
+                             f"not {evidence!r}")
+        self.loaded_plan = loaded_plan
+        self.plan = loaded_plan.plan
+        self.base_dir = Path(loaded_plan.base_dir)
+        self.run_dir = Path(run_dir)
+        self.worker_id = worker_id
+        self.reporter: Reporter = reporter or NullReporter()
+        self.outcome_of = outcome_of
+        self.evidence_mode: EvidenceMode = evidence
+        self.registry = registry or default_registry()
+        self._sleep = sleep
+        self.target_name = (target_name or self.plan.target).strip()
+        if self.target_name not in self.plan.targets:
+            known = ", ".join(sorted(self.plan.targets))
+            raise PlanError([_issue(f"the plan has no target {self.target_name!r} "
+                                    f"(targets: {known})")])
+        # A target whose URL or credentials are missing from the environment breaks every case
+        # with a clear reason rather than stopping the whole run with a traceback.
+        self.target: ResolvedTarget | None = None
+        self.target_problem: str | None = None
+        try:
+            self.target = resolve_target(self.target_name, self.plan.targets[self.target_name],
+                                         self.base_dir)
+        except EnvironmentProblem as exc:
+            self.target_problem = str(exc)
+        data = self.plan.data
+        self._faker = make_faker(data.locale, data.seed, worker_id)
+        self._drivers: dict[str, StepDriver] = {}
+        self._needs_cache: dict[int, list[str]] = {}
+        self._template_cache: dict[int, tuple[Any, bool]] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def missing_capabilities(self, case: Any) -> list[str]:
+        """Capabilities the case needs that the target's profile does not declare."""
+        if self.target is None:
+            return []
+        profile = self.target.profile
+        return [need for need in self._needs(case)
+                if need.startswith("driver:") or not profile.supports(need)]
+
+    def run_case(self, loaded_case: Any, params: dict[str, Any] | None = None) -> CaseResult:
+        """Run one case (once, with `params` when parametrised) and return its result."""
+        case = getattr(loaded_case, "case", loaded_case)
+        params = dict(params or {})
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        result = CaseResult(
+            plan_id=self.plan.id, case_id=case.id, title=case.title,
+            category=case.category.value, module=case.module, severity=case.severity,
+            priority=case.priority, tags=list(case.tags), requirements=list(case.requirements),
+            params=params, history_id=history_id(self.plan.id, case.id, params),
+            outcome=Outcome.PASSED, started_at=started_at, worker=self.worker_id,
+        )
+        try:
+            self._run(case, params, result)
+        finally:
+            result.duration_ms = (time.perf_counter() - clock) * 1000
+        return result
+
+    def close(self) -> None:
+        """Close every driver this engine opened (sessions, browsers)."""
+        drivers, self._drivers = self._drivers, {}
+        for driver in drivers.values():
+            try:
+                driver.close()
+            except Exception:  # closing must not hide the run's results
+                pass
+
+    # ------------------------------------------------------------------ case
+
+    def _run(self, case: Any, params: dict[str, Any], result: CaseResult) -> None:
+        if case.category is Category.MANUAL:
+            self._finish(result, Outcome.SKIPPED,
+                         "manual case: its result comes from the manual results file")
+            return
+        blocked = self._blocked_by_dependency(case)
+        if blocked:
+            self._finish(result, Outcome.BLOCKED, blocked)
+            return
+        if self.target_problem is not None:
+            self._finish(result, Outcome.BROKEN, self.target_problem, BrokenKind.ENVIRONMENT)
+            return
+        assert self.target is not None
+        missing = self.missing_capabilities(case)
+        if missing:
+            self._finish(result, Outcome.NOT_APPLICABLE, self._not_applicable(missing))
+            return
+
+        saved: dict[str, Any] = {}
+        if self.plan.data.seed is not None:
+            # Each case gets its own repeatable data, whatever ran before it in this worker.
+            self._faker.seed_instance(f"{self.plan.data.seed}:{case.id}:{result.history_id}")
+        tctx = make_template_context(fake=self._faker, vars=self.plan.data.vars, saved=saved,
+                                     params=params)
+        if has_template(case.title):
+            try:
+                result.title = str(render(case.title, tctx))
+            except TemplateRenderError:
+                pass  # the title is cosmetic; the steps will report the real problem
+        ctx = CaseContext(
+            case_id=case.id, worker_id=self.worker_id,
+            evidence=CaseEvidence(self.run_dir, f"{case.id}-{result.history_id[:8]}"),
+            resolved_target=self.target, evidence_mode=self.evidence_mode,
+        )
+        teardown_done = False
+        try:
+            ok = self._phase("setup", case.setup, tctx, ctx, result)
+            if ok:
+                self._phase("step", case.steps, tctx, ctx, result)
+            teardown_done = True
+            self._phase("teardown", case.teardown, tctx, ctx, result)
+        finally:
+            try:
+                if not teardown_done:  # interrupted: still undo what we can
+                    self._phase("teardown", case.teardown, tctx, ctx, result)
+            finally:
+                self._cleanup(ctx, result)
+
+    def _phase(self, phase: str, steps: list[Any], tctx: dict[str, Any], ctx: CaseContext,
+               result: CaseResult) -> bool:
+        """Run the steps of one phase; False when the case must stop."""
+        stopped = False
+        for number, step in enumerate(steps, 1):
+            if stopped:
+                result.steps.append(StepResult(
+                    index=len(result.steps), name=step_title(step), kind=_step_kind(step),
+                    outcome=Outcome.SKIPPED, message="not run: an earlier step did not pass",
+                ))
+                continue
+            step_result = self._run_step(phase, number, step, tctx, ctx, len(result.steps))
+            result.steps.append(step_result)
+            if step_result.outcome is Outcome.PASSED:
+                continue
+            if phase == "teardown":
+                continue  # teardown keeps going; its failures do not change the verdict
+            if result.outcome is Outcome.PASSED:
+                if phase == "setup" and step_result.outcome is Outcome.FAILED:
+                    self._finish(result, Outcome.BLOCKED, f"setup failed: {step_result.message}")
+                else:
+                    self._finish(result, step_result.outcome, step_result.message,
+                                 step_result.broken_kind)
+            keep_going = (step_result.outcome is Outcome.FAILED and phase == "step"
+                          and getattr(step, "continue_on_failure", False))
+            if not keep_going:
+                stopped = True
+        return not stopped
+
+    # ------------------------------------------------------------------ one step
+
+    def _run_step(self, phase: str, number: int, step: Any, tctx: dict[str, Any],
+                  ctx: CaseContext, index: int) -> StepResult:
+        title = step_title(step)
+        step_result = StepResult(index=index, name=title, kind=_step_kind(step),
+                                 outcome=Outcome.PASSED)
+        label = _label(phase, number, step)
+        clock = time.perf_counter()
+        with self.reporter.step(f"{phase}: {title}" if phase != "step" else title) as scope:
+            try:
+                rendered = self._render_step(step, tctx)
+                if isinstance(rendered, WaitStep):
+                    output, checks = self._wait_until(rendered, ctx, label)
+                    save = rendered.save
+                else:
+                    output = self._drive(rendered, ctx)
+                    step_result.attachments.extend(output.attachments)
+                    checks = list(output.checks)
+                    checks.extend(evaluate(rendered.expect, output, self.base_dir))
+                    save = rendered.save
+                step_result.checks = checks
+                failed = [check for check in checks if not check.ok]
+                if failed:
+                    more = f" (and {len(failed) - 1} more failed checks)" if len(failed) > 1 else ""
+                    where = f" — {output.summary}" if output.summary else ""
+                    raise _StepOutcome(Outcome.FAILED,
+                                       f"{label}: {failed[0].message}{more}{where}")
+                if save:
+                    self._save(save, output, tctx, label)
+            except _StepOutcome as stop:
+                step_result.outcome = stop.outcome
+                step_result.message = stop.message
+                step_result.broken_kind = stop.kind
+                if stop.checks:
+                    step_result.checks = stop.checks
+            except EnvironmentProblem as exc:
+                self._broken(step_result, f"{label}: {exc}", BrokenKind.ENVIRONMENT)
+            except (TemplateRenderError, StepDefect, CheckError) as exc:
+                self._broken(step_result, f"{label}: {exc}", BrokenKind.TEST_DEFECT)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                self._broken(step_result, f"{label}: after templating, {where}: {first['msg']}",
+                             BrokenKind.TEST_DEFECT)
+            except PlanError as exc:
+                self._broken(step_result, f"{label}: {exc}", BrokenKind.TEST_DEFECT)
+            except Exception as exc:  # a bug in crmqa or a driver: say so, keep the run going
+                self._broken(step_result, f"{label}: crmqa error {type(exc).__name__}: {exc}",
+                             BrokenKind.CRMQA)
+            finally:
+                step_result.duration_ms = (time.perf_counter() - clock) * 1000
+                keep = self.evidence_mode == "on" or (
+                    self.evidence_mode == "retain-on-failure"
+                    and step_result.outcome is not Outcome.PASSED)
+                for attachment in ctx.take_evidence(keep):
+                    step_result.attachments.append(attachment)
+                    self.reporter.attach(attachment)
+                set_result = getattr(scope, "set_result", None)
+                if callable(set_result):
+                    set_result(step_result)
+        return step_result
+
+    @staticmethod
+    def _broken(step_result: StepResult, message: str, kind: BrokenKind) -> None:
+        step_result.outcome = Outcome.BROKEN
+        step_result.message = message
+        step_result.broken_kind = kind
+
+    def _render_step(self, step: Any, tctx: dict[str, Any]) -> Any:
+        """The step with its templates resolved; untemplated steps are used as they are."""
+        cached = self._template_cache.get(id(step))
+        if cached is None:
+            dumped = step.model_dump(by_alias=True, exclude_unset=True)
+            cached = (dumped, _has_templates(dumped))
+            self._template_cache[id(step)] = cached
+        dumped, templated = cached
+        if not templated:
+            return step
+        return type(step).model_validate(render(dumped, tctx))
+
+    def _driver_for(self, step: Any) -> StepDriver:
+        spec = self.registry.spec_for(step)
+        driver = self._drivers.get(spec.name)
+        if driver is None:
+            assert self.target is not None
+            driver = spec.factory(DriverEnvironment(
+                target=self.target, worker_id=self.worker_id, run_dir=self.run_dir,
+                base_dir=self.base_dir, evidence=self.evidence_mode,
+            ))
+            self._drivers[spec.name] = driver
+        return driver
+
+    def _drive(self, step: Any, ctx: CaseContext) -> StepOutput:
+        driver = self._driver_for(step)
+        ctx.current_driver = driver
+        return driver.run(step, ctx)
+
+    def _save(self, save: dict[str, str], output: StepOutput, tctx: dict[str, Any],
+              label: str) -> None:
+        try:
+            values = extract_saved(save, output.data)
+        except SaveError as exc:
+            succeeded = output.outcome in (None, "ok") and (output.status or 200) < 400
+            if succeeded:  # the CRM answered fine: the path is what is wrong
+                raise _StepOutcome(Outcome.BROKEN, f"{label}: {exc}", BrokenKind.TEST_DEFECT
+                                   ) from None
+            where = f" — {output.summary}" if output.summary else ""
+            raise _StepOutcome(Outcome.FAILED,
+                               f"{label}: {exc} (outcome {output.outcome!r}){where}") from None
+        tctx["saved"].update(values)
+
+    # ------------------------------------------------------------------ wait_until
+
+    def _wait_until(self, step: WaitStep, ctx: CaseContext,
+                    label: str) -> tuple[StepOutput, list[CheckResult]]:
+        spec = step.wait_until
+        deadline = time.monotonic() + spec.timeout_s
+        attempts = 0
+        while True:
+            attempts += 1
+            output = self._drive(spec.step, ctx)
+            if spec.failure is not None and _has_expectations(spec.failure):
+                failure_checks = evaluate(spec.failure, output, self.base_dir)
+                if all(check.ok for check in failure_checks):
+                    shown = "; ".join(_describe(c) for c in failure_checks)
+                    raise _StepOutcome(
+                        Outcome.FAILED,
+                        f"{label}: failure condition met after {attempts} attempt"
+                        f"{'s' if attempts > 1 else ''} ({shown}) — {output.summary}",
+                        checks=failure_checks,
+                    )
+            checks = evaluate(spec.success, output, self.base_dir)
+            if all(check.ok for check in checks):
+                return output, checks
+            if time.monotonic() + spec.interval_s > deadline:
+                first = next(check for check in checks if not check.ok)
+                raise _StepOutcome(
+                    Outcome.FAILED,
+                    f"{label}: not met within {spec.timeout_s:g} s ({attempts} attempt"
+                    f"{'s' if attempts > 1 else ''}); last: {first.message} — {output.summary}",
+                    checks=checks,
+                )
+            ctx.take_evidence(False)  # only the last attempt's evidence is worth keeping
+            self._sleep(spec.interval_s)
+
+    # ------------------------------------------------------------------ before & after
+
+    def _needs(self, case: Any) -> list[str]:
+        cached = self._needs_cache.get(id(case))
+        if cached is not None:
+            return cached
+        needs: list[str] = []
+        for step in [*case.setup, *case.steps, *case.teardown]:
+            inner = step.wait_until.step if isinstance(step, WaitStep) else step
+            if isinstance(inner, OpStep):
+                needs.append(inner.op)
+                continue
+            if isinstance(inner, RequestStep):
+                continue
+            try:
+                driver = self._driver_for(inner)
+            except CrmqaError:
+                needs.append(f"driver:{_step_kind(inner)}")
+                continue
+            needs.extend(driver.needs(inner))
+        needs.extend(case.needs)
+        unique = list(dict.fromkeys(needs))
+        self._needs_cache[id(case)] = unique
+        return unique
+
+    def _not_applicable(self, missing: list[str]) -> str:
+        assert self.target is not None
+        drivers = [m.split(":", 1)[1] for m in missing if m.startswith("driver:")]
+        caps = [m for m in missing if not m.startswith("driver:")]
+        parts = []
+        if caps:
+            parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
+                         f"does not support {', '.join(caps)}")
+        if drivers:
+            parts.append(f"no driver is installed for {', '.join(drivers)} steps")
+        return "; ".join(parts)
+
+    def _blocked_by_dependency(self, case: Any) -> str | None:
+        if not case.depends_on or self.outcome_of is None:
+            return None
+        for dependency in case.depends_on:
+            outcome = self.outcome_of(dependency)
+            if outcome is not Outcome.PASSED:
+                state = outcome.value if outcome is not None else "not run"
+                return f"depends on {dependency}, which did not pass ({state})"
+        return None
+
+    def _cleanup(self, ctx: CaseContext, result: CaseResult) -> None:
+        """Delete what the case created, newest first, as an admin-capable identity."""
+        if not ctx.created:
+            return
+        assert self.target is not None
+        admin = self.target.admin_identity
+        problems: list[str] = []
+        clock = time.perf_counter()
+        for record in reversed(ctx.created):
+            driver = record.driver
+            if driver is None:
+                continue
+            identity = admin if admin in self.target.identities else record.identity
+            try:
+                driver.cleanup(record.entity, record.record_id, identity)
+            except Exception as exc:  # report every leftover, never stop cleaning
+                problems.append(f"{record.entity} {record.record_id}: {exc}")
+        ctx.take_evidence(False)
+        if problems:
+            result.steps.append(StepResult(
+                index=len(result.steps), name="clean up created records", kind="cleanup",
+                outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
+                message="could not delete " + "; ".join(problems),
+                duration_ms=(time.perf_counter() - clock) * 1000,
+            ))
+
+    @staticmethod
+    def _finish(result: CaseResult, outcome: Outcome, message: str,
+                kind: BrokenKind | None = None) -> None:
+        result.outcome = outcome
+        result.message = message
+        result.broken_kind = kind if outcome is Outcome.BROKEN else None
+
+
+def _has_templates(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_template(value)
+    if isinstance(value, dict):
+        return any(_has_templates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_templates(v) for v in value)
+    return False
+
+
+def _has_expectations(expect: Expect) -> bool:
+    return bool(expect.model_fields_set)
+
+
+def _describe(check: CheckResult) -> str:
+    return f"{check.name} is {check.actual!r}"
+
+
+def _issue(message: str) -> Any:
+    from crmqa.core.errors import PlanIssue
+
+    return PlanIssue(message)
+
+
+__all__ = ["Attachment", "Engine", "history_id", "step_title"]
