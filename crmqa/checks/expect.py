@@ -54,7 +54,9 @@ class CheckError(Exception):
     """An expectation cannot be evaluated (bad path, unreadable schema): a test defect."""
 
 
-def evaluate(expect: Expect, output: StepOutputLike, base_dir: Path | None = None) -> list[CheckResult]:
+def evaluate(
+    expect: Expect, output: StepOutputLike, base_dir: Path | None = None
+) -> list[CheckResult]:
     """Every expectation in `expect` checked against `output`; none stops the others.
 
     Raises `CheckError` only when the plan itself is wrong (a path that does not parse, a

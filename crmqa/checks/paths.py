@@ -26,7 +26,7 @@ def _jmespath(path: str) -> Any:
     try:
         return jmespath.compile(path)
     except jmespath.exceptions.ParseError as exc:
-        raise PathError(f"bad JMESPath {path!r}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise PathError(f"bad JMESPath {path!r}: {exc}") from None
 
 
 @lru_cache(maxsize=512)

@@ -14,6 +14,7 @@ and on KeyboardInterrupt (which is re-raised afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -185,10 +186,8 @@ class Engine:
         """Close every driver this engine opened (sessions, browsers)."""
         drivers, self._drivers = self._drivers, {}
         for driver in drivers.values():
-            try:
+            with contextlib.suppress(Exception):  # closing must not hide the run's results
                 driver.close()
-            except Exception:  # closing must not hide the run's results
-                pass
 
     # ------------------------------------------------------------------ case
 
@@ -217,10 +216,9 @@ class Engine:
         tctx = make_template_context(fake=self._faker, vars=self.plan.data.vars, saved=saved,
                                      params=params)
         if has_template(case.title):
-            try:
+            # The title is cosmetic; a bad template there is reported by the steps that use it.
+            with contextlib.suppress(TemplateRenderError):
                 result.title = str(render(case.title, tctx))
-            except TemplateRenderError:
-                pass  # the title is cosmetic; the steps will report the real problem
         ctx = CaseContext(
             case_id=case.id, worker_id=self.worker_id,
             evidence=CaseEvidence(self.run_dir, f"{case.id}-{result.history_id[:8]}"),

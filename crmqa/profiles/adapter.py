@@ -88,7 +88,8 @@ def load_adapter(profile: Profile) -> ProfileAdapter | None:
         adapter_cls = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
         raise PlanError(
-            [_Issue(f"profile {profile.name!r}: adapter {profile.adapter!r} cannot be loaded: {exc}")]
+            [_Issue(f"profile {profile.name!r}: adapter {profile.adapter!r} "
+                    f"cannot be loaded: {exc}")]
         ) from exc
     if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, ProfileAdapter)):
         raise PlanError(

@@ -71,7 +71,9 @@ class OperationRunner:
             raise OperationError(f"profile {self.profile.name!r} does not describe {name!r}")
         return spec
 
-    def perform(self, call: OperationCall, api: ApiSession, timeout_s: float | None) -> OperationResult:
+    def perform(
+        self, call: OperationCall, api: ApiSession, timeout_s: float | None
+    ) -> OperationResult:
         entity = self.entity(call.entity)
         handler = getattr(self, f"_op_{call.operation}")
         result: OperationResult = handler(entity, call, api, timeout_s)
@@ -285,7 +287,8 @@ class OperationRunner:
             commit_path = (spec.commit_path or path + "/commit").replace("{token}", str(token))
             payload = {spec.commit_token_field: token} if spec.commit_token_field else None
             exchange = api.send(spec.commit_method, commit_path, json=payload,
-                                timeout_s=timeout_s, name=f"{spec.commit_method} {spec.commit_path}")
+                                timeout_s=timeout_s,
+                                name=f"{spec.commit_method} {spec.commit_path}")
             body = _json(exchange, expect_json=True)
         status = exchange.status or 0
         outcome = self.profile.outcome_for(status, spec.success).value
@@ -302,7 +305,8 @@ class OperationRunner:
             if not isinstance(item, dict):
                 continue
             errors = field_errors(
-                self.profile.errors.model_copy(update={"field_errors_path": spec.rejected_errors_key}),
+                self.profile.errors.model_copy(
+                    update={"field_errors_path": spec.rejected_errors_key}),
                 entity, item,
             )
             rejected.append({"row": item.get(spec.rejected_row_key), "errors": errors})
@@ -332,7 +336,8 @@ class OperationRunner:
     def _op_export(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
                    timeout_s: float | None) -> OperationResult:
         spec = entity.export
-        path = (spec.path if spec and spec.path else entity.collection.rstrip("/") + "/export")
+        default = entity.collection.rstrip("/") + "/export"
+        path = spec.path if spec and spec.path else default
         params: dict[str, Any] = {}
         if call.args.get("query") not in (None, ""):
             params[entity.list_.search_param] = call.args["query"]
@@ -368,9 +373,8 @@ class OperationRunner:
         spec = entity.convert
         default = entity.item_path.rstrip("/") + "/convert"
         path_template = spec.path if spec and spec.path else default
-        if "{id}" in path_template:
-            if call.args.get("id") in (None, ""):
-                raise OperationError("convert needs `id` in `with`")
+        if "{id}" in path_template and call.args.get("id") in (None, ""):
+            raise OperationError("convert needs `id` in `with`")
         path = path_template.replace("{id}", str(call.args.get("id")))
         method = spec.method if spec else "POST"
         exchange = api.send(method, path, json=call.args.get("data"), timeout_s=timeout_s,

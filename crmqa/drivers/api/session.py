@@ -63,8 +63,10 @@ class Exchange:
                 lines.append(f"{name}: {value}")
             body = self.request.body
             if body:
-                text = (self.redactor.body(body, self.request.headers.get("Content-Type"))
-                        if not _is_multipart(self.request) else f"<multipart body, {len(body)} bytes>")
+                if _is_multipart(self.request):
+                    text = f"<multipart body, {len(body)} bytes>"
+                else:
+                    text = self.redactor.body(body, self.request.headers.get("Content-Type"))
                 lines += ["", _clip(text)]
         lines.append("")
         if self.response is None:
@@ -76,7 +78,8 @@ class Exchange:
             lines.append(f"{name}: {value}")
         content = self.response.content
         if content:
-            lines += ["", _clip(self.redactor.body(content, self.response.headers.get("Content-Type")))]
+            kind = self.response.headers.get("Content-Type")
+            lines += ["", _clip(self.redactor.body(content, kind))]
         return "\n".join(lines)
 
 
