@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from crmqa.sandbox.config import PASSWORD_ENV, password_from_env
 from crmqa.sandbox.faults import parse_fault_list
@@ -135,3 +136,49 @@ def running_sandbox(
             )
         finally:
             _stop(process)
+
+
+class SandboxClient:
+    """A small HTTP client for tests: requests against the sandbox's base URL, with a token.
+
+    `SandboxClient(handle, "sales").get("/api/leads")`; `username=None` sends no token.
+    """
+
+    def __init__(self, handle: SandboxHandle, username: str | None = "admin",
+                 password: str | None = None, timeout: float = 10.0) -> None:
+        import requests  # imported here so that the server side never needs it
+
+        self.handle = handle
+        self.username = username
+        self.timeout = timeout
+        self.http = requests.Session()
+        if username is not None:
+            response = self.http.post(
+                f"{handle.base_url}/api/auth/token",
+                json={"username": username, "password": password or handle.password},
+                timeout=timeout,
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"login as {username} failed: HTTP {response.status_code} "
+                                   f"{response.text[:200]}")
+            self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def request(self, method: str, path: str, **kwargs: object) -> Any:
+        """Send `method path` (path relative to the base URL); returns a requests.Response."""
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.request(method, f"{self.handle.base_url}{path}", **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kwargs: object) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: object) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: object) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def close(self) -> None:
+        self.http.close()
