@@ -349,10 +349,18 @@ def _keys_hint(class_name: str) -> str:
 
 def _bound(context: _Context, error: _Error) -> PlanIssue:
     words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
-    limits = [f"{words[k]} {error.ctx[k]}" for k in ("gt", "ge", "lt", "le") if k in error.ctx]
+    limits = [
+        f"{words[k]} {_number(error.ctx[k])}" for k in ("gt", "ge", "lt", "le") if k in error.ctx
+    ]
     return context.at(
         error, f"{_label(error.path)} must be {' and '.join(limits)}; got {error.input}"
     )
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _length(context: _Context, error: _Error) -> PlanIssue:
@@ -500,20 +508,46 @@ def issues_from_validation(
         path, tag = _split_loc(raw["loc"], data, kind)
         ctx = dict(raw.get("ctx") or {})
         records.append(_Error(kind, path, raw.get("input"), ctx, raw["msg"], tag))
-    # A value no member of a union accepted gives one error per member, each ending in the
-    # member's tag: merge those into one "must be X or Y" issue.
+    # A union reports one error per member. Members whose type did not fit the value end in
+    # a tag with a type mismatch; when one member got further (a deeper error, or a
+    # wrong choice for the right type), only its errors matter; otherwise the mismatches
+    # merge into one "must be X or Y" issue.
     unions: dict[DataPath, list[_Error]] = {}
-    issues: list[PlanIssue] = []
+    singles: list[_Error] = []
     for record in records:
-        if record.member is not None and (
-            record.kind in _TYPE_WORDS or record.kind == "literal_error"
-        ):
+        if record.member is not None:
             unions.setdefault(record.path, []).append(record)
         else:
-            issues.append(_FORMATTERS.get(record.kind, _fallback)(context, record))
+            singles.append(record)
     for path, members in unions.items():
-        if len(members) == 1:
-            issues.append(_FORMATTERS.get(members[0].kind, _fallback)(context, members[0]))
+        deeper = any(len(r.path) > len(path) and r.path[: len(path)] == path for r in singles)
+        if deeper:
+            continue
+        fitting = [m for m in members if m.kind not in _TYPE_WORDS]
+        if fitting:
+            singles.extend(fitting[:1])
+        elif len(members) == 1:
+            singles.append(members[0])
         else:
-            issues.append(_union_issue(context, path, members))
+            singles.append(_Error("union", path, members[0].input, {"members": members}, "", None))
+    # An unknown key that is a near-miss of a missing required key says it all: drop the
+    # "missing" issue for that key (`base_ur` given, `base_url` missing).
+    near_misses: set[DataPath] = set()
+    for record in singles:
+        if record.kind == "extra_forbidden":
+            parent = record.path[:-1]
+            model = model_at(root, parent, data)
+            close = difflib.get_close_matches(
+                str(record.path[-1]), model_keys(model) if model else [], n=1, cutoff=0.6
+            )
+            if close:
+                near_misses.add((*parent, close[0]))
+    issues: list[PlanIssue] = []
+    for record in singles:
+        if record.kind == "missing" and record.path in near_misses:
+            continue
+        if record.kind == "union":
+            issues.append(_union_issue(context, record.path, record.ctx["members"]))
+        else:
+            issues.append(_FORMATTERS.get(record.kind, _fallback)(context, record))
     return issues

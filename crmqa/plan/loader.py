@@ -54,6 +54,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _PLAN_KEYS = ("id", "name", "system", "target", "targets")
 _SUITE_KEYS = ("suite", "cases")
+# Case ids share prefixes (LEAD-001, LEAD-101): suggest only really close ones.
+_ID_CUTOFF = 0.75
 # Names Jinja itself provides in every template.
 _JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
 
@@ -351,7 +353,7 @@ class _PlanLoader:
                         positions.issue(
                             f"case '{name}' is not in suite '{suite.display}'",
                             (*where, key, position),
-                            suggestion=did_you_mean(name, ids),
+                            suggestion=did_you_mean(name, ids, cutoff=_ID_CUTOFF),
                         )
                     )
         chosen: list[_CaseSource] = []
@@ -405,7 +407,7 @@ class _PlanLoader:
                 f"'{excluded[name]}' leave it out",
                 None,
             )
-        return f"unknown case id '{name}'", did_you_mean(name, known)
+        return f"unknown case id '{name}'", did_you_mean(name, known, cutoff=_ID_CUTOFF)
 
     def _check_cases(
         self,
@@ -580,8 +582,8 @@ class _PlanLoader:
         if not target.is_file():
             self.issues.append(
                 positions.issue(
-                    f"manual results file '{relative}' does not exist (create it, or remove "
-                    "manual_results)",
+                    f"manual results file '{relative}' does not exist; create it or remove "
+                    "manual_results",
                     ("manual_results", "file"),
                     suggestion=did_you_mean(relative, _yaml_files_under(self.base_dir)),
                 )
@@ -612,7 +614,7 @@ class _PlanLoader:
                     message, hint = f"case '{name}' is not a manual case", None
                 else:
                     message = f"unknown manual case '{name}'"
-                    hint = did_you_mean(name, manual_ids)
+                    hint = did_you_mean(name, manual_ids, cutoff=_ID_CUTOFF)
                 self.issues.append(
                     document.positions.issue(
                         message, ("results", name), at_key=True, suggestion=hint
@@ -718,8 +720,8 @@ def _reference_issue(
 ) -> tuple[str, str | None] | None:
     if name not in allowed:
         return (
-            f"unknown template variable '{name}' (templates can use "
-            f"{', '.join(RESERVED_NAMES)} and the case's parameters)",
+            f"unknown template variable '{name}'; templates can use "
+            f"{', '.join(RESERVED_NAMES)} and the case's parameters",
             did_you_mean(name, sorted(allowed - _JINJA_GLOBALS)),
         )
     if name == "fake" and attribute is not None and attribute not in _reference_faker_names():
@@ -870,6 +872,14 @@ def _validate_one(path: Path, extra_kinds: Mapping[str, DocumentValidator]) -> l
         except PlanError as error:
             return error.issues
         return []
+    if document.data is None:
+        return [
+            PlanIssue(
+                "the file is empty: a plan needs id, name, system, target and targets; "
+                "a suite needs suite and cases",
+                SourcePosition(display, 1, 1),
+            )
+        ]
     shape = _document_shape_issue(document, "a plan or suite", _PLAN_KEYS)
     if shape is not None:
         return [shape]

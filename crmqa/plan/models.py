@@ -35,7 +35,15 @@ class Strict(BaseModel):
 
 ENTITIES = ("lead", "contact", "account", "opportunity", "case", "user", "role")
 OPERATIONS = (
-    "create", "get", "update", "delete", "list", "search", "import", "export", "convert",
+    "create",
+    "get",
+    "update",
+    "delete",
+    "list",
+    "search",
+    "import",
+    "export",
+    "convert",
 )
 
 
@@ -107,8 +115,16 @@ class BodyCheck(Strict):
 
 
 COMPARISONS = (
-    "equals", "not_equals", "contains", "not_contains", "matches", "exists", "length", "gte",
-    "lte", "type",
+    "equals",
+    "not_equals",
+    "contains",
+    "not_contains",
+    "matches",
+    "exists",
+    "length",
+    "gte",
+    "lte",
+    "type",
 )
 
 
@@ -197,9 +213,24 @@ class RequestStep(StepBase):
 
 
 UiAction = Literal[
-    "open", "fill", "select", "check", "uncheck", "click", "press", "upload", "download",
-    "expect_text", "expect_visible", "expect_hidden", "expect_count", "expect_url",
-    "expect_value", "wait_for", "screenshot", "accessibility",
+    "open",
+    "fill",
+    "select",
+    "check",
+    "uncheck",
+    "click",
+    "press",
+    "upload",
+    "download",
+    "expect_text",
+    "expect_visible",
+    "expect_hidden",
+    "expect_count",
+    "expect_url",
+    "expect_value",
+    "wait_for",
+    "screenshot",
+    "accessibility",
 ]
 
 
@@ -283,6 +314,7 @@ Step = Annotated[
 
 # --------------------------------------------------------------------------- cases
 
+
 class Case(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     title: str
@@ -325,6 +357,7 @@ class Case(Strict):
 
 # --------------------------------------------------------------------------- targets
 
+
 class Credential(Strict):
     """Where an identity's secrets come from: names of environment variables, never values."""
 
@@ -353,6 +386,7 @@ class Target(Strict):
 
 # --------------------------------------------------------------------------- requirements
 
+
 class FieldRule(Strict):
     """The enterprise's rule for one canonical field; suites derive boundary cases from it."""
 
@@ -365,6 +399,7 @@ class FieldRule(Strict):
 
 
 # --------------------------------------------------------------------------- gates
+
 
 class Level(Strict):
     name: str
@@ -428,6 +463,7 @@ class Gates(Strict):
 
 # --------------------------------------------------------------------------- data
 
+
 class Data(Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     locale: str | list[str] = "en_US"
@@ -436,6 +472,7 @@ class Data(Strict):
 
 
 # --------------------------------------------------------------------------- documents
+
 
 class SystemUnderTest(Strict):
     name: str

@@ -145,8 +145,17 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
 
 def _syntax_message(error: yaml.MarkedYAMLError) -> str:
     problem = (error.problem or str(error)).strip()
+    context_text = (error.context or "").strip()
+    if context_text.startswith("while parsing a flow") and error.context_mark is not None:
+        kind, closer = ("list", "]") if "sequence" in context_text else ("mapping", "}")
+        opener = "[" if closer == "]" else "{"
+        return (
+            f"YAML syntax: the {kind} opened with '{opener}' on line "
+            f"{error.context_mark.line + 1} is not closed where expected "
+            f"(a missing '{closer}' or ',')"
+        )
     for needle, hint in _SYNTAX_HINTS:
-        if needle in problem:
+        if needle in problem or needle in context_text:
             return f"YAML syntax: {hint}"
     context = f" {error.context.strip()}" if error.context else ""
     return f"YAML syntax: {problem}{context}"
@@ -265,6 +274,8 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> YamlDocum
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
+            if mark is not None and mark.line >= len(positions.lines) and error.context_mark:
+                mark = error.context_mark  # the end of the file says little: show the opener
             position = _position(name, mark) if mark else SourcePosition(name, 1, 1)
             issue = PlanIssue(_syntax_message(error), position, None, positions.line(position))
             return YamlDocument(file_path, None, positions, [issue])
