@@ -630,7 +630,7 @@ def _validate_suite(document: YamlDocument) -> tuple[Suite | None, list[PlanIssu
     """Validate a suite with its module/category defaults filled into cases that omit them."""
     data = document.data
     info = data.get("suite") if isinstance(data.get("suite"), dict) else {}
-    defaults = {key: info[key] for key in ("module", "category") if info.get(key) is not None}
+    defaults = _suite_defaults(info)
     if defaults:
         data = dict(data)
         data["cases"] = (
@@ -644,13 +644,23 @@ def _validate_suite(document: YamlDocument) -> tuple[Suite | None, list[PlanIssu
     return _validate(Suite, document, data)
 
 
+def _suite_defaults(info: Mapping[str, Any]) -> dict[str, str]:
+    """The suite's module/category for its cases; invalid ones are reported once, not per case."""
+    defaults: dict[str, str] = {}
+    if isinstance(info.get("module"), str):
+        defaults["module"] = info["module"]
+    if info.get("category") in {category.value for category in Category}:
+        defaults["category"] = info["category"]
+    return defaults
+
+
 def _suite_source(
     document: YamlDocument, display: str, suite: Suite | None, path: Path | None
 ) -> _SuiteSource:
     data = document.data
     info = data.get("suite") if isinstance(data.get("suite"), dict) else {}
     suite_id = info.get("id") if isinstance(info.get("id"), str) else None
-    defaults = {key: info[key] for key in ("module", "category") if info.get(key) is not None}
+    defaults = _suite_defaults(info)
     sources = [
         _CaseSource({**defaults, **raw}, ("cases", index), document.positions, suite_id, path)
         for index, raw in enumerate(_as_list(data.get("cases")))
