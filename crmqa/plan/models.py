@@ -48,6 +48,8 @@ OPERATIONS = (
 
 
 class Category(StrEnum):
+    """What kind of acceptance a case gives evidence for; each has its own pass-rate gate."""
+
     FUNCTIONAL = "functional"
     PERFORMANCE = "performance"
     UX = "ux"
@@ -84,18 +86,33 @@ class BodyCheck(Strict):
     `$`. Exactly one comparison must be given.
     """
 
-    path: str
-    equals: Comparable = None
-    not_equals: Comparable = None
-    contains: Comparable = None  # substring, list member, or dict subset
-    not_contains: Comparable = None
-    matches: str | None = None  # regular expression, searched
-    exists: bool | None = None
-    length: int | None = None
-    gte: float | None = None
-    lte: float | None = None
-    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = None
-    ignore_case: bool = False
+    path: str = Field(
+        description="where the value is: JMESPath (record.email, items[*].status), or JSONPath "
+        "when it starts with $"
+    )
+    equals: Comparable = Field(
+        None, description="the value equals this (strings compare exactly unless ignore_case)"
+    )
+    not_equals: Comparable = Field(None, description="the value differs from this")
+    contains: Comparable = Field(
+        None, description="substring of a string, member of a list, or subset of a mapping"
+    )
+    not_contains: Comparable = Field(None, description="the opposite of contains")
+    matches: str | None = Field(None, description="regular expression searched in the value (text)")
+    exists: bool | None = Field(
+        None, description="true: the path yields a value; false: it yields nothing"
+    )
+    length: int | None = Field(
+        None, description="the value (text, list or mapping) has exactly this length"
+    )
+    gte: float | None = Field(None, description="the value is a number at least this")
+    lte: float | None = Field(None, description="the value is a number at most this")
+    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = (
+        Field(None, description="the JSON type of the value")
+    )
+    ignore_case: bool = Field(
+        False, description="compare text case-insensitively (equals, not_equals, contains, matches)"
+    )
 
     @model_validator(mode="after")
     def _one_comparison(self) -> BodyCheck:
@@ -137,7 +154,10 @@ class Expect(Strict):
         "or a list of acceptable ones",
     )
     status: int | list[int] | None = Field(None, description="HTTP status (raw requests)")
-    body: list[BodyCheck] = Field(default_factory=list)
+    body: list[BodyCheck] = Field(
+        default_factory=list,
+        description="checks on values inside the response body; each is reported on its own",
+    )
     record: dict[str, Any] | None = Field(
         None, description="canonical fields the returned record must have (subset match)"
     )
@@ -168,8 +188,13 @@ OperationName = Annotated[
 
 
 class StepBase(Strict):
-    name: str | None = None
-    expect: Expect = Field(default_factory=Expect)
+    name: str | None = Field(
+        None,
+        description="what the step does, shown in reports (defaults to the operation or action)",
+    )
+    expect: Expect = Field(
+        default_factory=Expect, description="what the result must look like (all checks run)"
+    )
     save: dict[str, str] = Field(
         default_factory=dict,
         description="variable -> path (JMESPath, or JSONPath from $) into the result",
@@ -177,8 +202,15 @@ class StepBase(Strict):
     as_: str | None = Field(
         None, alias="as", description="which of the target's identities acts (e.g. sales)"
     )
-    continue_on_failure: bool = False
-    timeout_s: float | None = Field(None, gt=0, le=600)
+    continue_on_failure: bool = Field(
+        False, description="run the following steps even when this one's expectations fail"
+    )
+    timeout_s: float | None = Field(
+        None,
+        gt=0,
+        le=600,
+        description="time bound for this step in seconds (overrides the target's)",
+    )
 
 
 class OpStep(StepBase):
@@ -192,16 +224,24 @@ class OpStep(StepBase):
     """
 
     op: OperationName
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="the operation's arguments (see above)"
+    )
 
 
 class HttpRequest(Strict):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    """A raw HTTP request to the target."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = Field(
+        "GET", description="HTTP method"
+    )
     path: str = Field(description="path relative to the target's base URL, or a full URL")
-    params: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_: Any = Field(None, alias="json")
-    data: dict[str, Any] | str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="query string parameters")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    json_: Any = Field(None, alias="json", description="JSON body")
+    data: dict[str, Any] | str | None = Field(
+        None, description="form fields (a mapping) or a raw text body"
+    )
     files: dict[str, str] = Field(default_factory=dict, description="field -> file path")
     auth: bool = Field(True, description="send the target's credentials")
 
@@ -209,7 +249,7 @@ class HttpRequest(Strict):
 class RequestStep(StepBase):
     """A raw HTTP request to the target."""
 
-    request: HttpRequest
+    request: HttpRequest = Field(description="the HTTP request to send")
 
 
 UiAction = Literal[
@@ -243,9 +283,13 @@ class UiStep(StepBase):
     The UI driver owns the meaning of each action (see crmqa/drivers/ui).
     """
 
-    ui: UiAction
-    target: str | None = None
-    value: Any = None
+    ui: UiAction = Field(description="the browser action")
+    target: str | None = Field(
+        None,
+        description="a screen (lead_list), an element (lead_form.email) or a raw locator "
+        "(label=Email)",
+    )
+    value: Any = Field(None, description="what to fill, select, press, or expect")
     values: dict[str, Any] = Field(
         default_factory=dict, description="element -> value, for filling a form in one step"
     )
@@ -283,17 +327,25 @@ PollStep = Annotated[
 class WaitUntil(Strict):
     """Repeat a step until a condition holds, fails, or time runs out (async CRM work)."""
 
-    step: PollStep
-    success: Expect
-    failure: Expect | None = None
-    timeout_s: float = Field(30, gt=0, le=3600)
-    interval_s: float = Field(1, gt=0, le=600)
+    step: PollStep = Field(description="the operation or request to repeat")
+    success: Expect = Field(description="stop waiting when these expectations all hold")
+    failure: Expect | None = Field(
+        None, description="stop and fail when these all hold (e.g. an import reported an error)"
+    )
+    timeout_s: float = Field(30, gt=0, le=3600, description="give up after this many seconds")
+    interval_s: float = Field(1, gt=0, le=600, description="seconds between attempts")
 
 
 class WaitStep(Strict):
-    name: str | None = None
-    wait_until: WaitUntil
-    save: dict[str, str] = Field(default_factory=dict)
+    """A step repeated until a condition holds (asynchronous CRM work)."""
+
+    name: str | None = Field(None, description="what is awaited, shown in reports")
+    wait_until: WaitUntil = Field(
+        description="the step to repeat and the conditions that end the wait"
+    )
+    save: dict[str, str] = Field(
+        default_factory=dict, description="variable -> path into the last result"
+    )
 
 
 # A step is exactly one of these; the discriminator picks the kind from the key present, so
@@ -316,15 +368,29 @@ Step = Annotated[
 
 
 class Case(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    title: str
-    category: Category = Category.FUNCTIONAL
-    module: str = "general"
+    """One test case: what it proves, how it is classified, and its steps."""
+
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="stable identifier (letters, digits, _ . -), unique in the plan; part of "
+        "the Allure history id",
+    )
+    title: str = Field(description="one line saying what the case proves")
+    category: Category = Field(
+        Category.FUNCTIONAL,
+        description="functional, performance, ux, security, migration or manual; decides "
+        "which pass-rate gate counts the case",
+    )
+    module: str = Field(
+        "general", description="the CRM area (leads, contacts, security...): the Allure feature"
+    )
     severity: str = Field("normal", description="a name from the plan's severity scale")
     priority: str = Field("medium", description="a name from the plan's priority scale")
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(
+        default_factory=list, description="free labels; includes can select cases by tag"
+    )
     requirements: list[str] = Field(default_factory=list, description="requirement ids / links")
-    description: str | None = None
+    description: str | None = Field(None, description="longer explanation, shown in reports")
     needs: list[str] = Field(
         default_factory=list,
         description="capabilities beyond those of its steps (e.g. screen:lead_import)",
@@ -337,8 +403,12 @@ class Case(Strict):
         description="run the case once per entry; each entry's keys are template variables",
     )
     setup: list[Step] = Field(default_factory=list, description="failure here blocks the case")
-    steps: list[Step] = Field(default_factory=list)
-    teardown: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(
+        default_factory=list, description="the actions and their expectations, in order"
+    )
+    teardown: list[Step] = Field(
+        default_factory=list, description="clean-up steps, run even when the case fails"
+    )
     instructions: str | None = Field(None, description="what a person does (manual cases)")
 
     @model_validator(mode="after")
@@ -361,27 +431,39 @@ class Case(Strict):
 class Credential(Strict):
     """Where an identity's secrets come from: names of environment variables, never values."""
 
-    username_env: str | None = None
-    password_env: str | None = None
-    token_env: str | None = None
-    api_key_env: str | None = None
-    client_id_env: str | None = None
-    client_secret_env: str | None = None
+    username_env: str | None = Field(None, description="environment variable holding the user name")
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    token_env: str | None = Field(
+        None, description="environment variable holding a ready bearer token"
+    )
+    api_key_env: str | None = Field(None, description="environment variable holding an API key")
+    client_id_env: str | None = Field(
+        None, description="environment variable holding an OAuth client id"
+    )
+    client_secret_env: str | None = Field(
+        None, description="environment variable holding an OAuth client secret"
+    )
     default_username: str | None = Field(
         None, description="used when username_env is unset (never a password)"
     )
 
 
 class Target(Strict):
+    """One CRM instance to run against: its profile, address and identities."""
+
     profile: str = Field(description="a built-in profile name or a path to a profile YAML")
     base_url: str = Field(description="may use {{ env.NAME }}")
     identities: dict[str, Credential] = Field(
         default_factory=dict, description="role name -> credentials; 'default' acts unless `as`"
     )
-    destructive_ok: bool = False
-    load_ok: bool = False
-    timeout_s: float = Field(10, gt=0, le=600)
-    verify_tls: bool = True
+    destructive_ok: bool = Field(
+        False, description="cases may create, change and delete records on this target"
+    )
+    load_ok: bool = Field(False, description="performance cases may put load on this target")
+    timeout_s: float = Field(
+        10, gt=0, le=600, description="default time bound for one request, in seconds"
+    )
+    verify_tls: bool = Field(True, description="check the server's TLS certificate")
 
 
 # --------------------------------------------------------------------------- requirements
@@ -390,49 +472,88 @@ class Target(Strict):
 class FieldRule(Strict):
     """The enterprise's rule for one canonical field; suites derive boundary cases from it."""
 
-    required: bool = False
-    format: Literal["email", "phone", "text", "date", "number", "url"] | None = None
-    max_length: int | None = Field(None, gt=0)
-    min_length: int | None = Field(None, ge=0)
-    unique: bool = False
-    choices: list[str] | None = None
+    required: bool = Field(False, description="the field must be given")
+    format: Literal["email", "phone", "text", "date", "number", "url"] | None = Field(
+        None, description="the kind of value the field holds"
+    )
+    max_length: int | None = Field(None, gt=0, description="longest accepted value, in characters")
+    min_length: int | None = Field(None, ge=0, description="shortest accepted value, in characters")
+    unique: bool = Field(False, description="no two records may share the value")
+    choices: list[str] | None = Field(None, description="the only accepted values")
 
 
 # --------------------------------------------------------------------------- gates
 
 
 class Level(Strict):
-    name: str
-    allure: Literal["blocker", "critical", "normal", "minor", "trivial"] | None = None
+    """One level of a severity or priority scale."""
+
+    name: str = Field(description="the level's name as cases and gates write it")
+    allure: Literal["blocker", "critical", "normal", "minor", "trivial"] | None = Field(
+        None, description="the Allure severity it is shown as"
+    )
 
 
 class Scales(Strict):
     """Severity and priority scales, most severe first."""
 
     severity: list[Level] = Field(
+        description="severity levels, most severe first",
         default_factory=lambda: [
             Level(name=n, allure=n)  # type: ignore[arg-type]
             for n in ("blocker", "critical", "normal", "minor", "trivial")
-        ]
+        ],
     )
     priority: list[Level] = Field(
-        default_factory=lambda: [Level(name=n) for n in ("highest", "high", "medium", "low")]
+        description="priority levels, most urgent first",
+        default_factory=lambda: [Level(name=n) for n in ("highest", "high", "medium", "low")],
     )
 
 
 class PassRates(Strict):
     """Minimum pass rate in percent per category; `non_functional` is the default for the rest."""
 
-    functional: float = Field(95, ge=0, le=100)
-    non_functional: float = Field(90, ge=0, le=100)
-    performance: float | None = Field(None, ge=0, le=100)
-    ux: float | None = Field(None, ge=0, le=100)
-    security: float | None = Field(None, ge=0, le=100)
-    migration: float | None = Field(None, ge=0, le=100)
-    manual: float | None = Field(None, ge=0, le=100)
+    functional: float = Field(
+        95, ge=0, le=100, description="minimum pass rate of functional cases, in percent"
+    )
+    non_functional: float = Field(
+        90,
+        ge=0,
+        le=100,
+        description="minimum pass rate of each non-functional category without its own value",
+    )
+    performance: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="minimum pass rate of performance cases (default: non_functional)",
+    )
+    ux: float | None = Field(
+        None, ge=0, le=100, description="minimum pass rate of ux cases (default: non_functional)"
+    )
+    security: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="minimum pass rate of security cases (default: non_functional)",
+    )
+    migration: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="minimum pass rate of migration cases (default: non_functional)",
+    )
+    manual: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="minimum pass rate of manual cases (default: non_functional)",
+    )
 
 
 class Suspension(Strict):
+    """When testing is suspended, and when it may resume."""
+
     max_open_defects: int = Field(100, ge=0, description="suspend above this many open defects")
     resume_at: int = Field(10, ge=0, description="resume once open defects are down to this")
     max_share_top_severity: float = Field(
@@ -450,12 +571,18 @@ class Suspension(Strict):
 
 
 class Gates(Strict):
-    pass_rate: PassRates = Field(default_factory=PassRates)
+    """Acceptance criteria evaluated over the whole run."""
+
+    pass_rate: PassRates = Field(
+        default_factory=PassRates, description="minimum pass rates per category, in percent"
+    )
     max_open_severity: str | None = Field(
         "normal", description="no open defect more severe than this level (None: no limit)"
     )
     must_pass: list[str] = Field(default_factory=list, description="case ids")
-    suspension: Suspension = Field(default_factory=Suspension)
+    suspension: Suspension = Field(
+        default_factory=Suspension, description="when testing is suspended, and when it resumes"
+    )
     min_executed: int = Field(
         1, ge=0, description="fewer executed cases than this is not a verdict"
     )
@@ -465,9 +592,17 @@ class Gates(Strict):
 
 
 class Data(Strict):
-    vars: dict[str, Any] = Field(default_factory=dict)
-    locale: str | list[str] = "en_US"
-    seed: int | None = None
+    """Plan variables and settings for generated data."""
+
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="plan variables, used in templates as vars.<name>"
+    )
+    locale: str | list[str] = Field(
+        "en_US", description="Faker locale(s) for generated data, e.g. en_US or [fr_FR, de_DE]"
+    )
+    seed: int | None = Field(
+        None, description="seed for repeatable generated data (unique_email stays unique)"
+    )
     files: dict[str, str] = Field(default_factory=dict, description="name -> path under fixtures/")
 
 
@@ -475,31 +610,39 @@ class Data(Strict):
 
 
 class SystemUnderTest(Strict):
-    name: str
-    version: str = ""
-    vendor: str | None = None
+    """The CRM product being accepted."""
+
+    name: str = Field(description="the CRM product being accepted")
+    version: str = Field("", description="its version or release")
+    vendor: str | None = Field(None, description="who supplies it")
 
 
 class SuiteInfo(Strict):
-    id: str
-    name: str
+    """A suite's identity and the defaults for its cases."""
+
+    id: str = Field(description="the suite's identifier")
+    name: str = Field(description="the suite's name, shown in reports")
     module: str | None = Field(None, description="default module for its cases")
     category: Category | None = Field(None, description="default category for its cases")
-    description: str | None = None
+    description: str | None = Field(None, description="what the suite covers")
 
 
 class Suite(Strict):
     """A reusable file of cases, written against the canonical model."""
 
-    schema_ref: str | None = Field(None, alias="$schema")
-    suite: SuiteInfo
-    cases: list[Case]
+    schema_ref: str | None = Field(
+        None, alias="$schema", description="JSON Schema for editors (ignored by crmqa)"
+    )
+    suite: SuiteInfo = Field(description="the suite's identity and the defaults for its cases")
+    cases: list[Case] = Field(description="the suite's test cases")
 
 
 class Include(Strict):
+    """A suite file to include, optionally filtered by case ids or tags."""
+
     suite: str = Field(description="path relative to the plan file")
     cases: list[str] | None = Field(None, description="only these case ids")
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list, description="leave out these case ids")
     tags: list[str] | None = Field(None, description="only cases with one of these tags")
 
 
@@ -523,6 +666,8 @@ IncludeEntry = Annotated[
 
 
 class ManualResults(Strict):
+    """Where testers record the results of manual cases."""
+
     file: str = Field(
         description="YAML file a person fills in: case id -> result, tester, evidence"
     )
@@ -531,25 +676,39 @@ class ManualResults(Strict):
 class Plan(Strict):
     """The acceptance plan for one engagement: the document an enterprise signs off."""
 
-    schema_ref: str | None = Field(None, alias="$schema")
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    name: str
-    system: SystemUnderTest
+    schema_ref: str | None = Field(
+        None, alias="$schema", description="JSON Schema for editors (ignored by crmqa)"
+    )
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="stable identifier of the plan; part of every case's Allure history id",
+    )
+    name: str = Field(description="the plan's title, shown in reports")
+    system: SystemUnderTest = Field(description="the system under test")
     target: str = Field(description="name of the target in `targets` to run against by default")
-    targets: dict[str, Target]
+    targets: dict[str, Target] = Field(description="target name -> how to reach that CRM instance")
     include: list[IncludeEntry] = Field(
         default_factory=list,
         description="suite files to run: a path, or {suite, cases, exclude, tags}",
     )
-    cases: list[Case] = Field(default_factory=list)
-    data: Data = Field(default_factory=Data)
+    cases: list[Case] = Field(
+        default_factory=list,
+        description="cases written in the plan itself, run after the included suites' cases",
+    )
+    data: Data = Field(default_factory=Data, description="variables and generated-data settings")
     requirements: dict[str, dict[str, FieldRule]] = Field(
         default_factory=dict, description="entity -> field -> rule"
     )
-    scales: Scales = Field(default_factory=Scales)
-    gates: Gates = Field(default_factory=Gates)
-    waivers: list[WaiverSpec] = Field(default_factory=list)
-    manual_results: ManualResults | None = None
+    scales: Scales = Field(default_factory=Scales, description="severity and priority scales")
+    gates: Gates = Field(
+        default_factory=Gates, description="acceptance criteria evaluated over the whole run"
+    )
+    waivers: list[WaiverSpec] = Field(
+        default_factory=list, description="known defects kept out of the gates until they expire"
+    )
+    manual_results: ManualResults | None = Field(
+        None, description="where testers record the results of manual cases"
+    )
 
     @field_validator("target")
     @classmethod
@@ -558,9 +717,11 @@ class Plan(Strict):
 
 
 class WaiverSpec(Strict):
-    case: str
-    owner: str
-    reason: str
+    """A known defect kept out of the gates until it expires."""
+
+    case: str = Field(description="the waived case's id")
+    owner: str = Field(description="who accepted the waiver")
+    reason: str = Field(description="why the defect is waived")
     expires: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO date YYYY-MM-DD")
 
     @field_validator("expires")
@@ -576,15 +737,21 @@ class WaiverSpec(Strict):
 
 
 class ManualResult(Strict):
-    result: Literal["passed", "failed", "blocked", "not_run"]
-    tester: str
-    date: str | None = None
-    evidence: str | None = None
-    notes: str | None = None
+    """What a tester recorded for one manual case."""
+
+    result: Literal["passed", "failed", "blocked", "not_run"] = Field(
+        description="what the tester found"
+    )
+    tester: str = Field(description="who ran the case")
+    date: str | None = Field(None, description="when (YYYY-MM-DD)")
+    evidence: str | None = Field(None, description="where the evidence is (file, link, ticket)")
+    notes: str | None = Field(None, description="anything else worth knowing")
 
 
 class ManualResultsFile(Strict):
-    results: dict[str, ManualResult]
+    """The file testers fill in: manual case id -> result."""
+
+    results: dict[str, ManualResult] = Field(description="manual case id -> result")
 
 
 Plan.model_rebuild()
