@@ -122,7 +122,7 @@ class ApiSession:
         # the machine actually has proxy variables.
         self.http.trust_env = any(os.environ.get(var) for var in _PROXY_VARS)
         retry = Retry(
-            total=None, connect=connect_retries, read=0, status=0, other=0, redirect=None,
+            total=None, connect=connect_retries, read=False, status=0, other=False, redirect=None,
             backoff_factor=0.1, raise_on_status=False, respect_retry_after_header=False,
         )
         adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
