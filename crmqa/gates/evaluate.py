@@ -48,10 +48,9 @@ def required_pass_rate(category: str, rates: PassRates) -> float:
     """The minimum pass rate (percent) for `category`: its override, else the family default."""
     if category == Category.FUNCTIONAL.value:
         return rates.functional
-    override = getattr(rates, category, None) if category in PassRates.model_fields else None
-    if isinstance(override, int | float) and category != "non_functional":
-        return float(override)
-    return rates.non_functional
+    # Only real categories have an override; "non_functional" itself is the family default.
+    override = rates.model_dump().get(category) if category in CATEGORY_ORDER else None
+    return float(override) if override is not None else rates.non_functional
 
 
 def evaluate(

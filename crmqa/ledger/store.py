@@ -138,16 +138,45 @@ class Ledger:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as connection:
-                # WAL lets readers read while the controller writes.
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(_SCHEMA)
-                connection.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
+            version = self._schema_version()
+            if version is None:
+                self._create_schema()
+            elif version != SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path} is a defect ledger of schema version {version}; this crmqa "
+                    f"reads version {SCHEMA_VERSION}: use a newer crmqa or another --reports"
                 )
         except (sqlite3.DatabaseError, OSError) as error:
             raise LedgerError(f"cannot use {self.path} as the defect ledger: {error}") from None
+
+    def _schema_version(self) -> int | None:
+        """The schema version of an existing ledger; None for a new (empty) file."""
+        with self._connect() as connection:
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if "meta" not in tables:
+                return None
+            row = connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        return int(row["value"]) if row else None
+
+    def _create_schema(self) -> None:
+        # Only a new ledger takes the write lock here: a reader opening an existing ledger
+        # never waits for the controller.
+        with self._connect() as connection:
+            # WAL lets readers read while the controller writes.
+            connection.execute("PRAGMA journal_mode=WAL")
+        with self._write() as connection:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
 
     # ----------------------------------------------------------------- writing
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -221,3 +222,36 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_text("this is not sqlite, just text " * 100)
     with pytest.raises(LedgerError, match=r"cannot use .*ledger\.sqlite as the defect ledger"):
         Ledger(bogus)
+
+
+def test_readers_do_not_wait_for_an_open_write_transaction(ledger: Ledger) -> None:
+    ledger.record_run(run_info("r1", 1), [result("L-1", "failed")])
+    writer = sqlite3.connect(ledger.path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the controller in the middle of record_run
+        writer.execute("UPDATE defects SET message = 'half-written'")
+        started = time.monotonic()
+        reader = Ledger(ledger.path)
+        defects = reader.open_defects("crm-acceptance")
+        assert time.monotonic() - started < 5  # the busy timeout is 30 s
+        assert [d.message for d in defects] == [""]  # the last committed state
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_state_survives_reopening_the_file(ledger: Ledger) -> None:
+    ledger.record_run(run_info("r1", 1), [result("L-1", "failed")])
+    ledger.set_suspended("crm-acceptance", True, "r1")
+    again = Ledger(ledger.path)
+    assert again.is_suspended("crm-acceptance")
+    assert [d.case_id for d in again.open_defects("crm-acceptance")] == ["L-1"]
+    again.set_suspended("crm-acceptance", False, "r2")
+    assert not Ledger(ledger.path).is_suspended("crm-acceptance")
+
+
+def test_a_ledger_from_a_newer_crmqa_is_refused(ledger: Ledger) -> None:
+    with sqlite3.connect(ledger.path) as connection:
+        connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(LedgerError, match="schema version 99"):
+        Ledger(ledger.path)
