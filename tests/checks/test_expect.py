@@ -1,0 +1,139 @@
+"""Expectations: every check evaluated, with messages a QA engineer reads at a glance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmqa.checks import CheckError, SaveError, evaluate, extract_saved, find_path
+from crmqa.drivers.base import StepOutput
+from crmqa.plan.models import Expect
+
+
+def _expect(**kwargs: Any) -> Expect:
+    return Expect.model_validate(kwargs)
+
+
+def _op_output(**data: Any) -> StepOutput:
+    base = {"outcome": "ok", "status": 200, "record": None, "records": None, "total": None,
+            "field_errors": {}}
+    base.update(data)
+    return StepOutput(data=base, outcome=base["outcome"], status=base["status"],
+                      headers={"Content-Type": "application/json"}, elapsed_ms=40.0,
+                      field_errors=base["field_errors"])
+
+
+def _failed(results: list[Any]) -> list[str]:
+    return [r.message for r in results if not r.ok]
+
+
+def test_body_equals_message_names_path_expected_and_actual():
+    output = _op_output(record={"email": "A@b.c"})
+    results = evaluate(_expect(body=[{"path": "record.email", "equals": "a@b.c"}]), output)
+    assert _failed(results) == ["body record.email: expected 'a@b.c', got 'A@b.c'"]
+    assert results[0].expected == "a@b.c" and results[0].actual == "A@b.c"
+    ignore = evaluate(_expect(body=[{"path": "record.email", "equals": "a@b.c",
+                                     "ignore_case": True}]), output)
+    assert _failed(ignore) == []
+
+
+def test_all_checks_are_evaluated_even_after_a_failure():
+    output = _op_output(outcome="rejected", status=422, records=[{"id": 1}], total=3,
+                        field_errors={"email": ["bad"]})
+    results = evaluate(_expect(outcome="ok", status=201, count=2, total=3,
+                               field_errors=["email", "phone"], max_ms=10), output)
+    assert [r.name for r in results] == ["outcome", "status", "field_errors", "count", "total",
+                                         "response time"]
+    assert _failed(results) == [
+        "outcome: expected 'ok', got 'rejected'",
+        "status: expected 201, got 422",
+        "field_errors: expected errors on email, phone; missing phone (reported: email: bad)",
+        "count: expected 2, got 1",
+        "response time: expected <= 10 ms, got 40 ms",
+    ]
+
+
+def test_outcome_list_and_status_list():
+    output = _op_output(outcome="not_found", status=404)
+    assert _failed(evaluate(_expect(outcome=["forbidden", "not_found"], status=[403, 404]),
+                            output)) == []
+    assert _failed(evaluate(_expect(outcome=["ok", "conflict"]), output)) == [
+        "outcome: expected 'ok' or 'conflict', got 'not_found'"]
+
+
+def test_record_subset_one_result_per_field():
+    output = _op_output(record={"id": 3, "first_name": "Ann", "status": "new"})
+    results = evaluate(_expect(record={"first_name": "Ann", "status": "qualified",
+                                       "phone": "1"}), output)
+    assert _failed(results) == [
+        "record.status: expected 'qualified', got 'new'",
+        "record.phone: expected '1', the record has no 'phone'",
+    ]
+
+
+@pytest.mark.parametrize(("check", "ok"), [
+    ({"path": "records[*].email", "contains": "b@x.org"}, True),
+    ({"path": "records[*].email", "not_contains": "b@x.org"}, False),
+    ({"path": "records", "contains": {"email": "a@x.org"}}, True),
+    ({"path": "records", "length": 2}, True),
+    ({"path": "records[0].email", "matches": "^a@"}, True),
+    ({"path": "records[0].age", "gte": 30}, True),
+    ({"path": "records[0].age", "lte": 29}, False),
+    ({"path": "records[0].age", "type": "integer"}, True),
+    ({"path": "records[0].missing", "exists": False}, True),
+    ({"path": "records[0].email", "exists": True}, True),
+    ({"path": "$.records[?(@.age > 30)].email", "equals": "b@x.org"}, True),
+    ({"path": "$.records[*].email", "equals": ["a@x.org", "b@x.org"]}, True),
+    ({"path": "total", "equals": None}, True),
+])
+def test_body_comparisons(check, ok):
+    output = _op_output(records=[{"email": "a@x.org", "age": 30}, {"email": "b@x.org", "age": 41}])
+    results = evaluate(_expect(body=[check]), output)
+    assert results[0].ok is ok, results[0].message
+
+
+def test_missing_path_says_found_nothing():
+    results = evaluate(_expect(body=[{"path": "record.email", "contains": "@"}]), _op_output())
+    assert _failed(results) == ["body record.email: expected to contain '@', "
+                                "found nothing at that path"]
+
+
+def test_bad_path_is_a_check_error():
+    with pytest.raises(CheckError, match="bad JMESPath"):
+        evaluate(_expect(body=[{"path": "records[", "exists": True}]), _op_output())
+
+
+def test_headers_by_regex_case_insensitive_name():
+    output = _op_output()
+    results = evaluate(_expect(headers={"content-type": "json", "X-Missing": "."}), output)
+    assert _failed(results) == ["header X-Missing: expected to match /./, header missing"]
+
+
+def test_schema_inline_and_from_file(tmp_path: Path):
+    schema = {"type": "object", "required": ["record"],
+              "properties": {"record": {"type": "object", "required": ["email"]}}}
+    output = _op_output(record={"id": 1})
+    inline = evaluate(_expect(schema=schema), output)
+    assert _failed(inline) == [
+        "schema: body does not match inline schema at record: 'email' is a required property"]
+    (tmp_path / "lead.json").write_text(json.dumps(schema))
+    from_file = evaluate(_expect(schema="lead.json"), _op_output(record={"email": "x"}), tmp_path)
+    assert _failed(from_file) == []
+    with pytest.raises(CheckError, match="cannot be read"):
+        evaluate(_expect(schema="nope.json"), output, tmp_path)
+
+
+def test_save_extracts_and_says_when_nothing_is_found():
+    data = {"record": {"id": 9}, "records": [{"id": 1}]}
+    assert extract_saved({"lead_id": "record.id", "first": "$.records[0].id"}, data) == {
+        "lead_id": 9, "first": 1}
+    with pytest.raises(SaveError, match="save lead_id: path 'record.uid' found nothing"):
+        extract_saved({"lead_id": "record.uid"}, data)
+
+
+def test_find_path_distinguishes_null_from_absent_for_jsonpath():
+    assert find_path("$.a", {"a": None}) == (True, None)
+    assert find_path("$.b", {"a": None}) == (False, None)
