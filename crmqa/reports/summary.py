@@ -184,9 +184,19 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     environment.filters["md"] = markdown_cell
+    environment.filters["short"] = shorten
     environment.globals["COLUMNS"] = COLUMNS
     environment.globals["COLUMN_TITLES"] = COLUMN_TITLES
     return environment
+
+
+MESSAGE_LIMIT = 300  # characters of a message shown in the summary; the Allure report has all
+
+
+def shorten(value: object, limit: int = MESSAGE_LIMIT) -> str:
+    """One line of at most `limit` characters, with an ellipsis when cut."""
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def markdown_cell(value: object) -> str:

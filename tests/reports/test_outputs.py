@@ -297,3 +297,12 @@ def test_accepted_verdict_renders_all_gates_passed() -> None:
     console = Console(record=True, width=120, color_system=None)
     render_verdict(console, verdict)
     assert "all gates passed" in console.export_text()
+
+
+def test_long_messages_are_shortened_in_the_summary(concluded: Concluded) -> None:
+    long_message = "status 500: " + "x" * 5000
+    concluded.results[-4] = concluded.results[-4].model_copy(update={"message": long_message})
+    write(concluded)
+    for name in ("summary.md", "summary.html"):
+        text = (concluded.run_dir / name).read_text(encoding="utf-8")
+        assert "status 500: xxx" in text and "x" * 400 not in text and "…" in text
