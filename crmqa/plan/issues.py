@@ -316,12 +316,14 @@ def _pattern(context: _Context, error: _Error) -> PlanIssue:
             "starting with a letter or digit",
         )
     if pattern.startswith("^(lead|"):
-        return context.at(
-            error,
-            f"'{value}' is not a canonical operation: write <entity>.<operation> with entity "
-            f"one of {', '.join(ENTITIES)} and operation one of {', '.join(OPERATIONS)}",
-            did_you_mean(value, _ALL_OPERATIONS),
-        )
+        hint = did_you_mean(value, _ALL_OPERATIONS)
+        message = f"'{value}' is not a canonical operation"
+        if hint is None:  # nothing close: spell out the whole vocabulary
+            message += (
+                f": write <entity>.<operation> with entity one of {', '.join(ENTITIES)} "
+                f"and operation one of {', '.join(OPERATIONS)}"
+            )
+        return context.at(error, message, hint)
     if "\\d{4}-\\d{2}-\\d{2}" in pattern:
         return context.at(error, f"'{value}' is not a date: write YYYY-MM-DD, e.g. 2026-12-31")
     return context.at(error, f"{_label(error.path)} '{value}' does not have the expected form")
@@ -332,9 +334,10 @@ def _wrong_type(context: _Context, error: _Error) -> PlanIssue:
     if error.kind == "model_type" and isinstance(error.ctx.get("class_name"), str):
         keys = _keys_hint(error.ctx["class_name"])
         wanted = f"a mapping{keys}"
-    return context.at(
-        error, f"{_label(error.path)} must be {wanted}, not {describe_value(error.input)}"
-    )
+    message = f"{_label(error.path)} must be {wanted}, not {describe_value(error.input)}"
+    if error.kind == "string_type" and isinstance(error.input, int | float | bool):
+        message += " (put it in quotes)"
+    return context.at(error, message)
 
 
 def _keys_hint(class_name: str) -> str:
