@@ -22,7 +22,8 @@ from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
 from crmqa.reports.allure_extras import public_url
 
-TEMPLATES = Path(__file__).parent / "templates"
+# Next to this module, so the package data pattern "*.j2" ships them in the wheel.
+TEMPLATES = Path(__file__).parent
 # Columns of the breakdown tables: the outcomes, with waived failures apart from the others.
 COLUMNS: tuple[str, ...] = (
     "passed", "failed", "waived", "broken", "blocked", "skipped", "not_applicable",
