@@ -226,9 +226,15 @@ class Engine:
         )
         teardown_done = False
         try:
-            ok = self._phase("setup", case.setup, tctx, ctx, result)
-            if ok:
+            if self._phase("setup", case.setup, tctx, ctx, result):
                 self._phase("step", case.steps, tctx, ctx, result)
+            else:
+                result.steps.extend(
+                    StepResult(index=len(result.steps) + offset, name=step_title(step),
+                               kind=_step_kind(step), outcome=Outcome.SKIPPED,
+                               message="not run: setup did not pass")
+                    for offset, step in enumerate(case.steps)
+                )
             teardown_done = True
             self._phase("teardown", case.teardown, tctx, ctx, result)
         finally:

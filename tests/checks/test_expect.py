@@ -102,7 +102,7 @@ def test_missing_path_says_found_nothing():
 
 
 def test_bad_path_is_a_check_error():
-    with pytest.raises(CheckError, match="bad JMESPath"):
+    with pytest.raises(CheckError, match=r"bad JMESPath"):
         evaluate(_expect(body=[{"path": "records[", "exists": True}]), _op_output())
 
 
@@ -122,7 +122,7 @@ def test_schema_inline_and_from_file(tmp_path: Path):
     (tmp_path / "lead.json").write_text(json.dumps(schema))
     from_file = evaluate(_expect(schema="lead.json"), _op_output(record={"email": "x"}), tmp_path)
     assert _failed(from_file) == []
-    with pytest.raises(CheckError, match="cannot be read"):
+    with pytest.raises(CheckError, match=r"cannot be read"):
         evaluate(_expect(schema="nope.json"), output, tmp_path)
 
 
@@ -130,7 +130,7 @@ def test_save_extracts_and_says_when_nothing_is_found():
     data = {"record": {"id": 9}, "records": [{"id": 1}]}
     assert extract_saved({"lead_id": "record.id", "first": "$.records[0].id"}, data) == {
         "lead_id": 9, "first": 1}
-    with pytest.raises(SaveError, match="save lead_id: path 'record.uid' found nothing"):
+    with pytest.raises(SaveError, match=r"save lead_id: path 'record.uid' found nothing"):
         extract_saved({"lead_id": "record.uid"}, data)
 
 

@@ -40,7 +40,7 @@ def _closed_port() -> int:
 
 def test_connection_refused_is_an_environment_problem(driver_factory, step_ctx):
     driver = driver_factory(PROFILE, f"http://127.0.0.1:{_closed_port()}")
-    with pytest.raises(EnvironmentProblem, match="cannot connect.*connection refused"):
+    with pytest.raises(EnvironmentProblem, match=r"cannot connect.*connection refused"):
         driver.run(_op("lead.get", id=1), step_ctx)
     assert "no response" in step_ctx.kept[0][1]()
 
@@ -53,7 +53,7 @@ def test_timeout_is_an_environment_problem(tiny_server, driver_factory, step_ctx
     server = tiny_server(slow)
     driver = driver_factory(PROFILE, server.base_url)
     step = OpStep.model_validate({"op": "lead.get", "with": {"id": 1}, "timeout_s": 0.2})
-    with pytest.raises(EnvironmentProblem, match="no answer within 0.2 s"):
+    with pytest.raises(EnvironmentProblem, match=r"no answer within 0.2 s"):
         driver.run(step, step_ctx)
     assert len(server.requests) == 1  # a read timeout is never retried
 
@@ -61,7 +61,7 @@ def test_timeout_is_an_environment_problem(tiny_server, driver_factory, step_ctx
 def test_garbage_where_json_was_expected(tiny_server, driver_factory, step_ctx):
     server = tiny_server(lambda r: (200, {"Content-Type": "text/html"}, "<html>proxy</html>"))
     driver = driver_factory(PROFILE, server.base_url)
-    with pytest.raises(EnvironmentProblem, match="expected JSON, got text/html"):
+    with pytest.raises(EnvironmentProblem, match=r"expected JSON, got text/html"):
         driver.run(_op("lead.get", id=1), step_ctx)
 
 
@@ -107,9 +107,9 @@ def test_two_step_import_from_rows(tiny_server, driver_factory, step_ctx):
 def test_bad_arguments_are_a_step_defect(tiny_server, driver_factory, step_ctx):
     server = tiny_server(lambda r: (200, {}, {}))
     driver = driver_factory(PROFILE, server.base_url)
-    with pytest.raises(StepArgumentError, match="import needs"):
+    with pytest.raises(StepArgumentError, match=r"import needs"):
         driver.run(_op("lead.import"), step_ctx)
-    with pytest.raises(StepArgumentError, match="needs `id`"):
+    with pytest.raises(StepArgumentError, match=r"needs `id`"):
         driver.run(_op("lead.get"), step_ctx)
 
 

@@ -71,7 +71,7 @@ def test_missing_env_variable_is_an_environment_problem(tiny_server, driver_fact
     server = tiny_server(_ok)
     driver = driver_factory(_profile({"scheme": "bearer"}), server.base_url,
                             identities={"default": {"token_env": "UNSET_TOKEN"}})
-    with pytest.raises(EnvironmentProblem, match="UNSET_TOKEN"):
+    with pytest.raises(EnvironmentProblem, match=r"UNSET_TOKEN"):
         driver.run(_get(), step_ctx)
     assert server.requests == []
 
@@ -130,7 +130,7 @@ def test_refused_login_is_an_environment_problem(tiny_server, driver_factory, st
         identities={"default": {"default_username": "ann", "password_env": "PW"}},
         env={"PW": "wrong-password"},
     )
-    with pytest.raises(EnvironmentProblem, match="could not log in.*-> 401"):
+    with pytest.raises(EnvironmentProblem, match=r"could not log in.*-> 401"):
         driver.run(_get(), step_ctx)
 
 

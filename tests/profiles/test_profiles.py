@@ -32,7 +32,7 @@ def test_resolving_twice_returns_the_cached_profile():
 
 
 def test_unknown_builtin_name_suggests_one():
-    with pytest.raises(PlanError, match="unknown profile 'sandbx'.*did you mean 'sandbox'"):
+    with pytest.raises(PlanError, match=r"unknown profile 'sandbx'.*did you mean 'sandbox'"):
         resolve_profile("sandbx")
 
 
@@ -85,7 +85,7 @@ def test_details_imply_the_operation():
 
 def test_adapter_that_cannot_load_is_a_clear_error():
     profile = Profile.model_validate({"name": "x", "adapter": "no.such.module:Thing"})
-    with pytest.raises(PlanError, match="adapter 'no.such.module:Thing' cannot be loaded"):
+    with pytest.raises(PlanError, match=r"adapter 'no.such.module:Thing' cannot be loaded"):
         load_adapter(profile)
 
 
@@ -109,11 +109,11 @@ def test_target_resolves_env_and_hides_secrets():
 
 
 def test_missing_url_variable_and_missing_credentials():
-    with pytest.raises(EnvironmentProblem, match="CRM_URL, which is not set"):
+    with pytest.raises(EnvironmentProblem, match=r"CRM_URL, which is not set"):
         resolve_target("crm", _target(), Path("."), env={})
     resolved = resolve_target("crm", _target(default=Credential(password_env="NOPE")),
                               Path("."), env={"CRM_URL": "http://x"})
-    with pytest.raises(EnvironmentProblem, match="no password.*unset: NOPE"):
+    with pytest.raises(EnvironmentProblem, match=r"no password.*unset: NOPE"):
         resolved.identity(None).require("password")
-    with pytest.raises(PlanError, match="no identity 'sales'"):
+    with pytest.raises(PlanError, match=r"no identity 'sales'"):
         resolved.identity("sales")
