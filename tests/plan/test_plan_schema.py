@@ -57,3 +57,15 @@ def test_schema_accepts_the_repository_suites() -> None:
     for path in suites:
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
         assert errors == [], f"{path}: {errors[0].message if errors else ''}"
+
+
+def test_reference_page_tables_match_the_models() -> None:
+    """docs/plan-reference.md's key tables are generated; they must not drift from the models."""
+    from crmqa.plan.reference import refresh_reference
+
+    page = REPO / "docs" / "plan-reference.md"
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<!-- keys:") >= 20
+    assert refresh_reference(text) == text, (
+        "docs/plan-reference.md is stale: run `python -m crmqa.plan.reference`"
+    )
