@@ -214,7 +214,7 @@ class Engine:
             # Each case gets its own repeatable data, whatever ran before it in this worker.
             self._faker.seed_instance(f"{self.plan.data.seed}:{case.id}:{result.history_id}")
         tctx = make_template_context(fake=self._faker, vars=self.plan.data.vars, saved=saved,
-                                     params=params)
+                                     params=params, rules=self.plan.requirements)
         if has_template(case.title):
             # The title is cosmetic; a bad template there is reported by the steps that use it.
             with contextlib.suppress(TemplateRenderError):
