@@ -54,6 +54,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _PLAN_KEYS = ("id", "name", "system", "target", "targets")
 _SUITE_KEYS = ("suite", "cases")
+_YAML_SUFFIXES = (".yaml", ".yml")
+_SKIPPED_DIRS = frozenset({"node_modules", "reports", "__pycache__", "venv"})
 # Case ids share prefixes (LEAD-001, LEAD-101): suggest only really close ones.
 _ID_CUTOFF = 0.75
 # Names Jinja itself provides in every template.
@@ -775,11 +777,9 @@ def _yaml_files_under(folder: Path, limit: int = 2000) -> list[str]:
     """Relative paths of YAML files under `folder`, for "did you mean" on a missing file."""
     found: list[str] = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [
-            d for d in dirs if not d.startswith(".") and d not in {"node_modules", "reports"}
-        ]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
         for name in files:
-            if name.endswith((".yaml", ".yml")):
+            if name.endswith(_YAML_SUFFIXES):
                 found.append(os.path.relpath(os.path.join(root, name), folder))
                 if len(found) >= limit:
                     return found
@@ -849,14 +849,22 @@ def validate_paths(
     issues: list[PlanIssue] = []
     for given in paths:
         for file in _expand(Path(given)):
-            issues.extend(_validate_one(file, extra_kinds or {}))
+            for issue in _validate_one(file, extra_kinds or {}):
+                # a suite validated on its own and through a plan reports the same issue twice
+                if issue not in issues:
+                    issues.append(issue)
     return issues
 
 
 def _expand(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
-    return [path]
+    """A file as is; a folder as the YAML files under it (hidden and tool folders skipped)."""
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        found.extend(Path(root) / name for name in sorted(files) if name.endswith(_YAML_SUFFIXES))
+    return found
 
 
 def _validate_one(path: Path, extra_kinds: Mapping[str, DocumentValidator]) -> list[PlanIssue]:

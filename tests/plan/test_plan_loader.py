@@ -250,3 +250,13 @@ def test_repository_plans_and_suites_are_valid() -> None:
     paths = [p for p in (REPO / "plans", REPO / "suites") if p.exists()]
     issues = validate_paths(paths)
     assert issues == [], "\n".join(issue.format() for issue in issues)
+
+
+def test_validating_a_plan_and_its_suite_folder_reports_each_issue_once(tmp_path: Path) -> None:
+    write(tmp_path, "suites/leads.yaml", LEADS.replace("title: Create a lead", "titel: Create"))
+    write(tmp_path, "suites/security.yaml", SECURITY)
+    write(tmp_path, "manual.yaml", "results: {}\n")
+    plan = write(tmp_path, "plan.yaml", PLAN)
+    issues = validate_paths([plan, tmp_path / "suites"])
+    unknown = [issue for issue in issues if "unknown key 'titel'" in issue.message]
+    assert len(unknown) == 1
