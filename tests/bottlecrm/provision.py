@@ -336,10 +336,34 @@ def free_port() -> int:
 
 
 def new_run_dir(cache_dir: Path) -> Path:
+    """A fresh folder for one run (database copy, media, logs)."""
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
     run_dir = cache_dir / "runs" / name
     (run_dir / "media").mkdir(parents=True)
     return run_dir
+
+
+def prune_stale_runs(cache_dir: Path, progress: Progress = _print_progress) -> None:
+    """Delete run folders this module left behind when its process was killed.
+
+    A run folder is stale when the server it records (`server.pid`) no longer runs; folders
+    without a pid file are left alone unless they are a day old (a run still starting).
+    """
+    runs = cache_dir / "runs"
+    if not runs.is_dir():
+        return
+    for run_dir in runs.iterdir():
+        pid_file = run_dir / "server.pid"
+        try:
+            if pid_file.exists():
+                stale = not _alive(int(pid_file.read_text().strip() or 0))
+            else:
+                stale = time.time() - run_dir.stat().st_mtime > 86_400
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            progress(f"run: removed stale {run_dir.name}")
 
 
 def start_server(cache_dir: Path, run_dir: Path, port: int, progress: Progress = _print_progress
@@ -479,6 +503,7 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     The caller must `stop()` the returned instance.
     """
     timings = prepare(cache_dir, progress)
+    prune_stale_runs(cache_dir, progress)
     started = time.monotonic()
     run_dir = new_run_dir(cache_dir)
     db_path = run_dir / "db.sqlite3"
@@ -490,6 +515,7 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = start_server(cache_dir, run_dir, port, progress)
+    (run_dir / "server.pid").write_text(str(process.pid))
     try:
         wait_until_up(base_url, process, run_dir)
         timings.start_s = time.monotonic() - started
@@ -551,6 +577,9 @@ def _load_state(cache_dir: Path) -> BottleCrm | None:
 
 
 def _alive(pid: int) -> bool:
+    """True while the process group led by `pid` (a server started here) exists."""
+    if pid <= 0:
+        return False
     try:
         os.killpg(pid, 0)
     except (ProcessLookupError, PermissionError):

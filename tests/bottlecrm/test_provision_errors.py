@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,16 @@ def test_env_names_every_value_and_repr_hides_secrets() -> None:
     assert env["BOTTLECRM_USER_TOKEN"] == "bcrm_pat_secret_u"
     assert instance.headers("user") == {"Authorization": "Bearer bcrm_pat_secret_u"}
     assert "secret" not in repr(instance)
+
+
+def test_prune_removes_only_runs_whose_server_is_gone(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    dead, alive, starting = runs / "dead", runs / "alive", runs / "starting"
+    for folder in (dead, alive, starting):
+        folder.mkdir(parents=True)
+    (dead / "server.pid").write_text("999999999")  # no such process group
+    (alive / "server.pid").write_text(str(os.getpgrp()))  # this test's own group
+    messages: list[str] = []
+    provision.prune_stale_runs(tmp_path, messages.append)
+    assert sorted(p.name for p in runs.iterdir()) == ["alive", "starting"]
+    assert messages == ["run: removed stale dead"]
