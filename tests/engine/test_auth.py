@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import pytest
@@ -205,3 +206,29 @@ def test_auth_false_sends_no_credentials(tiny_server, driver_factory, step_ctx):
     step = RequestStep.model_validate({"request": {"path": "/leads/1", "auth": False}})
     driver.run(step, step_ctx)
     assert "Authorization" not in server.requests[0].headers
+
+
+def test_expired_token_is_renewed_before_the_next_call(tiny_server, driver_factory, step_ctx):
+    issued: list[str] = []
+
+    def handle(request: Any) -> tuple[int, dict[str, str], Any]:
+        if request.path == "/token":
+            issued.append(f"tok-{len(issued)}")
+            # expires_in minus the 5 s safety margin leaves 0.2 s
+            return 200, {}, {"access_token": issued[-1], "expires_in": 5.2}
+        expected = f"Bearer {issued[-1]}" if issued else None
+        return (200 if request.headers.get("Authorization") == expected else 401), {}, {}
+
+    server = tiny_server(handle)
+    profile = _profile({"scheme": "token_endpoint", "path": "/token",
+                        "expires_path": "expires_in"})
+    driver = driver_factory(profile, server.base_url,
+                            identities={"default": {"default_username": "u",
+                                                    "password_env": "PW"}},
+                            env={"PW": "pw-exp"})
+    assert driver.run(_get(), step_ctx).status == 200
+    assert driver.run(_get(), step_ctx).status == 200
+    assert issued == ["tok-0"]
+    time.sleep(0.3)
+    assert driver.run(_get(), step_ctx).status == 200
+    assert issued == ["tok-0", "tok-1"]

@@ -32,6 +32,7 @@ targets:
     identities:
       default: {{default_username: sales, password_env: CRMQA_SANDBOX_PASSWORD}}
       admin: {{default_username: admin, password_env: CRMQA_SANDBOX_PASSWORD}}
+      viewer: {{default_username: viewer, password_env: CRMQA_SANDBOX_PASSWORD}}
 cases:
 {cases}
 """
@@ -345,6 +346,48 @@ def test_evidence_modes_on_a_passing_step(run_case, mode, kept):
     """, evidence=mode, reporter=reporter)
     assert bool(result.steps[0].attachments) is kept
     assert bool(reporter.attachments) is kept
+
+
+def test_convert_export_identities_and_raw_requests(run_case, sandbox, admin_api):
+    marker = "Convert" + str(id(object()))
+    result = run_case(f"""
+        - id: CONV
+          title: Convert a qualified lead, export it, and check roles
+          steps:
+            - op: lead.create
+              with: {{data: {{first_name: Cy, last_name: {marker}, status: qualified,
+                      email: "{{{{ fake.unique_email() }}}}"}}}}
+              save: {{lead_id: record.id}}
+            - op: lead.export
+              with: {{query: {marker}}}
+              expect:
+                outcome: ok
+                count: 1
+                body: [{{path: "rows[0].last_name", equals: {marker}}},
+                       {{path: content, matches: "^first_name,last_name,email"}}]
+            - op: lead.convert
+              with: {{id: "{{{{ saved.lead_id }}}}"}}
+              expect: {{outcome: ok, body: [{{path: record.contact_id, type: integer}}]}}
+              save: {{contact_id: record.contact_id}}
+            - name: a viewer cannot write
+              op: lead.create
+              as: viewer
+              with: {{data: {{first_name: V, last_name: W,
+                      email: "{{{{ fake.unique_email() }}}}"}}}}
+              expect: {{outcome: forbidden}}
+            - name: health without credentials
+              request: {{path: /api/health, auth: false}}
+              expect:
+                status: 200
+                headers: {{content-type: json}}
+                schema: {{type: object, required: [status]}}
+                body: [{{path: status, equals: ok}}]
+    """)
+    assert result.outcome is Outcome.PASSED, result.message
+    assert _leads_named(admin_api, sandbox.base_url, marker) == 0
+    contacts = admin_api.get(f"{sandbox.base_url}/api/contacts", params={"q": marker},
+                             timeout=5).json()
+    assert contacts["total"] == 0  # the contact the conversion made was deleted too
 
 
 def test_history_id_differs_by_parameters():
