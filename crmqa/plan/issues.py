@@ -344,7 +344,7 @@ def _keys_hint(class_name: str) -> str:
     from crmqa.plan import models
 
     model = getattr(models, class_name, None)
-    if _is_model(model):
+    if isinstance(model, type) and issubclass(model, BaseModel):
         keys = [k for k in model_keys(model) if not k.startswith("$")][:6]
         return f" (with keys such as {', '.join(keys)})"
     return ""

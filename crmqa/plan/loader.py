@@ -277,6 +277,8 @@ class _PlanLoader:
     def _include(
         self, index: int, entry: Any, positions: PositionMap, excluded_ids: dict[str, str]
     ) -> list[_CaseSource]:
+        where: DataPath
+        filters: Mapping[str, Any]
         if isinstance(entry, str):
             relative, filters, where = entry, {}, ("include", index)
         elif isinstance(entry, dict) and isinstance(entry.get("suite"), str):
@@ -360,7 +362,7 @@ class _PlanLoader:
                     )
         chosen: list[_CaseSource] = []
         for source in suite.cases:
-            case_tags = source.raw.get("tags") if isinstance(source.raw.get("tags"), list) else []
+            case_tags = _as_list(source.raw.get("tags"))
             keep = (
                 (not isinstance(wanted, list) or source.id in wanted)
                 and not (isinstance(excluded, list) and source.id in excluded)
@@ -502,7 +504,8 @@ class _PlanLoader:
                         suggestion=did_you_mean(target, names),
                     )
                 )
-        gates = data.get("gates") if isinstance(data.get("gates"), dict) else {}
+        raw_gates = data.get("gates")
+        gates: dict[str, Any] = raw_gates if isinstance(raw_gates, dict) else {}
         for index, name in enumerate(_as_list(gates.get("must_pass"))):
             if isinstance(name, str) and name not in known:
                 message, hint = self._unknown_case(name, known, excluded)

@@ -282,20 +282,21 @@ def template_references(text: str) -> list[tuple[str, str | None]]:
     except TemplateSyntaxError:
         return []
     assigned: set[str] = set()
-    for node in tree.find_all((nodes.Assign, nodes.For)):
-        target = node.target  # type: ignore[union-attr]
-        targets = [target, *target.find_all(nodes.Name)]
-        assigned.update(t.name for t in targets if isinstance(t, nodes.Name))
+    for statement in tree.find_all((nodes.Assign, nodes.For)):
+        if isinstance(statement, nodes.Assign | nodes.For):
+            targets = [statement.target, *statement.target.find_all(nodes.Name)]
+            assigned.update(t.name for t in targets if isinstance(t, nodes.Name))
     found: list[tuple[str, str | None]] = []
     seen_names: set[int] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        inner = node.node
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(access, nodes.Getattr | nodes.Getitem)
+        inner = access.node
         if isinstance(inner, nodes.Name) and inner.ctx == "load" and inner.name not in assigned:
             key: str | None = None
-            if isinstance(node, nodes.Getattr):
-                key = node.attr
-            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-                key = node.arg.value
+            if isinstance(access, nodes.Getattr):
+                key = access.attr
+            elif isinstance(access.arg, nodes.Const) and isinstance(access.arg.value, str):
+                key = access.arg.value
             found.append((inner.name, key))
             seen_names.add(id(inner))
     for name_node in tree.find_all(nodes.Name):
