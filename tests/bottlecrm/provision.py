@@ -491,9 +491,12 @@ def prepare(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_pro
     """Steps 1-3 (install, settings, template): everything that is done once per cache."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     timings = Timings()
-    timings.install_s = ensure_venv(cache_dir, progress)
-    ensure_settings(cache_dir, progress)
-    timings.migrate_s = ensure_template(cache_dir, progress)
+    # One process at a time (pytest-xdist workers, a parallel `up`): two pip installs into
+    # one venv, or two secret keys for one cache, would break each other.
+    with _file_lock(cache_dir / "prepare.lock"):
+        timings.install_s = ensure_venv(cache_dir, progress)
+        ensure_settings(cache_dir, progress)
+        timings.migrate_s = ensure_template(cache_dir, progress)
     return timings
 
 

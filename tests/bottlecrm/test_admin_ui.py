@@ -17,7 +17,8 @@ from crmqa.profiles.screens import ScreenMap
 
 from .provision import BottleCrm
 
-pytestmark = [pytest.mark.bottlecrm, pytest.mark.slow]
+# One worker runs every BottleCRM test (`--dist loadgroup`), so one server serves them all.
+pytestmark = [pytest.mark.bottlecrm, pytest.mark.slow, pytest.mark.xdist_group("bottlecrm")]
 
 PROFILE_PATH = Path(__file__).resolve().parents[2] / "crmqa/profiles/builtin/bottlecrm.yaml"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -12,7 +12,8 @@ import requests
 
 from .provision import BottleCrm
 
-pytestmark = [pytest.mark.bottlecrm, pytest.mark.slow]
+# One worker runs every BottleCRM test (`--dist loadgroup`), so one server serves them all.
+pytestmark = [pytest.mark.bottlecrm, pytest.mark.slow, pytest.mark.xdist_group("bottlecrm")]
 
 
 def _unique_email(tag: str) -> str:
