@@ -591,17 +591,24 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`up` starts a background BottleCRM, `env` prints its variables, `down` stops it."""
+    """`up` starts a background BottleCRM, `env` prints its variables, `down` stops it;
+    `prepare` only installs and migrates (for setup scripts that warm the cache)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] not in ("up", "down", "env"):
-        print("usage: provision.py up|down|env\n"
-              "  up    install if needed, start BottleCRM in the background\n"
-              "  env   print `export NAME=value` lines for the running instance\n"
-              "  down  stop it", file=sys.stderr)
+    if len(args) != 1 or args[0] not in ("up", "down", "env", "prepare"):
+        print("usage: provision.py up|down|env|prepare\n"
+              "  up       install if needed, start BottleCRM in the background\n"
+              "  env      print `export NAME=value` lines for the running instance\n"
+              "  down     stop it\n"
+              "  prepare  install and migrate the template only", file=sys.stderr)
         return 2
     cache_dir = DEFAULT_CACHE_DIR
     state = _load_state(cache_dir)
     try:
+        if args[0] == "prepare":
+            timings = prepare(cache_dir)
+            _print_progress(f"prepared: install {timings.install_s:.0f} s, "
+                            f"migrate {timings.migrate_s:.0f} s")
+            return 0
         if args[0] == "up":
             if state and _alive(state.pid):
                 _print_progress(f"already up at {state.base_url}")

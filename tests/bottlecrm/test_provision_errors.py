@@ -40,7 +40,7 @@ def test_pyenv_picks_the_newest_312(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_cli_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert provision.main(["sideways"]) == 2
-    assert "usage: provision.py up|down|env" in capsys.readouterr().err
+    assert "usage: provision.py up|down|env|prepare" in capsys.readouterr().err
 
 
 def test_env_names_every_value_and_repr_hides_secrets() -> None:
