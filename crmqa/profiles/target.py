@@ -9,13 +9,13 @@ wherever they appear in evidence.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmqa.core.errors import EnvironmentProblem, PlanError, PlanIssue
 from crmqa.plan.models import Credential, Target
+from crmqa.plan.templating import TemplateRenderError, has_template, render, template_context
 from crmqa.profiles.loader import resolve_profile
 from crmqa.profiles.models import Profile
 
@@ -147,17 +147,23 @@ class ResolvedTarget:
         return values
 
 
-_ENV_REF = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+class _GivenEnv(dict[str, str]):
+    """An explicit environment (tests, tools) standing in for os.environ in templates."""
+
+    scope_path = "env"
 
 
-def _expand_env(text: str, env: Mapping[str, str], what: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in env:
-            raise EnvironmentProblem(f"{what} uses environment variable {name}, which is not set")
-        return env[name]
-
-    return _ENV_REF.sub(replace, text)
+def _expand_env(text: str, what: str, env: Mapping[str, str]) -> str:
+    """Render `{{ env.NAME }}` (filters such as `default(...)` included) in a target value."""
+    if not has_template(text):
+        return text
+    context = template_context(fake=None, vars={}, saved={})  # type: ignore[arg-type]
+    if env is not os.environ:
+        context["env"] = _GivenEnv(env)
+    try:
+        return str(render(text, context))
+    except TemplateRenderError as exc:
+        raise EnvironmentProblem(f"{what}: {exc.message}") from None
 
 
 def resolve_identity(name: str, credential: Credential, env: Mapping[str, str]) -> Identity:
@@ -203,7 +209,7 @@ def resolve_target(
     """Resolve a plan target: load its profile, expand `{{ env.X }}` in the URL, read secrets."""
     env = os.environ if env is None else env
     profile = profile or resolve_profile(target.profile, base_dir)
-    base_url = _expand_env(target.base_url, env, f"target {name!r} base_url").rstrip("/")
+    base_url = _expand_env(target.base_url, f"target {name!r} base_url", env).rstrip("/")
     identities = {
         ident: resolve_identity(ident, credential, env)
         for ident, credential in target.identities.items()

@@ -108,8 +108,20 @@ def test_target_resolves_env_and_hides_secrets():
     assert "pw-ann-secret" not in shown and "pw-root-secret" not in shown
 
 
+def test_base_url_template_with_default_filter(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CRMQA_TEST_URL", raising=False)
+    target = Target(profile="sandbox",
+                    base_url="{{ env.CRMQA_TEST_URL | default('http://127.0.0.1:8000') }}")
+    assert resolve_target("crm", target, Path(".")).base_url == "http://127.0.0.1:8000"
+    monkeypatch.setenv("CRMQA_TEST_URL", "http://127.0.0.1:9/")
+    assert resolve_target("crm", target, Path(".")).base_url == "http://127.0.0.1:9"
+    bare = Target(profile="sandbox", base_url="{{ env.CRMQA_TEST_UNSET_URL }}")
+    with pytest.raises(EnvironmentProblem, match=r"CRMQA_TEST_UNSET_URL is not set"):
+        resolve_target("crm", bare, Path("."))
+
+
 def test_missing_url_variable_and_missing_credentials():
-    with pytest.raises(EnvironmentProblem, match=r"CRM_URL, which is not set"):
+    with pytest.raises(EnvironmentProblem, match=r"base_url: .*CRM_URL.* not"):
         resolve_target("crm", _target(), Path("."), env={})
     resolved = resolve_target("crm", _target(default=Credential(password_env="NOPE")),
                               Path("."), env={"CRM_URL": "http://x"})
