@@ -291,6 +291,8 @@ class Engine:
                 else:
                     output = self._drive(rendered, ctx)
                     step_result.attachments.extend(output.attachments)
+                    for attachment in output.attachments:  # driver evidence reaches Allure too
+                        self.reporter.attach(attachment)
                     checks = list(output.checks)
                     checks.extend(evaluate(rendered.expect, output, self.base_dir))
                     save = rendered.save
