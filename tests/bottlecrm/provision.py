@@ -416,21 +416,32 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no server log)"
 
 
+# Servers started by this process, so that stopping one also reaps it (no zombie, no
+# "subprocess is still running" warning). A server started by an earlier `up` is stopped by
+# its pid alone.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def stop_process(pid: int, timeout_s: float = 10.0) -> None:
     """SIGTERM the server's process group, SIGKILL it if it has not gone in time."""
+    process = _STARTED.pop(pid, None)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            break
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
-            return
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+            break
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    if process is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout_s)
 
 
 # --------------------------------------------------------------------------- step 5: identities
@@ -518,6 +529,7 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = start_server(cache_dir, run_dir, port, progress)
+    _STARTED[process.pid] = process
     (run_dir / "server.pid").write_text(str(process.pid))
     try:
         wait_until_up(base_url, process, run_dir)
