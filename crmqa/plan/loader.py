@@ -463,7 +463,43 @@ class _PlanLoader:
                 extra_names=_parameter_names(raw),
                 plan_vars=plan_vars,
             )
+            self._check_saved_names(source)
         self._check_dependency_cycles(cases)
+
+    def _check_saved_names(self, source: _CaseSource) -> None:
+        """`saved.X` must be saved by an earlier step of the case (or by the same step).
+
+        Setup and steps run in order; teardown runs last and may use anything saved before.
+        """
+        phases = [
+            (phase, _as_list(source.raw.get(phase))) for phase in ("setup", "steps", "teardown")
+        ]
+        everything = {key for _, steps in phases for step in steps for key in _saved_keys(step)}
+        available: set[str] = set()
+        for phase, steps in phases:
+            if phase == "teardown":
+                available = set(everything)
+            for index, step in enumerate(steps):
+                own = _saved_keys(step)
+                for path, text in _strings(step, (*source.path, phase, index)):
+                    for name, attribute in template_references(text):
+                        if name != "saved" or attribute is None:
+                            continue
+                        if attribute in available or attribute in own:
+                            continue
+                        if attribute in everything:
+                            message = f"saved.{attribute} is used before the step that saves it"
+                        else:
+                            message = f"saved.{attribute} is not saved by any step of this case"
+                        self.issues.append(
+                            source.positions.issue(
+                                message,
+                                path,
+                                suggestion=did_you_mean(attribute, sorted(available | own)),
+                            )
+                        )
+                        break
+                available |= own
 
     def _check_dependency_cycles(self, cases: list[_CaseSource]) -> None:
         edges = {
@@ -721,6 +757,17 @@ def _strings(
             yield from _strings(item, (*path, index))
 
 
+def _saved_keys(step: Any) -> set[str]:
+    """Names a step saves: its own `save`, and a wait_until's inner step's `save`."""
+    if not isinstance(step, dict):
+        return set()
+    keys = {str(k) for k in step.get("save") or {}} if isinstance(step.get("save"), dict) else set()
+    wait = step.get("wait_until")
+    if isinstance(wait, dict):
+        keys |= _saved_keys(wait.get("step"))
+    return keys
+
+
 @lru_cache(maxsize=1)
 def _reference_faker_names() -> frozenset[str]:
     """Attribute names a template may call on `fake` (providers and CRM additions)."""
@@ -923,6 +970,7 @@ def _validate_suite_alone(document: YamlDocument, display: str) -> list[PlanIssu
         loader._check_templates(
             case.raw, case.positions, prefix=case.path, extra_names=_parameter_names(case.raw)
         )
+        loader._check_saved_names(case)
         # depends_on may name cases of other suites, so only a self-dependency is certain here
         for index, name in enumerate(_as_list(case.raw.get("depends_on"))):
             if name == case.id:
