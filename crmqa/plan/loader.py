@@ -464,7 +464,25 @@ class _PlanLoader:
                 plan_vars=plan_vars,
             )
             self._check_saved_names(source)
+            self._check_identities(source, _identity_names(plan_data))
         self._check_dependency_cycles(cases)
+
+    def _check_identities(self, source: _CaseSource, identities: list[str] | None) -> None:
+        """`as: NAME` must be an identity of some target, or `anonymous` (typos fail early)."""
+        if identities is None:
+            return
+        for phase in ("setup", "steps", "teardown"):
+            for index, step in enumerate(_as_list(source.raw.get(phase))):
+                for path, name in _identity_uses(step, (*source.path, phase, index)):
+                    if name not in identities and name != "anonymous" and not has_template(name):
+                        self.issues.append(
+                            source.positions.issue(
+                                f"no target has an identity '{name}' (identities: "
+                                f"{', '.join(identities) or 'none'})",
+                                path,
+                                suggestion=did_you_mean(name, [*identities, "anonymous"]),
+                            )
+                        )
 
     def _check_saved_names(self, source: _CaseSource) -> None:
         """`saved.X` must be saved by an earlier step of the case (or by the same step).
@@ -755,6 +773,33 @@ def _strings(
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, (*path, index))
+
+
+def _identity_names(plan_data: Mapping[str, Any]) -> list[str] | None:
+    """Identity names of all targets, or None when the targets are too broken to tell."""
+    targets = plan_data.get("targets")
+    if not isinstance(targets, dict):
+        return None
+    names: list[str] = []
+    for target in targets.values():
+        if not isinstance(target, dict):
+            return None
+        identities = target.get("identities") or {}
+        if not isinstance(identities, dict):
+            return None
+        names.extend(str(name) for name in identities if str(name) not in names)
+    return names
+
+
+def _identity_uses(step: Any, path: DataPath) -> list[tuple[DataPath, str]]:
+    """(path, name) of each `as:` in a step, the repeated step of a wait_until included."""
+    if not isinstance(step, dict):
+        return []
+    uses = [((*path, "as"), step["as"])] if isinstance(step.get("as"), str) else []
+    wait = step.get("wait_until")
+    if isinstance(wait, dict):
+        uses += _identity_uses(wait.get("step"), (*path, "wait_until", "step"))
+    return uses
 
 
 def _saved_keys(step: Any) -> set[str]:
