@@ -4,18 +4,19 @@ Steps, each idempotent and each printing progress:
 
 1. venv: `.cache/bottlecrm/venv` from pyenv's Python 3.12 (BottleCRM needs >= 3.12; under
    3.11 pip quietly installs an unrelated 2019 package of the same name), then
-   `pip install 'django-crm==1.35.*'`. Skipped when the venv imports `crm.settings`.
+   `pip install 'django-crm==1.35.*'`. Skipped when the venv already has django-crm 1.35
+   importable.
 2. settings: a small module importing `crm.settings` with SQLite, eager in-memory Celery,
    loopback ALLOWED_HOSTS and a SECRET_KEY generated once per cache (32+ bytes, because it
    signs JWTs).
-3. template: `migrate` once into `.cache/bottlecrm/template.sqlite3` (minutes on 2 cores),
-   then every run copies it.
+3. template: `migrate` once into `.cache/bottlecrm/template-<version>.sqlite3` (minutes on 2
+   cores), then every run copies it.
 4. server: gunicorn from the venv on a free 127.0.0.1 port, in a per-run folder.
 5. identities: an org, an ADMIN and a USER, each with a personal access token
    (`bcrm_pat_...`, never expires) scoped to the CRM entities.
 
 Use `running_bottlecrm()` from Python, or the command line:
-`python tests/bottlecrm/provision.py up|down|env`.
+`python tests/bottlecrm/provision.py up|down|env|prepare`.
 """
 
 from __future__ import annotations
@@ -194,15 +195,26 @@ def venv_python(cache_dir: Path) -> Path:
     return cache_dir / "venv" / "bin" / "python"
 
 
-def _venv_ready(cache_dir: Path) -> bool:
+_VERSION_PROBE = (
+    "import crm, gunicorn, django; from importlib.metadata import version; "
+    "print(version('django-crm'))"
+)
+
+
+def installed_version(cache_dir: Path) -> str | None:
+    """The django-crm version importable in the venv, or None when there is none."""
     python = venv_python(cache_dir)
     if not python.exists():
-        return False
+        return None
     probe = subprocess.run(
-        [str(python), "-c", "import crm, gunicorn, django; print(django.VERSION[0])"],
-        capture_output=True, text=True, check=False,
+        [str(python), "-c", _VERSION_PROBE], capture_output=True, text=True, check=False
     )
-    return probe.returncode == 0
+    return probe.stdout.strip() if probe.returncode == 0 else None
+
+
+def _venv_ready(cache_dir: Path) -> bool:
+    # The version matters: a same-named unrelated package once installed under Python 3.11.
+    return (installed_version(cache_dir) or "").startswith("1.35.")
 
 
 def ensure_venv(cache_dir: Path, progress: Progress = _print_progress) -> float:
@@ -228,7 +240,10 @@ def ensure_venv(cache_dir: Path, progress: Progress = _print_progress) -> float:
         "installing django-crm",
     )
     if not _venv_ready(cache_dir):
-        raise ProvisionError("pip installed django-crm but `import crm` still fails")
+        raise ProvisionError(
+            f"pip installed django-crm but the venv has {installed_version(cache_dir)!r}, "
+            "not an importable 1.35.x"
+        )
     elapsed = time.monotonic() - started
     progress(f"venv: installed in {elapsed:.0f} s")
     return elapsed
@@ -282,7 +297,8 @@ def django_env(cache_dir: Path, db_path: Path, *, debug: bool, extra: dict[str, 
 # --------------------------------------------------------------------------- step 3: template
 
 def template_path(cache_dir: Path) -> Path:
-    return cache_dir / "template.sqlite3"
+    """The migrated database for the installed version (a new version migrates again)."""
+    return cache_dir / f"template-{installed_version(cache_dir) or 'unknown'}.sqlite3"
 
 
 def ensure_template(cache_dir: Path, progress: Progress = _print_progress) -> float:

@@ -62,6 +62,16 @@ def user(profile: Profile, bottlecrm: BottleCrm) -> Iterator[Crm]:
     yield Crm(profile, bottlecrm, "user")
 
 
+def _rec(result: OperationResult) -> dict[str, Any]:
+    assert result.record is not None, result
+    return result.record
+
+
+def _recs(result: OperationResult) -> list[dict[str, Any]]:
+    assert _recs(result) is not None, result
+    return _recs(result)
+
+
 def _email() -> str:
     return f"p-{uuid.uuid4().hex[:10]}@example.com"
 
@@ -76,18 +86,18 @@ def test_create_get_update_delete_in_canonical_terms(admin: Crm, bottlecrm: Bott
     data = _lead()
     created = admin("lead.create", data=data)
     assert created.outcome == "ok"
-    lead_id = created.record["id"]  # create answers only the id, which is enough to track it
+    lead_id = _rec(created)["id"]  # create answers only the id, which is enough to track it
     assert created.created_ids == [lead_id]
 
     got = admin("lead.get", id=lead_id)
     assert got.outcome == "ok"
-    assert {k: got.record[k] for k in data} == {**data, "status": "new", "source": "web"}
-    assert got.record["owner"] == bottlecrm.admin_email
+    assert {k: _rec(got)[k] for k in data} == {**data, "status": "new", "source": "web"}
+    assert _rec(got)["owner"] == bottlecrm.admin_email
 
     updated = admin("lead.update", id=lead_id, data={"company": "NASA", "status": "contacted"})
     assert updated.outcome == "ok"
-    assert "company" not in updated.record  # the answer has no record: read it again
-    again = admin("lead.get", id=lead_id).record
+    assert "company" not in _rec(updated)  # the answer has no record: read it again
+    again = _rec(admin("lead.get", id=lead_id))
     assert (again["company"], again["status"], again["email"]) == ("NASA", "contacted",
                                                                     data["email"])
 
@@ -118,13 +128,13 @@ def test_search_filters_and_offset_pages(admin: Crm) -> None:
                                                status="contacted")).outcome == "ok"
     found = admin("lead.search", query=f"pager{tag}")  # case-insensitive, partial
     assert found.total == 3
-    assert {r["first_name"] for r in found.records} == {"N0", "N1", "N2"}
-    assert all(r["status"] == "contacted" for r in found.records)
+    assert {r["first_name"] for r in _recs(found)} == {"N0", "N1", "N2"}
+    assert all(r["status"] == "contacted" for r in _recs(found))
 
     page2 = admin("lead.search", query=f"pager{tag}", page=2, page_size=2)
-    assert (page2.total, len(page2.records)) == (3, 1)
+    assert (page2.total, len(_recs(page2))) == (3, 1)
     walked = admin("lead.search", query=f"pager{tag}", page_size=2, all=True)
-    assert len(walked.records) == 3
+    assert len(_recs(walked)) == 3
 
     filtered = admin("lead.search", query=f"pager{tag}", filters={"source": "web"})
     assert filtered.total == 3
@@ -133,12 +143,12 @@ def test_search_filters_and_offset_pages(admin: Crm) -> None:
 
 
 def test_user_sees_only_own_leads_through_the_profile(admin: Crm, user: Crm) -> None:
-    theirs = admin("lead.create", data=_lead()).record["id"]
+    theirs = _rec(admin("lead.create", data=_lead()))["id"]
     assert user("lead.get", id=theirs).outcome == "not_found"
     assert user("lead.delete", id=theirs).outcome == "not_found"
-    mine = user("lead.create", data=_lead()).record["id"]
+    mine = _rec(user("lead.create", data=_lead()))["id"]
     assert user("lead.get", id=mine).outcome == "ok"
-    listed = {r["id"] for r in user("lead.list", page_size=100).records}
+    listed = {r["id"] for r in _recs(user("lead.list", page_size=100))}
     assert mine in listed
     assert theirs not in listed
 
@@ -148,7 +158,7 @@ def test_import_commits_all_rows_or_none(admin: Crm, user: Crm) -> None:
     imported = admin("lead.import", rows=rows)
     assert imported.outcome == "ok"
     assert imported.extra["imported"] == 2
-    got = admin("lead.get", id=imported.extra["ids"][0]).record
+    got = _rec(admin("lead.get", id=imported.extra["ids"][0]))
     assert (got["first_name"], got["last_name"], got["company"]) == ("Zoë", "Ångström", "NACA")
 
     mixed = admin("lead.import", rows=[_lead(), _lead(email="broken")])
@@ -165,7 +175,7 @@ def test_export_is_csv_with_label_headers_and_non_ascii(admin: Crm) -> None:
     assert admin("lead.create", data=data).outcome == "ok"
     exported = admin("lead.export", query=data["email"])
     assert exported.outcome == "ok"
-    [row] = exported.records
+    [row] = _recs(exported)
     # Headers are labels, not field names: the profile cannot map them yet.
     assert row["First name"] == "Émilie"
     assert row["Last name"] == "Du Châtelet"

@@ -23,7 +23,7 @@ import sys
 
 def _mint(email: str) -> str:
     """Create the user if needed and return a JWT access token with no org claim."""
-    from django.core.management import call_command
+    from django.core.management import call_command  # type: ignore[import-not-found]
 
     out = io.StringIO()
     call_command("devlogin", email, create=True, stdout=out)
@@ -38,10 +38,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: venv_helper.py ADMIN_EMAIL USER_EMAIL", file=sys.stderr)
         return 2
-    import django
+    import django  # type: ignore[import-not-found]  # only in BottleCRM's venv
 
     django.setup()
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import get_user_model  # type: ignore[import-not-found]
 
     admin_email, user_email = argv
     tokens = {"admin": _mint(admin_email), "user": _mint(user_email)}
