@@ -36,6 +36,7 @@ from crmqa.plan.templating import (
     make_faker,
     template_error,
     template_references,
+    uncalled_functions,
 )
 from crmqa.plan.yaml_source import DataPath, PositionMap, YamlDocument, read_yaml
 
@@ -622,12 +623,22 @@ class _PlanLoader:
             if problem:
                 self.issues.append(positions.issue(problem, path))
                 continue
+            reference_problem = False
             for name, attribute in template_references(text):
                 issue = _reference_issue(name, attribute, allowed, plan_vars)
                 if issue:
                     message, hint = issue
                     self.issues.append(positions.issue(message, path, suggestion=hint))
+                    reference_problem = True
                     break
+            uncalled = uncalled_functions(text)
+            if uncalled and not reference_problem:
+                self.issues.append(
+                    positions.issue(
+                        f"fake.{uncalled[0]} is a function: write fake.{uncalled[0]}() to call it",
+                        path,
+                    )
+                )
 
     def _manual_results(
         self, data: dict[str, Any], positions: PositionMap, cases: list[_CaseSource]

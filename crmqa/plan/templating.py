@@ -41,6 +41,7 @@ __all__ = [
     "template_context",
     "template_error",
     "template_references",
+    "uncalled_functions",
 ]
 
 #: Top-level names every template context provides.
@@ -171,7 +172,17 @@ def _scoped(owner: Mapping[str, Any], key: str, value: Any) -> Any:
     return value
 
 
-_ENVIRONMENT = _PlanEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+def _no_functions(value: Any) -> Any:
+    """Refuse to print a function: `{{ fake.email }}` without () is a mistake, not data."""
+    if callable(value) and not isinstance(value, Undefined | type):
+        name = getattr(value, "__name__", "function")
+        raise TemplateRenderError(f"'{name}' is a function: write {name}() to call it")
+    return value
+
+
+_ENVIRONMENT = _PlanEnvironment(
+    undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=_no_functions
+)
 
 
 @lru_cache(maxsize=4096)
@@ -223,7 +234,7 @@ def _render_text(text: str, context: Mapping[str, Any]) -> Any:
                 value = compiled(**context)
                 if isinstance(value, Undefined):
                     str(value)  # raises UndefinedError with our message
-                return _plain(value)
+                return _plain(_no_functions(value))
         return _compiled_template(text).render(**context)
     except TemplateRenderError as error:
         error.template = text
@@ -266,6 +277,29 @@ def template_error(text: str) -> str | None:
         where = f" (template line {error.lineno})" if "\n" in text.strip() else ""
         return f"bad template syntax: {error.message}{where}"
     return None
+
+
+def uncalled_functions(text: str) -> list[str]:
+    """`fake.X` used without `()` in `text` (`{{ fake.email }}`), which would print a function.
+
+    Attributes that lead further (`fake.unique.email()`) are not counted.
+    """
+    if not has_template(text):
+        return []
+    try:
+        tree = _ENVIRONMENT.parse(text)
+    except TemplateSyntaxError:
+        return []
+    used_further = {id(call.node) for call in tree.find_all(nodes.Call)}
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        used_further.add(id(getattr(access, "node", None)))
+    return [
+        access.attr
+        for access in tree.find_all(nodes.Getattr)
+        if isinstance(access.node, nodes.Name)
+        and access.node.name == "fake"
+        and id(access) not in used_further
+    ]
 
 
 def template_references(text: str) -> list[tuple[str, str | None]]:

@@ -154,3 +154,19 @@ def test_unique_is_shared_within_one_context() -> None:
     second = template_context(fake=fake, vars={}, saved={})
     assert render("{{ unique }}", first) == render("{{ unique }}-x", first)[:-2]
     assert render("{{ unique }}", first) != render("{{ unique }}", second)
+
+
+def test_a_function_without_call_is_an_error_not_data(context: dict[str, object]) -> None:
+    with pytest.raises(
+        TemplateRenderError, match=r"'unique_email' is a function: write unique_email\(\)"
+    ):
+        render("{{ fake.unique_email }}", context)
+    with pytest.raises(TemplateRenderError, match="is a function"):
+        render("mail: {{ fake.unique_email }}", context)
+
+
+def test_uncalled_functions_are_found_before_running() -> None:
+    from crmqa.plan.templating import uncalled_functions
+
+    text = "{{ fake.email }} {{ fake.name() }} {{ fake.unique.email() }} {{ fake.city | upper }}"
+    assert uncalled_functions(text) == ["email", "city"]
