@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 class _CaseBrowser:
     """The browser contexts of the case being run (one per identity it acts as)."""
 
-    key: tuple[Any, ...]
+    owner: weakref.ref[Any]  # the engine's per-case-run context
     case_id: str
     pages: dict[str, tuple[BrowserContext, Page]] = field(default_factory=dict)
     failed: bool = False
@@ -69,7 +70,8 @@ class UiDriver:
         """`ui`, plus `screen:<name>` for the screen the step's target names."""
         needs = ["ui"]
         target = getattr(step, "target", None) or ""
-        match = ELEMENT_REF.fullmatch(target.strip()) if "=" not in target else None
+        head = target.split(" >> ", 1)[0].strip()
+        match = ELEMENT_REF.fullmatch(head) if "=" not in head else None
         if match:
             needs.append(f"screen:{match.group(1)}")
         for key in getattr(step, "values", {}) or {}:
@@ -168,12 +170,12 @@ class UiDriver:
 
     def _case_for(self, ctx: StepContext) -> _CaseBrowser:
         # A new case (or a new run of a parametrised case) gets fresh contexts. The engine
-        # passes one context object per case run; its identity tells the runs apart.
-        key = (ctx.case_id, getattr(ctx, "run_key", None) or id(ctx))
-        if self._case is not None and self._case.key != key:
+        # passes one context object per case run, so that object tells the runs apart; a weak
+        # reference, because a plain id() can be reused once the previous case's context is gone.
+        if self._case is not None and self._case.owner() is not ctx:
             self.end_case()
         if self._case is None:
-            self._case = _CaseBrowser(key=key, case_id=ctx.case_id)
+            self._case = _CaseBrowser(owner=weakref.ref(ctx), case_id=ctx.case_id)
         return self._case
 
     def _page(self, case: _CaseBrowser, ctx: StepContext, identity: str, target: UiTarget,

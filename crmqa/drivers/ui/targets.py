@@ -82,6 +82,17 @@ class Resolved:
 def resolve(ref: str, screens: ScreenMap, *, profile_name: str = "the profile") -> Resolved:
     """Resolve a step target; raises `UiStepError` with a suggestion when it names nothing."""
     ref = ref.strip()
+    head, chained, rest = ref.partition(" >> ")
+    if chained and "=" not in head:
+        # `lead_detail.first_name >> css=b`: a named element, narrowed by a raw locator.
+        base = resolve(head, screens, profile_name=profile_name)
+        if base.spec is None:
+            raise UiStepError(f"{ref!r}: only an element (screen.element) can be narrowed")
+        try:
+            spec = LocatorSpec.parse(f"{base.spec.source} >> {rest}")
+        except LocatorSyntaxError as exc:
+            raise UiStepError(f"bad locator {ref!r}: {exc}") from None
+        return Resolved(ref, screen=base.screen, element=base.element, spec=spec)
     if "=" in ref:
         try:
             return Resolved(ref, spec=LocatorSpec.parse(ref))
