@@ -68,8 +68,8 @@ def _rec(result: OperationResult) -> dict[str, Any]:
 
 
 def _recs(result: OperationResult) -> list[dict[str, Any]]:
-    assert _recs(result) is not None, result
-    return _recs(result)
+    assert result.records is not None, result
+    return result.records
 
 
 def _email() -> str:
