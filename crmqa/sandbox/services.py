@@ -116,10 +116,10 @@ class Crm:
         self.faults = settings.faults
         self.store = Store(settings.db_path, settings.faults)
         self.tokens = TokenStore(settings.token_ttl_seconds)
-        # Hash the seeded users' password once; resets reuse the hashes (scrypt is slow on
-        # purpose, and a reset should not be).
-        self._seed_hashes = {username: hash_password(settings.password)
-                             for username, _, _ in SEED_USERS}
+        # The seeded users share one password by design, so one scrypt hash (slow on purpose)
+        # serves them all; resets reuse it, so that starting and resetting stay quick.
+        seed_hash = hash_password(settings.password)
+        self._seed_hashes = {username: seed_hash for username, _, _ in SEED_USERS}
         if self.store.is_empty():
             self.seed()
 
