@@ -72,7 +72,8 @@ def ui_driver(sandbox: SandboxHandle) -> Iterator[UiDriver]:
 @pytest.fixture
 def run_steps(ui_driver: UiDriver, tmp_path: Path) -> Iterator[Callable[..., list[StepOutput]]]:
     """Run step dicts as one fresh case; returns the outputs, stopping at a failed check."""
-    context = CaseContext(case_id=f"UI-TEST-{next(_case_numbers)}", evidence=FolderEvidence(tmp_path))
+    context = CaseContext(case_id=f"UI-TEST-{next(_case_numbers)}",
+                          evidence=FolderEvidence(tmp_path))
 
     def run(*steps: dict[str, Any], stop_on_failure: bool = True) -> list[StepOutput]:
         outputs = []

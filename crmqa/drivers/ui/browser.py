@@ -29,6 +29,32 @@ class UiLoginError(EnvironmentProblem):
     """Logging in through the UI did not work (wrong credentials, changed login page)."""
 
 
+class _SharedPlaywright:
+    """One Playwright per process, shared by every session (counted).
+
+    Playwright's sync API runs its own event loop in this thread, and a second
+    `sync_playwright().start()` while one is running fails; two UI drivers in one worker (two
+    targets, or a test beside a run) must therefore share it.
+    """
+
+    instance: Playwright | None = None
+    users = 0
+
+    @classmethod
+    def acquire(cls) -> Playwright:
+        if cls.instance is None:
+            cls.instance = sync_playwright().start()
+        cls.users += 1
+        return cls.instance
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users = max(0, cls.users - 1)
+        if cls.users == 0 and cls.instance is not None:
+            instance, cls.instance = cls.instance, None
+            instance.stop()
+
+
 class BrowserSession:
     """Owns Playwright, the browser and the stored logins of one worker."""
 
@@ -48,7 +74,7 @@ class BrowserSession:
             return self._browser
         options = self.options
         options.check_local_browser()
-        self._playwright = sync_playwright().start()
+        self._playwright = _SharedPlaywright.acquire()
         chromium = self._playwright.chromium
         try:
             if options.browser_url is not None:
@@ -145,8 +171,8 @@ class BrowserSession:
 
     def _stop_playwright(self) -> None:
         if self._playwright is not None:
-            self._playwright.stop()
             self._playwright = None
+            _SharedPlaywright.release()
 
 
 def _log_in(
@@ -175,8 +201,15 @@ def _log_in(
         build_locator(page, elements["password"].spec).fill(password, timeout=timeout_ms)
         build_locator(page, elements["submit"].spec).click(timeout=timeout_ms)
         login_path = re.escape(url.split("?", 1)[0])
+        left_login = re.compile(rf"^(?!{login_path}(\?|$))")
+        page.wait_for_load_state(timeout=timeout_ms)
+        # Back on the login page with an error shown: no use waiting for a redirect.
+        if not left_login.match(page.url) and "error" in elements:
+            error = build_locator(page, elements["error"].spec)
+            if error.count() and error.first.is_visible():
+                raise PlaywrightError("the login page shows an error")
         # Logged in once the browser has left the login page.
-        page.wait_for_url(re.compile(rf"^(?!{login_path}(\?|$))"), timeout=timeout_ms)
+        page.wait_for_url(left_login, timeout=timeout_ms)
     except PlaywrightError as exc:
         hint = ""
         if "error" in elements:
