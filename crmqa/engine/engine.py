@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
+import re
+import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -148,7 +151,9 @@ class Engine:
         except EnvironmentProblem as exc:
             self.target_problem = str(exc)
         data = self.plan.data
-        self._faker = make_faker(data.locale, data.seed, worker_id)
+        self._faker = _LazyFaker(lambda: make_faker(data.locale, data.seed, worker_id))
+        self._unique_prefix = f"{_slug(worker_id)}-{secrets.token_hex(3)}"
+        self._unique_counter = itertools.count(1)
         self._drivers: dict[str, StepDriver] = {}
         self._needs_cache: dict[int, list[str]] = {}
         self._template_cache: dict[int, tuple[Any, bool]] = {}
@@ -500,6 +505,40 @@ class Engine:
         result.outcome = outcome
         result.message = message
         result.broken_kind = kind if outcome is Outcome.BROKEN else None
+
+
+class _LazyFaker:
+    """Builds the Faker (about half a second) only when a template first uses `fake`."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._faker: Any = None
+        self._seed: str | None = None
+
+    def reseed(self, seed: str) -> None:
+        if self._faker is None:
+            self._seed = seed
+        else:
+            self._faker.seed_instance(seed)
+
+    def _real(self) -> Any:
+        if self._faker is None:
+            self._faker = self._factory()
+            if self._seed is not None:
+                self._faker.seed_instance(self._seed)
+        return self._faker
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def __getitem__(self, locale: str) -> Any:
+        return self._real()[locale]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())[:12] or "w"
 
 
 def _has_templates(value: Any) -> bool:

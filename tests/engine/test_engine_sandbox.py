@@ -33,6 +33,8 @@ targets:
       default: {{default_username: sales, password_env: CRMQA_SANDBOX_PASSWORD}}
       admin: {{default_username: admin, password_env: CRMQA_SANDBOX_PASSWORD}}
       viewer: {{default_username: viewer, password_env: CRMQA_SANDBOX_PASSWORD}}
+data:
+  vars: {{ids: [1]}}
 cases:
 {cases}
 """
@@ -242,11 +244,11 @@ def test_template_error_at_run_time_is_a_test_defect(run_case):
           title: Bad template value
           steps:
             - op: lead.get
-              with: {id: "{{ saved.lead_id }}"}
+              with: {id: "{{ vars.ids[3] }}"}
     """)
     assert result.outcome is Outcome.BROKEN
     assert result.broken_kind is BrokenKind.TEST_DEFECT
-    assert result.message.startswith("step 1 (lead.get): ") and "saved.lead_id" in result.message
+    assert result.message.startswith("step 1 (lead.get): ") and "vars.ids[3]" in result.message
 
 
 def test_save_path_that_finds_nothing(run_case):
