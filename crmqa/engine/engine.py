@@ -155,8 +155,8 @@ class Engine:
         self._unique_prefix = f"{_slug(worker_id)}-{secrets.token_hex(3)}"
         self._unique_counter = itertools.count(1)
         self._drivers: dict[str, StepDriver] = {}
-        self._needs_cache: dict[int, list[str]] = {}
-        self._template_cache: dict[int, tuple[Any, bool]] = {}
+        self._needs_cache: dict[int, tuple[Any, list[str]]] = {}
+        self._template_cache: dict[int, tuple[Any, Any, bool]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -351,12 +351,13 @@ class Engine:
 
     def _render_step(self, step: Any, tctx: dict[str, Any]) -> Any:
         """The step with its templates resolved; untemplated steps are used as they are."""
+        # Keyed by id() but holding the step itself, so a recycled id can never match.
         cached = self._template_cache.get(id(step))
-        if cached is None:
+        if cached is None or cached[0] is not step:
             dumped = step.model_dump(by_alias=True, exclude_unset=True)
-            cached = (dumped, _has_templates(dumped))
+            cached = (step, dumped, _has_templates(dumped))
             self._template_cache[id(step)] = cached
-        dumped, templated = cached
+        _, dumped, templated = cached
         if not templated:
             return step
         return type(step).model_validate(render(dumped, tctx))
@@ -430,8 +431,8 @@ class Engine:
 
     def _needs(self, case: Any) -> list[str]:
         cached = self._needs_cache.get(id(case))
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] is case:
+            return cached[1]
         needs: list[str] = []
         for step in [*case.setup, *case.steps, *case.teardown]:
             inner = step.wait_until.step if isinstance(step, WaitStep) else step
@@ -448,7 +449,7 @@ class Engine:
             needs.extend(driver.needs(inner))
         needs.extend(case.needs)
         unique = list(dict.fromkeys(needs))
-        self._needs_cache[id(case)] = unique
+        self._needs_cache[id(case)] = (case, unique)
         return unique
 
     def _not_applicable(self, missing: list[str]) -> str:
