@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from crmqa.core.results import Attachment
+from crmqa.drivers.base import Evidence
 from crmqa.drivers.registry import EvidenceMode
 from crmqa.profiles.target import ResolvedTarget
 
@@ -17,6 +18,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 class CaseEvidence:
     """Files a driver keeps for one case: `<run_dir>/evidence/<case>/<name>`."""
+
+    run_dir: Path
 
     def __init__(self, run_dir: Path, case_key: str) -> None:
         self.run_dir = run_dir
@@ -53,7 +56,7 @@ class CaseContext:
 
     case_id: str
     worker_id: str
-    evidence: CaseEvidence
+    evidence: Evidence  # a CaseEvidence
     resolved_target: ResolvedTarget
     evidence_mode: EvidenceMode = "retain-on-failure"
     created: list[CreatedRecord] = field(default_factory=list)

@@ -82,9 +82,13 @@ def step_action(step: Any) -> str:
     return type(step).__name__
 
 
+_STEP_KINDS: dict[type, str] = {
+    OpStep: "op", RequestStep: "request", UiStep: "ui", WaitStep: "wait_until",
+}
+
+
 def _step_kind(step: Any) -> str:
-    return {OpStep: "op", RequestStep: "request", UiStep: "ui", WaitStep: "wait_until"}.get(
-        type(step), "step")
+    return _STEP_KINDS.get(type(step), "step")
 
 
 def _label(phase: str, number: int, step: Any) -> str:
@@ -217,9 +221,13 @@ class Engine:
         saved: dict[str, Any] = {}
         if self.plan.data.seed is not None:
             # Each case gets its own repeatable data, whatever ran before it in this worker.
-            self._faker.seed_instance(f"{self.plan.data.seed}:{case.id}:{result.history_id}")
-        tctx = make_template_context(fake=self._faker, vars=self.plan.data.vars, saved=saved,
-                                     params=params, rules=self.plan.requirements)
+            self._faker.reseed(f"{self.plan.data.seed}:{case.id}:{result.history_id}")
+        tctx = make_template_context(
+            fake=self._faker,  # type: ignore[arg-type]  # a lazy stand-in for Faker
+            vars=self.plan.data.vars, saved=saved, params=params,
+            rules=self.plan.requirements,
+            unique=f"{self._unique_prefix}-{next(self._unique_counter)}",
+        )
         if has_template(case.title):
             # The title is cosmetic; a bad template there is reported by the steps that use it.
             with contextlib.suppress(TemplateRenderError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, cast
 
 from crmqa.checks.paths import search_path
 from crmqa.profiles.models import EntitySpec, ErrorShape, Pagination, SortSpec
@@ -45,7 +45,7 @@ def value_out(entity: EntitySpec, field: str, value: Any) -> Any:
     mapping = entity.values.get(field)
     if mapping is None or not isinstance(value, str | int | float | bool):
         return value
-    return mapping.get(value, value)  # type: ignore[call-overload]
+    return cast(dict[Any, Any], mapping).get(value, value)
 
 
 def value_in(entity: EntitySpec, field: str, value: Any) -> Any:
