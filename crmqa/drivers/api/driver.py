@@ -21,7 +21,7 @@ from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.registry import DriverEnvironment, StepDefect
 from crmqa.plan.models import OpStep, RequestStep
 from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter, load_adapter
-from crmqa.profiles.models import ApiKeyAuth, BearerAuth, TokenEndpointAuth
+from crmqa.profiles.models import ApiKeyAuth, BearerAuth
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget
 
 # Converting a lead creates records of these entities; cleanup deletes them too.
@@ -43,12 +43,14 @@ class ApiDriver:
         self.target: ResolvedTarget = env.target
         self.profile = env.target.profile
         self.runner = OperationRunner(self.profile, env.base_dir)
-        extra_names = []
+        # Header or parameter names this profile uses for secrets, beyond the usual ones.
+        extra_names: list[str] = []
         auth = self.profile.auth
-        if isinstance(auth, ApiKeyAuth):
-            extra_names.append(auth.name)
-        elif isinstance(auth, BearerAuth | TokenEndpointAuth) and hasattr(auth, "header"):
-            extra_names.append(getattr(auth, "header", "Authorization"))
+        if isinstance(auth, ApiKeyAuth | BearerAuth):
+            extra_names.append(auth.name if isinstance(auth, ApiKeyAuth) else auth.header)
+        use = getattr(auth, "use", None)
+        if use is not None:
+            extra_names.append(use.query_param or use.header)
         self.redactor = Redactor(self.target.secrets(), extra_names)
         self._sessions: dict[str, ApiSession] = {}
         self._adapter: ProfileAdapter | None = None
