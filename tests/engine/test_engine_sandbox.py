@@ -396,3 +396,32 @@ def test_history_id_differs_by_parameters():
     assert history_id("p", "c", {"a": 1}) == history_id("p", "c", {"a": 1})
     assert history_id("p", "c", {"a": 1}) != history_id("p", "c", {"a": 2})
     assert history_id("p", "c", None) == history_id("p", "c", {})
+
+
+def test_seeded_fault_is_caught_with_a_readable_message(tmp_path, sandbox_factory, monkeypatch):
+    faulty = sandbox_factory(["search_case_sensitive"])
+    monkeypatch.setenv("CRMQA_SANDBOX_PASSWORD", faulty.password)
+    cases = """
+        - id: LEAD-SEARCH
+          title: Search ignores letter case
+          steps:
+            - op: lead.create
+              with: {data: {first_name: Jo, last_name: Smithson,
+                            email: "{{ fake.unique_email() }}"}}
+            - name: search by lower-case name
+              op: lead.search
+              with: {query: smithson}
+              expect: {total: 1}
+    """
+    text = PLAN.format(profile="sandbox", base_url=faulty.base_url,
+                       cases=textwrap.indent(textwrap.dedent(cases), "  "))
+    (tmp_path / "plan.yaml").write_text(text)
+    loaded = load_plan(tmp_path / "plan.yaml")
+    engine = Engine(loaded, None, tmp_path / "run", "gw0")
+    try:
+        result = engine.run_case(loaded.cases[0])
+    finally:
+        engine.close()
+    assert result.outcome is Outcome.FAILED
+    assert result.message == ("step 2 'search by lower-case name' (lead.search): total: "
+                              "expected 1, got 0 — GET /api/leads?q=smithson -> 200")

@@ -186,13 +186,16 @@ class OperationRunner:
             if spec.sort is None:
                 raise OperationError(f"profile {self.profile.name!r} cannot sort {op}")
             params.update(sort_params(spec.sort, entity, str(args["sort"])))
-        page = int(args.get("page") or 1)
+        requested_page = args.get("page")
+        page = int(requested_page or 1)
         page_size = args.get("page_size")
         walk_all = bool(args.get("all"))
         # Cursor and link styles reach page N by walking; page/offset ask for it directly.
+        # Nothing is sent for a page the step did not ask for: the product's default applies.
         walking = pagination.style in ("cursor", "next_link")
         try:
-            params.update(page_params(pagination, None if walk_all else page, page_size))
+            asked = None if walk_all or requested_page is None else page
+            params.update(page_params(pagination, asked, page_size))
         except ValueError as exc:
             raise OperationError(str(exc)) from None
         records: list[Any] = []
