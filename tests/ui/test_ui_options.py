@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.drivers.registry import DriverEnvironment
+from crmqa.drivers.ui.driver import create_ui_driver
 from crmqa.drivers.ui.options import UiOptions, UiOptionsError, parse_viewport
+from crmqa.plan.models import UiStep
 
 
 def test_defaults_are_headless_local_chromium_with_traces_kept_on_failure() -> None:
@@ -51,3 +57,26 @@ def test_viewport_and_missing_browser() -> None:
     with pytest.raises(UiOptionsError, match="Chromium not found at /nowhere/chromium"):
         UiOptions(chromium_path="/nowhere/chromium").check_local_browser()
     UiOptions(chromium_path="/nowhere", browser_url="ws://grid/").check_local_browser()
+
+
+def test_a_bad_setting_breaks_ui_steps_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CRMQA_VIEWPORT", "huge")
+    env = DriverEnvironment(target=None, worker_id="gw0", run_dir=tmp_path,  # type: ignore[arg-type]
+                            base_dir=tmp_path)
+    driver = create_ui_driver(env)  # building never fails: the engine would call it "missing"
+    with pytest.raises(EnvironmentProblem, match="viewport 'huge' must look like 1280x800"):
+        driver.run(UiStep(ui="open", target="lead_list"), None)  # type: ignore[arg-type]
+
+
+def test_the_run_evidence_mode_sets_the_trace_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CRMQA_TRACE", raising=False)
+    env = DriverEnvironment(target=None, worker_id="gw0", run_dir=tmp_path,  # type: ignore[arg-type]
+                            base_dir=tmp_path, evidence="off")
+    assert create_ui_driver(env).options.trace == "off"
+    given = UiOptions(headed=True)
+    env.options["ui"] = given
+    assert create_ui_driver(env).options is given

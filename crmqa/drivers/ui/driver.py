@@ -26,7 +26,7 @@ from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
 from crmqa.drivers.ui.browser import BrowserSession
-from crmqa.drivers.ui.options import UiOptions
+from crmqa.drivers.ui.options import UiOptions, UiOptionsError
 from crmqa.drivers.ui.targets import UiStepError, UiTarget, resolve, ui_target
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF
@@ -60,6 +60,7 @@ class UiDriver:
         self.base_dir = base_dir  # relative upload paths start here (the plan's folder)
         self._session = BrowserSession(self.options)
         self._case: _CaseBrowser | None = None
+        self.options_problem: str | None = None  # a bad CRMQA_* setting, reported per step
 
     # ------------------------------------------------------------------ StepDriver protocol
 
@@ -83,6 +84,8 @@ class UiDriver:
     def run(self, step: Any, ctx: StepContext) -> StepOutput:
         """Perform one UI step; a mismatch is a failed check, a plan mistake raises UiStepError."""
         assert isinstance(step, UiStep)
+        if self.options_problem is not None:
+            raise EnvironmentProblem(f"browser options: {self.options_problem}")
         target = self._ui_target(ctx)
         started = time.time()
         clock = time.perf_counter()
@@ -270,9 +273,15 @@ def create_ui_driver(env: DriverEnvironment) -> UiDriver:
     """
     given = env.options.get("ui")
     if isinstance(given, UiOptions):
-        options = given
-    else:
+        return UiDriver(env.target, given, base_dir=env.base_dir)
+    try:
         options = UiOptions.from_env()
         if not os.environ.get("CRMQA_TRACE"):
             options = options.with_overrides(trace=env.evidence)
+    except UiOptionsError as exc:
+        # Building must not fail (the engine would read that as "no UI driver installed"):
+        # every UI step reports the bad setting instead.
+        driver = UiDriver(env.target, UiOptions(), base_dir=env.base_dir)
+        driver.options_problem = str(exc)
+        return driver
     return UiDriver(env.target, options, base_dir=env.base_dir)
