@@ -149,8 +149,7 @@ class Crm:
                 changes = {"failed_logins": 0,
                            "locked_until": now + self.settings.lockout_seconds}
             self.store.update_user(user["id"], changes)
-            if "locked_until" in changes:
-                raise Locked("account locked after repeated failed logins; try again later")
+            # The failing attempt itself is a plain 401; the lock shows from the next one on.
             raise NotAuthenticated("invalid username or password")
         if user["failed_logins"] or user["locked_until"]:
             self.store.update_user(user["id"], {"failed_logins": 0, "locked_until": None})
