@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -14,10 +16,10 @@ import pytest
 from crmqa.drivers.base import StepOutput
 from crmqa.drivers.ui.browser import UiLoginError
 from crmqa.drivers.ui.driver import UiDriver
-from crmqa.drivers.ui.options import UiOptions
+from crmqa.drivers.ui.options import CHROMIUM_ARGS, UiOptions
 from crmqa.drivers.ui.targets import UiStepError, UiTarget
 from crmqa.plan.models import UiStep
-from crmqa.sandbox.testing import SandboxHandle
+from crmqa.sandbox.testing import SandboxHandle, free_port
 from tests.ui.conftest import ROOT, CaseContext, FolderEvidence, failed_messages, sandbox_ui_target
 
 Run = Callable[..., list[StepOutput]]
@@ -164,3 +166,39 @@ def test_login_failure_names_the_user_never_the_password(sandbox: SandboxHandle,
         driver.close()
     assert "'sales'" in str(caught.value)
     assert "not-the-Secret-9" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_remote_browser_by_url(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """`--browser-url http://…` drives a browser someone else started (DevTools endpoint)."""
+    port = free_port()
+    browser = subprocess.Popen(
+        ["/usr/bin/chromium", "--headless=new", f"--remote-debugging-port={port}",
+         "--remote-debugging-address=127.0.0.1", f"--user-data-dir={tmp_path / 'profile'}",
+         *CHROMIUM_ARGS, "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/json/version", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the remote Chromium did not open its DevTools endpoint")
+                time.sleep(0.2)
+        options = UiOptions(browser_url=endpoint, chromium_path="/nowhere", timeout_s=5.0)
+        driver = UiDriver(sandbox_ui_target(sandbox), options)
+        context = CaseContext(case_id="UI-REMOTE", evidence=FolderEvidence(tmp_path))
+        try:
+            output = driver.run(UiStep(ui="open", target="lead_list"), context)
+            shown = driver.run(UiStep(ui="expect_visible", target="lead_list.table"), context)
+        finally:
+            driver.close()
+        assert output.data["screen"] == "lead_list"
+        assert [c.ok for c in shown.checks] == [True]
+    finally:
+        browser.terminate()
+        browser.wait(timeout=10)
