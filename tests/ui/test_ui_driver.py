@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from crmqa.core.errors import EnvironmentProblem
 from crmqa.drivers.base import StepOutput
 from crmqa.drivers.ui.browser import UiLoginError
 from crmqa.drivers.ui.driver import UiDriver
@@ -202,3 +203,19 @@ def test_a_remote_browser_by_url(sandbox: SandboxHandle, tmp_path: Path) -> None
     finally:
         browser.terminate()
         browser.wait(timeout=10)
+
+
+def test_video_without_ffmpeg_is_a_clear_environment_problem(sandbox: SandboxHandle,
+                                                             tmp_path: Path) -> None:
+    driver = UiDriver(sandbox_ui_target(sandbox), UiOptions(video=True, timeout_s=3.0))
+    context = CaseContext(case_id="UI-VIDEO", evidence=FolderEvidence(tmp_path))
+    try:
+        output = driver.run(UiStep(ui="open", target="lead_list"), context)
+    except EnvironmentProblem as exc:  # the usual case here: no ffmpeg for Playwright
+        assert "needs Playwright's ffmpeg" in str(exc) and "without --video" in str(exc)
+        assert "install" not in str(exc)  # never the hint to download a browser build
+        return
+    finally:
+        driver.close()
+    # ffmpeg is set up on this machine: the video is recorded, and offered on failure
+    assert output.data["screen"] == "lead_list"

@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from crmqa.core.errors import EnvironmentProblem
 from crmqa.drivers.ui.locators import build_locator
-from crmqa.drivers.ui.options import CHROMIUM_ARGS, UiOptions, UiOptionsError
+from crmqa.drivers.ui.options import CHROMIUM_ARGS, UiOptions
 from crmqa.profiles.screens import ScreenMap
 
 # Elements the `login` screen must name, and the optional one that shows a login error.
@@ -121,7 +121,7 @@ class BrowserSession:
             return self.browser().new_context(**kwargs)
         except PlaywrightError as exc:
             if video_dir is not None and "ffmpeg" in str(exc).lower():
-                raise UiOptionsError(
+                raise EnvironmentProblem(
                     "video recording needs Playwright's ffmpeg (see docs/ui.md); "
                     "run without --video"
                 ) from None

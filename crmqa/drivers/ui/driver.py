@@ -193,7 +193,18 @@ class UiDriver:
         context = self._session.new_context(storage, video_dir)
         if self.options.trace != "off":
             context.tracing.start(screenshots=True, snapshots=True, title=ctx.case_id)
-        page = context.new_page()
+        try:
+            page = context.new_page()
+        except PlaywrightError as exc:
+            context.close()
+            missing = re.search(r"Executable doesn't exist at (\S*ffmpeg\S*)", str(exc))
+            if missing:
+                # Playwright's own hint says to download it; this project never downloads.
+                raise EnvironmentProblem(
+                    f"video recording needs Playwright's ffmpeg at {missing.group(1)}: link "
+                    "Debian's ffmpeg there (see docs/ui.md), or run without --video"
+                ) from None
+            raise EnvironmentProblem(f"could not open a page: {str(exc).splitlines()[0]}") from None
         case.pages[identity] = (context, page)
         return page
 
