@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from crmqa.drivers.ui.driver import UiDriver
-from crmqa.drivers.ui.targets import UiStepError, resolve
+from crmqa.drivers.ui.targets import UiStepError, resolve, ui_step_problems
 from crmqa.plan.models import Suite, UiStep
 from crmqa.profiles.loader import resolve_profile
 from crmqa.profiles.screens import LocatorSpec, LocatorSyntaxError, ScreenMap, TextMatch
@@ -103,16 +103,24 @@ def _ui_steps(suite: Suite) -> list[UiStep]:
 
 def test_every_ui_step_of_the_lead_suite_resolves_on_the_sandbox() -> None:
     suite = Suite.model_validate(yaml.safe_load((ROOT / "suites/leads/ui.yaml").read_text()))
-    profile = resolve_profile("sandbox", ROOT)
-    driver = UiDriver(target=None)
+    screens = resolve_profile("sandbox", ROOT).screens
     steps = _ui_steps(suite)
     assert len(steps) > 40
-    problems = [
-        (step.ui, step.target, problem)
-        for step in steps if "{{" not in (step.target or "")
-        for problem in driver.check_step(step, _FakeTarget(profile))
-    ]
+    problems = [(step.ui, step.target, problem)
+                for step in steps for problem in ui_step_problems(step, screens)]
     assert problems == []
+
+
+def test_step_problems_are_found_without_a_browser() -> None:
+    screens = resolve_profile("sandbox", ROOT).screens
+    bad = UiStep(ui="fill", target="lead_form", values={"frist_name": "x", "email": "y"})
+    [problem] = ui_step_problems(bad, screens)
+    assert "no element 'frist_name'" in problem and "did you mean 'first_name'" in problem
+    assert ui_step_problems(UiStep(ui="open", target="lead_lsit"), screens)
+    assert ui_step_problems(UiStep(ui="click", target="lead_form.{{ params.x }}"), screens) == []
+    assert ui_step_problems(UiStep(ui="expect_url", target="/leads"), screens) == []
+    driver = UiDriver(target=None)
+    assert driver.check_step(bad, _FakeTarget(resolve_profile("sandbox", ROOT))) == [problem]
 
 
 class _FakeTarget:
@@ -122,9 +130,6 @@ class _FakeTarget:
         self.profile = profile
         self.base_url = "http://127.0.0.1:1"
         self.name = "sandbox"
-
-    def identity(self, name: str) -> object:
-        raise AssertionError("no login without a browser")
 
 
 def test_unknown_names_get_a_suggestion() -> None:

@@ -27,7 +27,7 @@ from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
 from crmqa.drivers.ui.browser import BrowserSession
 from crmqa.drivers.ui.options import UiOptions, UiOptionsError
-from crmqa.drivers.ui.targets import UiStepError, UiTarget, resolve, ui_target
+from crmqa.drivers.ui.targets import UiStepError, UiTarget, ui_step_problems, ui_target
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF
 
@@ -150,20 +150,7 @@ class UiDriver:
 
     def check_step(self, step: UiStep, target: Any) -> list[str]:
         """Problems with a step on a target, found without a browser (for validation)."""
-        screens = ui_target(target).screens
-        problems = []
-        refs = [step.target] if step.target and step.ui not in ("open", "expect_url") else []
-        if step.ui == "open" and step.target and not step.target.startswith(("/", "http")):
-            refs.append(step.target)
-        screen = step.target if step.values and step.target and "." not in step.target else None
-        refs += [f"{screen}.{k}" if screen and "." not in k and "=" not in k else k
-                 for k in step.values] if step.ui == "fill" else []
-        for ref in refs:
-            try:
-                resolve(ref, screens)
-            except UiStepError as exc:
-                problems.append(str(exc))
-        return problems
+        return ui_step_problems(step, ui_target(target).screens)
 
     def _ui_target(self, ctx: StepContext) -> UiTarget:
         if self._target is None:
