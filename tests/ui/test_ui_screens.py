@@ -8,6 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from crmqa.drivers.registry import StepDefect
 from crmqa.drivers.ui.driver import UiDriver
 from crmqa.drivers.ui.targets import UiStepError, resolve, ui_step_problems
 from crmqa.plan.models import Suite, UiStep
@@ -133,6 +134,7 @@ class _FakeTarget:
 
 
 def test_unknown_names_get_a_suggestion() -> None:
+    assert issubclass(UiStepError, StepDefect)  # the engine reports it as a test defect
     screens = resolve_profile("sandbox", ROOT).screens
     with pytest.raises(UiStepError, match=r"no element 'emial'.*did you mean 'email'"):
         resolve("lead_form.emial", screens)

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crmqa.core.errors import CrmqaError
+from crmqa.drivers.registry import StepDefect
 from crmqa.profiles.screens import ELEMENT_REF, LocatorSpec, LocatorSyntaxError, ScreenMap
 
 
-class UiStepError(CrmqaError):
+class UiStepError(StepDefect):
     """A UI step cannot mean anything on this target (unknown screen or element, bad locator).
 
     The plan or the profile is wrong, not the CRM: the engine reports the case as broken.
