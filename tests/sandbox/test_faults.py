@@ -12,6 +12,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -47,7 +48,7 @@ class Probe:
             self._ui.close()
 
 
-def _search(probe: Probe, **params: object) -> dict[str, object]:
+def _search(probe: Probe, **params: object) -> dict[str, Any]:
     return dict(probe.api().get("/api/leads", params=params).json())
 
 
@@ -56,7 +57,7 @@ def _export_rows(probe: Probe, token: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def _import(probe: Probe, rows: list[str]) -> dict[str, object]:
+def _import(probe: Probe, rows: list[str]) -> dict[str, Any]:
     text = "first_name,last_name,email\n" + "\n".join(rows) + "\n"
     response = probe.api().post("/api/leads/import",
                                 files={"file": ("x.csv", text.encode(), "text/csv")})
@@ -72,7 +73,7 @@ def search_case_sensitive(probe: Probe) -> bool:
 def search_ignores_page(probe: Probe) -> bool:
     first = _search(probe, q="example", page=1, page_size=5)["items"]
     second = _search(probe, q="example", page=2, page_size=5)["items"]
-    return [lead["id"] for lead in first] == [lead["id"] for lead in second]  # type: ignore[index]
+    return [lead["id"] for lead in first] == [lead["id"] for lead in second]
 
 
 def wrong_total_count(probe: Probe) -> bool:
@@ -91,7 +92,7 @@ def delete_leaves_listed(probe: Probe) -> bool:
     lead = probe.api().post("/api/leads", json=new_lead()).json()
     probe.api().delete(f"/api/leads/{lead['id']}")
     listed = _search(probe, q=lead["email"])["items"]
-    return lead["id"] in [item["id"] for item in listed]  # type: ignore[attr-defined]
+    return lead["id"] in [item["id"] for item in listed]
 
 
 def duplicate_email_allowed(probe: Probe) -> bool:
