@@ -69,6 +69,7 @@ def conclude(
             "Environment problem: the target could not be reached for any case; "
             "this run says nothing about the product.",
         )
-    write_run_outputs(run_dir, run_info, results, verdict, defects, plan)
+    # The report lists the campaign's defects, fixed ones included; the gates weigh open ones.
+    write_run_outputs(run_dir, run_info, results, verdict, ledger.history(plan.id), plan)
     exit_code = EXIT_TARGET_UNREACHABLE if unreachable else verdict.exit_code
     return Conclusion(run_info, results, verdict, defects, exit_code, unreachable)

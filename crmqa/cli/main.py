@@ -24,9 +24,9 @@ def _fail(error: CrmqaError) -> None:
     if isinstance(error, PlanError):
         err_console.print(f"[bold red]{len(error.issues)} problem(s) found:[/]")
         for issue in error.issues:
-            err_console.print(issue.format(), markup=False)
+            err_console.print(issue.format(), markup=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error:[/] {error}", markup=True)
+        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
     sys.exit(error.exit_code)
 
 

@@ -36,6 +36,8 @@ def pytest_arguments(
         "-p", "no:locust",
         "-q", "--no-header", "--tb=no", "-rN",
         "-o", "console_output_style=classic",
+        # crmqa imports Faker before pytest starts; its plugin cannot be rewritten then
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         # the plan's folder, not the caller's project, decides pytest's rootdir and ini
         "--rootdir", str(plan.resolve().parent),
         "-c", os.devnull,

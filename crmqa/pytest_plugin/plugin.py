@@ -77,10 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if is_controller(config) and not option.crmqa_run_id:
         option.crmqa_run_id = new_run_id()
     run_dir = Path(option.crmqa_reports) / option.crmqa_run_id
+    # Workers set it too: allure-pytest configures itself before xdist's options arrive.
+    if not getattr(option, "allure_report_dir", None):
+        option.allure_report_dir = str(run_dir / "allure-results")
     if is_controller(config):
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not getattr(option, "allure_report_dir", None):
-            option.allure_report_dir = str(run_dir / "allure-results")
         if not getattr(option, "xmlpath", None):
             option.xmlpath = str(run_dir / "junit.xml")
         # UI options travel to xdist workers through the environment they inherit.
@@ -131,7 +132,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.collection_failed:
         session.exitstatus = EXIT_BAD_PLAN
         return
-    if exitstatus == pytest.ExitCode.USAGE_ERROR:
+    if exitstatus == pytest.ExitCode.USAGE_ERROR or config.option.collectonly:
         return
     from crmqa.pytest_plugin.finish import finish_run
 

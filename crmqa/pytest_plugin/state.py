@@ -71,6 +71,7 @@ class RunState:
                 worker_id(),
                 reporter=AllureReporter(),
                 outcome_of=self._outcomes.get,
+                evidence=self.config.option.crmqa_evidence or "retain-on-failure",
             )
             self._engines[loaded.path] = engine
         return engine
