@@ -52,7 +52,8 @@ from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.templating import TemplateRenderError, has_template, make_faker, render
 from crmqa.plan.templating import template_context as make_template_context
-from crmqa.profiles.target import ResolvedTarget, resolve_target
+from crmqa.profiles.models import NoEquivalent
+from crmqa.profiles.target import ANONYMOUS, ResolvedTarget, resolve_target
 
 OutcomeLookup = Callable[[str], Outcome | None]
 
@@ -169,8 +170,16 @@ class Engine:
         if self.target is None:
             return []
         profile = self.target.profile
-        return [need for need in self._needs(case)
-                if need.startswith("driver:") or not profile.supports(need)]
+        identities = self.target.identities
+        missing = []
+        for need in self._needs(case):
+            if need.startswith("identity:"):
+                # A portable suite may act as a role this target does not have (`viewer`).
+                if need.split(":", 1)[1] not in identities:
+                    missing.append(need)
+            elif need.startswith("driver:") or not profile.supports(need):
+                missing.append(need)
+        return missing
 
     def run_case(self, loaded_case: Any, params: dict[str, Any] | None = None) -> CaseResult:
         """Run one case (once, with `params` when parametrised) and return its result."""
@@ -324,6 +333,10 @@ class Engine:
                 step_result.broken_kind = stop.kind
                 if stop.checks:
                     step_result.checks = stop.checks
+            except NoEquivalent as exc:
+                # The target cannot be asked this (a value it has no equivalent for).
+                step_result.outcome = Outcome.NOT_APPLICABLE
+                step_result.message = f"{label}: {exc}"
             except EnvironmentProblem as exc:
                 self._broken(step_result, f"{label}: {exc}", BrokenKind.ENVIRONMENT)
             except (TemplateRenderError, StepDefect, CheckError) as exc:
@@ -444,6 +457,10 @@ class Engine:
         needs: list[str] = []
         for step in [*case.setup, *case.steps, *case.teardown]:
             inner = step.wait_until.step if isinstance(step, WaitStep) else step
+            acting_as = getattr(inner, "as_", None)
+            if isinstance(acting_as, str) and acting_as != ANONYMOUS and not has_template(
+                    acting_as):
+                needs.append(f"identity:{acting_as}")
             if isinstance(inner, OpStep):
                 needs.append(inner.op)
                 continue
@@ -463,8 +480,9 @@ class Engine:
     def _not_applicable(self, missing: list[str]) -> str:
         assert self.target is not None
         drivers = [m.split(":", 1)[1] for m in missing if m.startswith("driver:")]
-        caps = [m for m in missing if not m.startswith("driver:")]
-        parts = []
+        identities = [m.split(":", 1)[1] for m in missing if m.startswith("identity:")]
+        caps = [m for m in missing if not m.startswith(("driver:", "identity:"))]
+        parts = [f"target {self.target_name!r} has no identity {name!r}" for name in identities]
         if caps:
             parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
                          f"does not support {', '.join(caps)}")

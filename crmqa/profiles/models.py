@@ -10,13 +10,24 @@ See docs/profiles.md for the format with examples.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crmqa.checks.paths import search_path
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
 from crmqa.profiles.screens import ScreenMap
+
+
+class NoEquivalent(Exception):
+    """The target has no equivalent for what a step asks (a canonical value mapped to null).
+
+    The engine reports the case as not applicable with this message: the product cannot be
+    asked the question, which says nothing about whether it answers it well.
+    """
 
 
 class ProfileModel(BaseModel):
@@ -165,6 +176,10 @@ class Pagination(ProfileModel):
         None, description="JMESPath of the next page URL; unset: the Link header rel=next"
     )
     max_pages: int = Field(100, ge=1, description="bound when walking pages (`all: true`)")
+    default_size: int | None = Field(
+        None, ge=1, description="offset style: the page size the product uses when none is "
+        "sent, so page N can be asked for without a page_size"
+    )
 
 
 class SortSpec(ProfileModel):
@@ -228,6 +243,18 @@ class OperationSpec(ProfileModel):
     body_wrapper: str | None = Field(
         None, description="send the record inside this key ({'lead': {...}})"
     )
+    record_path: str | None = Field(
+        None, description="JMESPath of the record in this operation's answer; default the "
+        "entity's record_path"
+    )
+    read_back: bool = Field(
+        False, description="create/update: the answer lacks the record, so after a success "
+        "GET the item (id from `id_path`, or the step's id for update) and use that record"
+    )
+    id_path: str | None = Field(
+        None, description="create: JMESPath of the new id in the answer; default the record's "
+        "id field"
+    )
 
 
 class ImportSpec(ProfileModel):
@@ -252,6 +279,20 @@ class ImportSpec(ProfileModel):
     rejected_path: str | None = "rejected"
     rejected_row_key: str = "row"
     rejected_errors_key: str = "errors"
+    rejected_shape: Literal["nested", "flat"] = Field(
+        "nested", description="nested: [{row, errors: {field: [msg]}}]; flat: one entry per "
+        "error, [{row, field, message}] (grouped by row)"
+    )
+    rejected_field_key: str = Field("field", description="flat rows: the field's key")
+    rejected_message_key: str = Field("message", description="flat rows: the message's key")
+    row_base: int = Field(
+        2, description="the number the product gives the first data row; canonical rows "
+        "count the header as row 1, so the first data row is 2"
+    )
+    all_or_nothing: bool = Field(
+        False, description="the product refuses the whole file when a row is bad: a failure "
+        "answer with rows at `rejected_path` is reported as outcome ok, imported 0"
+    )
     columns: list[str] | None = Field(
         None, description="canonical columns in file order, for `rows:`; default the field map"
     )
@@ -259,15 +300,31 @@ class ImportSpec(ProfileModel):
 
 
 class ExportSpec(ProfileModel):
+    """How an export is fetched and its columns read back."""
+
     path: str | None = Field(None, description="default <collection>/export")
     format: Literal["csv", "json"] = "csv"
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical field -> CSV header (a display label); "
+        "unset: the entity's field map"
+    )
+    values: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="canonical field -> {canonical value: exported "
+        "value}, for exports that write display labels (`In Process`)"
+    )
     items_path: str | None = Field(None, description="json exports: JMESPath of the records")
     success: list[int] | None = None
 
 
 class ConvertSpec(ProfileModel):
+    """How a lead is converted; `body` for products that convert by an update."""
+
     path: str | None = Field(None, description="default <item>/convert")
     method: HttpMethod = "POST"
+    body: dict[str, Any] | None = Field(
+        None, description="a fixed body to send (e.g. {status: converted}); the step's `data` "
+        "is merged over it"
+    )
     results: dict[str, str] = Field(
         default_factory=lambda: {
             "contact_id": "contact_id",
@@ -294,7 +351,9 @@ class EntitySpec(ProfileModel):
     )
     values: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="canonical field -> {canonical value: product value} (e.g. status names)",
+        description="canonical field -> {canonical value: product value} (e.g. status names);"
+        " a value mapped to null has no equivalent in the product: a step using it makes the "
+        "case not applicable",
     )
     operations: dict[str, OperationSpec] = Field(
         default_factory=dict, description="the operations the product supports, with overrides"
@@ -347,7 +406,8 @@ class EntitySpec(ProfileModel):
     def reverse_values(self) -> dict[str, dict[Any, Any]]:
         """canonical field -> {product value: canonical value}."""
         return {
-            field: {_hashable(product): canonical for canonical, product in mapping.items()}
+            field: {_hashable(product): canonical for canonical, product in mapping.items()
+                    if product is not None}
             for field, mapping in self.values.items()
         }
 
@@ -382,6 +442,50 @@ class ErrorShape(ProfileModel):
     message_path: str | None = "detail"
 
 
+class OutcomeRule(ProfileModel):
+    """One status -> outcome rule that may also look at the request and the answer.
+
+    Rules are tried in order before the `outcomes` map; the first that matches decides.
+    `anonymous: true` matches only requests sent without credentials (`false`: only with);
+    `body_path` + `matches` match a regular expression against the answer's value there
+    (`matches` alone: against the whole body as text).
+    """
+
+    status: int | list[int]
+    outcome: CanonicalOutcome
+    anonymous: bool | None = None
+    body_path: str | None = Field(None, description="JMESPath into the JSON answer")
+    matches: str | None = Field(None, description="regular expression (search, not full match)")
+
+    @field_validator("matches")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    def applies(self, status: int, body: Any, anonymous: bool) -> bool:
+        """True when the rule matches this answer."""
+        statuses = self.status if isinstance(self.status, list) else [self.status]
+        if status not in statuses:
+            return False
+        if self.anonymous is not None and self.anonymous != anonymous:
+            return False
+        if self.body_path is None and self.matches is None:
+            return True
+        value = search_path(self.body_path, body) if self.body_path and isinstance(
+            body, dict | list) else (None if self.body_path else body)
+        if value is None:
+            return False
+        if self.matches is None:
+            return True
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return re.search(self.matches, text) is not None
+
+
 DEFAULT_OUTCOMES: dict[int, CanonicalOutcome] = {
     400: CanonicalOutcome.REJECTED,
     401: CanonicalOutcome.UNAUTHORIZED,
@@ -407,6 +511,9 @@ class Profile(ProfileModel):
     errors: ErrorShape = Field(default_factory=ErrorShape)
     outcomes: dict[int, CanonicalOutcome] = Field(
         default_factory=dict, description="HTTP status -> canonical outcome, over the defaults"
+    )
+    outcome_rules: list[OutcomeRule] = Field(
+        default_factory=list, description="rules tried before `outcomes` (request, body)"
     )
     health_path: str | None = Field(None, description="a cheap GET that proves the CRM is up")
     adapter: str | None = Field(
@@ -465,10 +572,18 @@ class Profile(ProfileModel):
     def outcome_map(self) -> dict[int, CanonicalOutcome]:
         return {**DEFAULT_OUTCOMES, **self.outcomes}
 
-    def outcome_for(self, status: int, success: list[int] | None = None) -> CanonicalOutcome:
-        """The canonical outcome of an HTTP status; `success` narrows what counts as ok."""
+    def outcome_for(self, status: int, success: list[int] | None = None, *, body: Any = None,
+                    anonymous: bool = False) -> CanonicalOutcome:
+        """The canonical outcome of an answer; `success` narrows what counts as ok.
+
+        `body` (the decoded answer) and `anonymous` (sent without credentials) feed the
+        profile's `outcome_rules`.
+        """
         if success is not None and status in success:
             return CanonicalOutcome.OK
+        for rule in self.outcome_rules:
+            if rule.applies(status, body, anonymous):
+                return rule.outcome
         mapped = self.outcomes.get(status)
         if mapped is not None:
             return mapped

@@ -204,7 +204,9 @@ class ApiDriver:
             data: Any = response.json() if response.content else None
         except ValueError:
             data = {"text": response.text}
-        outcome = self.profile.outcome_for(response.status_code).value
+        outcome = self.profile.outcome_for(
+            response.status_code, body=data, anonymous=session.identity == ANONYMOUS,
+        ).value
         body_errors = data if isinstance(data, dict | list) else None
         errors = field_errors(self.profile.errors, None, body_errors) if (
             response.status_code >= 400) else {}

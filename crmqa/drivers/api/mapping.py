@@ -12,7 +12,7 @@ import io
 from typing import Any, cast
 
 from crmqa.checks.paths import search_path
-from crmqa.profiles.models import EntitySpec, ErrorShape, Pagination, SortSpec
+from crmqa.profiles.models import EntitySpec, ErrorShape, ExportSpec, Pagination, SortSpec
 
 _ABSENT = object()
 
@@ -40,12 +40,22 @@ def set_dotted(record: dict[str, Any], path: str, value: Any) -> None:
     current[parts[-1]] = value
 
 
+class UnmappedValue(ValueError):
+    """A canonical value the profile maps to null: the product has no equivalent."""
+
+
 def value_out(entity: EntitySpec, field: str, value: Any) -> Any:
-    """A canonical value as the product names it (`qualified` -> `Qualified`)."""
+    """A canonical value as the product names it (`qualified` -> `Qualified`).
+
+    Raises UnmappedValue when the profile maps the value to null (no equivalent).
+    """
     mapping = entity.values.get(field)
     if mapping is None or not isinstance(value, str | int | float | bool):
         return value
-    return cast(dict[Any, Any], mapping).get(value, value)
+    mapping = cast(dict[Any, Any], mapping)
+    if value in mapping and mapping[value] is None:
+        raise UnmappedValue(f"{field} {value!r} has no equivalent in this product")
+    return mapping.get(value, value)
 
 
 def value_in(entity: EntitySpec, field: str, value: Any) -> Any:
@@ -141,7 +151,7 @@ def page_params(pagination: Pagination, page: int | None, page_size: int | None)
     if pagination.style == "page":
         params[pagination.page_param] = pagination.first_page + (page - 1)
     elif pagination.style == "offset":
-        size = page_size or 0
+        size = page_size or pagination.default_size or 0
         if page > 1 and not size:
             raise ValueError("offset pagination needs page_size to ask for a page after the first")
         params[pagination.offset_param] = (page - 1) * size
@@ -159,7 +169,27 @@ def rows_to_csv(entity: EntitySpec, columns: list[str], rows: list[dict[str, Any
     return buffer.getvalue()
 
 
-def rows_from_csv(entity: EntitySpec, text: str) -> list[dict[str, Any]]:
-    """An exported CSV's rows with canonical column names and values."""
+def rows_from_csv(entity: EntitySpec, text: str,
+                  export: ExportSpec | None = None) -> list[dict[str, Any]]:
+    """An exported CSV's rows with canonical column names and values.
+
+    With `export.columns` the headers are display labels mapped to canonical fields (other
+    columns are kept under their label); `export.values` maps exported values back. A UTF-8
+    byte order mark before the header is dropped.
+    """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    return [to_canonical(entity, dict(row)) for row in reader]
+    if export is None or not export.columns:
+        return [to_canonical(entity, dict(row)) for row in reader]
+    by_label = {label: canonical for canonical, label in export.columns.items()}
+    reverse_values = {
+        field: {label: canonical for canonical, label in mapping.items() if label is not None}
+        for field, mapping in export.values.items()
+    }
+    rows = []
+    for row in reader:
+        out: dict[str, Any] = {}
+        for label, value in row.items():
+            field = by_label.get(label, label)
+            out[field] = reverse_values.get(field, {}).get(value, value)
+        rows.append(out)
+    return rows

@@ -16,6 +16,7 @@ import requests
 from crmqa.checks.paths import search_path
 from crmqa.core.errors import EnvironmentProblem
 from crmqa.drivers.api.mapping import (
+    UnmappedValue,
     field_errors,
     filter_params,
     page_params,
@@ -28,7 +29,8 @@ from crmqa.drivers.api.mapping import (
 from crmqa.drivers.api.session import ApiSession, Exchange
 from crmqa.plan.models import CanonicalOutcome
 from crmqa.profiles.adapter import OperationCall, OperationResult
-from crmqa.profiles.models import EntitySpec, Profile
+from crmqa.profiles.models import EntitySpec, ImportSpec, NoEquivalent, Profile
+from crmqa.profiles.target import ANONYMOUS
 
 _GATEWAY_ERRORS = frozenset({502, 503, 504})
 _OK = CanonicalOutcome.OK.value
@@ -89,18 +91,33 @@ class OperationRunner:
             template = template.replace("{id}", str(args["id"]))
         return template
 
+    def _outcome(self, exchange: Exchange, body: Any, success: list[int] | None,
+                 api: ApiSession) -> str:
+        """The canonical outcome of an answer, through the profile's status and body rules."""
+        return self.profile.outcome_for(
+            exchange.status or 0, success, body=body, anonymous=api.identity == ANONYMOUS,
+        ).value
+
+    def _filters(self, entity: EntitySpec, op: str, filters: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return filter_params(entity, filters)
+        except UnmappedValue as exc:
+            raise NoEquivalent(f"{op}: filter {exc} (profile {self.profile.name!r})") from None
+
     def _name(self, entity: EntitySpec, op: str, default: str) -> str:
         return f"{entity.method_of(op)} {entity.operation(op).path or default}"
 
     def _record_result(
-        self, entity: EntitySpec, op: str, exchange: Exchange, success: list[int] | None
+        self, entity: EntitySpec, op: str, exchange: Exchange, api: ApiSession
     ) -> OperationResult:
+        spec = entity.operation(op)
         status = exchange.status or 0
         body = _json(exchange, expect_json=status != 204)
-        outcome = self.profile.outcome_for(status, success).value
+        outcome = self._outcome(exchange, body, spec.success, api)
         result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
         if outcome == _OK:
-            product = search_path(entity.record_path, body) if entity.record_path else body
+            record_path = spec.record_path or entity.record_path
+            product = search_path(record_path, body) if record_path else body
             result.record = to_canonical(entity, product) if isinstance(product, dict) else None
         else:
             result.field_errors = field_errors(self.profile.errors, entity, body)
@@ -113,7 +130,10 @@ class OperationRunner:
     def _body(self, entity: EntitySpec, op: str, data: Any) -> Any:
         if not isinstance(data, dict):
             raise OperationError(f"{op} needs `data` as a mapping of canonical fields")
-        body = to_product(entity, data)
+        try:
+            body = to_product(entity, data)
+        except UnmappedValue as exc:
+            raise NoEquivalent(f"{op}: {exc} (profile {self.profile.name!r})") from None
         wrapper = entity.operation(op).body_wrapper
         return {wrapper: body} if wrapper else body
 
@@ -127,10 +147,35 @@ class OperationRunner:
             json=self._body(entity, "create", call.args.get("data", {})), timeout_s=timeout_s,
             name=self._name(entity, "create", entity.collection),
         )
-        result = self._record_result(entity, "create", exchange, spec.success)
-        if result.outcome == _OK and result.record and result.record.get("id") is not None:
-            result.created_ids.append(result.record["id"])
+        result = self._record_result(entity, "create", exchange, api)
+        if result.outcome != _OK:
+            return result
+        body = result.extra.get("raw")
+        new_id = (search_path(spec.id_path, body) if spec.id_path and isinstance(body, dict)
+                  else (result.record or {}).get("id"))
+        if new_id is not None:
+            result.created_ids.append(new_id)  # tracked first: cleanup must not depend on more
+        if spec.read_back:
+            self._read_back(entity, "create", new_id, result, api, timeout_s)
         return result
+
+    def _read_back(self, entity: EntitySpec, op: str, record_id: Any, result: OperationResult,
+                   api: ApiSession, timeout_s: float | None) -> None:
+        """Replace a write's record with the item read again (answers without the record)."""
+        if record_id in (None, ""):
+            raise EnvironmentProblem(
+                f"{op} succeeded but its answer holds no id at "
+                f"{entity.operation(op).id_path or entity.id_field!r} to read the record back"
+            )
+        got = self._op_get(entity, OperationCall(entity="", operation="get",
+                                                 args={"id": record_id}, identity=""),
+                           api, timeout_s)
+        result.extra["write_answer"] = result.extra.get("raw")
+        if got.outcome != _OK:
+            result.record = None
+            result.extra["read_back"] = f"GET after {op} answered {got.outcome} ({got.status})"
+            return
+        result.record = got.record
 
     def _op_get(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
                 timeout_s: float | None) -> OperationResult:
@@ -138,7 +183,7 @@ class OperationRunner:
             entity.method_of("get"), self._path(entity, "get", entity.item_path, call.args),
             timeout_s=timeout_s, name=self._name(entity, "get", entity.item_path),
         )
-        return self._record_result(entity, "get", exchange, entity.operation("get").success)
+        return self._record_result(entity, "get", exchange, api)
 
     def _op_update(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
                    timeout_s: float | None) -> OperationResult:
@@ -147,7 +192,10 @@ class OperationRunner:
             json=self._body(entity, "update", call.args.get("data", {})), timeout_s=timeout_s,
             name=self._name(entity, "update", entity.item_path),
         )
-        return self._record_result(entity, "update", exchange, entity.operation("update").success)
+        result = self._record_result(entity, "update", exchange, api)
+        if result.outcome == _OK and entity.operation("update").read_back:
+            self._read_back(entity, "update", call.args.get("id"), result, api, timeout_s)
+        return result
 
     def _op_delete(self, entity: EntitySpec, call: OperationCall, api: ApiSession,
                    timeout_s: float | None) -> OperationResult:
@@ -155,7 +203,7 @@ class OperationRunner:
             entity.method_of("delete"), self._path(entity, "delete", entity.item_path, call.args),
             timeout_s=timeout_s, name=self._name(entity, "delete", entity.item_path),
         )
-        result = self._record_result(entity, "delete", exchange, entity.operation("delete").success)
+        result = self._record_result(entity, "delete", exchange, api)
         result.record = None
         return result
 
@@ -181,7 +229,7 @@ class OperationRunner:
         filters = args.get("filters") or {}
         if not isinstance(filters, dict):
             raise OperationError(f"{op} needs `filters` as a mapping")
-        params.update(filter_params(entity, filters))
+        params.update(self._filters(entity, op, filters))
         if args.get("sort"):
             if spec.sort is None:
                 raise OperationError(f"profile {self.profile.name!r} cannot sort {op}")
@@ -211,7 +259,7 @@ class OperationRunner:
             exchange = api.send(method, url, params=query, timeout_s=timeout_s, name=name)
             status = exchange.status or 0
             body = _json(exchange, expect_json=True)
-            outcome = self.profile.outcome_for(status, entity.operation(op).success).value
+            outcome = self._outcome(exchange, body, entity.operation(op).success, api)
             result.status = status
             result.extra["raw"] = body
             if outcome != _OK:
@@ -294,31 +342,60 @@ class OperationRunner:
                                 name=f"{spec.commit_method} {spec.commit_path}")
             body = _json(exchange, expect_json=True)
         status = exchange.status or 0
-        outcome = self.profile.outcome_for(status, spec.success).value
+        outcome = self._outcome(exchange, body, spec.success, api)
         result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
-        if outcome != _OK:
+        rejected_raw = search_path(spec.rejected_path, body) if spec.rejected_path and (
+            isinstance(body, dict | list)) else None
+        refused_whole = (outcome != _OK and spec.all_or_nothing
+                         and isinstance(rejected_raw, list) and bool(rejected_raw))
+        if outcome != _OK and not refused_whole:
             result.field_errors = field_errors(self.profile.errors, entity, body)
             return result
-        ids = search_path(spec.ids_path, body) if spec.ids_path else None
+        if refused_whole:
+            # The product answered "fix these rows first" and wrote nothing: in canonical
+            # terms the import ran, imported nothing and rejected these rows.
+            result.outcome = _OK
+        ids = search_path(spec.ids_path, body) if spec.ids_path and not refused_whole else None
         ids = ids if isinstance(ids, list) else []
-        imported = search_path(spec.imported_path, body) if spec.imported_path else None
-        rejected_raw = search_path(spec.rejected_path, body) if spec.rejected_path else None
-        rejected = []
-        for item in rejected_raw if isinstance(rejected_raw, list) else []:
-            if not isinstance(item, dict):
-                continue
-            errors = field_errors(
-                self.profile.errors.model_copy(
-                    update={"field_errors_path": spec.rejected_errors_key}),
-                entity, item,
-            )
-            rejected.append({"row": item.get(spec.rejected_row_key), "errors": errors})
+        imported = (search_path(spec.imported_path, body) if spec.imported_path
+                    and not refused_whole else None)
+        rejected = self._rejected_rows(entity, spec, rejected_raw)
         result.extra.update(
             imported=imported if isinstance(imported, int) else len(ids), ids=ids,
             rejected=rejected,
         )
         result.created_ids.extend(ids)
         return result
+
+    def _rejected_rows(self, entity: EntitySpec, spec: ImportSpec,
+                       rejected_raw: Any) -> list[dict[str, Any]]:
+        """Rejected rows as [{row, errors: {canonical field: [messages]}}], canonical numbers.
+
+        Canonical rows count the header as row 1; `row_base` is what the product calls the
+        first data row.
+        """
+        shift = 2 - spec.row_base
+        by_row: dict[Any, dict[str, list[str]]] = {}
+        for item in rejected_raw if isinstance(rejected_raw, list) else []:
+            if not isinstance(item, dict):
+                continue
+            row = item.get(spec.rejected_row_key)
+            if isinstance(row, int) and not isinstance(row, bool):
+                row += shift
+            errors = by_row.setdefault(row, {})
+            if spec.rejected_shape == "flat":
+                field = str(item.get(spec.rejected_field_key, ""))
+                field = entity.reverse_fields.get(field, field)
+                errors.setdefault(field, []).append(str(item.get(spec.rejected_message_key, "")))
+            else:
+                found = field_errors(
+                    self.profile.errors.model_copy(
+                        update={"field_errors_path": spec.rejected_errors_key, "shape": "dict"}),
+                    entity, item,
+                )
+                for field, messages in found.items():
+                    errors.setdefault(field, []).extend(messages)
+        return [{"row": row, "errors": errors} for row, errors in by_row.items()]
 
     def _import_file(self, entity: EntitySpec, args: dict[str, Any]) -> tuple[bytes, str]:
         spec = entity.import_
@@ -344,14 +421,16 @@ class OperationRunner:
         params: dict[str, Any] = {}
         if call.args.get("query") not in (None, ""):
             params[entity.list_.search_param] = call.args["query"]
-        params.update(filter_params(entity, call.args.get("filters") or {}))
+        params.update(self._filters(entity, "export", call.args.get("filters") or {}))
         exchange = api.send(entity.method_of("export"), path, params=params, timeout_s=timeout_s,
                             name=f"{entity.method_of('export')} {path}")
         response = exchange.response
         assert response is not None
         if response.status_code in _GATEWAY_ERRORS:
             raise EnvironmentProblem(f"the CRM is unavailable: {exchange.summary()}")
-        outcome = self.profile.outcome_for(response.status_code, spec.success if spec else None)
+        outcome = self.profile.outcome_for(response.status_code, spec.success if spec else None,
+                                           body=_json(exchange, False),
+                                           anonymous=api.identity == ANONYMOUS)
         result = OperationResult(outcome=outcome.value, status=response.status_code)
         if outcome is not CanonicalOutcome.OK:
             result.field_errors = field_errors(self.profile.errors, entity, _json(exchange, False))
@@ -359,7 +438,7 @@ class OperationRunner:
         fmt = spec.format if spec else "csv"
         if fmt == "csv":
             text = _decode(response)
-            rows = rows_from_csv(entity, text)
+            rows = rows_from_csv(entity, text, spec)
             result.extra.update(content=text)
         else:
             body = _json(exchange, expect_json=True)
@@ -380,11 +459,16 @@ class OperationRunner:
             raise OperationError("convert needs `id` in `with`")
         path = path_template.replace("{id}", str(call.args.get("id")))
         method = spec.method if spec else "POST"
-        exchange = api.send(method, path, json=call.args.get("data"), timeout_s=timeout_s,
+        payload: Any = call.args.get("data")
+        if spec is not None and spec.body is not None:
+            # Products that convert by an update: the fixed body, the step's data over it.
+            extra = payload if isinstance(payload, dict) else {}
+            payload = {**spec.body, **self._body(entity, "convert", extra)}
+        exchange = api.send(method, path, json=payload, timeout_s=timeout_s,
                             name=f"{method} {path_template}")
         status = exchange.status or 0
         body = _json(exchange, expect_json=True)
-        outcome = self.profile.outcome_for(status, spec.success if spec else None).value
+        outcome = self._outcome(exchange, body, spec.success if spec else None, api)
         result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
         if outcome == _OK:
             results = spec.results if spec else {}
