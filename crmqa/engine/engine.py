@@ -211,8 +211,7 @@ class Engine:
 
     def _run(self, case: Any, params: dict[str, Any], result: CaseResult) -> None:
         if case.category is Category.MANUAL:
-            self._finish(result, Outcome.SKIPPED,
-                         "manual case: its result comes from the manual results file")
+            self._finish_manual(case, result)
             return
         blocked = self._blocked_by_dependency(case)
         if blocked:
@@ -526,12 +525,40 @@ class Engine:
                 duration_ms=(time.perf_counter() - clock) * 1000,
             ))
 
+    def _finish_manual(self, case: Any, result: CaseResult) -> None:
+        """A person's recorded result counts like any other case's; none recorded is skipped."""
+        recorded = self.loaded_plan.manual_results.get(case.id)
+        if recorded is None:
+            self._finish(result, Outcome.SKIPPED,
+                         "manual case: no result recorded in the manual results file")
+            return
+        outcome = _MANUAL_OUTCOMES[recorded.result]
+        when = f" on {recorded.date}" if recorded.date else ""
+        message = f"manual result '{recorded.result}' by {recorded.tester}{when}"
+        if recorded.notes:
+            message += f": {recorded.notes}"
+        if recorded.evidence:
+            message += f" (evidence: {recorded.evidence})"
+            result.steps.append(StepResult(
+                index=1, name="manual check", kind="manual", outcome=outcome, message=message,
+                attachments=[Attachment(name="evidence link", text=recorded.evidence)],
+            ))
+        self._finish(result, outcome, "" if outcome is Outcome.PASSED else message)
+
     @staticmethod
     def _finish(result: CaseResult, outcome: Outcome, message: str,
                 kind: BrokenKind | None = None) -> None:
         result.outcome = outcome
         result.message = message
         result.broken_kind = kind if outcome is Outcome.BROKEN else None
+
+
+_MANUAL_OUTCOMES = {
+    "passed": Outcome.PASSED,
+    "failed": Outcome.FAILED,
+    "blocked": Outcome.BLOCKED,
+    "not_run": Outcome.SKIPPED,
+}
 
 
 class _LazyFaker:
