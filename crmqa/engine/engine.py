@@ -53,6 +53,7 @@ from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, Wai
 from crmqa.plan.templating import TemplateRenderError, has_template, make_faker, render
 from crmqa.plan.templating import template_context as make_template_context
 from crmqa.profiles.models import NoEquivalent
+from crmqa.profiles.screens import ELEMENT_REF
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget, resolve_target
 
 OutcomeLookup = Callable[[str], Outcome | None]
@@ -471,6 +472,8 @@ class Engine:
                 needs.append(f"driver:{_step_kind(inner)}")
                 continue
             needs.extend(driver.needs(inner))
+            if isinstance(inner, UiStep):
+                needs.extend(_element_needs(inner))
         needs.extend(case.needs)
         unique = list(dict.fromkeys(needs))
         self._needs_cache[id(case)] = (case, unique)
@@ -589,6 +592,34 @@ class _LazyFaker:
 
     def __getitem__(self, locale: str) -> Any:
         return self._real()[locale]
+
+
+def _element_needs(step: UiStep) -> list[str]:
+    """`screen:lead_list.search` for each screen element a UI step names outright.
+
+    A screen the product has may still lack an element (a list without a search box): the
+    case is then not applicable rather than broken. Templated names are checked at run time.
+    """
+    needs: list[str] = []
+    target = (step.target or "").split(" >> ", 1)[0].strip()
+    match = ELEMENT_REF.fullmatch(target) if "=" not in target else None
+    if match is None or has_template(target):
+        return needs
+    screen, element = match.group(1), match.group(2)
+    if element is not None:
+        needs.append(f"screen:{screen}.{element}")
+    # Only `fill` names elements in `values` (`open` gives URL parameters there).
+    for key in (step.values or {}) if step.ui == "fill" else {}:
+        if has_template(key):
+            continue
+        key_match = ELEMENT_REF.fullmatch(key)
+        if key_match is None:
+            continue
+        if key_match.group(2) is not None:
+            needs.append(f"screen:{key}")
+        elif element is None:
+            needs.append(f"screen:{screen}.{key}")
+    return needs
 
 
 def _slug(text: str) -> str:

@@ -558,6 +558,9 @@ class Profile(ProfileModel):
         if self.screens:
             caps.add("ui")
             caps.update(f"screen:{name}" for name in self.screens)
+            # Elements too (`screen:lead_list.search`): a product's screen may lack one.
+            caps.update(f"screen:{name}.{element}" for name in self.screens
+                        for element in self.screens.elements_of(name))
         caps.add(f"auth:{self.auth.scheme}")
         return frozenset(caps)
 

@@ -110,7 +110,7 @@ def test_delete_through_the_admin(admin_page: Page, bottlecrm: BottleCrm,
                                   screens: ScreenMap) -> None:
     lead_id = _api_lead(bottlecrm, "Delete")
     admin_page.goto(f"{bottlecrm.base_url}/admin/leads/lead/{lead_id}/change/")
-    build_locator(admin_page, screens.elements_of("lead_detail")["delete"].spec).click()
+    build_locator(admin_page, screens.elements_of("lead_change")["delete"].spec).click()
     admin_page.wait_for_url(f"**/admin/leads/lead/{lead_id}/delete/")
     build_locator(admin_page, screens.elements_of("lead_delete")["confirm"].spec).click()
     admin_page.wait_for_url(f"{bottlecrm.base_url}/admin/leads/lead/")

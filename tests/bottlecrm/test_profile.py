@@ -1,8 +1,9 @@
 """The built-in `bottlecrm` profile, driven by crmqa's API operations against a real BottleCRM.
 
-Each test states what the profile maps today; where the format cannot express BottleCRM
-(see docs/bottlecrm-notes.md, "What the profile format cannot say"), the test pins the
-current behaviour so that a format change shows up here.
+Each test states what the profile maps: records read back after writes (`read_back`), 403
+without credentials read as unauthorized (`outcome_rules`), all-or-nothing imports in the
+canonical shape, label-headed exports mapped back (`export.columns`), conversion by PATCH
+(`convert.body`), and `qualified` having no equivalent. docs/targets.md explains each key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from crmqa.drivers.api.redaction import Redactor
 from crmqa.drivers.api.session import ApiSession
 from crmqa.profiles.adapter import OperationCall, OperationResult
 from crmqa.profiles.loader import load_profile
-from crmqa.profiles.models import Profile
+from crmqa.profiles.models import NoEquivalent, Profile
 from crmqa.profiles.target import Identity, Secret
 
 from .provision import BottleCrm
@@ -86,8 +87,11 @@ def test_create_get_update_delete_in_canonical_terms(admin: Crm, bottlecrm: Bott
     data = _lead()
     created = admin("lead.create", data=data)
     assert created.outcome == "ok"
-    lead_id = _rec(created)["id"]  # create answers only the id, which is enough to track it
+    lead_id = _rec(created)["id"]
     assert created.created_ids == [lead_id]
+    # create answers only the id; the record is read back with GET (`read_back: true`)
+    assert set(created.extra["write_answer"]) == {"error", "message", "id"}
+    assert {k: _rec(created)[k] for k in data} == data
 
     got = admin("lead.get", id=lead_id)
     assert got.outcome == "ok"
@@ -96,8 +100,8 @@ def test_create_get_update_delete_in_canonical_terms(admin: Crm, bottlecrm: Bott
 
     updated = admin("lead.update", id=lead_id, data={"company": "NASA", "status": "contacted"})
     assert updated.outcome == "ok"
-    assert "company" not in _rec(updated)  # the answer has no record: read it again
-    again = _rec(admin("lead.get", id=lead_id))
+    assert "id" not in updated.extra["write_answer"]  # no record, not even the id
+    again = _rec(updated)  # read back
     assert (again["company"], again["status"], again["email"]) == ("NASA", "contacted",
                                                                     data["email"])
 
@@ -162,10 +166,16 @@ def test_import_commits_all_rows_or_none(admin: Crm, user: Crm) -> None:
     assert (got["first_name"], got["last_name"], got["company"]) == ("Zoë", "Ångström", "NACA")
 
     mixed = admin("lead.import", rows=[_lead(), _lead(email="broken")])
-    assert mixed.outcome == "rejected"  # 400: nothing was created
-    assert mixed.extra["raw"]["created"] == 0
+    # BottleCRM answers 400 and creates nothing; canonically: imported 0, the bad row rejected
+    assert mixed.status == 400
     assert mixed.extra["raw"]["errors"] == [
         {"row": 2, "field": "email", "message": "Enter a valid email address."}
+    ]
+    assert mixed.outcome == "ok"
+    assert (mixed.extra["imported"], mixed.extra["ids"]) == (0, [])
+    # BottleCRM's data row 2 is the file's line 3 (canonical rows count the header as 1)
+    assert mixed.extra["rejected"] == [
+        {"row": 3, "errors": {"email": ["Enter a valid email address."]}}
     ]
     assert user("lead.import", rows=[_lead()]).outcome == "forbidden"  # USER cannot import
 
@@ -176,16 +186,44 @@ def test_export_is_csv_with_label_headers_and_non_ascii(admin: Crm) -> None:
     exported = admin("lead.export", query=data["email"])
     assert exported.outcome == "ok"
     [row] = _recs(exported)
-    # Headers are labels, not field names: the profile cannot map them yet.
-    assert row["First name"] == "Émilie"
-    assert row["Last name"] == "Du Châtelet"
-    assert row["Status"] == "Assigned"  # the display label of `assigned`
-    assert row["Phone"] == "'+33 1 23 45 67 89"  # formula-injection guard on a leading +
+    # Headers are labels ("First name"), mapped back by `export.columns`; the BOM is gone.
+    assert exported.extra["content"].startswith("\ufeffID,First name,Last name,")
+    assert row["first_name"] == "Émilie"
+    assert row["last_name"] == "Du Châtelet"
+    assert row["email"] == data["email"]
+    assert row["status"] == "new"  # the label "Assigned", mapped by `export.values`
+    assert row["Industry"] == ""  # columns the map does not name keep their label
+    assert row["phone"] == "'+33 1 23 45 67 89"  # formula-injection guard on a leading +
 
 
-def test_missing_token_is_forbidden_not_unauthorized(profile: Profile, bottlecrm: BottleCrm
-                                                     ) -> None:
-    anonymous = ApiSession(bottlecrm.base_url, "anonymous", Redactor(), timeout_s=30)
+def test_missing_or_unknown_token_is_unauthorized(profile: Profile, bottlecrm: BottleCrm,
+                                                  user: Crm) -> None:
     runner = OperationRunner(profile, Path.cwd())
+    anonymous = ApiSession(bottlecrm.base_url, "anonymous", Redactor(), timeout_s=30)
     result = runner.perform(OperationCall("lead", "list", {}, "anonymous"), anonymous, 30)
-    assert result.outcome == "forbidden"
+    assert (result.status, result.outcome) == (403, "unauthorized")
+    stranger = ApiSession(bottlecrm.base_url, "stranger", Redactor(), timeout_s=30)
+    configure(stranger, profile.auth, Identity(name="stranger",
+                                               token=Secret("bcrm_pat_" + "x" * 40)))
+    result = runner.perform(OperationCall("lead", "list", {}, "stranger"), stranger, 30)
+    assert (result.status, result.outcome) == (403, "unauthorized")  # by the body rule
+    # a 403 for a role refusal stays forbidden
+    assert user("lead.import", rows=[_lead()]).outcome == "forbidden"
+
+
+def test_convert_patches_the_status(admin: Crm) -> None:
+    lead_id = _rec(admin("lead.create", data=_lead(company=f"Conv {uuid.uuid4().hex[:6]}")))["id"]
+    converted = admin("lead.convert", id=lead_id)
+    assert converted.outcome == "ok"
+    assert all(_rec(converted)[key] for key in ("account_id", "contact_id", "opportunity_id"))
+    again = admin("lead.convert", id=lead_id)
+    assert again.outcome == "rejected"
+    assert "already converted" in again.field_errors["status"][0]
+    assert _rec(admin("lead.get", id=lead_id))["status"] == "converted"
+
+
+def test_qualified_has_no_equivalent(admin: Crm) -> None:
+    with pytest.raises(NoEquivalent, match="status 'qualified' has no equivalent"):
+        admin("lead.create", data=_lead(status="qualified"))
+    with pytest.raises(NoEquivalent, match="filter status 'qualified'"):
+        admin("lead.search", query="x", filters={"status": "qualified"})
