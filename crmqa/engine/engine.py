@@ -484,6 +484,10 @@ class Engine:
         drivers = [m.split(":", 1)[1] for m in missing if m.startswith("driver:")]
         identities = [m.split(":", 1)[1] for m in missing if m.startswith("identity:")]
         caps = [m for m in missing if not m.startswith(("driver:", "identity:"))]
+        # A missing screen says it all: do not also list each of its elements.
+        screens = {m for m in caps if m.startswith("screen:") and "." not in m}
+        caps = [m for m in caps if not (m.startswith("screen:") and "." in m
+                                        and m.split(".", 1)[0] in screens)]
         parts = [f"target {self.target_name!r} has no identity {name!r}" for name in identities]
         if caps:
             parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
