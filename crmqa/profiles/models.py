@@ -15,9 +15,10 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+import jmespath
+from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crmqa.checks.paths import search_path
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
 from crmqa.profiles.screens import ScreenMap
 
@@ -457,6 +458,16 @@ class OutcomeRule(ProfileModel):
     body_path: str | None = Field(None, description="JMESPath into the JSON answer")
     matches: str | None = Field(None, description="regular expression (search, not full match)")
 
+    @field_validator("body_path")
+    @classmethod
+    def _valid_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                jmespath.compile(value)
+            except JMESPathError as exc:
+                raise ValueError(f"not a JMESPath expression: {exc}") from None
+        return value
+
     @field_validator("matches")
     @classmethod
     def _valid_regex(cls, value: str | None) -> str | None:
@@ -476,8 +487,12 @@ class OutcomeRule(ProfileModel):
             return False
         if self.body_path is None and self.matches is None:
             return True
-        value = search_path(self.body_path, body) if self.body_path and isinstance(
-            body, dict | list) else (None if self.body_path else body)
+        if self.body_path is None:
+            value = body
+        elif isinstance(body, dict | list):
+            value = jmespath.search(self.body_path, body)
+        else:
+            value = None
         if value is None:
             return False
         if self.matches is None:

@@ -75,13 +75,8 @@ class ApiDriver:
                 output = self._run_request(step, identity, exchanges)
         finally:
             self._keep_evidence(ctx, exchanges)
-        if len(exchanges) == 1:
-            output.summary = exchanges[0].summary()
-        elif exchanges:
-            # e.g. a write read back: the write is what the step did, so it comes first
-            more = f"{len(exchanges) - 2} more, then " if len(exchanges) > 2 else ""
-            output.summary = (f"{exchanges[0].summary()} ({more}"
-                              f"{exchanges[-1].summary()})")
+        if exchanges:
+            output.summary = exchanges[-1].summary()
         return output
 
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
