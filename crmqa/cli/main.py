@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from crmqa import __version__
-from crmqa.core.errors import CrmqaError, PlanError
+from crmqa.core.errors import CrmqaError, PlanError, PlanIssue
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -109,10 +109,21 @@ def validate(paths: tuple[Path, ...]) -> None:
     """Check plans and suites without running anything; every problem at once."""
     from crmqa.plan.loader import validate_paths
 
-    issues = validate_paths(list(paths))
+    issues = validate_paths(list(paths), extra_kinds={"entities": _profile_issues})
     if issues:
         raise PlanError(issues)
-    console.print(f"[green]✔[/] {len(paths)} file(s) valid")
+    console.print(f"[green]✔[/] no problems in {len(paths)} path(s)")
+
+
+def _profile_issues(path: Path) -> list[PlanIssue]:
+    """Profiles are told apart by their `entities` key; the plan layer cannot import them."""
+    from crmqa.profiles.loader import load_profile
+
+    try:
+        load_profile(path)
+    except PlanError as error:
+        return error.issues
+    return []
 
 
 @cli.command()

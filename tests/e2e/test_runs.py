@@ -146,7 +146,12 @@ def test_unreachable_target_exits_4_and_still_reports(tmp_path: Path) -> None:
 def test_validate_and_init_scaffold(tmp_path: Path) -> None:
     done = crmqa("init", str(tmp_path / "proj"))
     assert done.returncode == 0, done.stderr
-    done = crmqa("validate", str(tmp_path / "proj" / "plan.yaml"))
+    profile = tmp_path / "proj" / "profiles" / "my-crm.yaml"
+    done = crmqa("validate", str(tmp_path / "proj" / "plan.yaml"), str(profile))
     assert done.returncode == 0, done.stdout + done.stderr
+    profile.write_text(profile.read_text().replace("health_path:", "helth_path:"))
+    done = crmqa("validate", str(profile))
+    assert done.returncode == 3
+    assert "did you mean 'health_path'" in done.stderr
     done = crmqa("validate", str(SANDBOX_PLAN))
     assert done.returncode == 0, done.stdout + done.stderr
