@@ -279,16 +279,23 @@ def template_error(text: str) -> str | None:
     return None
 
 
+def _parsed(text: str) -> nodes.Template | None:
+    """The template's syntax tree; None for plain text or text that does not parse."""
+    if not has_template(text):
+        return None
+    try:
+        return _ENVIRONMENT.parse(text)
+    except TemplateSyntaxError:
+        return None
+
+
 def uncalled_functions(text: str) -> list[str]:
     """`fake.X` used without `()` in `text` (`{{ fake.email }}`), which would print a function.
 
     Attributes that lead further (`fake.unique.email()`) are not counted.
     """
-    if not has_template(text):
-        return []
-    try:
-        tree = _ENVIRONMENT.parse(text)
-    except TemplateSyntaxError:
+    tree = _parsed(text)
+    if tree is None:
         return []
     used_further = {id(call.node) for call in tree.find_all(nodes.Call)}
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -309,11 +316,8 @@ def template_references(text: str) -> list[tuple[str, str | None]]:
     Names the template defines itself (`{% set %}`, loop variables) are left out. Returns an
     empty list when the text has no markup or does not parse.
     """
-    if not has_template(text):
-        return []
-    try:
-        tree = _ENVIRONMENT.parse(text)
-    except TemplateSyntaxError:
+    tree = _parsed(text)
+    if tree is None:
         return []
     assigned: set[str] = set()
     for statement in tree.find_all((nodes.Assign, nodes.For)):
