@@ -52,10 +52,10 @@ def value_out(entity: EntitySpec, field: str, value: Any) -> Any:
     mapping = entity.values.get(field)
     if mapping is None or not isinstance(value, str | int | float | bool):
         return value
-    mapping = cast(dict[Any, Any], mapping)
-    if value in mapping and mapping[value] is None:
+    known = cast(dict[Any, Any], mapping)
+    if value in known and known[value] is None:
         raise UnmappedValue(f"{field} {value!r} has no equivalent in this product")
-    return mapping.get(value, value)
+    return known.get(value, value)
 
 
 def value_in(entity: EntitySpec, field: str, value: Any) -> Any:
