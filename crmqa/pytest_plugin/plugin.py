@@ -138,7 +138,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     code = finish_run(state, _plan_args(config))
     # Ctrl-C still writes what was done, but says it was interrupted, not a verdict.
-    session.exitstatus = EXIT_INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else code
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        state.summary_text += (
+            "\nInterrupted: the reports cover only the cases that finished; "
+            "this is not a verdict.\n"
+        )
+        code = EXIT_INTERRUPTED
+    session.exitstatus = code
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
