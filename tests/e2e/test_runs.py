@@ -155,3 +155,27 @@ def test_validate_and_init_scaffold(tmp_path: Path) -> None:
     assert "did you mean 'health_path'" in done.stderr
     done = crmqa("validate", str(SANDBOX_PLAN))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from crmqa.sandbox.testing import SandboxClient
+
+    admin = SandboxClient(sandbox)
+    before = admin.get("/api/leads").json()["total"]
+    reports = tmp_path / "reports"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crmqa", "run", str(SANDBOX_PLAN), "-k", "UI",
+         "--reports", str(reports), "--run-id", "interrupted"],
+        cwd=ROOT, env={**os.environ, **sandbox_env(sandbox)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    time.sleep(12)  # the browser is up and UI cases are creating leads
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    assert "not a verdict" in output
+    assert (reports / "interrupted" / "summary.md").exists()
+    assert admin.get("/api/leads").json()["total"] == before
