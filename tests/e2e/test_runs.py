@@ -172,9 +172,18 @@ def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
         cwd=ROOT, env={**os.environ, **sandbox_env(sandbox)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    time.sleep(12)  # the browser is up and UI cases are creating leads
+    # Interrupt once a first UI case has finished: the browser is up and cases create leads.
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 180
+    for line in process.stdout:
+        seen.append(line)
+        if line.lstrip().startswith(("✔", "✘")) or time.monotonic() > deadline:
+            break
+    time.sleep(1.5)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    rest, _ = process.communicate(timeout=120)
+    output = "".join(seen) + rest
     assert process.returncode == 130, output[-3000:]
     assert "not a verdict" in output
     assert (reports / "interrupted" / "summary.md").exists()
