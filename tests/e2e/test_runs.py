@@ -48,8 +48,6 @@ def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) ->
         "2",
         "--reports",
         str(reports),
-        "-m",
-        "not ui",
         env=sandbox_env(sandbox),
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
