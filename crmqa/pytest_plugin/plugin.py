@@ -74,7 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _plan_args(config):
         return
     option = config.option
-    if is_controller(config) and not option.crmqa_run_id:
+    if not is_controller(config):
+        # xdist does not hand a value the controller set in its own configure to workers
+        option.crmqa_run_id = config.workerinput["crmqa_run_id"]  # type: ignore[attr-defined]
+    elif not option.crmqa_run_id:
         option.crmqa_run_id = new_run_id()
     run_dir = Path(option.crmqa_reports) / option.crmqa_run_id
     # Workers set it too: allure-pytest configures itself before xdist's options arrive.
@@ -108,6 +111,13 @@ def pytest_configure(config: pytest.Config) -> None:
             target_override=option.crmqa_target,
         ),
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker writes into the controller's run folder."""
+    if has_state(node.config):
+        node.workerinput["crmqa_run_id"] = node.config.option.crmqa_run_id
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

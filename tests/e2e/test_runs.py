@@ -186,3 +186,16 @@ def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
     assert "not a verdict" in output
     assert (reports / "interrupted" / "summary.md").exists()
     assert admin.get("/api/leads").json()["total"] == before
+
+
+def test_plain_pytest_with_xdist_writes_one_run_folder(sandbox, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(SANDBOX_PLAN), "-n", "2", "-q", "-k", "LEAD-ADD",
+         "-p", "no:cacheprovider", "--crmqa-reports", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **sandbox_env(sandbox)},
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout[-3000:]
+    run = run_dir_of(tmp_path)
+    assert sorted(p.name for p in (run / "results").glob("*.jsonl")) == [
+        "cases-gw0.jsonl", "cases-gw1.jsonl"]
+    assert (run / "verdict.json").exists()
