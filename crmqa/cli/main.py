@@ -39,7 +39,7 @@ class CrmqaGroup(click.Group):
         except CrmqaError as error:
             _fail(error)
         except click.UsageError as error:
-            error.exit_code = EXIT_USAGE
+            error.exit_code = EXIT_USAGE  # type: ignore[misc]  # crmqa: usage errors exit 3
             raise
         return None
 

@@ -12,6 +12,7 @@ from crmqa import __version__
 from crmqa.conclude import conclude
 from crmqa.core.errors import CrmqaError
 from crmqa.core.results import CaseResult, RunInfo
+from crmqa.gates import Verdict
 from crmqa.plan.loader import LoadedPlan, load_plan
 from crmqa.plan.templating import TemplateRenderError, render, template_context
 from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
@@ -84,7 +85,7 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
     )
 
 
-def _render_summary(verdict: object, run_dir: Path) -> str:
+def _render_summary(verdict: Verdict, run_dir: Path) -> str:
     from crmqa.reports import render_verdict
 
     buffer = io.StringIO()
