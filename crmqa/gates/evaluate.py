@@ -358,26 +358,20 @@ def _suspension_rows(
     previously_suspended: bool,
 ) -> list[GateResult]:
     total = len(defects)
+    # Once suspended, testing resumes only at the lower `resume_at` bound (hysteresis).
     if previously_suspended:
-        count_row = GateResult(
-            name="open defects",
-            kind=GateKind.SUSPENSION,
-            required=f"≤ {rules.resume_at} to resume",
-            actual=str(total),
-            passed=total <= rules.resume_at,
-            detail=(
-                "testing was suspended; it resumes once open defects are down to "
-                f"{rules.resume_at}"
-            ),
-        )
+        limit, required = rules.resume_at, f"≤ {rules.resume_at} to resume"
+        detail = f"testing was suspended; it resumes once open defects are down to {limit}"
     else:
-        count_row = GateResult(
-            name="open defects",
-            kind=GateKind.SUSPENSION,
-            required=f"≤ {rules.max_open_defects}",
-            actual=str(total),
-            passed=total <= rules.max_open_defects,
-        )
+        limit, required, detail = rules.max_open_defects, f"≤ {rules.max_open_defects}", ""
+    count_row = GateResult(
+        name="open defects",
+        kind=GateKind.SUSPENSION,
+        required=required,
+        actual=str(total),
+        passed=total <= limit,
+        detail=detail,
+    )
     top_severity = scales.severity[0] if scales.severity else None
     top_priority = scales.priority[0] if scales.priority else None
     return [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
 from crmqa.profiles.screens import ScreenMap
 
+
+def _reject_unknown(names: Iterable[str], known: Sequence[str], one: str, many: str) -> None:
+    """Profiles name canonical entities and operations; anything else is a typo."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        noun = one if len(unknown) == 1 else many
+        raise ValueError(f"unknown {noun} {', '.join(unknown)}; known: {', '.join(known)}")
 
 class NoEquivalent(Exception):
     """The target has no equivalent for what a step asks (a canonical value mapped to null).
@@ -377,11 +385,7 @@ class EntitySpec(ProfileModel):
     @field_validator("operations")
     @classmethod
     def _known_operations(cls, value: dict[str, OperationSpec]) -> dict[str, OperationSpec]:
-        unknown = [name for name in value if name not in OPERATIONS]
-        if unknown:
-            raise ValueError(
-                f"unknown operation(s) {', '.join(unknown)}; known: {', '.join(OPERATIONS)}"
-            )
+        _reject_unknown(value, OPERATIONS, "operation", "operations")
         return value
 
     @model_validator(mode="after")
@@ -543,12 +547,7 @@ class Profile(ProfileModel):
     @field_validator("entities")
     @classmethod
     def _known_entities(cls, value: dict[str, EntitySpec]) -> dict[str, EntitySpec]:
-        unknown = [name for name in value if name not in ENTITIES]
-        if unknown:
-            raise ValueError(
-                f"unknown entit{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
-                f"known: {', '.join(ENTITIES)}"
-            )
+        _reject_unknown(value, ENTITIES, "entity", "entities")
         return value
 
     @field_validator("adapter")
