@@ -38,14 +38,16 @@ def label_case(
         allure.dynamic.epic(str(case.category))
         allure.dynamic.feature(case.module)
         allure.dynamic.story(case.title)
+        # The report's tree: category, then module (instead of the plan file's name).
+        allure.dynamic.parent_suite(str(case.category))
+        allure.dynamic.suite(case.module)
         allure.dynamic.id(case.id)
         allure.dynamic.label(HISTORY_LABEL, history_id(plan_id, case.id, params))
         severity = allure_severity or case.severity
         if severity in _ALLURE_SEVERITIES:
             allure.dynamic.severity(allure.severity_level(severity))
         allure.dynamic.label("priority", case.priority)
-        for tag in case.tags:
-            allure.dynamic.tag(tag)
+        # Tags need no call here: allure-pytest reports the item's markers (tags among them).
         for requirement in case.requirements:
             if requirement.startswith(("http://", "https://")):
                 allure.dynamic.link(requirement, name=requirement, link_type="requirement")

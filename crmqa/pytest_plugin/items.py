@@ -106,7 +106,12 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         state: RunState = run_state(self.config)
         case = self.loaded_case.case
-        label_case(self.loaded_case, self.plan_file.loaded.plan.id, self.params)
+        plan = self.plan_file.loaded.plan
+        level = next((lv for lv in plan.scales.severity if lv.name == case.severity), None)
+        label_case(
+            self.loaded_case, plan.id, self.params,
+            allure_severity=level.allure if level and level.allure else None,
+        )
         engine = state.engine_for(self.plan_file.loaded)
         result = engine.run_case(self.loaded_case, self.params or None)
         self.result = result

@@ -60,7 +60,7 @@ def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) ->
     results = list((run / "allure-results").glob("*-result.json"))
     assert len(results) >= 20
     labels = {label["name"] for label in json.loads(results[0].read_text())["labels"]}
-    assert {"epic", "feature", "story", "severity"} <= labels
+    assert {"epic", "feature", "story", "severity", "parentSuite", "suite"} <= labels
     assert (run / "allure-results" / "environment.properties").exists()
     # both workers wrote results; one line per executed item
     lines = sum(len(p.read_text().splitlines()) for p in (run / "results").glob("*.jsonl"))
