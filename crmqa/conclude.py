@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.results import BrokenKind, CaseResult, Outcome, RunInfo
 from crmqa.gates import Verdict, evaluate
 from crmqa.ledger import Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
-
-EXIT_TARGET_UNREACHABLE = 4
 
 
 @dataclass
@@ -71,5 +70,5 @@ def conclude(
         )
     # The report lists the campaign's defects, fixed ones included; the gates weigh open ones.
     write_run_outputs(run_dir, run_info, results, verdict, ledger.history(plan.id), plan)
-    exit_code = EXIT_TARGET_UNREACHABLE if unreachable else verdict.exit_code
+    exit_code = EnvironmentProblem.exit_code if unreachable else verdict.exit_code
     return Conclusion(run_info, results, verdict, defects, exit_code, unreachable)

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from crmqa.core.errors import CrmqaError
 from crmqa.plan.loader import load_plan
+from crmqa.pytest_plugin.state import new_run_id
 
 
 def pytest_arguments(
@@ -77,7 +78,7 @@ def run_plan(
         f"target [bold]{options.get('target') or loaded.plan.target}[/]"
     )
     reports = Path(str(options.get("reports") or "reports"))
-    run_id = str(options.get("run_id") or "") or _new_run_id()
+    run_id = str(options.get("run_id") or "") or new_run_id()
     options["run_id"] = run_id
     code = int(pytest.main(pytest_arguments(plan, **options)))  # type: ignore[arg-type]
     run_dir = reports / run_id
@@ -94,12 +95,6 @@ def run_plan(
     console.print(f"Test summary:   [bold]{run_dir / 'summary.html'}[/] (and summary.md)")
     console.print(f"Run folder:     {run_dir}")
     return code
-
-
-def _new_run_id() -> str:
-    from crmqa.pytest_plugin.state import new_run_id
-
-    return new_run_id()
 
 
 def find_run_dir(reports: Path, run: str | None) -> Path:

@@ -153,7 +153,7 @@ class _GivenEnv(dict[str, str]):
     scope_path = "env"
 
 
-def _expand_env(text: str, what: str, env: Mapping[str, str]) -> str:
+def expand_target_value(text: str, what: str, env: Mapping[str, str]) -> str:
     """Render `{{ env.NAME }}` (filters such as `default(...)` included) in a target value."""
     if not has_template(text):
         return text
@@ -209,7 +209,7 @@ def resolve_target(
     """Resolve a plan target: load its profile, expand `{{ env.X }}` in the URL, read secrets."""
     env = os.environ if env is None else env
     profile = profile or resolve_profile(target.profile, base_dir)
-    base_url = _expand_env(target.base_url, f"target {name!r} base_url", env).rstrip("/")
+    base_url = expand_target_value(target.base_url, f"target {name!r} base_url", env).rstrip("/")
     identities = {
         ident: resolve_identity(ident, credential, env)
         for ident, credential in target.identities.items()

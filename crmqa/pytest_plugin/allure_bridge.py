@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,16 +11,11 @@ from typing import Any
 import allure
 
 from crmqa.core.results import Attachment, CaseResult
+from crmqa.engine.engine import history_id
 from crmqa.plan.loader import LoadedCase
 
 HISTORY_LABEL = "crmqa_history_id"
 _ALLURE_SEVERITIES = {level.value for level in allure.severity_level}
-
-
-def history_id(plan_id: str, case_id: str, params: dict[str, Any] | None) -> str:
-    """Stable across re-runs and distinct per parameter set: plan id + case id + parameters."""
-    key = json.dumps([plan_id, case_id, params or {}], sort_keys=True, default=str)
-    return hashlib.md5(key.encode("utf-8")).hexdigest()
 
 
 def label_case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,22 +11,20 @@ from rich.console import Console
 
 from crmqa import __version__
 from crmqa.conclude import conclude
-from crmqa.core.errors import CrmqaError
+from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict
 from crmqa.plan.loader import LoadedPlan, load_plan
-from crmqa.plan.templating import TemplateRenderError, render, template_context
+from crmqa.profiles.target import expand_target_value
 from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
 from crmqa.pytest_plugin.state import RunState
-
-EXIT_BAD_PLAN = 3
 
 
 def finish_run(state: RunState, plan_paths: list[Path]) -> int:
     """Read every worker's results, conclude the run, keep the printed summary for the end."""
     if len(plan_paths) != 1:
         state.summary_text = "crmqa runs one plan per session; name exactly one plan file.\n"
-        return EXIT_BAD_PLAN
+        return PlanError.exit_code
     loaded = load_plan(plan_paths[0])
     results = read_worker_results(state.run_dir)
     run_info = make_run_info(state, loaded)
@@ -64,9 +63,8 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
     base_url = ""
     if target is not None:
         try:
-            context = template_context(fake=None, vars=plan.data.vars, saved={})  # type: ignore[arg-type]
-            base_url = str(render(target.base_url, context))
-        except TemplateRenderError:
+            base_url = expand_target_value(target.base_url, "base_url", os.environ)
+        except EnvironmentProblem:
             base_url = target.base_url
     return RunInfo(
         run_id=state.run_id,

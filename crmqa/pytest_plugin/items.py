@@ -5,7 +5,6 @@ Only public pytest API is used (Tavern broke on pytest upgrades by importing `_p
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,7 @@ class PlanFile(pytest.File):
     loaded: LoadedPlan
 
     def collect(self):  # type: ignore[override]
-        state = run_state(self.config)
-        try:
-            self.loaded = load_plan(self.path)
-        except PlanError as error:
-            state.plan_errors.append(error)
-            raise
-        state.add_plan(self.loaded)
+        self.loaded = load_plan(self.path)
         groups = _dependency_groups(self.loaded)
         for loaded_case in self.loaded.cases:
             case = loaded_case.case
@@ -146,8 +139,3 @@ class CaseItem(pytest.Item):
     def reportinfo(self):  # type: ignore[no-untyped-def, override]
         source = self.loaded_case.source
         return Path(source.file), source.line - 1, f"{self.name}: {self.loaded_case.case.title}"
-
-
-def result_to_json(result: CaseResult) -> str:
-    return json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
-

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from crmqa.core.errors import PlanError
 from crmqa.pytest_plugin.state import (
     RunState,
     has_state,
@@ -22,7 +23,6 @@ from crmqa.pytest_plugin.state import (
     run_state,
 )
 
-EXIT_BAD_PLAN = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -102,15 +102,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from crmqa.pytest_plugin.live import LiveProgress
 
         config.pluginmanager.register(LiveProgress(config), "crmqa-live")
-    install_state(
-        config,
-        RunState(
-            config=config,
-            run_id=option.crmqa_run_id,
-            run_dir=run_dir,
-            target_override=option.crmqa_target,
-        ),
+    state = RunState(
+        config=config,
+        run_id=option.crmqa_run_id,
+        run_dir=run_dir,
+        target_override=option.crmqa_target,
     )
+    install_state(config, state)
+    config.pluginmanager.register(state, "crmqa-run-state")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -140,7 +139,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not is_controller(config):
         return
     if state.collection_failed:
-        session.exitstatus = EXIT_BAD_PLAN
+        session.exitstatus = PlanError.exit_code
         return
     if exitstatus == pytest.ExitCode.USAGE_ERROR or config.option.collectonly:
         return
@@ -155,22 +154,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
         code = EXIT_INTERRUPTED
     session.exitstatus = code
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    """Plan errors surface as collection failures, on the controller also under xdist."""
-    if report.failed and report.nodeid.endswith((".yaml", ".yml")):
-        config = _CONFIG[0] if _CONFIG else None
-        if config is not None and has_state(config):
-            run_state(config).collection_failed = True
-
-
-_CONFIG: list[pytest.Config] = []
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

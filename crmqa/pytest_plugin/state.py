@@ -16,7 +16,6 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
-from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
 
 if TYPE_CHECKING:
@@ -39,14 +38,12 @@ def is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a pytest plugin: identity, hashable
 class RunState:
     config: pytest.Config
     run_id: str
     run_dir: Path
     target_override: str | None
-    plans: list[LoadedPlan] = field(default_factory=list)
-    plan_errors: list[PlanError] = field(default_factory=list)
     collection_failed: bool = False
     summary_text: str = ""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -55,8 +52,10 @@ class RunState:
     _results_file: IO[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add_plan(self, loaded: LoadedPlan) -> None:
-        self.plans.append(loaded)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Plan errors surface as collection failures, on the controller also under xdist."""
+        if report.failed and report.nodeid.endswith((".yaml", ".yml")):
+            self.collection_failed = True
 
     def engine_for(self, loaded: LoadedPlan) -> Engine:
         engine = self._engines.get(loaded.path)
