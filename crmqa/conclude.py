@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from crmqa.core.errors import EnvironmentProblem
-from crmqa.core.results import BrokenKind, CaseResult, Outcome, RunInfo
-from crmqa.gates import Verdict, evaluate
+from crmqa.core.results import CaseResult, RunInfo
+from crmqa.gates import Verdict, Withheld, evaluate
 from crmqa.ledger import Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
 
@@ -23,16 +22,10 @@ class Conclusion:
     results: list[CaseResult]
     verdict: Verdict
     defects: list[Defect]
-    exit_code: int
-    target_unreachable: bool
 
-
-def target_unreachable(results: list[CaseResult]) -> bool:
-    """Every executed case hit an environment problem: the CRM was not there to judge."""
-    executed = [r for r in results if r.outcome in (Outcome.PASSED, Outcome.FAILED, Outcome.BROKEN)]
-    return bool(executed) and all(
-        r.outcome is Outcome.BROKEN and r.broken_kind is BrokenKind.ENVIRONMENT for r in executed
-    )
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
 
 
 def conclude(
@@ -43,8 +36,13 @@ def conclude(
     *,
     ledger_path: Path,
     today: date | None = None,
+    interruption: Withheld | None = None,
 ) -> Conclusion:
-    """Record the run in the ledger, evaluate the gates and write every report file."""
+    """Record the run in the ledger, evaluate the gates and write every report file.
+
+    `interruption` says that the run was stopped before every case finished: the verdict is
+    then withheld, and the campaign's suspension state is left as it was.
+    """
     from crmqa.reports import write_run_outputs
 
     plan = loaded.plan
@@ -59,16 +57,10 @@ def conclude(
         defects,
         today,
         previously_suspended=previously_suspended,
+        interruption=interruption,
     )
-    ledger.set_suspended(plan.id, verdict.suspended, run_info.run_id)
-    unreachable = target_unreachable(results)
-    if unreachable:
-        verdict.warnings.insert(
-            0,
-            "Environment problem: the target could not be reached for any case; "
-            "this run says nothing about the product.",
-        )
+    if verdict.decision is not None:  # a run without a decision says nothing about suspension
+        ledger.set_suspended(plan.id, verdict.suspended, run_info.run_id)
     # The report lists the campaign's defects, fixed ones included; the gates weigh open ones.
     write_run_outputs(run_dir, run_info, results, verdict, ledger.history(plan.id), plan)
-    exit_code = EnvironmentProblem.exit_code if unreachable else verdict.exit_code
-    return Conclusion(run_info, results, verdict, defects, exit_code, unreachable)
+    return Conclusion(run_info, results, verdict, defects)

@@ -58,15 +58,34 @@ class Attachment(BaseModel):
 
 
 class StepResult(BaseModel):
-    index: int
+    """One step of a case as it ran.
+
+    `number` is the step's 1-based position among all the case's steps in run order (setup,
+    then steps, then teardown): the same number failure messages and Allure step titles show.
+    """
+
+    number: int
+    phase: str = "step"  # "setup", "step", "teardown", "cleanup", "manual"
     name: str
-    kind: str  # "op", "request", "ui", "wait_until", "manual"
+    kind: str  # "op", "request", "ui", "wait_until", "manual", "cleanup"
+    action: str = ""  # what the step did: "lead.create", "GET /api/health", "ui click x"
     outcome: Outcome
+    status: int | None = None  # the HTTP status of the step's last answer, if any
+    answer: str | None = None  # the canonical outcome of an operation (ok, rejected, ...)
     checks: list[CheckResult] = Field(default_factory=list)
     duration_ms: float = 0.0
     message: str = ""
     broken_kind: BrokenKind | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+
+
+class Leftover(BaseModel):
+    """A record a case created that could not be deleted: it is still in the CRM."""
+
+    entity: str
+    record_id: Any
+    identity: str = ""
+    reason: str = ""
 
 
 class Waiver(BaseModel):
@@ -98,6 +117,7 @@ class CaseResult(BaseModel):
     started_at: datetime | None = None
     worker: str = "main"
     waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
+    leftovers: list[Leftover] = Field(default_factory=list)  # records it could not delete
 
 
 class RunInfo(BaseModel):

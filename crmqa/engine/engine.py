@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,13 @@ from crmqa.drivers.registry import (
 from crmqa.engine.context import CaseContext, CaseEvidence
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
-from crmqa.plan.templating import TemplateRenderError, has_template, make_faker, render
+from crmqa.plan.templating import (
+    TemplateRenderError,
+    has_template,
+    make_faker,
+    render,
+    template_references,
+)
 from crmqa.plan.templating import template_context as make_template_context
 from crmqa.profiles.models import NoEquivalent
 from crmqa.profiles.screens import ELEMENT_REF
@@ -93,12 +99,34 @@ def _step_kind(step: Any) -> str:
     return _STEP_KINDS.get(type(step), "step")
 
 
-def _label(phase: str, number: int, step: Any) -> str:
-    """`step 2 'search by name' (lead.search)`, the opening of a failure message."""
-    prefix = f"{phase} {number}" if phase == "step" else f"{phase} step {number}"
+def _label(phase: str, number: int, step: Any, title: str) -> str:
+    """`step 4 'search by name' (lead.search)`, the opening of a failure message.
+
+    `number` counts every step of the case in run order, setup included, as the results do.
+    """
+    prefix = f"step {number}" if phase == "step" else f"{phase} step {number}"
     action = step_action(step)
-    name = getattr(step, "name", None)
-    return f"{prefix} {name!r} ({action})" if name else f"{prefix} ({action})"
+    return f"{prefix} {title!r} ({action})" if getattr(step, "name", None) else (
+        f"{prefix} ({action})")
+
+
+def _report_title(step: StepResult) -> str:
+    """The step's title in reports: `4. search by name`, `1. setup: lead.create`."""
+    phase = f"{step.phase}: " if step.phase not in ("step", "manual") else ""
+    return f"{step.number}. {phase}{step.name}"
+
+
+def _template_strings(value: Any) -> Iterator[str]:
+    """Every string with template markup inside a dumped step."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _template_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _template_strings(item)
 
 
 class _StepOutcome(Exception):
@@ -163,6 +191,7 @@ class Engine:
         self._drivers: dict[str, StepDriver] = {}
         self._needs_cache: dict[int, tuple[Any, list[str]]] = {}
         self._template_cache: dict[int, tuple[Any, Any, bool]] = {}
+        self._saved_refs_cache: dict[int, tuple[Any, set[str]]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -251,12 +280,8 @@ class Engine:
             if self._phase("setup", case.setup, tctx, ctx, result):
                 self._phase("step", case.steps, tctx, ctx, result)
             else:
-                result.steps.extend(
-                    StepResult(index=len(result.steps) + offset, name=step_title(step),
-                               kind=_step_kind(step), outcome=Outcome.SKIPPED,
-                               message="not run: setup did not pass")
-                    for offset, step in enumerate(case.steps)
-                )
+                for step in case.steps:
+                    self._skip(result, "step", step, tctx, "not run: setup did not pass")
             teardown_done = True
             self._phase("teardown", case.teardown, tctx, ctx, result)
         finally:
@@ -270,14 +295,19 @@ class Engine:
                result: CaseResult) -> bool:
         """Run the steps of one phase; False when the case must stop."""
         stopped = False
-        for number, step in enumerate(steps, 1):
+        for step in steps:
             if stopped:
-                result.steps.append(StepResult(
-                    index=len(result.steps), name=step_title(step), kind=_step_kind(step),
-                    outcome=Outcome.SKIPPED, message="not run: an earlier step did not pass",
-                ))
+                self._skip(result, phase, step, tctx, "not run: an earlier step did not pass")
                 continue
-            step_result = self._run_step(phase, number, step, tctx, ctx, len(result.steps))
+            if phase == "teardown":
+                # A teardown that undoes what a failed step never made has nothing to undo.
+                unsaved = sorted(self._saved_references(step) - set(tctx["saved"]))
+                if unsaved:
+                    self._skip(result, phase, step, tctx,
+                               f"not run: saved.{unsaved[0]} was never saved (the step that "
+                               "saves it did not run or did not pass)")
+                    continue
+            step_result = self._run_step(phase, step, tctx, ctx, len(result.steps) + 1)
             result.steps.append(step_result)
             if step_result.outcome is Outcome.PASSED:
                 continue
@@ -295,16 +325,52 @@ class Engine:
                 stopped = True
         return not stopped
 
+    def _skip(self, result: CaseResult, phase: str, step: Any, tctx: dict[str, Any],
+              message: str) -> None:
+        """Record a step that did not run, in the results and in the report's step tree."""
+        skipped = StepResult(
+            number=len(result.steps) + 1, phase=phase, name=self._title(step, tctx),
+            kind=_step_kind(step), action=step_action(step), outcome=Outcome.SKIPPED,
+            message=message,
+        )
+        result.steps.append(skipped)
+        with self.reporter.step(_report_title(skipped)) as scope:
+            set_result = getattr(scope, "set_result", None)
+            if callable(set_result):
+                set_result(skipped)
+
+    @staticmethod
+    def _title(step: Any, tctx: dict[str, Any]) -> str:
+        """The step's title with its templates rendered (`create {{ params.kind }}` reads
+        `create partner`); the written text when it cannot be rendered yet."""
+        title = step_title(step)
+        if has_template(title):
+            with contextlib.suppress(TemplateRenderError):
+                return str(render(title, tctx))
+        return title
+
+    def _saved_references(self, step: Any) -> set[str]:
+        """Names of the saved values a step's templates use (`saved.lead_id` -> lead_id)."""
+        cached = self._saved_refs_cache.get(id(step))
+        if cached is not None and cached[0] is step:
+            return cached[1]
+        names: set[str] = set()
+        for text in _template_strings(step.model_dump(by_alias=True, exclude_unset=True)):
+            names.update(attribute for name, attribute in template_references(text)
+                         if name == "saved" and attribute is not None)
+        self._saved_refs_cache[id(step)] = (step, names)
+        return names
+
     # ------------------------------------------------------------------ one step
 
-    def _run_step(self, phase: str, number: int, step: Any, tctx: dict[str, Any],
-                  ctx: CaseContext, index: int) -> StepResult:
-        title = step_title(step)
-        step_result = StepResult(index=index, name=title, kind=_step_kind(step),
+    def _run_step(self, phase: str, step: Any, tctx: dict[str, Any], ctx: CaseContext,
+                  number: int) -> StepResult:
+        step_result = StepResult(number=number, phase=phase, name=self._title(step, tctx),
+                                 kind=_step_kind(step), action=step_action(step),
                                  outcome=Outcome.PASSED)
-        label = _label(phase, number, step)
+        label = _label(phase, number, step, step_result.name)
         clock = time.perf_counter()
-        with self.reporter.step(f"{phase}: {title}" if phase != "step" else title) as scope:
+        with self.reporter.step(_report_title(step_result)) as scope:
             try:
                 rendered = self._render_step(step, tctx)
                 if isinstance(rendered, WaitStep):
@@ -318,6 +384,7 @@ class Engine:
                     checks = list(output.checks)
                     checks.extend(evaluate(rendered.expect, output, self.base_dir))
                     save = rendered.save
+                step_result.status, step_result.answer = output.status, output.outcome
                 step_result.checks = checks
                 failed = [check for check in checks if not check.ok]
                 if failed:
@@ -376,7 +443,7 @@ class Engine:
         cached = self._template_cache.get(id(step))
         if cached is None or cached[0] is not step:
             dumped = step.model_dump(by_alias=True, exclude_unset=True)
-            cached = (step, dumped, _has_templates(dumped))
+            cached = (step, dumped, next(_template_strings(dumped), None) is not None)
             self._template_cache[id(step)] = cached
         _, dumped, templated = cached
         if not templated:
@@ -526,7 +593,8 @@ class Engine:
         ctx.take_evidence(False)
         if problems:
             result.steps.append(StepResult(
-                index=len(result.steps), name="clean up created records", kind="cleanup",
+                number=len(result.steps) + 1, phase="cleanup", name="clean up created records",
+                kind="cleanup",
                 outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
                 message="could not delete " + "; ".join(problems),
                 duration_ms=(time.perf_counter() - clock) * 1000,
@@ -547,7 +615,8 @@ class Engine:
         if recorded.evidence:
             message += f" (evidence: {recorded.evidence})"
             result.steps.append(StepResult(
-                index=1, name="manual check", kind="manual", outcome=outcome, message=message,
+                number=1, phase="manual", name="manual check", kind="manual", outcome=outcome,
+                message=message,
                 attachments=[Attachment(name="evidence link", text=recorded.evidence)],
             ))
         self._finish(result, outcome, "" if outcome is Outcome.PASSED else message)
@@ -628,16 +697,6 @@ def _element_needs(step: UiStep) -> list[str]:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", text.lower())[:12] or "w"
-
-
-def _has_templates(value: Any) -> bool:
-    if isinstance(value, str):
-        return has_template(value)
-    if isinstance(value, dict):
-        return any(_has_templates(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_templates(v) for v in value)
-    return False
 
 
 def _has_expectations(expect: Expect) -> bool:

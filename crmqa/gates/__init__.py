@@ -17,6 +17,8 @@ from crmqa.gates.verdict import (
     GateResult,
     OpenDefect,
     Verdict,
+    Withheld,
+    WithheldKind,
 )
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "GateResult",
     "OpenDefect",
     "Verdict",
+    "Withheld",
+    "WithheldKind",
     "evaluate",
     "required_pass_rate",
     "waiver_active",

@@ -16,7 +16,15 @@ from fractions import Fraction
 
 from crmqa.core.errors import CrmqaError
 from crmqa.core.results import BrokenKind, CaseResult, Outcome, Waiver
-from crmqa.gates.verdict import Decision, GateKind, GateResult, OpenDefect, Verdict
+from crmqa.gates.verdict import (
+    Decision,
+    GateKind,
+    GateResult,
+    OpenDefect,
+    Verdict,
+    Withheld,
+    WithheldKind,
+)
 from crmqa.plan.models import Category, Gates, Level, PassRates, Scales, Suspension
 
 
@@ -61,8 +69,9 @@ def evaluate(
     today: date,
     *,
     previously_suspended: bool = False,
+    interruption: Withheld | None = None,
 ) -> Verdict:
-    """Apply every gate to one run and decide ACCEPTED, REJECTED or SUSPENDED.
+    """Apply every gate to one run and decide ACCEPTED, REJECTED or SUSPENDED, or nothing.
 
     `open_defects` are the campaign's open defects after this run (the ledger's
     `record_run` returns them). A failed, unwaived case of this run whose case id has no open
@@ -71,6 +80,11 @@ def evaluate(
     ledger kept from the last run: once suspended, testing resumes only when the open defects
     are down to `gates.suspension.resume_at`.
 
+    The decision is withheld (`Verdict.decision` None, `Verdict.withheld` saying why) when the
+    run cannot speak about the product: when broken cases decide it (the decision with them
+    passed differs from the decision with them failed), when an otherwise accepted run left
+    records behind, or when the run was interrupted (`interruption`).
+
     Raises `GateConfigError` when `gates.max_open_severity` is not on the severity scale.
     """
     _check_config(gates, scales)
@@ -78,26 +92,126 @@ def evaluate(
     waived = [r for r in results if r.outcome is Outcome.FAILED and waiver_active(r.waiver, today)]
     executed = sum(counts[o.value] for o in (Outcome.PASSED, Outcome.FAILED, Outcome.BROKEN))
 
+    rows = _product_rows(results, gates, scales, open_defects, today, previously_suspended)
+    decision: Decision | None = _decide(rows)
+    withheld = _broken_decide(results, rows, gates, scales, open_defects, today,
+                              previously_suspended)
+    cleanup = _cleanup_row(results, gates.nothing_left_behind)
+    rows.append(cleanup)
+    if withheld is None and not cleanup.passed and decision is Decision.ACCEPTED:
+        withheld = Withheld(
+            kind=WithheldKind.ENVIRONMENT,
+            reason=f"the run left records behind in the CRM ({cleanup.actual}): delete them "
+            "and run again (or set gates.nothing_left_behind: false)",
+        )
+    if interruption is not None:
+        withheld = interruption
+    if withheld is not None:
+        decision = None
+    reasons = _reasons(rows)
+    if withheld is not None:
+        reasons.insert(0, withheld.reason)
+    return Verdict(
+        decision=decision,
+        withheld=withheld,
+        gate_results=rows,
+        counts={outcome.value: counts[outcome.value] for outcome in Outcome},
+        executed=executed,
+        waived=len(waived),
+        reasons=reasons,
+        warnings=_warnings(results, today),
+        suspended=decision is Decision.SUSPENDED,
+        evaluated_on=today,
+    )
+
+
+def _product_rows(
+    results: Sequence[CaseResult],
+    gates: Gates,
+    scales: Scales,
+    open_defects: Sequence[OpenDefect],
+    today: date,
+    previously_suspended: bool,
+) -> list[GateResult]:
+    """The rows that judge the product, in display order."""
+    counts = Counter(result.outcome.value for result in results)
+    executed = sum(counts[o.value] for o in (Outcome.PASSED, Outcome.FAILED, Outcome.BROKEN))
     defects = _effective_defects(results, open_defects, today)
     waived_defects = sum(1 for d in open_defects if waiver_active(d.waiver, today))
-
     rows: list[GateResult] = [_min_executed_row(executed, gates.min_executed)]
     rows += _pass_rate_rows(results, gates.pass_rate, today)
     rows += _must_pass_rows(results, gates.must_pass, today)
     rows.append(_severity_row(defects, waived_defects, gates.max_open_severity, scales))
     rows += _suspension_rows(defects, gates.suspension, scales, previously_suspended)
+    return rows
 
-    decision = _decide(rows)
-    return Verdict(
-        decision=decision,
-        gate_results=rows,
-        counts={outcome.value: counts[outcome.value] for outcome in Outcome},
-        executed=executed,
-        waived=len(waived),
-        reasons=_reasons(rows),
-        warnings=_warnings(results, today),
-        suspended=decision is Decision.SUSPENDED,
-        evaluated_on=today,
+
+def _broken_decide(
+    results: Sequence[CaseResult],
+    rows: Sequence[GateResult],
+    gates: Gates,
+    scales: Scales,
+    open_defects: Sequence[OpenDefect],
+    today: date,
+    previously_suspended: bool,
+) -> Withheld | None:
+    """Withhold the decision when it hangs on broken cases.
+
+    A broken case was not judged: the CRM was down, the case or crmqa broke. The rows count
+    it as not passed (the pessimistic reading); if the decision were different had every
+    broken case passed, the run says more about its set-up than about the product.
+    """
+    broken = [r for r in results if r.outcome is Outcome.BROKEN]
+    if not broken:
+        return None
+    as_passed = [
+        r.model_copy(update={"outcome": Outcome.PASSED}) if r.outcome is Outcome.BROKEN else r
+        for r in results
+    ]
+    pessimistic = _decide(rows)
+    optimistic = _decide(_product_rows(as_passed, gates, scales, open_defects, today,
+                                       previously_suspended))
+    if optimistic is pessimistic:
+        return None
+    kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
+    environment_only = set(kinds) == {BrokenKind.ENVIRONMENT}
+    shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
+    return Withheld(
+        kind=WithheldKind.ENVIRONMENT if environment_only else WithheldKind.TEST_DEFECT,
+        reason=(
+            f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown}) and the decision "
+            f"depends on them: {optimistic.value} had they passed, {pessimistic.value} had "
+            "they failed; fix what broke them and run again"
+        ),
+    )
+
+
+def _broken_split(kinds: Counter[BrokenKind]) -> str:
+    labels = {
+        BrokenKind.ENVIRONMENT: "environment problems",
+        BrokenKind.TEST_DEFECT: "test defects",
+        BrokenKind.CRMQA: "crmqa errors",
+    }
+    return ", ".join(f"{labels[k]} {n}" for k, n in kinds.items())
+
+
+def _cleanup_row(results: Sequence[CaseResult], required: bool) -> GateResult:
+    """Records the run created and could not delete: they are still in the CRM."""
+    left = [(r.case_id, leftover) for r in results for leftover in r.leftovers]
+    listed = "; ".join(
+        f"{leftover.entity} {leftover.record_id} ({case_id})" for case_id, leftover in left[:10]
+    ) + (f"; and {len(left) - 10} more" if len(left) > 10 else "")
+    actual = f"{len(left)} record(s) left" if left else "nothing left"
+    if not required:
+        return GateResult(
+            name="nothing left behind", kind=GateKind.CLEANUP,
+            required="not required (gates.nothing_left_behind: false)", actual=actual,
+            passed=True, applicable=False, detail=listed,
+        )
+    return GateResult(
+        name="nothing left behind", kind=GateKind.CLEANUP,
+        required="every record the run created deleted", actual=actual, passed=not left,
+        detail=listed,
     )
 
 
@@ -388,7 +502,7 @@ def _suspension_rows(
 
 
 def _decide(rows: Sequence[GateResult]) -> Decision:
-    failing = [row for row in rows if not row.passed]
+    failing = [row for row in rows if not row.passed and row.kind is not GateKind.CLEANUP]
     if any(row.kind is GateKind.SUSPENSION for row in failing):
         return Decision.SUSPENDED
     if failing:
@@ -398,7 +512,7 @@ def _decide(rows: Sequence[GateResult]) -> Decision:
 
 _REASON_ORDER = (
     GateKind.SUSPENSION, GateKind.MIN_EXECUTED, GateKind.MUST_PASS, GateKind.SEVERITY,
-    GateKind.PASS_RATE,
+    GateKind.PASS_RATE, GateKind.CLEANUP,
 )
 
 
@@ -414,15 +528,15 @@ def _warnings(results: Sequence[CaseResult], today: date) -> list[str]:
     broken = [r for r in results if r.outcome is Outcome.BROKEN]
     if broken:
         kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
-        labels = {
-            BrokenKind.ENVIRONMENT: "environment problems",
-            BrokenKind.TEST_DEFECT: "test defects",
-            BrokenKind.CRMQA: "crmqa errors",
-        }
-        split = ", ".join(f"{labels[k]} {n}" for k, n in kinds.items())
         warnings.append(
-            f"{len(broken)} case(s) broken ({split}): they count as not passed in the pass "
-            "rates and opened no defects; fix them and re-run for a complete verdict"
+            f"{len(broken)} case(s) broken ({_broken_split(kinds)}): they count as not passed "
+            "in the pass rates and opened no defects; fix them and re-run for a complete verdict"
+        )
+    left = sum(len(r.leftovers) for r in results)
+    if left:
+        warnings.append(
+            f"{left} record(s) the run created could not be deleted and are still in the CRM "
+            "(see the 'nothing left behind' row)"
         )
     blocked = sum(1 for r in results if r.outcome is Outcome.BLOCKED)
     if blocked:

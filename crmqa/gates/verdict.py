@@ -32,13 +32,45 @@ EXIT_CODES: dict[Decision, int] = {
 
 
 class GateKind(StrEnum):
-    """Which family a gate row belongs to; suspension rows suspend, all others reject."""
+    """Which family a gate row belongs to.
+
+    Suspension rows suspend; cleanup rows speak about the run, not the product, so they
+    withhold an acceptance instead of rejecting; all others reject.
+    """
 
     MIN_EXECUTED = "min_executed"
     PASS_RATE = "pass_rate"
     SEVERITY = "severity"
     MUST_PASS = "must_pass"
     SUSPENSION = "suspension"
+    CLEANUP = "cleanup"
+
+
+class WithheldKind(StrEnum):
+    """Why a run ended without a decision about the product."""
+
+    ENVIRONMENT = "environment"  # the target was down, did not fit its profile, kept records
+    TEST_DEFECT = "test_defect"  # a case, suite or crmqa itself broke at run time
+    INTERRUPTED = "interrupted"  # the run was stopped (Ctrl-C) before every case finished
+
+
+WITHHELD_EXIT_CODES: dict[WithheldKind, int] = {
+    WithheldKind.ENVIRONMENT: 4,
+    WithheldKind.TEST_DEFECT: 3,
+    WithheldKind.INTERRUPTED: 130,
+}
+
+
+class Withheld(BaseModel):
+    """The run cannot speak about the product: why, and what had finished."""
+
+    kind: WithheldKind
+    reason: str
+    finished: int | None = Field(None, description="cases that finished (interrupted runs)")
+    planned: int | None = Field(None, description="cases the run was to run (interrupted runs)")
+    not_run: list[str] = Field(
+        default_factory=list, description="ids of the selected cases that never finished"
+    )
 
 
 class GateResult(BaseModel):
@@ -59,9 +91,15 @@ class GateResult(BaseModel):
 
 
 class Verdict(BaseModel):
-    """The decision with the gate rows that led to it, and the run's counts."""
+    """The decision with the gate rows that led to it, and the run's counts.
 
-    decision: Decision
+    `decision` is None when the run cannot speak about the product (`withheld` says why:
+    the environment, a test defect, or an interruption); the gate rows are then shown for
+    information only.
+    """
+
+    decision: Decision | None
+    withheld: Withheld | None = None
     gate_results: list[GateResult] = Field(default_factory=list)
     counts: dict[str, int] = Field(
         default_factory=dict, description="cases per outcome (passed, failed, broken, ...)"
@@ -82,12 +120,31 @@ class Verdict(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def exit_code(self) -> int:
-        """0 accepted, 1 rejected, 2 suspended (see docs/architecture.md, "Exit codes")."""
+        """0 accepted, 1 rejected, 2 suspended; 3 test defect, 4 environment, 130 interrupted
+        when no decision was reached (see docs/architecture.md, "Exit codes")."""
+        if self.decision is None:
+            kind = self.withheld.kind if self.withheld else WithheldKind.ENVIRONMENT
+            return WITHHELD_EXIT_CODES[kind]
         return EXIT_CODES[self.decision]
+
+    @property
+    def headline(self) -> str:
+        """`ACCEPTED`, or `NO VERDICT (environment problem)`, for people."""
+        if self.decision is not None:
+            return self.decision.value
+        kind = self.withheld.kind if self.withheld else WithheldKind.ENVIRONMENT
+        return f"NO VERDICT ({_WITHHELD_WORDS[kind]})"
 
     def failing(self) -> list[GateResult]:
         """The gate rows that did not pass."""
         return [row for row in self.gate_results if not row.passed]
+
+
+_WITHHELD_WORDS = {
+    WithheldKind.ENVIRONMENT: "environment problem",
+    WithheldKind.TEST_DEFECT: "test defect",
+    WithheldKind.INTERRUPTED: "interrupted",
+}
 
 
 class OpenDefect(Protocol):

@@ -586,6 +586,11 @@ class Gates(Strict):
     min_executed: int = Field(
         1, ge=0, description="fewer executed cases than this is not a verdict"
     )
+    nothing_left_behind: bool = Field(
+        True,
+        description="a run that could not delete a record it created is not accepted (the "
+        "records are listed); false: list them, but let the other gates decide",
+    )
 
 
 # --------------------------------------------------------------------------- data

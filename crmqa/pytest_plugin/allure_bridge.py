@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import allure
+import pytest
 
-from crmqa.core.results import Attachment, CaseResult
+from crmqa.core.results import Attachment, CaseResult, Outcome, StepResult
 from crmqa.engine.engine import history_id
 from crmqa.plan.loader import LoadedCase
 
@@ -61,13 +62,60 @@ def label_case(
         )
 
 
+class _StepFailed(AssertionError):
+    """Ends an Allure step as failed (allure-pytest reads AssertionError as "failed")."""
+
+
+class _StepBroken(Exception):
+    """Ends an Allure step as broken (any other exception)."""
+
+
+class _StepSkipped(pytest.skip.Exception):  # type: ignore[name-defined, misc]
+    """Ends an Allure step as skipped (blocked, not applicable or not run)."""
+
+
+class _StepScope:
+    """What `AllureReporter.step` yields: the engine hands it the step's result."""
+
+    def __init__(self) -> None:
+        self.result: StepResult | None = None
+
+    def set_result(self, step_result: StepResult) -> None:
+        self.result = step_result
+
+
+def _status_exception(result: StepResult | None) -> BaseException | None:
+    """The exception that makes allure-pytest record the step with crmqa's outcome."""
+    if result is None or result.outcome is Outcome.PASSED:
+        return None
+    message = result.message or result.outcome.value.replace("_", " ")
+    if result.outcome is Outcome.FAILED:
+        return _StepFailed(message)
+    if result.outcome is Outcome.BROKEN:
+        return _StepBroken(message)
+    return _StepSkipped(message)
+
+
 class AllureReporter:
-    """Engine reporter: each YAML step is an Allure step; evidence becomes attachments."""
+    """Engine reporter: each YAML step is an Allure step; evidence becomes attachments.
+
+    The engine catches every failure itself, so no exception would leave the step and
+    allure-pytest would mark every step passed. The scope takes the step's result instead,
+    and the step ends with an exception of the matching kind, caught right here, so that
+    Allure's step statuses are crmqa's step outcomes.
+    """
 
     @contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        with allure.step(title):
-            yield
+    def step(self, title: str) -> Iterator[_StepScope]:
+        scope = _StepScope()
+        try:
+            with allure.step(title):
+                yield scope
+                status = _status_exception(scope.result)
+                if status is not None:
+                    raise status
+        except (_StepFailed, _StepBroken, _StepSkipped):
+            pass
 
     def attach(self, attachment: Attachment) -> None:
         kind = _attachment_type(attachment.mime_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,15 +14,19 @@ from crmqa import __version__
 from crmqa.conclude import conclude
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.results import CaseResult, RunInfo
-from crmqa.gates import Verdict
+from crmqa.gates import Verdict, Withheld, WithheldKind
 from crmqa.plan.loader import LoadedPlan, load_plan
 from crmqa.profiles.target import expand_target_value
 from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
 from crmqa.pytest_plugin.state import RunState
 
 
-def finish_run(state: RunState, plan_paths: list[Path]) -> int:
-    """Read every worker's results, conclude the run, keep the printed summary for the end."""
+def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = False) -> int:
+    """Read every worker's results, conclude the run, keep the printed summary for the end.
+
+    An interrupted run is concluded too (reports of what finished), but its verdict is
+    withheld and says what had finished.
+    """
     if len(plan_paths) != 1:
         state.summary_text = "crmqa runs one plan per session; name exactly one plan file.\n"
         return PlanError.exit_code
@@ -36,6 +41,7 @@ def finish_run(state: RunState, plan_paths: list[Path]) -> int:
             results,
             loaded,
             ledger_path=Path(state.config.option.crmqa_reports) / "ledger.sqlite",
+            interruption=interruption(state.planned, results) if interrupted else None,
         )
     except CrmqaError as error:
         state.summary_text = f"\ncrmqa could not conclude the run: {error}\n"
@@ -45,6 +51,22 @@ def finish_run(state: RunState, plan_paths: list[Path]) -> int:
         stamp_history_ids(allure_dir)
     state.summary_text = _render_summary(conclusion.verdict, state.run_dir)
     return conclusion.exit_code
+
+
+def interruption(planned: list[str], results: list[CaseResult]) -> Withheld:
+    """What an interrupted run had finished, and which selected cases it never finished."""
+    remaining = Counter(name.split("[", 1)[0] for name in planned)
+    remaining.subtract(result.case_id for result in results)
+    not_run = [case_id for case_id, left in remaining.items() if left > 0]
+    total = max(len(planned), len(results))
+    return Withheld(
+        kind=WithheldKind.INTERRUPTED,
+        reason=f"the run was interrupted after {len(results)} of {total} case(s): the reports "
+        "cover only the cases that finished",
+        finished=len(results),
+        planned=total,
+        not_run=not_run,
+    )
 
 
 def read_worker_results(run_dir: Path) -> list[CaseResult]:

@@ -74,6 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _plan_args(config):
         return
     option = config.option
+    # Cases linked by depends_on share an xdist group and must run in order on one worker:
+    # plain `pytest -n 2` means `--dist load`, which ignores groups.
+    if getattr(option, "dist", "no") == "load":
+        option.dist = "loadgroup"
     if not is_controller(config):
         # xdist does not hand a value the controller set in its own configure to workers
         option.crmqa_run_id = config.workerinput["crmqa_run_id"]  # type: ignore[attr-defined]
@@ -145,9 +149,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from crmqa.pytest_plugin.finish import finish_run
 
-    code = finish_run(state, _plan_args(config))
     # Ctrl-C still writes what was done, but says it was interrupted, not a verdict.
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    code = finish_run(state, _plan_args(config), interrupted=interrupted)
+    if interrupted:
         state.summary_text += (
             "\nInterrupted: the reports cover only the cases that finished; "
             "this is not a verdict.\n"

@@ -46,6 +46,7 @@ class RunState:
     target_override: str | None
     collection_failed: bool = False
     summary_text: str = ""
+    planned: list[str] = field(default_factory=list)  # names of the selected case items
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _engines: dict[Path, Engine] = field(default_factory=dict)
     _outcomes: dict[str, Outcome] = field(default_factory=dict)
@@ -56,6 +57,17 @@ class RunState:
         """Plan errors surface as collection failures, on the controller also under xdist."""
         if report.failed and report.nodeid.endswith((".yaml", ".yml")):
             self.collection_failed = True
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The cases this run is to run (without xdist; under xdist the workers collect)."""
+        if session.items:
+            self.planned = [item.name for item in session.items if item.nodeid.count("::")]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """pytest-xdist: every worker collects the same items; the first list will do."""
+        if not self.planned:
+            self.planned = [nodeid.rsplit("::", 1)[-1] for nodeid in ids]
 
     def engine_for(self, loaded: LoadedPlan) -> Engine:
         engine = self._engines.get(loaded.path)

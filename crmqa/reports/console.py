@@ -44,7 +44,8 @@ def render_verdict(console: Console, verdict: Verdict) -> None:
         f"{name.replace('_', ' ')} {number}" for name, number in verdict.counts.items() if number
     )
     heading = Text.assemble(
-        (f" {verdict.decision.value} ", _STYLES[verdict.decision]),
+        (f" {verdict.headline} ",
+         _STYLES[verdict.decision] if verdict.decision else "bold white on grey30"),
         f"  exit code {verdict.exit_code}  ·  executed {verdict.executed}",
         f"  ·  {counts}" if counts else "",
     )

@@ -38,15 +38,26 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def verdict_document(verdict: Verdict, run_info: RunInfo) -> dict[str, object]:
-    """verdict.json's content: the decision, exit code, gate table and counts."""
+def verdict_document(
+    verdict: Verdict, run_info: RunInfo, results: Sequence[CaseResult] = ()
+) -> dict[str, object]:
+    """verdict.json's content: the decision (null when withheld, with why), exit code, gate
+    table, counts, and the records the run left behind."""
     data = verdict.model_dump(mode="json")
     return {
         "run_id": run_info.run_id,
         "plan_id": run_info.plan_id,
+        "target": run_info.target,
         "decision": data.pop("decision"),
+        "headline": verdict.headline,
         "exit_code": data.pop("exit_code"),
+        "withheld": data.pop("withheld"),
         **data,
+        "left_behind": [
+            {"case": r.case_id, **leftover.model_dump(mode="json")}
+            for r in results
+            for leftover in r.leftovers
+        ],
     }
 
 
@@ -102,7 +113,7 @@ def write_run_outputs(
     summary = build_summary(run_info, results, verdict, defects, plan)
     files = {
         run_dir / "verdict.json": json.dumps(
-            verdict_document(verdict, run_info), indent=2, ensure_ascii=False
+            verdict_document(verdict, run_info, results), indent=2, ensure_ascii=False
         ) + "\n",
         run_dir / "defects.csv": defects_csv(summary.defects, today),
         run_dir / "summary.md": render_markdown(summary),

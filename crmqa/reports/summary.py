@@ -52,6 +52,16 @@ class CaseLine:
 
 
 @dataclass
+class LeftoverLine:
+    """A record the run created and could not delete."""
+
+    case_id: str
+    entity: str
+    record_id: str
+    reason: str
+
+
+@dataclass
 class WaiverLine:
     case_id: str
     owner: str
@@ -77,6 +87,7 @@ class Summary:
     not_applicable: list[CaseLine] = field(default_factory=list)
     waivers: list[WaiverLine] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)
+    leftovers: list[LeftoverLine] = field(default_factory=list)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
@@ -153,6 +164,12 @@ def build_summary(
         broken=_lines(results, Outcome.BROKEN, today),
         blocked=_lines(results, Outcome.BLOCKED, today),
         not_applicable=_lines(results, Outcome.NOT_APPLICABLE, today),
+        leftovers=[
+            LeftoverLine(r.case_id + _params_suffix(r), left.entity, str(left.record_id),
+                         left.reason)
+            for r in results
+            for left in r.leftovers
+        ],
         waivers=[
             WaiverLine(
                 case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,

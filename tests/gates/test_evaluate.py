@@ -7,13 +7,15 @@ from datetime import date
 
 import pytest
 
-from crmqa.core.results import BrokenKind, CaseResult, Outcome, Waiver
+from crmqa.core.results import BrokenKind, CaseResult, Leftover, Outcome, Waiver
 from crmqa.gates import (
     Decision,
     GateConfigError,
     GateKind,
     GateResult,
     Verdict,
+    Withheld,
+    WithheldKind,
     evaluate,
     required_pass_rate,
     waiver_active,
@@ -142,7 +144,7 @@ def test_blocked_skipped_and_not_applicable_are_outside_the_pass_rate() -> None:
     assert any("blocked" in w for w in verdict.warnings)
 
 
-def test_broken_cases_count_against_the_pass_rate_and_warn() -> None:
+def test_broken_cases_that_decide_the_run_withhold_the_verdict() -> None:
     results = [
         *cases(passed=18),
         case("broken", broken_kind=BrokenKind.ENVIRONMENT, message="Environment problem: timeout"),
@@ -152,10 +154,32 @@ def test_broken_cases_count_against_the_pass_rate_and_warn() -> None:
     functional = row(verdict, "pass rate: functional")
     assert functional.actual == "90.0% (18/20)"
     assert not functional.passed
-    assert verdict.decision is Decision.REJECTED
+    # 18/20 rejects, 20/20 would accept: the two broken cases decide, so nothing is decided
+    assert verdict.decision is None
+    assert verdict.withheld is not None and verdict.withheld.kind is WithheldKind.TEST_DEFECT
+    assert verdict.exit_code == 3
+    assert verdict.headline == "NO VERDICT (test defect)"
+    assert verdict.reasons[0].startswith("2 case(s) broken (environment problems 1, test defects 1")
+    assert "ACCEPTED had they passed, REJECTED had they failed" in verdict.reasons[0]
     assert verdict.warnings[0].startswith(
         "2 case(s) broken (environment problems 1, test defects 1)"
     )
+
+
+def test_environment_problems_alone_withhold_with_exit_code_4() -> None:
+    results = [case("broken", broken_kind=BrokenKind.ENVIRONMENT) for _ in range(5)]
+    verdict = run(results)
+    assert verdict.decision is None
+    assert verdict.withheld is not None and verdict.withheld.kind is WithheldKind.ENVIRONMENT
+    assert verdict.exit_code == 4
+
+
+def test_broken_cases_that_cannot_change_the_decision_leave_it_standing() -> None:
+    # Two real failures reject whatever the broken case would have shown.
+    rejected = run([*cases(passed=10, failed=2),
+                    case("broken", broken_kind=BrokenKind.ENVIRONMENT)])
+    assert rejected.decision is Decision.REJECTED and rejected.withheld is None
+    assert any("broken" in w for w in rejected.warnings)
 
 
 def test_a_few_broken_cases_still_accept_but_never_silently() -> None:
@@ -281,7 +305,10 @@ def test_must_pass_case_that_did_not_pass_rejects(outcome: str) -> None:
     results = [*cases(passed=50), case(outcome, case_id="M1")]
     verdict = run(results, gates=Gates(must_pass=["M1"]))
     assert not row(verdict, "must pass: M1").passed
-    assert verdict.decision is Decision.REJECTED
+    if outcome == "broken":  # it was not judged: had it passed, the run would be accepted
+        assert verdict.decision is None and verdict.exit_code == 3
+    else:
+        assert verdict.decision is Decision.REJECTED
 
 
 def test_must_pass_case_not_run_rejects() -> None:
@@ -456,4 +483,50 @@ def test_verdict_counts_and_json_round_trip() -> None:
     assert Verdict.model_validate_json(verdict.model_dump_json()).decision is Decision.REJECTED
     kinds = [r.kind for r in verdict.gate_results]
     assert kinds[0] is GateKind.MIN_EXECUTED
-    assert kinds[-3:] == [GateKind.SUSPENSION] * 3
+    assert kinds[-4:] == [GateKind.SUSPENSION] * 3 + [GateKind.CLEANUP]
+
+
+# --------------------------------------------------------------------------- run integrity
+
+
+def left_behind(entity: str = "lead", record_id: int = 7) -> CaseResult:
+    result = case("passed")
+    result.leftovers.append(Leftover(entity=entity, record_id=record_id, identity="admin",
+                                     reason="DELETE /api/leads/7 -> 403"))
+    return result
+
+
+def test_records_left_behind_withhold_an_acceptance() -> None:
+    verdict = run([*cases(passed=5), left_behind()])
+    cleanup = row(verdict, "nothing left behind")
+    assert cleanup.kind is GateKind.CLEANUP and not cleanup.passed
+    assert cleanup.actual == "1 record(s) left"
+    assert "lead 7" in cleanup.detail
+    assert verdict.decision is None
+    assert verdict.withheld is not None and verdict.withheld.kind is WithheldKind.ENVIRONMENT
+    assert "left records behind" in verdict.reasons[0]
+    assert verdict.exit_code == 4
+
+
+def test_records_left_behind_do_not_hide_a_rejection() -> None:
+    verdict = run([*cases(passed=5, failed=3), left_behind()])
+    assert verdict.decision is Decision.REJECTED
+    assert not row(verdict, "nothing left behind").passed
+    assert any("could not be deleted" in w for w in verdict.warnings)
+
+
+def test_nothing_left_behind_can_be_turned_off_but_still_lists_the_records() -> None:
+    verdict = run([*cases(passed=5), left_behind()], Gates(nothing_left_behind=False))
+    assert verdict.decision is Decision.ACCEPTED
+    cleanup = row(verdict, "nothing left behind")
+    assert cleanup.passed and not cleanup.applicable and "lead 7" in cleanup.detail
+
+
+def test_an_interrupted_run_has_no_decision_and_says_what_finished() -> None:
+    stop = Withheld(kind=WithheldKind.INTERRUPTED, reason="interrupted after 5 of 9 case(s)",
+                    finished=5, planned=9, not_run=["A", "B"])
+    verdict = run(cases(passed=5), interruption=stop)
+    assert verdict.decision is None and verdict.exit_code == 130
+    assert verdict.withheld == stop
+    assert verdict.reasons[0] == "interrupted after 5 of 9 case(s)"
+    assert not verdict.suspended
