@@ -17,6 +17,7 @@ from jsonschema.exceptions import SchemaError
 
 from crmqa.checks.paths import PathError, find_path
 from crmqa.core.results import CheckResult
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import BodyCheck, Expect
 
 _MAX_SHOWN = 160
@@ -277,10 +278,11 @@ def _validator(schema_json: str) -> Any:
 def check_schema(schema: dict[str, Any] | str, data: Any, base_dir: Path | None) -> CheckResult:
     """The body (what body paths look into) must match the JSON Schema."""
     if isinstance(schema, str):
-        path = Path(schema)
-        if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
-        loaded = _schema_file(str(path))
+        folders = search_folders(base_dir or Path.cwd())
+        found = find_data_file(schema, folders)
+        if found is None:
+            raise CheckError(f"schema file: {missing_file_message(schema, folders)}")
+        loaded = _schema_file(str(found))
         label = schema
     else:
         loaded = schema

@@ -1,61 +1,29 @@
 """Find values in results: JMESPath by default, JSONPath when the path starts with `$`.
 
-Compiled expressions are cached: a plan's few hundred distinct paths are compiled once per
-process, not once per check.
+Parsing and its cache live in the plan layer (`crmqa.plan.paths`), so that a path that does not
+parse is refused when the plan loads; this module evaluates parsed paths against data.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-import jmespath
-import jmespath.exceptions
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
+from crmqa.plan.paths import PathError, compile_path, path_error
 
-from crmqa.core.errors import CrmqaError
-
-
-class PathError(CrmqaError):
-    """A path expression in a plan does not parse (a test defect, not a product failure)."""
-
-
-@lru_cache(maxsize=2048)
-def _jmespath(path: str) -> Any:
-    try:
-        return jmespath.compile(path)
-    except jmespath.exceptions.ParseError as exc:
-        raise PathError(f"bad JMESPath {path!r}: {exc}") from None
-
-
-@lru_cache(maxsize=512)
-def _jsonpath(path: str) -> Any:
-    try:
-        return parse_jsonpath(path)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
-        raise PathError(f"bad JSONPath {path!r}: {exc}") from None
-
-
-def path_error(path: str) -> str | None:
-    """A message when `path` does not parse, else None (for plan validation)."""
-    try:
-        _jsonpath(path) if path.startswith("$") else _jmespath(path)
-    except PathError as exc:
-        return str(exc)
-    return None
+__all__ = ["PathError", "find_path", "path_error", "search_path"]
 
 
 def find_path(path: str, data: Any) -> tuple[bool, Any]:
     """(found, value). JSONPath answers one match as the value and several as a list."""
-    if path.startswith("$"):
-        matches = _jsonpath(path).find(data)
+    is_jsonpath, compiled = compile_path(path)
+    if is_jsonpath:
+        matches = compiled.find(data)
         if not matches:
             return False, None
         if len(matches) == 1:
             return True, matches[0].value
         return True, [match.value for match in matches]
-    value = _jmespath(path).search(data)
+    value = compiled.search(data)
     return value is not None, value
 
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -26,26 +27,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+# Re-exported: the vocabulary lives in crmqa.plan.canonical.
+from crmqa.plan.canonical import ENTITIES as ENTITIES
+from crmqa.plan.canonical import OPERATIONS as OPERATIONS
+from crmqa.plan.paths import path_error
+from crmqa.plan.templating import has_template
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 # --------------------------------------------------------------------------- vocabulary
-
-ENTITIES = ("lead", "contact", "account", "opportunity", "case", "user", "role")
-OPERATIONS = (
-    "create",
-    "get",
-    "update",
-    "delete",
-    "list",
-    "search",
-    "import",
-    "export",
-    "convert",
-)
-
 
 class Category(StrEnum):
     """What kind of acceptance a case gives evidence for; each has its own pass-rate gate."""
@@ -76,6 +69,18 @@ class CanonicalOutcome(StrEnum):
 
 # --------------------------------------------------------------------------- expectations
 
+
+def _parsed_path(value: str) -> str:
+    """A path must parse (templated paths are checked once rendered, at run time)."""
+    if not has_template(value):
+        problem = path_error(value)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+PathExpression = Annotated[str, AfterValidator(_parsed_path)]
+
 Comparable = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 
@@ -86,7 +91,7 @@ class BodyCheck(Strict):
     `$`. Exactly one comparison must be given.
     """
 
-    path: str = Field(
+    path: PathExpression = Field(
         description="where the value is: JMESPath (record.email, items[*].status), or JSONPath "
         "when it starts with $"
     )
@@ -195,7 +200,7 @@ class StepBase(Strict):
     expect: Expect = Field(
         default_factory=Expect, description="what the result must look like (all checks run)"
     )
-    save: dict[str, str] = Field(
+    save: dict[str, PathExpression] = Field(
         default_factory=dict,
         description="variable -> path (JMESPath, or JSONPath from $) into the result",
     )
@@ -343,7 +348,7 @@ class WaitStep(Strict):
     wait_until: WaitUntil = Field(
         description="the step to repeat and the conditions that end the wait"
     )
-    save: dict[str, str] = Field(
+    save: dict[str, PathExpression] = Field(
         default_factory=dict, description="variable -> path into the last result"
     )
 

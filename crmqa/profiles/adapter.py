@@ -12,12 +12,18 @@ handles secrets or evidence itself.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import importlib
+import importlib.util
+import sys
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmqa.core.errors import PlanError
-from crmqa.core.errors import PlanIssue as _Issue
 
 if TYPE_CHECKING:
     import requests
@@ -79,21 +85,78 @@ class ProfileAdapter:
 
 
 def load_adapter(profile: Profile) -> ProfileAdapter | None:
-    """Instantiate the profile's adapter class, with a clear error when it cannot be found."""
+    """Import the profile's adapter class and build it; a problem is a `PlanError`.
+
+    `adapter: "module.path:ClassName"` names a module file next to the profile
+    (`<profile folder>/module/path.py`) or, failing that, an importable module. Every problem
+    (the module is missing, does not import, raises while importing, lacks the class, the class
+    is not a `ProfileAdapter`, or its constructor fails) is reported at the profile's `adapter`
+    key, with the place in the adapter's own code where it happened.
+    """
     if not profile.adapter:
         return None
     module_name, _, class_name = profile.adapter.partition(":")
     try:
-        module = importlib.import_module(module_name)
-        adapter_cls = getattr(module, class_name)
-    except (ImportError, AttributeError) as exc:
-        raise PlanError(
-            [_Issue(f"profile {profile.name!r}: adapter {profile.adapter!r} "
-                    f"cannot be loaded: {exc}")]
-        ) from exc
-    if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, ProfileAdapter)):
-        raise PlanError(
-            [_Issue(f"profile {profile.name!r}: adapter {profile.adapter!r} is not a "
-                    "subclass of crmqa.profiles.adapter.ProfileAdapter")]
+        module = _import(module_name, profile.source_path)
+    except Exception as exc:
+        raise _adapter_error(profile, f"cannot be imported: {_describe(exc)}") from None
+    adapter_cls = getattr(module, class_name, None)
+    if adapter_cls is None:
+        classes = [name for name, value in vars(module).items() if isinstance(value, type)
+                   and issubclass(value, ProfileAdapter) and value is not ProfileAdapter]
+        close = difflib.get_close_matches(class_name, classes, n=1)
+        raise _adapter_error(
+            profile, f"module {module_name!r} has no class {class_name!r}",
+            f"did you mean {close[0]!r}?" if close else None,
         )
-    return adapter_cls(profile)
+    if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, ProfileAdapter)):
+        raise _adapter_error(
+            profile, f"{class_name!r} is not a subclass of "
+            "crmqa.profiles.adapter.ProfileAdapter"
+        )
+    try:
+        return adapter_cls(profile)
+    except Exception as exc:
+        raise _adapter_error(profile, f"{class_name}(profile) failed: {_describe(exc)}") from None
+
+
+def _import(module_name: str, profile_path: Path | None) -> ModuleType:
+    """The adapter module: a file next to the profile first, then the import path."""
+    if profile_path is not None:
+        candidate = profile_path.parent.joinpath(*module_name.split(".")).with_suffix(".py")
+        if candidate.is_file():
+            # A name of its own per file, so that two profiles' `adapter.py` never collide.
+            unique = "crmqa_adapter_" + hashlib.sha256(
+                str(candidate.resolve()).encode()).hexdigest()[:12]
+            loaded = sys.modules.get(unique)
+            if loaded is not None:
+                return loaded
+            spec = importlib.util.spec_from_file_location(unique, candidate)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
+            return module
+    return importlib.import_module(module_name)
+
+
+def _describe(exc: BaseException) -> str:
+    """`NameError: name 'x' is not defined (at adapters/mycrm.py:12)`: what and where."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{type(exc).__name__}: {exc.msg} (at {exc.filename}:{exc.lineno})"
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if "importlib" not in frame.filename and frame.filename != __file__]
+    if frames:
+        last = frames[-1]
+        text += f" (at {last.filename}:{last.lineno})"
+    return text
+
+
+def _adapter_error(profile: Profile, problem: str, suggestion: str | None = None) -> PlanError:
+    return PlanError([profile.issue(f"adapter {profile.adapter!r} {problem}", ("adapter",),
+                                    suggestion=suggestion)])

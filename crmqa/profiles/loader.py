@@ -33,8 +33,8 @@ def load_profile(path: Path) -> Profile:
         from crmqa.plan.loader import load_yaml_model  # positioned errors, when available
     except ImportError:
         return _load_plain(path)
-    profile, _positions = load_yaml_model(path, Profile, what="a profile")
-    return profile
+    profile, positions = load_yaml_model(path, Profile, what="a profile")
+    return profile.located(path, positions)
 
 
 def _load_plain(path: Path) -> Profile:

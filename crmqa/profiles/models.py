@@ -14,13 +14,16 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from crmqa.core.errors import PlanIssue
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
+from crmqa.plan.yaml_source import PositionMap
 from crmqa.profiles.screens import ScreenMap
 
 
@@ -543,6 +546,28 @@ class Profile(ProfileModel):
     )
     # The UI driver's screen maps (crmqa/profiles/screens.py): screen -> url and elements.
     screens: ScreenMap = Field(default_factory=lambda: ScreenMap({}))
+
+    # Where the profile was read from (None for one made in code): an adapter module next to
+    # it is found from here, and messages about the profile point into it.
+    _source: Path | None = PrivateAttr(default=None)
+    _positions: PositionMap | None = PrivateAttr(default=None)
+
+    def located(self, source: Path, positions: PositionMap) -> Profile:
+        """This profile, remembering the file it was read from and where each key sits."""
+        self._source = source
+        self._positions = positions
+        return self
+
+    @property
+    def source_path(self) -> Path | None:
+        return self._source
+
+    def issue(self, message: str, path: tuple[str | int, ...] = (), *,
+              suggestion: str | None = None) -> PlanIssue:
+        """A problem with this profile, positioned at `path` when the file is known."""
+        if self._positions is None:
+            return PlanIssue(f"profile {self.name!r}: {message}", suggestion=suggestion)
+        return self._positions.issue(message, path, at_key=bool(path), suggestion=suggestion)
 
     @field_validator("entities")
     @classmethod

@@ -7,7 +7,6 @@ so connections stay open and logins happen once.
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
 from typing import Any
 
 from crmqa.core.errors import EnvironmentProblem
@@ -19,6 +18,7 @@ from crmqa.drivers.api.redaction import Redactor
 from crmqa.drivers.api.session import ApiSession, Exchange
 from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.registry import DriverEnvironment, StepDefect
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import OpStep, RequestStep
 from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter, load_adapter
 from crmqa.profiles.models import ApiKeyAuth, BearerAuth
@@ -177,12 +177,11 @@ class ApiDriver:
         opened: list[Any] = []
         if req.files:
             files = {}
+            folders = search_folders(self.env.base_dir)
             for field, name in req.files.items():
-                path = Path(name)
-                if not path.is_absolute():
-                    path = self.env.base_dir / path
-                if not path.is_file():
-                    raise StepArgumentError(f"request file {path} does not exist")
+                path = find_data_file(name, folders)
+                if path is None:
+                    raise StepArgumentError(f"request file: {missing_file_message(name, folders)}")
                 handle = path.open("rb")
                 opened.append(handle)
                 files[field] = (path.name, handle,

@@ -27,6 +27,7 @@ from crmqa.drivers.api.mapping import (
     to_product,
 )
 from crmqa.drivers.api.session import ApiSession, Exchange
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import CanonicalOutcome
 from crmqa.profiles.adapter import OperationCall, OperationResult
 from crmqa.profiles.models import EntitySpec, ImportSpec, NoEquivalent, Profile
@@ -401,11 +402,11 @@ class OperationRunner:
         spec = entity.import_
         assert spec is not None
         if "file" in args:
-            path = Path(str(args["file"]))
-            if not path.is_absolute():
-                path = self.base_dir / path
-            if not path.is_file():
-                raise OperationError(f"import file {path} does not exist")
+            folders = search_folders(self.base_dir)
+            name = str(args["file"])
+            path = find_data_file(name, folders)
+            if path is None:
+                raise OperationError(f"import file: {missing_file_message(name, folders)}")
             return path.read_bytes(), path.name
         rows = args.get("rows")
         if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):

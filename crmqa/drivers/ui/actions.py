@@ -27,6 +27,7 @@ from crmqa.core.results import CheckResult
 from crmqa.drivers.ui.browser import join_url
 from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.targets import Resolved, UiStepError, resolve
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ScreenMap, TextMatch
 
@@ -608,18 +609,12 @@ def _upload_copy(ctx: ActionContext, path: str) -> str:
 
 
 def find_file(value: str, base_dir: Path | None = None) -> str:
-    """A file to upload: absolute, or relative to the plan's folder, the working folder or the
-    project root (suites name fixtures as `fixtures/leads/x.csv`, whatever plan includes them).
-    """
-    path = Path(value)
-    roots = [base_dir] if base_dir is not None else []
-    roots += [Path.cwd(), Path(__file__).resolve().parents[3]]
-    candidates = [path] if path.is_absolute() else [root / path for root in roots]
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
-    looked = ", ".join(map(str, candidates))
-    raise UiStepError(f"file to upload not found: {value} (looked in {looked})")
+    """A file to upload, found by the plan's data file rule (crmqa.plan.files)."""
+    folders = search_folders(base_dir or Path.cwd())
+    found = find_data_file(value, folders)
+    if found is None:
+        raise UiStepError(f"file to upload: {missing_file_message(value, folders)}")
+    return str(found)
 
 
 ACTIONS: dict[str, Callable[[ActionContext], None]] = {
