@@ -36,6 +36,27 @@ class StepOutput:
     summary: str = ""  # "POST /api/leads -> 201", shown in failure messages
 
 
+@dataclass(frozen=True)
+class StepProblem:
+    """A mistake in a step, found before anything runs: what, where inside the step, a hint.
+
+    `where` is the path inside the step (`("target",)`, `("values", "first_name")`), so that
+    validation can report it at the step's file:line:col.
+    """
+
+    message: str
+    where: tuple[str | int, ...] = ()
+    suggestion: str | None = None
+
+
+@dataclass(frozen=True)
+class StepCheckContext:
+    """What a driver's step check may look at: the target's profile and the plan's folder."""
+
+    profile: Any  # crmqa.profiles.models.Profile
+    base_dir: Path
+
+
 class Evidence(Protocol):
     """Where a driver puts files it keeps (screenshots, traces, downloads)."""
 

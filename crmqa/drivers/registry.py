@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from crmqa.core.errors import CrmqaError
 
 if TYPE_CHECKING:
-    from crmqa.drivers.base import StepDriver
+    from crmqa.drivers.base import StepCheckContext, StepDriver, StepProblem
     from crmqa.profiles.target import ResolvedTarget
 
 EvidenceMode = Literal["on", "off", "retain-on-failure"]
@@ -51,15 +51,19 @@ class DriverEnvironment:
 
 
 DriverFactory = Callable[[DriverEnvironment], "StepDriver"]
+# Finds what is wrong with one step on a target before anything runs (no network, no browser).
+StepChecker = Callable[[Any, "StepCheckContext"], "list[StepProblem]"]
 
 
 @dataclass(frozen=True)
 class DriverSpec:
-    """One registered driver: its name, the step types it handles, and its factory."""
+    """One registered driver: its name, the step types it handles, its factory, and
+    optionally a check of its steps that validation runs before the first request."""
 
     name: str
     step_types: tuple[type, ...]
     factory: DriverFactory
+    check: StepChecker | None = None
 
 
 class DriverRegistry:
@@ -68,9 +72,11 @@ class DriverRegistry:
     def __init__(self) -> None:
         self._specs: dict[str, DriverSpec] = {}
 
-    def register(self, name: str, step_types: tuple[type, ...], factory: DriverFactory) -> None:
+    def register(self, name: str, step_types: tuple[type, ...], factory: DriverFactory,
+                 *, check: StepChecker | None = None) -> None:
         """Register (or replace) a driver; later registrations of a name win."""
-        self._specs[name] = DriverSpec(name=name, step_types=step_types, factory=factory)
+        self._specs[name] = DriverSpec(name=name, step_types=step_types, factory=factory,
+                                       check=check)
 
     def specs(self) -> list[DriverSpec]:
         return list(self._specs.values())

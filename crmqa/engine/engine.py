@@ -49,6 +49,7 @@ from crmqa.drivers.registry import (
 )
 from crmqa.engine.context import CaseContext, CaseEvidence
 from crmqa.engine.reporter import NullReporter, Reporter
+from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.templating import (
     TemplateRenderError,
@@ -202,8 +203,12 @@ class Engine:
         profile = self.target.profile
         identities = self.target.identities
         missing = []
+        flags = {CHANGES: self.target.target.destructive_ok, LOAD: self.target.target.load_ok}
         for need in self._needs(case):
-            if need.startswith("identity:"):
+            if need in flags:
+                if not flags[need]:
+                    missing.append(need)
+            elif need.startswith("identity:"):
                 # A portable suite may act as a role this target does not have (`viewer`).
                 if need.split(":", 1)[1] not in identities:
                     missing.append(need)
@@ -542,6 +547,7 @@ class Engine:
             if isinstance(inner, UiStep):
                 needs.extend(_element_needs(inner))
         needs.extend(case.needs)
+        needs.extend(case_effects(case))
         unique = list(dict.fromkeys(needs))
         self._needs_cache[id(case)] = (case, unique)
         return unique
@@ -550,12 +556,19 @@ class Engine:
         assert self.target is not None
         drivers = [m.split(":", 1)[1] for m in missing if m.startswith("driver:")]
         identities = [m.split(":", 1)[1] for m in missing if m.startswith("identity:")]
-        caps = [m for m in missing if not m.startswith(("driver:", "identity:"))]
+        caps = [m for m in missing
+                if not m.startswith(("driver:", "identity:")) and m not in (CHANGES, LOAD)]
         # A missing screen says it all: do not also list each of its elements.
         screens = {m for m in caps if m.startswith("screen:") and "." not in m}
         caps = [m for m in caps if not (m.startswith("screen:") and "." in m
                                         and m.split(".", 1)[0] in screens)]
         parts = [f"target {self.target_name!r} has no identity {name!r}" for name in identities]
+        if CHANGES in missing:
+            parts.append(f"target {self.target_name!r} does not allow changes to its records "
+                         "(set destructive_ok: true on the target if this CRM may be changed)")
+        if LOAD in missing:
+            parts.append(f"target {self.target_name!r} does not allow load (set load_ok: true "
+                         "on the target if performance cases may run against it)")
         if caps:
             parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
                          f"does not support {', '.join(caps)}")
