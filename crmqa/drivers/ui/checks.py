@@ -65,9 +65,9 @@ def _reference_problems(ref: str, where: tuple[str | int, ...], screens: ScreenM
                         profile: str) -> list[StepProblem]:
     head, chained, rest = ref.partition(" >> ")
     if chained and "=" not in head:
-        # a named element narrowed by a raw locator: check both parts
+        # a named element narrowed by a raw locator (`lead_list.rows >> nth=0`)
         return (_reference_problems(head, where, screens, profile)
-                + _locator_problems(rest, where))
+                + _locator_problems(f"css=* >> {rest}", where, shown=rest))
     if "=" in ref:
         return _locator_problems(ref, where)
     match = ELEMENT_REF.fullmatch(ref)
@@ -97,13 +97,14 @@ def _reference_problems(ref: str, where: tuple[str | int, ...], screens: ScreenM
         where, _suggest(element, known))]
 
 
-def _locator_problems(text: str, where: tuple[str | int, ...]) -> list[StepProblem]:
+def _locator_problems(text: str, where: tuple[str | int, ...],
+                      shown: str | None = None) -> list[StepProblem]:
     if has_template(text):
         return []
     try:
         LocatorSpec.parse(text)
     except LocatorSyntaxError as exc:
-        return [StepProblem(f"bad locator '{text}': {exc}", where)]
+        return [StepProblem(f"bad locator '{shown or text}': {exc}", where)]
     return []
 
 

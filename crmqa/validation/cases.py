@@ -1,0 +1,147 @@
+"""Cases before the run: each driver checks its own steps on the target's profile, `needs:`
+entries must name real capabilities, and what the target's flags will leave out is noted."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Any
+
+from crmqa.core.errors import CrmqaError, PlanIssue
+from crmqa.drivers.base import StepCheckContext
+from crmqa.drivers.registry import DriverRegistry
+from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_elements, is_canonical_screen
+from crmqa.plan.effects import CHANGES, LOAD, case_effects
+from crmqa.plan.loader import LoadedCase, LoadedPlan
+from crmqa.plan.models import Target, WaitStep
+from crmqa.plan.templating import has_template
+from crmqa.profiles.models import Profile
+from crmqa.profiles.target import ANONYMOUS
+
+_PHASES = ("setup", "steps", "teardown")
+_NEED_FORMS = ("api", "ui", "<entity>", "<entity>.<operation>", "screen:<screen>[.<element>]",
+               "identity:<name>", "auth:<scheme>", CHANGES, LOAD)
+
+
+def steps_with_paths(loaded_case: LoadedCase) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every step of a case with its path inside the case, the step a wait repeats included."""
+    case = loaded_case.case
+    for phase in _PHASES:
+        for index, step in enumerate(getattr(case, phase)):
+            yield (phase, index), step
+            if isinstance(step, WaitStep):
+                yield (phase, index, "wait_until", "step"), step.wait_until.step
+
+
+def case_issue(loaded_case: LoadedCase, where: tuple[str | int, ...], message: str,
+               suggestion: str | None = None) -> PlanIssue:
+    """An issue at `where` inside a case (its own position when finer ones are not known)."""
+    issue = getattr(loaded_case, "issue", None)
+    if callable(issue):
+        found = issue(message, where, suggestion=suggestion)
+        assert isinstance(found, PlanIssue)
+        return found
+    return PlanIssue(f"case {loaded_case.case.id}: {message}", loaded_case.source, suggestion)
+
+
+def case_issues(loaded: LoadedPlan, profile: Profile,
+                registry: DriverRegistry) -> list[PlanIssue]:
+    """Every problem the drivers find in the plan's steps on this profile, and bad `needs:`."""
+    context = StepCheckContext(profile=profile, base_dir=loaded.base_dir)
+    issues: list[PlanIssue] = []
+    for loaded_case in loaded.cases:
+        for path, step in steps_with_paths(loaded_case):
+            if isinstance(step, WaitStep):
+                continue  # its repeated step comes next
+            try:
+                spec = registry.spec_for(step)
+            except CrmqaError:
+                continue  # no driver installed: the case is not applicable at run time
+            if spec.check is None:
+                continue
+            for problem in spec.check(step, context):
+                issues.append(case_issue(loaded_case, (*path, *problem.where), problem.message,
+                                         problem.suggestion))
+        for index, need in enumerate(loaded_case.case.needs):
+            wrong = need_problem(need, profile)
+            if wrong is not None:
+                issues.append(case_issue(loaded_case, ("needs", index), *wrong))
+    return issues
+
+
+def need_problem(need: str, profile: Profile) -> tuple[str, str | None] | None:
+    """Why a `needs:` entry names no capability (message, suggestion), or None."""
+    if has_template(need) or need in ("api", "ui", CHANGES, LOAD) or need in ENTITIES:
+        return None
+    kind, _, rest = need.partition(":")
+    if kind in ("identity", "auth", "driver") and rest:
+        return None
+    if kind == "screen" and rest:
+        screen, _, element = rest.partition(".")
+        if screen in profile.screens:
+            known = set(profile.screens.elements_of(screen)) | canonical_elements(screen)
+            if not element or element in known:
+                return None
+            return (f"'{need}': screen '{screen}' has no element '{element}'",
+                    _suggest(element, sorted(known)))
+        if is_canonical_screen(screen) and (not element or element in canonical_elements(screen)):
+            return None
+        return (f"'{need}' names no canonical screen or element, nor one of profile "
+                f"'{profile.name}'", _suggest(rest, sorted(profile.screens.names)))
+    entity, dot, operation = need.partition(".")
+    if dot and entity in ENTITIES and operation in OPERATIONS:
+        return None
+    candidates = [*ENTITIES, *(f"{e}.{o}" for e in ENTITIES for o in OPERATIONS), "api", "ui",
+                  CHANGES, LOAD]
+    return (f"'{need}' is not a capability: write one of {', '.join(_NEED_FORMS)}",
+            _suggest(need, candidates))
+
+
+def identities_used(loaded: LoadedPlan, target: Target) -> list[str]:
+    """The identities of `target` that the plan's cases act as, its default one included."""
+    declared = list(target.identities)
+    default = ("default" if "default" in declared else declared[0] if len(declared) == 1
+               else "admin" if "admin" in declared else ANONYMOUS)
+    used: dict[str, None] = {}
+    acts_by_default = False
+    changes = False
+    for loaded_case in loaded.cases:
+        changes = changes or CHANGES in case_effects(loaded_case.case)
+        for _path, step in steps_with_paths(loaded_case):
+            if isinstance(step, WaitStep):
+                continue
+            acting = getattr(step, "as_", None)
+            if acting is None:
+                acts_by_default = True
+            elif not has_template(acting) and acting in declared:
+                used[acting] = None
+    if acts_by_default:
+        used[default] = None
+    if changes and "admin" in declared:  # the engine cleans up as admin
+        used["admin"] = None
+    return [name for name in used if name != ANONYMOUS]
+
+
+def flag_notes(loaded: LoadedPlan, name: str) -> list[str]:
+    """Cases the target's flags will leave out (not applicable), said before the run."""
+    target = loaded.plan.targets[name]
+    notes = []
+    for effect, allowed, flag, doing in (
+        (CHANGES, target.destructive_ok, "destructive_ok", "change records"),
+        (LOAD, target.load_ok, "load_ok", "put load on the CRM"),
+    ):
+        if allowed:
+            continue
+        ids = [c.case.id for c in loaded.cases if effect in case_effects(c.case)]
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            notes.append(
+                f"target '{name}' has {flag}: false, so {len(ids)} case(s) that {doing} will "
+                f"be not applicable ({shown}); set {flag}: true on the target to run them"
+            )
+    return notes
+
+
+def _suggest(word: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else None
