@@ -13,7 +13,7 @@ from pathlib import Path
 from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.results import BrokenKind, CaseResult, Outcome, RunInfo
 from crmqa.gates import Verdict, evaluate
-from crmqa.ledger import Defect, Ledger
+from crmqa.ledger import Campaign, Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
 
 
@@ -25,6 +25,9 @@ class Conclusion:
     defects: list[Defect]
     exit_code: int
     target_unreachable: bool
+    campaign: Campaign
+    # False when an older run was re-evaluated: the campaign's current state did not change
+    latest: bool = True
 
 
 def target_unreachable(results: list[CaseResult]) -> bool:
@@ -50,8 +53,10 @@ def conclude(
     plan = loaded.plan
     today = today or datetime.now(UTC).date()
     ledger = Ledger(ledger_path)
-    previously_suspended = ledger.is_suspended(plan.id)
+    campaign = Campaign.of(run_info)
+    # Recorded first, so that a run re-evaluated later gets the state from before it.
     defects = ledger.record_run(run_info, results, waivers=plan.waivers)
+    previously_suspended = ledger.is_suspended(campaign, before=run_info.run_id)
     verdict = evaluate(
         results,
         plan.gates,
@@ -60,7 +65,10 @@ def conclude(
         today,
         previously_suspended=previously_suspended,
     )
-    ledger.set_suspended(plan.id, verdict.suspended, run_info.run_id)
+    ledger.set_suspended(
+        campaign, verdict.suspended, run_info.run_id, decision=verdict.decision.value
+    )
+    latest = ledger.latest_run(campaign)
     unreachable = target_unreachable(results)
     if unreachable:
         verdict.warnings.insert(
@@ -68,7 +76,13 @@ def conclude(
             "Environment problem: the target could not be reached for any case; "
             "this run says nothing about the product.",
         )
-    # The report lists the campaign's defects, fixed ones included; the gates weigh open ones.
-    write_run_outputs(run_dir, run_info, results, verdict, ledger.history(plan.id), plan)
+    # The report lists the campaign's defects as of this run, fixed ones included; the gates
+    # weigh open ones, which for an older run carry the plan's waivers only in `defects`.
+    weighed = {d.id: d for d in defects}
+    history = [weighed.get(d.id, d) for d in ledger.history(campaign, as_of=run_info.run_id)]
+    write_run_outputs(run_dir, run_info, results, verdict, history, plan)
     exit_code = EnvironmentProblem.exit_code if unreachable else verdict.exit_code
-    return Conclusion(run_info, results, verdict, defects, exit_code, unreachable)
+    return Conclusion(
+        run_info, results, verdict, defects, exit_code, unreachable, campaign,
+        latest is not None and latest.run_id == run_info.run_id,
+    )

@@ -1,7 +1,9 @@
-"""The defect ledger: defects across the runs of a campaign, and the suspension state (SQLite)."""
+"""The defect ledger: defects, runs and the suspension state of each campaign (SQLite)."""
 
+from crmqa.ledger.campaign import Campaign
 from crmqa.ledger.store import (
     DEFAULT_LEDGER_PATH,
+    SCHEMA_VERSION,
     Defect,
     DefectStatus,
     Ledger,
@@ -12,6 +14,8 @@ from crmqa.ledger.store import (
 
 __all__ = [
     "DEFAULT_LEDGER_PATH",
+    "SCHEMA_VERSION",
+    "Campaign",
     "Defect",
     "DefectStatus",
     "Ledger",

@@ -12,13 +12,24 @@ import pytest
 
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
 from crmqa.gates import Decision, evaluate
-from crmqa.ledger import Defect, DefectStatus, Ledger, LedgerError, params_hash
+from crmqa.ledger import Campaign, Defect, DefectStatus, Ledger, LedgerError, params_hash
 from crmqa.plan.models import Gates, Scales, Suspension, WaiverSpec
 
 
-def run_info(run_id: str, day: int, plan_id: str = "crm-acceptance") -> RunInfo:
+CAMPAIGN = Campaign("crm-acceptance", "vendor-a")
+
+
+def run_info(
+    run_id: str,
+    day: int,
+    plan_id: str = "crm-acceptance",
+    *,
+    target: str = "vendor-a",
+    version: str = "1.0",
+) -> RunInfo:
     return RunInfo(
         run_id=run_id, plan_id=plan_id, plan_name="CRM acceptance", plan_file="plans/x.yaml",
+        target=target, system_version=version,
         started_at=datetime(2026, 11, day, 9, 0, tzinfo=UTC),
     )
 
@@ -89,15 +100,15 @@ def test_three_runs_open_keep_close_and_reopen(ledger: Ledger) -> None:
     reopened = by_case(open_after_3)["L-2"]
     assert reopened.first_seen_run == "r3"  # a new defect: the fixed one stays fixed
 
-    history = ledger.history("crm-acceptance")
+    history = ledger.history(CAMPAIGN)
     assert [(d.case_id, d.status.value, d.fixed_in_run) for d in history] == [
         ("L-1", "open", None),
         ("L-2", "closed", "r2"),
         ("L-3", "closed", "r3"),
         ("L-2", "open", None),
     ]
-    assert [r.run_id for r in ledger.runs("crm-acceptance")] == ["r1", "r2", "r3"]
-    assert ledger.runs("crm-acceptance")[0].counts == {"failed": 2, "passed": 1, "broken": 1}
+    assert [r.run_id for r in ledger.runs(CAMPAIGN)] == ["r1", "r2", "r3"]
+    assert ledger.runs(CAMPAIGN)[0].counts == {"failed": 2, "passed": 1, "broken": 1}
 
 
 def test_parametrised_variants_are_separate_defects(ledger: Ledger) -> None:
@@ -122,18 +133,22 @@ def test_params_hash_is_stable_and_order_independent() -> None:
 def test_plans_are_kept_apart(ledger: Ledger) -> None:
     ledger.record_run(run_info("a1", 1, plan_id="plan-a"), [result("X", "failed")])
     ledger.record_run(run_info("b1", 1, plan_id="plan-b"), [result("X", "passed")])
-    assert [d.case_id for d in ledger.open_defects("plan-a")] == ["X"]
-    assert ledger.open_defects("plan-b") == []
+    assert [d.case_id for d in ledger.open_defects(Campaign("plan-a", "vendor-a"))] == ["X"]
+    assert ledger.open_defects(Campaign("plan-b", "vendor-a")) == []
 
 
 def test_recording_the_same_run_twice_changes_nothing(ledger: Ledger) -> None:
     results = [result("L-1", "failed"), result("L-2", "failed")]
     first = ledger.record_run(run_info("r1", 1), results)
     ledger.record_run(run_info("r2", 2), [result("L-1", "passed")])
-    # re-evaluating r1 later must not reopen what r2 fixed
+    before = ledger.history(CAMPAIGN)
+    # re-evaluating r1 later must not reopen what r2 fixed; it gets the defects open after r1
     again = ledger.record_run(run_info("r1", 1), results)
-    assert [d.case_id for d in again] == ["L-2"]
-    assert len(ledger.history("crm-acceptance")) == len(first)
+    assert [d.case_id for d in again] == ["L-1", "L-2"]
+    assert ledger.history(CAMPAIGN) == before
+    assert [d.case_id for d in ledger.open_defects(CAMPAIGN)] == ["L-2"]
+    assert len(ledger.history(CAMPAIGN)) == len(first)
+    assert [r.run_id for r in ledger.runs(CAMPAIGN)] == ["r1", "r2"]
 
 
 def test_plan_waivers_replace_stored_ones(ledger: Ledger) -> None:
@@ -156,32 +171,35 @@ def test_result_waiver_is_kept_on_the_defect(ledger: Ledger) -> None:
 
 
 def test_suspension_state_and_resume_at_across_runs(ledger: Ledger) -> None:
-    plan_id = "crm-acceptance"
     gates = Gates(
         max_open_severity=None,
         suspension=Suspension(max_open_defects=3, resume_at=1, max_share_top_priority=1,
                               max_share_top_severity=1),
     )
-    assert ledger.is_suspended(plan_id) is False
+    assert ledger.is_suspended(CAMPAIGN) is False
 
     def conclude(run_id: str, day: int, failing: list[str], passing: list[str]) -> Decision:
         results = [result(c, "failed", severity="minor") for c in failing]
         results += [result(c, "passed") for c in passing]
         results += [result(f"OK-{i}", "passed") for i in range(40)]
-        previously = ledger.is_suspended(plan_id)
         defects = ledger.record_run(run_info(run_id, day), results)
+        previously = ledger.is_suspended(CAMPAIGN, before=run_id)
         verdict = evaluate(results, gates, Scales(), defects, date(2026, 11, day),
                            previously_suspended=previously)
-        ledger.set_suspended(plan_id, verdict.suspended, run_id)
+        ledger.set_suspended(CAMPAIGN, verdict.suspended, run_id,
+                             decision=verdict.decision.value)
         return verdict.decision
 
     assert conclude("r1", 1, ["A", "B", "C", "D"], []) is Decision.SUSPENDED
-    assert ledger.is_suspended(plan_id)
+    assert ledger.is_suspended(CAMPAIGN)
     # 2 open: below max_open_defects, not down to resume_at: still suspended
     assert conclude("r2", 2, ["A", "B"], ["C", "D"]) is Decision.SUSPENDED
     # 1 open: resumed (the remaining failure is minor, allowed)
     assert conclude("r3", 3, ["A"], ["B"]) is Decision.ACCEPTED
-    assert ledger.is_suspended(plan_id) is False
+    assert ledger.is_suspended(CAMPAIGN) is False
+    assert [(r.decision, r.suspended) for r in ledger.runs(CAMPAIGN)] == [
+        ("SUSPENDED", True), ("SUSPENDED", True), ("ACCEPTED", False),
+    ]
 
 
 def test_concurrent_readers_while_the_controller_writes(ledger: Ledger) -> None:
@@ -192,8 +210,8 @@ def test_concurrent_readers_while_the_controller_writes(ledger: Ledger) -> None:
         reader = Ledger(ledger.path)
         while not done.is_set():
             try:
-                reader.open_defects("crm-acceptance")
-                reader.history("crm-acceptance")
+                reader.open_defects(CAMPAIGN)
+                reader.history(CAMPAIGN)
             except BaseException as error:  # collected and asserted below
                 errors.append(error)
                 return
@@ -212,7 +230,7 @@ def test_concurrent_readers_while_the_controller_writes(ledger: Ledger) -> None:
         for thread in readers:
             thread.join()
     assert errors == []
-    assert len(ledger.open_defects("crm-acceptance")) == 0  # the last run (14) passed all
+    assert len(ledger.open_defects(CAMPAIGN)) == 0  # the last run (14) passed all
     with sqlite3.connect(ledger.path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -232,7 +250,7 @@ def test_readers_do_not_wait_for_an_open_write_transaction(ledger: Ledger) -> No
         writer.execute("UPDATE defects SET message = 'half-written'")
         started = time.monotonic()
         reader = Ledger(ledger.path)
-        defects = reader.open_defects("crm-acceptance")
+        defects = reader.open_defects(CAMPAIGN)
         assert time.monotonic() - started < 5  # the busy timeout is 30 s
         assert [d.message for d in defects] == [""]  # the last committed state
     finally:
@@ -242,12 +260,13 @@ def test_readers_do_not_wait_for_an_open_write_transaction(ledger: Ledger) -> No
 
 def test_state_survives_reopening_the_file(ledger: Ledger) -> None:
     ledger.record_run(run_info("r1", 1), [result("L-1", "failed")])
-    ledger.set_suspended("crm-acceptance", True, "r1")
+    ledger.set_suspended(CAMPAIGN, True, "r1")
     again = Ledger(ledger.path)
-    assert again.is_suspended("crm-acceptance")
-    assert [d.case_id for d in again.open_defects("crm-acceptance")] == ["L-1"]
-    again.set_suspended("crm-acceptance", False, "r2")
-    assert not Ledger(ledger.path).is_suspended("crm-acceptance")
+    assert again.is_suspended(CAMPAIGN)
+    assert [d.case_id for d in again.open_defects(CAMPAIGN)] == ["L-1"]
+    again.record_run(run_info("r2", 2), [result("L-1", "failed")])
+    again.set_suspended(CAMPAIGN, False, "r2")
+    assert not Ledger(ledger.path).is_suspended(CAMPAIGN)
 
 
 def test_a_ledger_from_a_newer_crmqa_is_refused(ledger: Ledger) -> None:
