@@ -125,10 +125,6 @@ class Defect(BaseModel):
     message: str = ""
     waiver: Waiver | None = None
 
-    @property
-    def campaign(self) -> Campaign:
-        return Campaign(self.plan_id, self.target)
-
 
 class RunRecord(BaseModel):
     """A run the ledger has recorded: what was tested, its counts per outcome, its verdict.
@@ -301,8 +297,12 @@ class Ledger:
 
     def latest_run(self, campaign: Campaign) -> RunRecord | None:
         """The campaign's latest recorded run (the one its current state comes from)."""
-        runs = self.runs(campaign)
-        return runs[-1] if runs else None
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM runs WHERE plan_id = ? AND target = ? ORDER BY seq DESC LIMIT 1",
+                (campaign.plan_id, campaign.target),
+            ).fetchone()
+        return _run_record(row) if row else None
 
     def is_suspended(self, campaign: Campaign, *, before: str | None = None) -> bool:
         """Whether testing of the campaign is suspended: now, or just before run `before`.

@@ -15,7 +15,6 @@ from crmqa.gates import Decision, evaluate
 from crmqa.ledger import Campaign, Defect, DefectStatus, Ledger, LedgerError, params_hash
 from crmqa.plan.models import Gates, Scales, Suspension, WaiverSpec
 
-
 CAMPAIGN = Campaign("crm-acceptance", "vendor-a")
 
 
@@ -438,7 +437,10 @@ def v1_defect(
     waiver: str | None = None,
 ) -> tuple[object, ...]:
     day = {"r1": 1, "r2": 2, "r3": 3, "b1": 1}
-    at = lambda run: None if run is None else f"2026-10-0{day[run]}T09:00:00+00:00"  # noqa: E731
+
+    def at(run: str | None) -> str | None:
+        return None if run is None else f"2026-10-0{day[run]}T09:00:00+00:00"
+
     return (
         plan_id, case_id, "", "{}", f"title of {case_id}", "functional", "leads", "critical",
         "high", "closed" if fixed else "open", first, last, fixed, at(first), at(last),
