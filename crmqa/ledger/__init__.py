@@ -3,7 +3,6 @@
 from crmqa.ledger.campaign import Campaign
 from crmqa.ledger.store import (
     DEFAULT_LEDGER_PATH,
-    SCHEMA_VERSION,
     Defect,
     DefectStatus,
     Ledger,
@@ -14,7 +13,6 @@ from crmqa.ledger.store import (
 
 __all__ = [
     "DEFAULT_LEDGER_PATH",
-    "SCHEMA_VERSION",
     "Campaign",
     "Defect",
     "DefectStatus",
