@@ -12,7 +12,7 @@ from pathlib import Path
 
 from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, evaluate
-from crmqa.ledger import Defect, Ledger
+from crmqa.ledger import Campaign, Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
 
 
@@ -22,6 +22,9 @@ class Conclusion:
     results: list[CaseResult]
     verdict: Verdict
     defects: list[Defect]
+    campaign: Campaign
+    # False when an older run was re-evaluated: the campaign's current state did not change
+    latest: bool = True
 
     @property
     def exit_code(self) -> int:
@@ -48,8 +51,10 @@ def conclude(
     plan = loaded.plan
     today = today or datetime.now(UTC).date()
     ledger = Ledger(ledger_path)
-    previously_suspended = ledger.is_suspended(plan.id)
+    campaign = Campaign.of(run_info)
+    # Recorded first, so that a run re-evaluated later gets the state from before it.
     defects = ledger.record_run(run_info, results, waivers=plan.waivers)
+    previously_suspended = ledger.is_suspended(campaign, before=run_info.run_id)
     verdict = evaluate(
         results,
         plan.gates,
@@ -60,7 +65,16 @@ def conclude(
         interruption=interruption,
     )
     if verdict.decision is not None:  # a run without a decision says nothing about suspension
-        ledger.set_suspended(plan.id, verdict.suspended, run_info.run_id)
-    # The report lists the campaign's defects, fixed ones included; the gates weigh open ones.
-    write_run_outputs(run_dir, run_info, results, verdict, ledger.history(plan.id), plan)
-    return Conclusion(run_info, results, verdict, defects)
+        ledger.set_suspended(
+            campaign, verdict.suspended, run_info.run_id, decision=verdict.decision.value
+        )
+    latest = ledger.latest_run(campaign)
+    # The report lists the campaign's defects as of this run, fixed ones included; the gates
+    # weigh open ones, which for an older run carry the plan's waivers only in `defects`.
+    weighed = {d.id: d for d in defects}
+    history = [weighed.get(d.id, d) for d in ledger.history(campaign, as_of=run_info.run_id)]
+    write_run_outputs(run_dir, run_info, results, verdict, history, plan)
+    return Conclusion(
+        run_info, results, verdict, defects, campaign,
+        latest is not None and latest.run_id == run_info.run_id,
+    )

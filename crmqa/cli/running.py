@@ -113,7 +113,11 @@ def find_run_dir(reports: Path, run: str | None) -> Path:
 
 
 def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
-    """Evaluate the gates again from a run folder, with the plan's current gates and waivers."""
+    """Evaluate the gates again from a run folder, with the plan's current gates and waivers.
+
+    The run is judged against its campaign's state before it; the campaign's current state
+    changes only when it is the campaign's latest run.
+    """
     from crmqa.conclude import conclude
     from crmqa.reports import read_results, render_verdict
 
@@ -126,6 +130,12 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
         run_dir, run_info, results, loaded, ledger_path=run_dir.parent / "ledger.sqlite"
     )
     render_verdict(console, conclusion.verdict)
+    if not conclusion.latest:
+        console.print(
+            f"Run {run_info.run_id} is not the latest run of campaign {conclusion.campaign}: "
+            "it was re-evaluated against the state before it, and the campaign's current "
+            "suspension state and open defects are unchanged."
+        )
     return conclusion.exit_code
 
 

@@ -1,5 +1,6 @@
-"""The defect ledger: defects across the runs of a campaign, and the suspension state (SQLite)."""
+"""The defect ledger: defects, runs and the suspension state of each campaign (SQLite)."""
 
+from crmqa.ledger.campaign import Campaign
 from crmqa.ledger.store import (
     DEFAULT_LEDGER_PATH,
     Defect,
@@ -12,6 +13,7 @@ from crmqa.ledger.store import (
 
 __all__ = [
     "DEFAULT_LEDGER_PATH",
+    "Campaign",
     "Defect",
     "DefectStatus",
     "Ledger",

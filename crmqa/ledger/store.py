@@ -1,7 +1,8 @@
 """The defect ledger: defects kept across the runs of a campaign, in SQLite.
 
-A defect is keyed by plan id + case id + a hash of the case's parameters, so that parametrised
-variants are separate defects. One run's results update the ledger like this:
+Everything is kept per campaign (plan id + target name, see `Campaign`). A defect is keyed by
+campaign + case id + a hash of the case's parameters, so that parametrised variants are
+separate defects. One run's results update its campaign like this:
 
 - failed: open a defect, or keep the open one open (last seen run, message and levels
   refreshed); a failure after a fix opens a new defect, the fixed one stays in the history;
@@ -9,8 +10,16 @@ variants are separate defects. One run's results update the ledger like this:
 - anything else (broken, blocked, skipped, not applicable, not run): leave it as it is —
   a broken case says nothing about the product.
 
-The ledger also keeps, per plan, whether testing is suspended (the `resume_at` hysteresis of
-the suspension gate needs the state of the previous run).
+Every recorded run keeps its campaign, the system version under test, its counts, and, once
+the gates have decided, the decision and whether testing was suspended after it. The
+campaign's suspension state is the one after its latest run whose verdict was recorded (the
+`resume_at` hysteresis of the suspension gate needs it), and the state carried into a run is
+the one after the run recorded before it. So re-evaluating an old run reads the state as it
+was then, and changes the campaign's current state only when that run is the latest.
+
+Ledgers of schema version 1 (no targets) are migrated when opened: their rows join the
+campaign of their plan with no target, and the first run of that plan recorded with a target
+takes that history over (see `_migrate_from_v1`).
 
 One writer (the controller process) and any number of readers: the database runs in WAL mode,
 every write is one `BEGIN IMMEDIATE` transaction, and every call opens its own connection so a
@@ -33,16 +42,18 @@ from pydantic import BaseModel, Field
 
 from crmqa.core.errors import CrmqaError
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
+from crmqa.ledger.campaign import Campaign
 from crmqa.plan.models import WaiverSpec
 
 DEFAULT_LEDGER_PATH = Path("reports") / "ledger.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS defects (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     plan_id TEXT NOT NULL,
+    target TEXT NOT NULL,
     case_id TEXT NOT NULL,
     params_hash TEXT NOT NULL,
     params TEXT NOT NULL,
@@ -61,27 +72,28 @@ CREATE TABLE IF NOT EXISTS defects (
     message TEXT NOT NULL,
     waiver TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS defects_one_open_per_key
-    ON defects (plan_id, case_id, params_hash) WHERE status = 'open';
-CREATE INDEX IF NOT EXISTS defects_by_plan ON defects (plan_id, status);
+CREATE UNIQUE INDEX IF NOT EXISTS defects_one_open_per_campaign_key
+    ON defects (plan_id, target, case_id, params_hash) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS defects_by_campaign ON defects (plan_id, target, status);
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
     plan_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    system_version TEXT NOT NULL,
     started_at TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
-    counts TEXT NOT NULL
+    counts TEXT NOT NULL,
+    decision TEXT,
+    suspended INTEGER
 );
-CREATE TABLE IF NOT EXISTS suspension (
-    plan_id TEXT PRIMARY KEY,
-    suspended INTEGER NOT NULL,
-    changed_in_run TEXT NOT NULL,
-    changed_at TEXT NOT NULL
-);
+CREATE INDEX IF NOT EXISTS runs_by_campaign ON runs (plan_id, target, seq);
+CREATE TABLE IF NOT EXISTS unclaimed_v1_history (plan_id TEXT PRIMARY KEY);
 """
 
 
 class LedgerError(CrmqaError):
-    """The ledger file cannot be opened or is not a crmqa ledger."""
+    """The ledger file cannot be opened, is not a crmqa ledger, or a run does not fit it."""
 
 
 class DefectStatus(StrEnum):
@@ -94,6 +106,7 @@ class Defect(BaseModel):
 
     id: int
     plan_id: str
+    target: str = ""
     case_id: str
     params_hash: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
@@ -114,13 +127,25 @@ class Defect(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """A run the ledger has recorded, with its counts per outcome."""
+    """A run the ledger has recorded: what was tested, its counts per outcome, its verdict.
+
+    `decision` and `suspended` are None until the gates' verdict on the run is recorded
+    (and for runs migrated from a version-1 ledger, which kept neither).
+    """
 
     run_id: str
     plan_id: str
+    target: str = ""
+    system_version: str = ""
     started_at: datetime
     recorded_at: datetime
     counts: dict[str, int]
+    decision: str | None = None
+    suspended: bool | None = None
+
+    @property
+    def campaign(self) -> Campaign:
+        return Campaign(self.plan_id, self.target)
 
 
 def params_hash(params: dict[str, Any]) -> str:
@@ -132,7 +157,7 @@ def params_hash(params: dict[str, Any]) -> str:
 
 
 class Ledger:
-    """Defects across the runs of a campaign, in one SQLite file (created on first use)."""
+    """Defects across the runs of each campaign, in one SQLite file (created on first use)."""
 
     def __init__(self, path: Path | str = DEFAULT_LEDGER_PATH) -> None:
         self.path = Path(path)
@@ -141,6 +166,8 @@ class Ledger:
             version = self._schema_version()
             if version is None:
                 self._create_schema()
+            elif version == 1:
+                self._migrate()
             elif version != SCHEMA_VERSION:
                 raise LedgerError(
                     f"{self.path} is a defect ledger of schema version {version}; this crmqa "
@@ -152,16 +179,7 @@ class Ledger:
     def _schema_version(self) -> int | None:
         """The schema version of an existing ledger; None for a new (empty) file."""
         with self._connect() as connection:
-            tables = {
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if "meta" not in tables:
-                return None
-            row = connection.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-        return int(row["value"]) if row else None
+            return _version(connection)
 
     def _create_schema(self) -> None:
         # Only a new ledger takes the write lock here: a reader opening an existing ledger
@@ -170,13 +188,17 @@ class Ledger:
             # WAL lets readers read while the controller writes.
             connection.execute("PRAGMA journal_mode=WAL")
         with self._write() as connection:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
+            _create_tables(connection)
             connection.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _migrate(self) -> None:
+        with self._write() as connection:
+            # Another process may have migrated between our look and our lock.
+            if _version(connection) == 1:
+                _migrate_from_v1(connection)
 
     # ----------------------------------------------------------------- writing
 
@@ -186,85 +208,116 @@ class Ledger:
         results: Sequence[CaseResult],
         waivers: Sequence[WaiverSpec] | None = None,
     ) -> list[Defect]:
-        """Update the ledger with one run's results; return the plan's open defects after it.
+        """Record one run's results in its campaign; return the defects open as of that run.
 
-        `waivers` are the plan's current waivers: when given, they replace the waiver stored
-        on every open defect of the plan (a waiver removed from the plan stops protecting its
-        defect). Without them, a failed result's own waiver (set by the plugin) is kept.
-        Recording the same run id twice changes nothing, so a run can be re-evaluated.
+        The campaign is the run's plan id + target. `waivers` are the plan's current waivers:
+        when given, they replace the waiver on every defect returned (a waiver removed from
+        the plan stops protecting its defect). Without them, a failed result's own waiver (set
+        by the plugin) is kept.
+
+        Recording a run id again changes no defect, so a run can be re-evaluated. Only when it
+        is the campaign's latest run are the waivers stored on the campaign's open defects;
+        for an older run the defects returned are those open after it, as they stood then,
+        with the waivers applied to the returned copies only.
         """
-        plan_id = run_info.plan_id
+        campaign = Campaign.of(run_info)
         seen_at = _iso(run_info.started_at)
         with self._write() as connection:
-            already = connection.execute(
-                "SELECT 1 FROM runs WHERE run_id = ?", (run_info.run_id,)
-            ).fetchone()
-            if already is None:
-                for result in _one_per_key(results):
-                    key = (plan_id, result.case_id, params_hash(result.params))
-                    if result.outcome is Outcome.FAILED:
-                        self._open_or_keep(connection, key, result, run_info.run_id, seen_at)
-                    elif result.outcome is Outcome.PASSED:
-                        connection.execute(
-                            "UPDATE defects SET status = 'closed', fixed_in_run = ?, fixed_at = ?"
-                            " WHERE plan_id = ? AND case_id = ? AND params_hash = ?"
-                            " AND status = 'open'",
-                            (run_info.run_id, seen_at, *key),
-                        )
-                counts: dict[str, int] = {}
-                for result in results:
-                    counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
-                connection.execute(
-                    "INSERT INTO runs (run_id, plan_id, started_at, recorded_at, counts)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (run_info.run_id, plan_id, seen_at, _iso(_now()), json.dumps(counts)),
+            _claim_v1_history(connection, campaign)
+            recorded = _recorded_seq(connection, campaign, run_info.run_id)
+            if recorded is None:
+                self._record_results(connection, campaign, run_info, results, seen_at)
+                latest = True
+            else:
+                latest = recorded == _latest_seq(connection, campaign)
+            if latest:
+                if waivers is not None:
+                    self._apply_waivers(connection, campaign, waivers)
+                return _select(
+                    connection,
+                    "WHERE plan_id = ? AND target = ? AND status = 'open' ORDER BY id",
+                    (campaign.plan_id, campaign.target),
                 )
-            if waivers is not None:
-                self._apply_waivers(connection, plan_id, waivers)
-        return self.open_defects(plan_id)
+            defects = [
+                d for d in _as_of(connection, campaign, run_info.run_id)
+                if d.status is DefectStatus.OPEN
+            ]
+        if waivers is None:
+            return defects
+        by_case = _waivers_by_case(waivers)
+        return [d.model_copy(update={"waiver": by_case.get(d.case_id)}) for d in defects]
 
-    def set_suspended(self, plan_id: str, suspended: bool, run_id: str) -> None:
-        """Remember whether testing of `plan_id` is suspended after run `run_id`."""
+    def set_suspended(
+        self, campaign: Campaign, suspended: bool, run_id: str, *, decision: str | None = None
+    ) -> None:
+        """Remember the verdict on run `run_id`: testing suspended after it, and its decision.
+
+        The run must be recorded in `campaign`. This becomes the campaign's current
+        suspension state only when `run_id` is the campaign's latest run.
+        """
         with self._write() as connection:
-            connection.execute(
-                "INSERT INTO suspension (plan_id, suspended, changed_in_run, changed_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (plan_id) DO UPDATE SET"
-                " suspended = excluded.suspended, changed_in_run = excluded.changed_in_run,"
-                " changed_at = excluded.changed_at",
-                (plan_id, int(suspended), run_id, _iso(_now())),
-            )
+            updated = connection.execute(
+                "UPDATE runs SET suspended = ?, decision = COALESCE(?, decision)"
+                " WHERE run_id = ? AND plan_id = ? AND target = ?",
+                (int(suspended), decision, run_id, campaign.plan_id, campaign.target),
+            ).rowcount
+            if not updated:
+                raise LedgerError(f"run {run_id} is not recorded for campaign {campaign}")
 
     # ----------------------------------------------------------------- reading
 
-    def open_defects(self, plan_id: str) -> list[Defect]:
-        """The plan's open defects, oldest first."""
-        return self._select("WHERE plan_id = ? AND status = 'open' ORDER BY id", (plan_id,))
+    def open_defects(self, campaign: Campaign, *, as_of: str | None = None) -> list[Defect]:
+        """The campaign's open defects, oldest first: now, or right after run `as_of`."""
+        return [d for d in self.history(campaign, as_of=as_of) if d.status is DefectStatus.OPEN]
 
-    def history(self, plan_id: str) -> list[Defect]:
-        """Every defect the plan ever had, open and closed, oldest first."""
-        return self._select("WHERE plan_id = ? ORDER BY id", (plan_id,))
+    def history(self, campaign: Campaign, *, as_of: str | None = None) -> list[Defect]:
+        """Every defect the campaign had, open and closed, oldest first.
 
-    def runs(self, plan_id: str) -> list[RunRecord]:
-        """The runs recorded for the plan, in the order they were recorded."""
+        With `as_of`, the defects first seen in or before that run, each open or closed as it
+        was right after it (a defect fixed later shows open). Their last-seen run, message
+        and levels are the latest the ledger knows.
+        """
+        with self._connect() as connection:
+            if as_of is not None:
+                return _as_of(connection, campaign, as_of)
+            return _select(
+                connection,
+                "WHERE plan_id = ? AND target = ? ORDER BY id",
+                (campaign.plan_id, campaign.target),
+            )
+
+    def runs(self, campaign: Campaign) -> list[RunRecord]:
+        """The runs recorded for the campaign, in the order they were recorded."""
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT run_id, plan_id, started_at, recorded_at, counts FROM runs"
-                " WHERE plan_id = ? ORDER BY rowid",
-                (plan_id,),
+                "SELECT * FROM runs WHERE plan_id = ? AND target = ? ORDER BY seq",
+                (campaign.plan_id, campaign.target),
             ).fetchall()
-        return [
-            RunRecord(
-                run_id=row["run_id"], plan_id=row["plan_id"], started_at=row["started_at"],
-                recorded_at=row["recorded_at"], counts=json.loads(row["counts"]),
-            )
-            for row in rows
-        ]
+        return [_run_record(row) for row in rows]
 
-    def is_suspended(self, plan_id: str) -> bool:
-        """Whether the last verdict for the plan suspended testing (False if never recorded)."""
+    def latest_run(self, campaign: Campaign) -> RunRecord | None:
+        """The campaign's latest recorded run (the one its current state comes from)."""
         with self._connect() as connection:
             row = connection.execute(
-                "SELECT suspended FROM suspension WHERE plan_id = ?", (plan_id,)
+                "SELECT * FROM runs WHERE plan_id = ? AND target = ? ORDER BY seq DESC LIMIT 1",
+                (campaign.plan_id, campaign.target),
+            ).fetchone()
+        return _run_record(row) if row else None
+
+    def is_suspended(self, campaign: Campaign, *, before: str | None = None) -> bool:
+        """Whether testing of the campaign is suspended: now, or just before run `before`.
+
+        The state is the one recorded for the latest run (before `before`, if given) whose
+        verdict was recorded; False when there is none. A run not recorded yet comes after
+        every recorded run.
+        """
+        with self._connect() as connection:
+            limit = _recorded_seq(connection, campaign, before) if before else None
+            row = connection.execute(
+                "SELECT suspended FROM runs WHERE plan_id = ? AND target = ?"
+                " AND suspended IS NOT NULL AND seq < COALESCE(?, seq + 1)"
+                " ORDER BY seq DESC LIMIT 1",
+                (campaign.plan_id, campaign.target, limit),
             ).fetchone()
         return bool(row["suspended"]) if row else False
 
@@ -296,10 +349,41 @@ class Ledger:
                 raise
             connection.execute("COMMIT")
 
+    def _record_results(
+        self,
+        connection: sqlite3.Connection,
+        campaign: Campaign,
+        run_info: RunInfo,
+        results: Sequence[CaseResult],
+        seen_at: str,
+    ) -> None:
+        for result in _one_per_key(results):
+            key = (campaign.plan_id, campaign.target, result.case_id, params_hash(result.params))
+            if result.outcome is Outcome.FAILED:
+                self._open_or_keep(connection, key, result, run_info.run_id, seen_at)
+            elif result.outcome is Outcome.PASSED:
+                connection.execute(
+                    "UPDATE defects SET status = 'closed', fixed_in_run = ?, fixed_at = ?"
+                    " WHERE plan_id = ? AND target = ? AND case_id = ? AND params_hash = ?"
+                    " AND status = 'open'",
+                    (run_info.run_id, seen_at, *key),
+                )
+        counts: dict[str, int] = {}
+        for result in results:
+            counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+        connection.execute(
+            "INSERT INTO runs (run_id, plan_id, target, system_version, started_at,"
+            " recorded_at, counts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_info.run_id, campaign.plan_id, campaign.target, run_info.system_version,
+                seen_at, _iso(_now()), json.dumps(counts),
+            ),
+        )
+
     def _open_or_keep(
         self,
         connection: sqlite3.Connection,
-        key: tuple[str, str, str],
+        key: tuple[str, str, str, str],
         result: CaseResult,
         run_id: str,
         seen_at: str,
@@ -309,7 +393,8 @@ class Ledger:
             "UPDATE defects SET last_seen_run = ?, last_seen_at = ?, message = ?, title = ?,"
             " category = ?, module = ?, severity = ?, priority = ?,"
             " waiver = COALESCE(?, waiver)"
-            " WHERE plan_id = ? AND case_id = ? AND params_hash = ? AND status = 'open'",
+            " WHERE plan_id = ? AND target = ? AND case_id = ? AND params_hash = ?"
+            " AND status = 'open'",
             (
                 run_id, seen_at, result.message, result.title, result.category, result.module,
                 result.severity, result.priority, waiver, *key,
@@ -318,10 +403,10 @@ class Ledger:
         if updated:
             return
         connection.execute(
-            "INSERT INTO defects (plan_id, case_id, params_hash, params, title, category,"
-            " module, severity, priority, status, first_seen_run, last_seen_run,"
+            "INSERT INTO defects (plan_id, target, case_id, params_hash, params, title,"
+            " category, module, severity, priority, status, first_seen_run, last_seen_run,"
             " first_seen_at, last_seen_at, message, waiver)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
             (
                 *key, json.dumps(result.params, sort_keys=True, default=str), result.title,
                 result.category, result.module, result.severity, result.priority, run_id,
@@ -330,33 +415,199 @@ class Ledger:
         )
 
     def _apply_waivers(
-        self, connection: sqlite3.Connection, plan_id: str, waivers: Sequence[WaiverSpec]
+        self, connection: sqlite3.Connection, campaign: Campaign, waivers: Sequence[WaiverSpec]
     ) -> None:
-        by_case = {spec.case: spec for spec in waivers}  # a later entry wins, as in YAML maps
+        by_case = _waivers_by_case(waivers)
         rows = connection.execute(
-            "SELECT id, case_id FROM defects WHERE plan_id = ? AND status = 'open'", (plan_id,)
+            "SELECT id, case_id FROM defects WHERE plan_id = ? AND target = ?"
+            " AND status = 'open'",
+            (campaign.plan_id, campaign.target),
         ).fetchall()
         for row in rows:
-            spec = by_case.get(row["case_id"])
-            waiver = (
-                Waiver(case=spec.case, owner=spec.owner, reason=spec.reason, expires=spec.expires)
-                .model_dump_json()
-                if spec
-                else None
+            waiver = by_case.get(row["case_id"])
+            connection.execute(
+                "UPDATE defects SET waiver = ? WHERE id = ?",
+                (waiver.model_dump_json() if waiver else None, row["id"]),
             )
-            connection.execute("UPDATE defects SET waiver = ? WHERE id = ?", (waiver, row["id"]))
-
-    def _select(self, where: str, arguments: tuple[Any, ...]) -> list[Defect]:
-        with self._connect() as connection:
-            rows = connection.execute(f"SELECT * FROM defects {where}", arguments).fetchall()
-        return [_defect(row) for row in rows]
 
 
-def _defect(row: sqlite3.Row) -> Defect:
-    data = dict(row)
+# ------------------------------------------------------------------------- queries
+
+
+def _version(connection: sqlite3.Connection) -> int | None:
+    tables = {
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    if "meta" not in tables:
+        return None
+    row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row["value"]) if row else None
+
+
+def _create_tables(connection: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+def _recorded_seq(connection: sqlite3.Connection, campaign: Campaign, run_id: str) -> int | None:
+    """The record position of `run_id` in `campaign`; None if the run is not recorded."""
+    row = connection.execute(
+        "SELECT seq, plan_id, target FROM runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    recorded_in = Campaign(row["plan_id"], row["target"])
+    if recorded_in != campaign:
+        # A run belongs to one campaign; re-evaluating it under another one would mix two
+        # vendors' histories again.
+        raise LedgerError(
+            f"run {run_id} is recorded for campaign {recorded_in}, not {campaign}"
+        )
+    return int(row["seq"])
+
+
+def _latest_seq(connection: sqlite3.Connection, campaign: Campaign) -> int | None:
+    row = connection.execute(
+        "SELECT MAX(seq) AS seq FROM runs WHERE plan_id = ? AND target = ?",
+        (campaign.plan_id, campaign.target),
+    ).fetchone()
+    return None if row["seq"] is None else int(row["seq"])
+
+
+def _select(
+    connection: sqlite3.Connection, where: str, arguments: tuple[Any, ...]
+) -> list[Defect]:
+    rows = connection.execute(f"SELECT * FROM defects {where}", arguments).fetchall()
+    return [_defect(dict(row)) for row in rows]
+
+
+def _as_of(connection: sqlite3.Connection, campaign: Campaign, run_id: str) -> list[Defect]:
+    """The campaign's defects as they stood right after run `run_id` (see `Ledger.history`)."""
+    seq = _recorded_seq(connection, campaign, run_id)
+    if seq is None:
+        raise LedgerError(f"run {run_id} is not recorded for campaign {campaign}")
+    # A run id a defect names but the runs table lacks cannot come from crmqa; such a
+    # defect is taken as seen (or fixed) before every run rather than dropped.
+    rows = connection.execute(
+        "SELECT d.*, COALESCE(f.seq, 0) AS first_seq,"
+        " CASE WHEN d.fixed_in_run IS NULL THEN NULL ELSE COALESCE(x.seq, 0) END AS fixed_seq"
+        " FROM defects d"
+        " LEFT JOIN runs f ON f.run_id = d.first_seen_run"
+        " LEFT JOIN runs x ON x.run_id = d.fixed_in_run"
+        " WHERE d.plan_id = ? AND d.target = ? AND COALESCE(f.seq, 0) <= ? ORDER BY d.id",
+        (campaign.plan_id, campaign.target, seq),
+    ).fetchall()
+    defects = []
+    for row in rows:
+        data = dict(row)
+        data.pop("first_seq")
+        fixed_seq = data.pop("fixed_seq")
+        if fixed_seq is not None and fixed_seq > seq:
+            data.update(status="open", fixed_in_run=None, fixed_at=None)
+        defects.append(_defect(data))
+    return defects
+
+
+def _defect(data: dict[str, Any]) -> Defect:
     data["params"] = json.loads(data["params"])
     data["waiver"] = Waiver.model_validate_json(data["waiver"]) if data["waiver"] else None
     return Defect.model_validate(data)
+
+
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    data = dict(row)
+    data.pop("seq")
+    data["counts"] = json.loads(data["counts"])
+    if data["suspended"] is not None:
+        data["suspended"] = bool(data["suspended"])
+    return RunRecord.model_validate(data)
+
+
+def _waivers_by_case(waivers: Sequence[WaiverSpec]) -> dict[str, Waiver]:
+    # a later entry wins, as in YAML maps
+    return {
+        spec.case: Waiver(
+            case=spec.case, owner=spec.owner, reason=spec.reason, expires=spec.expires
+        )
+        for spec in waivers
+    }
+
+
+# ------------------------------------------------------------------------- version 1
+
+
+def _migrate_from_v1(connection: sqlite3.Connection) -> None:
+    """Turn a version-1 ledger (keyed by plan id alone) into version 2, in place.
+
+    Version 1 recorded no target, so its defects and runs join the campaign (plan, no
+    target), and the plan is marked unclaimed: the first run of that plan recorded with a
+    target takes the whole history over (`_claim_v1_history`). Most plans ran against one
+    target, and their history then simply continues; a plan that ran against several
+    targets before had them mixed already, and that mixed history goes to whichever target
+    is recorded first. Every row is kept: defects and runs as they were (runs in their
+    order, system version unknown, decision unknown); the plan's suspension state goes on
+    the run that set it (or the plan's latest run), so it carries into the next run; the
+    version-1 suspension table itself is kept, unread, as `v1_suspension`.
+    """
+    connection.execute("ALTER TABLE defects ADD COLUMN target TEXT NOT NULL DEFAULT ''")
+    connection.execute("DROP INDEX IF EXISTS defects_one_open_per_key")
+    connection.execute("DROP INDEX IF EXISTS defects_by_plan")
+    connection.execute("ALTER TABLE runs RENAME TO v1_runs")
+    connection.execute("ALTER TABLE suspension RENAME TO v1_suspension")
+    _create_tables(connection)  # the new runs table and indexes; defects and meta stay
+    connection.execute(
+        "INSERT INTO unclaimed_v1_history (plan_id)"
+        " SELECT plan_id FROM defects UNION SELECT plan_id FROM v1_runs"
+        " UNION SELECT plan_id FROM v1_suspension"
+    )
+    connection.execute(
+        "INSERT INTO runs (run_id, plan_id, target, system_version, started_at, recorded_at,"
+        " counts) SELECT run_id, plan_id, '', '', started_at, recorded_at, counts"
+        " FROM v1_runs ORDER BY rowid"
+    )
+    connection.execute("DROP TABLE v1_runs")
+    for state in connection.execute("SELECT * FROM v1_suspension").fetchall():
+        plan_id, run_id = state["plan_id"], state["changed_in_run"]
+        run = connection.execute(
+            "SELECT seq FROM runs WHERE plan_id = ? AND target = ''"
+            " ORDER BY run_id = ? DESC, seq DESC LIMIT 1",
+            (plan_id, run_id),
+        ).fetchone()
+        if run is None:
+            # A state set with no run recorded (possible through the API only): keep it on
+            # a run of its own, so that it still carries into the plan's next run.
+            connection.execute(
+                "INSERT OR IGNORE INTO runs (run_id, plan_id, target, system_version,"
+                " started_at, recorded_at, counts) VALUES (?, ?, '', '', ?, ?, '{}')",
+                (run_id, plan_id, state["changed_at"], state["changed_at"]),
+            )
+            run = connection.execute(
+                "SELECT seq FROM runs WHERE plan_id = ? AND target = '' AND run_id = ?",
+                (plan_id, run_id),
+            ).fetchone()
+        if run is not None:
+            connection.execute(
+                "UPDATE runs SET suspended = ? WHERE seq = ?", (state["suspended"], run["seq"])
+            )
+    connection.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+    )
+
+
+def _claim_v1_history(connection: sqlite3.Connection, campaign: Campaign) -> None:
+    """Move the plan's unclaimed version-1 history into `campaign`, if it has a target."""
+    if not campaign.target:
+        return
+    claimed = connection.execute(
+        "DELETE FROM unclaimed_v1_history WHERE plan_id = ?", (campaign.plan_id,)
+    ).rowcount
+    if claimed:
+        for table in ("defects", "runs"):
+            connection.execute(
+                f"UPDATE {table} SET target = ? WHERE plan_id = ? AND target = ''",
+                (campaign.target, campaign.plan_id),
+            )
 
 
 # When one run holds the same case twice (a rerun), a failure outweighs a pass, and a pass
