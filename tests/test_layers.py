@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"core", "plan"},
     "drivers": {"core", "plan", "profiles", "checks", "drivers"},
     "engine": {"core", "plan", "profiles", "checks", "drivers", "engine"},
+    "validation": {"core", "plan", "profiles", "checks", "drivers"},
     "gates": {"core", "plan"},
     "ledger": {"core", "plan", "gates"},
     "reports": {"core", "plan", "gates", "ledger"},

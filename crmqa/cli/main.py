@@ -105,13 +105,33 @@ def run(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Check plans and suites without running anything; every problem at once."""
-    from crmqa.plan.loader import validate_paths
+@click.option("--target", "-t", help="check plans for this target (default: every target)")
+def validate(paths: tuple[Path, ...], target: str | None) -> None:
+    """Check plans, suites and profiles without running anything; every problem at once.
 
-    issues = validate_paths(list(paths), extra_kinds={"entities": _profile_issues})
+    A plan is checked with everything a run loads: its suites, its targets' profiles and
+    adapters, screen names, paths and data files. Environment variables are not required.
+    """
+    from crmqa.plan.loader import validate_paths
+    from crmqa.validation import prepare_run
+
+    notes: list[str] = []
+
+    def plan_issues(path: Path) -> list[PlanIssue]:
+        try:
+            prepared = prepare_run(path, target=target, all_targets=target is None)
+        except PlanError as error:
+            return error.issues
+        notes.extend(prepared.notes)
+        return []
+
+    issues = validate_paths(
+        list(paths), extra_kinds={"entities": _profile_issues, "targets": plan_issues}
+    )
     if issues:
         raise PlanError(issues)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True, markup=True)
     console.print(f"[green]✔[/] no problems in {len(paths)} path(s)")
 
 

@@ -72,11 +72,18 @@ def run_plan(
     **options: object,
 ) -> int:
     """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
-    loaded = load_plan(plan)  # a bad plan stops here, before anything runs
+    from crmqa.validation import prepare_run
+
+    # A bad plan, profile, adapter or environment stops here, before anything runs.
+    target = options.get("target")
+    prepared = prepare_run(plan, target=str(target) if target else None, environment=os.environ)
+    loaded = prepared.loaded
     console.print(
         f"[bold]{loaded.plan.name}[/] — {len(loaded.cases)} cases, "
-        f"target [bold]{options.get('target') or loaded.plan.target}[/]"
+        f"target [bold]{prepared.target_name}[/] (profile {prepared.profile.name})"
     )
+    for note in prepared.notes:
+        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
     reports = Path(str(options.get("reports") or "reports"))
     run_id = str(options.get("run_id") or "") or new_run_id()
     options["run_id"] = run_id

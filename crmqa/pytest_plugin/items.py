@@ -5,6 +5,7 @@ Only public pytest API is used (Tavern broke on pytest upgrades by importing `_p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 
 from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
-from crmqa.plan.loader import LoadedCase, LoadedPlan, load_plan
+from crmqa.plan.loader import LoadedCase, LoadedPlan
 from crmqa.pytest_plugin.allure_bridge import label_case
 from crmqa.pytest_plugin.state import RunState, run_state
+from crmqa.validation import prepare_run
 
 
 class PlanFile(pytest.File):
@@ -23,7 +25,12 @@ class PlanFile(pytest.File):
     loaded: LoadedPlan
 
     def collect(self):  # type: ignore[override]
-        self.loaded = load_plan(self.path)
+        # The one validation `crmqa validate` and `crmqa run` use: a set-up mistake is a
+        # collection error (exit 3), never a run of broken cases.
+        prepared = prepare_run(
+            self.path, target=self.config.option.crmqa_target, environment=os.environ
+        )
+        self.loaded = prepared.loaded
         groups = _dependency_groups(self.loaded)
         for loaded_case in dependency_order(self.loaded.cases):
             case = loaded_case.case
