@@ -118,6 +118,9 @@ class CaseResult(BaseModel):
     worker: str = "main"
     waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
     leftovers: list[Leftover] = Field(default_factory=list)  # records it could not delete
+    # not applicable because of the target's own set-up (its flags or identities), not the
+    # product's capabilities
+    excluded_by_target: bool = False
 
 
 class RunInfo(BaseModel):

@@ -259,6 +259,10 @@ class Engine:
         missing = self.missing_capabilities(case)
         if missing:
             self._finish(result, Outcome.NOT_APPLICABLE, self._not_applicable(missing))
+            # The target's own set-up (its flags, its identities) left the case out, not
+            # the product: the gates must not read that as the product's doing.
+            result.excluded_by_target = any(
+                m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing)
             return
 
         saved: dict[str, Any] = {}

@@ -155,33 +155,48 @@ def _broken_decide(
     today: date,
     previously_suspended: bool,
 ) -> Withheld | None:
-    """Withhold the decision when it hangs on broken cases.
+    """Withhold the decision when it hangs on cases that were not judged.
 
-    A broken case was not judged: the CRM was down, the case or crmqa broke. The rows count
-    it as not passed (the pessimistic reading); if the decision were different had every
-    broken case passed, the run says more about its set-up than about the product.
+    A broken case was not judged: the CRM was down, the case or crmqa broke. A must-pass case
+    that did not run at all (left out of the selection), or that the target's own set-up left
+    out (its flags or identities), was not judged either. The rows count them as not passed
+    (the pessimistic reading); if the decision were different had all of them passed, the run
+    says more about its set-up than about the product.
     """
     broken = [r for r in results if r.outcome is Outcome.BROKEN]
-    if not broken:
+    ran = {r.case_id for r in results if not r.excluded_by_target}
+    not_run = [case_id for case_id in gates.must_pass if case_id not in ran]
+    if not broken and not not_run:
         return None
     as_passed = [
-        r.model_copy(update={"outcome": Outcome.PASSED}) if r.outcome is Outcome.BROKEN else r
+        r.model_copy(update={"outcome": Outcome.PASSED})
+        if r.outcome is Outcome.BROKEN or (r.excluded_by_target and r.case_id in not_run)
+        else r
         for r in results
     ]
+    optimistic_gates = gates.model_copy(
+        update={"must_pass": [c for c in gates.must_pass if c not in not_run]})
     pessimistic = _decide(rows)
-    optimistic = _decide(_product_rows(as_passed, gates, scales, open_defects, today,
+    optimistic = _decide(_product_rows(as_passed, optimistic_gates, scales, open_defects, today,
                                        previously_suspended))
     if optimistic is pessimistic:
         return None
-    kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
-    environment_only = set(kinds) == {BrokenKind.ENVIRONMENT}
-    shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
+    causes = []
+    if broken:
+        kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
+        shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
+        causes.append(f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown})")
+    if not_run:
+        causes.append(f"must-pass case(s) {', '.join(not_run)} not run (not selected, or left "
+                      "out by the target's flags or identities)")
+    # A broken case or crmqa (exit 3) first, then the environment (4), then the selection (3).
+    set_up = any(r.broken_kind is not BrokenKind.ENVIRONMENT for r in broken) or not broken
     return Withheld(
-        kind=WithheldKind.ENVIRONMENT if environment_only else WithheldKind.TEST_DEFECT,
+        kind=WithheldKind.TEST_DEFECT if set_up else WithheldKind.ENVIRONMENT,
         reason=(
-            f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown}) and the decision "
-            f"depends on them: {optimistic.value} had they passed, {pessimistic.value} had "
-            "they failed; fix what broke them and run again"
+            f"{' and '.join(causes)}, and the decision depends on them: {optimistic.value} had "
+            f"they passed, {pessimistic.value} had they failed; fix what kept them from being "
+            "judged and run again"
         ),
     )
 

@@ -29,6 +29,7 @@ targets:
     profile: {profile}
     base_url: "{base_url}"
     timeout_s: 5
+    destructive_ok: true
     identities:
       default: {{default_username: sales, password_env: CRMQA_SANDBOX_PASSWORD}}
       admin: {{default_username: admin, password_env: CRMQA_SANDBOX_PASSWORD}}

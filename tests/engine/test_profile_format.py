@@ -211,6 +211,7 @@ targets:
   t:
     profile: %(profile)s
     base_url: http://127.0.0.1:9
+    destructive_ok: true
     identities: {admin: {token_env: T}}
 include: [suite.yaml]
 """

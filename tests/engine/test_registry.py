@@ -21,6 +21,7 @@ targets:
   t:
     profile: sandbox
     base_url: http://127.0.0.1:9
+    destructive_ok: true
     identities:
       default: {default_username: sales}
       admin: {default_username: admin}

@@ -530,3 +530,21 @@ def test_an_interrupted_run_has_no_decision_and_says_what_finished() -> None:
     assert verdict.withheld == stop
     assert verdict.reasons[0] == "interrupted after 5 of 9 case(s)"
     assert not verdict.suspended
+
+
+def test_a_must_pass_case_left_out_of_the_run_withholds_instead_of_rejecting() -> None:
+    verdict = run(cases(passed=10), gates=Gates(must_pass=["M1"]))
+    assert row(verdict, "must pass: M1").actual == "not run"
+    assert verdict.decision is None and verdict.exit_code == 3
+    assert "must-pass case(s) M1 not run" in verdict.reasons[0]
+
+
+def test_a_must_pass_case_the_target_set_up_left_out_withholds() -> None:
+    excluded = case("not_applicable", case_id="M1")
+    excluded.excluded_by_target = True  # e.g. destructive_ok: false on this target
+    verdict = run([*cases(passed=10), excluded], gates=Gates(must_pass=["M1"]))
+    assert verdict.decision is None and verdict.exit_code == 3
+    # but a product that lacks what a must-pass case needs is rejected
+    lacking = run([*cases(passed=10), case("not_applicable", case_id="M1")],
+                  gates=Gates(must_pass=["M1"]))
+    assert lacking.decision is Decision.REJECTED
