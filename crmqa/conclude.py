@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from crmqa.core.fit import blame_misfits
 from crmqa.core.results import CaseResult, RunInfo
-from crmqa.gates import Verdict, Withheld, evaluate
+from crmqa.gates import Verdict, Withheld, WithheldKind, evaluate
 from crmqa.ledger import Campaign, Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
 
@@ -44,12 +45,19 @@ def conclude(
     """Record the run in the ledger, evaluate the gates and write every report file.
 
     `interruption` says that the run was stopped before every case finished: the verdict is
-    then withheld, and the campaign's suspension state is left as it was.
+    then withheld, and the campaign's suspension state is left as it was. Failures caused by
+    a target that does not fit its profile (crmqa.core.fit) become environment problems
+    before anything is recorded, and withhold the verdict too.
     """
     from crmqa.reports import write_run_outputs
 
     plan = loaded.plan
     today = today or datetime.now(UTC).date()
+    results, misfits = blame_misfits(results)
+    withheld = interruption
+    if withheld is None and misfits:
+        withheld = Withheld(kind=WithheldKind.ENVIRONMENT,
+                            reason="; ".join(misfit.message() for misfit in misfits))
     ledger = Ledger(ledger_path)
     campaign = Campaign.of(run_info)
     # Recorded first, so that a run re-evaluated later gets the state from before it.
@@ -62,7 +70,7 @@ def conclude(
         defects,
         today,
         previously_suspended=previously_suspended,
-        interruption=interruption,
+        withheld=withheld,
     )
     if verdict.decision is not None:  # a run without a decision says nothing about suspension
         ledger.set_suspended(

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
+from crmqa.core.fit import FitTracker
 from crmqa.core.results import (
     Attachment,
     BrokenKind,
@@ -193,6 +194,8 @@ class Engine:
         self._needs_cache: dict[int, tuple[Any, list[str]]] = {}
         self._template_cache: dict[int, tuple[Any, Any, bool]] = {}
         self._saved_refs_cache: dict[int, tuple[Any, set[str]]] = {}
+        self._probed: set[str] = set()
+        self._fit = FitTracker()
 
     # ------------------------------------------------------------------ public
 
@@ -217,7 +220,11 @@ class Engine:
         return missing
 
     def run_case(self, loaded_case: Any, params: dict[str, Any] | None = None) -> CaseResult:
-        """Run one case (once, with `params` when parametrised) and return its result."""
+        """Run one case (once, with `params` when parametrised) and return its result.
+
+        Every answer an operation gets also feeds the profile-fit rule (crmqa.core.fit): once
+        an operation is known not to fit the target, later cases that use it are not sent.
+        """
         case = getattr(loaded_case, "case", loaded_case)
         params = dict(params or {})
         started_at = datetime.now(UTC)
@@ -233,6 +240,7 @@ class Engine:
             self._run(case, params, result)
         finally:
             result.duration_ms = (time.perf_counter() - clock) * 1000
+            self._fit.observe_case(result)
         return result
 
     def close(self) -> None:
@@ -263,6 +271,11 @@ class Engine:
             # the product: the gates must not read that as the product's doing.
             result.excluded_by_target = any(
                 m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing)
+            return
+        unfit = [m for m in (self._fit.misfit(need) for need in self._needs(case)) if m]
+        if unfit:
+            self._finish(result, Outcome.BROKEN, f"{unfit[0].message()}; not sent",
+                         BrokenKind.ENVIRONMENT)
             return
 
         saved: dict[str, Any] = {}
@@ -474,7 +487,25 @@ class Engine:
     def _drive(self, step: Any, ctx: CaseContext) -> StepOutput:
         driver = self._driver_for(step)
         ctx.current_driver = driver
+        if driver.name not in self._probed:
+            self._probe(driver)
         return driver.run(step, ctx)
+
+    def _probe(self, driver: StepDriver) -> None:
+        """Before a driver's first step: is the target there, and does the profile fit it?
+
+        A driver may offer `probe()` (the API driver checks the health path and logs in).
+        If it fails, every later case of this worker ends broken (environment) unsent.
+        """
+        self._probed.add(driver.name)
+        probe = getattr(driver, "probe", None)
+        if not callable(probe):
+            return
+        try:
+            probe()
+        except EnvironmentProblem as problem:
+            self.target_problem = f"the target is not ready for the run: {problem}"
+            raise EnvironmentProblem(self.target_problem) from None
 
     def _save(self, save: dict[str, str], output: StepOutput, tctx: dict[str, Any],
               label: str) -> None:

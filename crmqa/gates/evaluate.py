@@ -69,7 +69,7 @@ def evaluate(
     today: date,
     *,
     previously_suspended: bool = False,
-    interruption: Withheld | None = None,
+    withheld: Withheld | None = None,
 ) -> Verdict:
     """Apply every gate to one run and decide ACCEPTED, REJECTED or SUSPENDED, or nothing.
 
@@ -77,13 +77,14 @@ def evaluate(
     `record_run` returns them). A failed, unwaived case of this run whose case id has no open
     defect in that list still counts as one, so that a caller without a ledger cannot
     accept a failing run by passing an empty list. `previously_suspended` is the state the
-    ledger kept from the last run: once suspended, testing resumes only when the open defects
-    are down to `gates.suspension.resume_at`.
+    campaign's state before this run: once suspended, testing resumes only when the open
+    defects are down to `gates.suspension.resume_at`.
 
     The decision is withheld (`Verdict.decision` None, `Verdict.withheld` saying why) when the
     run cannot speak about the product: when broken cases decide it (the decision with them
     passed differs from the decision with them failed), when an otherwise accepted run left
-    records behind, or when the run was interrupted (`interruption`).
+    records behind, or when the caller already knows it cannot (`withheld`: the run was
+    interrupted, or the target does not fit its profile).
 
     Raises `GateConfigError` when `gates.max_open_severity` is not on the severity scale.
     """
@@ -94,6 +95,7 @@ def evaluate(
 
     rows = _product_rows(results, gates, scales, open_defects, today, previously_suspended)
     decision: Decision | None = _decide(rows)
+    known = withheld
     withheld = _broken_decide(results, rows, gates, scales, open_defects, today,
                               previously_suspended)
     cleanup = _cleanup_row(results, gates.nothing_left_behind)
@@ -104,8 +106,8 @@ def evaluate(
             reason=f"the run left records behind in the CRM ({cleanup.actual}): delete them "
             "and run again (or set gates.nothing_left_behind: false)",
         )
-    if interruption is not None:
-        withheld = interruption
+    if known is not None:
+        withheld = known
     if withheld is not None:
         decision = None
     reasons = _reasons(rows)
@@ -216,16 +218,17 @@ def _cleanup_row(results: Sequence[CaseResult], required: bool) -> GateResult:
     listed = "; ".join(
         f"{leftover.entity} {leftover.record_id} ({case_id})" for case_id, leftover in left[:10]
     ) + (f"; and {len(left) - 10} more" if len(left) > 10 else "")
-    actual = f"{len(left)} record(s) left" if left else "nothing left"
+    actual = f"{len(left)} record(s) left"
     if not required:
         return GateResult(
             name="nothing left behind", kind=GateKind.CLEANUP,
-            required="not required (gates.nothing_left_behind: false)", actual=actual,
-            passed=True, applicable=False, detail=listed,
+            required="not required", actual=actual,
+            passed=True, applicable=False,
+            detail="gates.nothing_left_behind: false" + (f"; {listed}" if listed else ""),
         )
     return GateResult(
         name="nothing left behind", kind=GateKind.CLEANUP,
-        required="every record the run created deleted", actual=actual, passed=not left,
+        required="0 records left", actual=actual, passed=not left,
         detail=listed,
     )
 

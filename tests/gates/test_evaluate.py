@@ -525,7 +525,7 @@ def test_nothing_left_behind_can_be_turned_off_but_still_lists_the_records() -> 
 def test_an_interrupted_run_has_no_decision_and_says_what_finished() -> None:
     stop = Withheld(kind=WithheldKind.INTERRUPTED, reason="interrupted after 5 of 9 case(s)",
                     finished=5, planned=9, not_run=["A", "B"])
-    verdict = run(cases(passed=5), interruption=stop)
+    verdict = run(cases(passed=5), withheld=stop)
     assert verdict.decision is None and verdict.exit_code == 130
     assert verdict.withheld == stop
     assert verdict.reasons[0] == "interrupted after 5 of 9 case(s)"

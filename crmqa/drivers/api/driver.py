@@ -79,6 +79,25 @@ class ApiDriver:
             output.summary = exchanges[-1].summary()
         return output
 
+    def probe(self) -> None:
+        """Before the first step: the CRM answers its health check and lets the default
+        identity in. Raises `EnvironmentProblem` naming what did not work, so that a CRM that
+        is not there, or a profile whose auth does not fit it, stops the run as an
+        environment problem instead of producing product defects."""
+        if self.profile.health_path:
+            exchange = self.session(ANONYMOUS).send(
+                "GET", self.profile.health_path, authenticate=False)
+            status = exchange.response.status_code if exchange.response is not None else None
+            if status is None or not 200 <= status < 300:
+                raise EnvironmentProblem(
+                    f"the target does not answer its health check: {exchange.summary()}")
+        identity = self.target.default_identity
+        if identity == ANONYMOUS or self.profile.auth.scheme == "none":
+            return
+        session = self.session(identity)
+        if session.before_send is not None:
+            session.before_send(session)  # logs in, as the first request would
+
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
         """Delete a record a case created, as `identity`; a record already gone is fine."""
         if not self.profile.supports(f"{entity}.delete"):

@@ -1,0 +1,133 @@
+"""Does the target fit its profile? The rule that tells a profile mistake from product defects.
+
+A profile whose paths or field mapping do not fit the CRM makes every call of an operation fail
+the same way; counting each such failure as a product defect would bury the one real cause
+under a stream of false ones. So:
+
+A canonical operation (`lead.create`) does not fit the target when every call of it in the run
+got an answer no working CRM gives to a request of that kind: a server error (HTTP 5xx), or, for
+operations on a collection (create, list, search, import, export), a 404, 405 or 501 (the path
+or the method is not there). The rule speaks only after `MIN_CALLS` such calls in `MIN_CASES`
+different cases, and never when the operation got any other answer: one good answer proves the
+profile can reach it, and the failures are then about the product.
+
+The engine applies the rule as a worker runs (later cases that use the operation are not sent,
+and end broken: environment), and the run's conclusion applies it to every worker's results
+(failed cases whose first failure was such a call become broken: environment). Either way the
+run ends without a verdict (exit code 4) and the message names the operation and the answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from crmqa.core.results import BrokenKind, CaseResult, Outcome, StepResult
+
+MIN_CALLS = 3
+MIN_CASES = 2
+_COLLECTION_OPERATIONS = frozenset({"create", "list", "search", "import", "export"})
+_MISSING = frozenset({404, 405, 501})
+
+
+def unfit_answer(action: str, status: int | None) -> bool:
+    """True for an answer that says the request did not reach a working operation."""
+    if status is None:
+        return False
+    if status >= 500:
+        return True
+    operation = action.rpartition(".")[2]
+    return operation in _COLLECTION_OPERATIONS and status in _MISSING
+
+
+@dataclass
+class _Calls:
+    unfit: int = 0
+    fit: int = 0
+    cases: set[str] = field(default_factory=set)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Misfit:
+    """An operation whose every call in the run got an unfit answer."""
+
+    action: str
+    calls: int
+    cases: int
+    statuses: tuple[tuple[int, int], ...]  # (status, how many), most frequent first
+
+    def message(self) -> str:
+        answers = ", ".join(f"HTTP {status}" + (f" ({n}x)" if n > 1 else "")
+                            for status, n in self.statuses)
+        entity = self.action.split(".", 1)[0]
+        return (
+            f"the target does not fit its profile: every {self.action} in this run answered "
+            f"{answers} ({self.calls} calls in {self.cases} cases); check the profile's path, "
+            f"method and field mapping for {entity} (the first answer is in the evidence)"
+        )
+
+
+class FitTracker:
+    """Counts the answers each canonical operation got, and says which ones do not fit."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, _Calls] = {}
+
+    def observe(self, case_id: str, step: StepResult) -> None:
+        """Take one step's answer into account (only canonical operations that got one)."""
+        if step.kind != "op" or step.status is None or not step.action:
+            return
+        calls = self._calls.setdefault(step.action, _Calls())
+        if unfit_answer(step.action, step.status):
+            calls.unfit += 1
+            calls.cases.add(case_id)
+            calls.statuses[step.status] = calls.statuses.get(step.status, 0) + 1
+        else:
+            calls.fit += 1
+
+    def observe_case(self, result: CaseResult) -> None:
+        for step in result.steps:
+            self.observe(result.case_id, step)
+
+    def misfit(self, action: str) -> Misfit | None:
+        calls = self._calls.get(action)
+        if (calls is None or calls.fit or calls.unfit < MIN_CALLS
+                or len(calls.cases) < MIN_CASES):
+            return None
+        ordered = sorted(calls.statuses.items(), key=lambda item: (-item[1], item[0]))
+        return Misfit(action, calls.unfit, len(calls.cases), tuple(ordered))
+
+    def misfits(self) -> list[Misfit]:
+        found = (self.misfit(action) for action in sorted(self._calls))
+        return [m for m in found if m is not None]
+
+
+def blame_misfits(results: Iterable[CaseResult]) -> tuple[list[CaseResult], list[Misfit]]:
+    """The results with failures caused by an unfit operation turned into environment
+    problems, and the misfits found (an empty list when the profile fits)."""
+    results = list(results)
+    tracker = FitTracker()
+    for result in results:
+        tracker.observe_case(result)
+    misfits = {m.action: m for m in tracker.misfits()}
+    if not misfits:
+        return results, []
+    blamed: list[CaseResult] = []
+    for result in results:
+        cause = _first_problem(result)
+        misfit = misfits.get(cause.action) if cause is not None else None
+        if (result.outcome in (Outcome.FAILED, Outcome.BLOCKED) and misfit is not None
+                and cause is not None and unfit_answer(cause.action, cause.status)):
+            result = result.model_copy(update={
+                "outcome": Outcome.BROKEN,
+                "broken_kind": BrokenKind.ENVIRONMENT,
+                "message": f"{misfit.message()} — {result.message}",
+            })
+        blamed.append(result)
+    return blamed, list(misfits.values())
+
+
+def _first_problem(result: CaseResult) -> StepResult | None:
+    return next((s for s in result.steps
+                 if s.outcome in (Outcome.FAILED, Outcome.BROKEN)), None)
