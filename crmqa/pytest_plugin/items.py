@@ -31,7 +31,6 @@ class PlanFile(pytest.File):
             self.path, target=self.config.option.crmqa_target, environment=os.environ
         )
         self.loaded = prepared.loaded
-        groups = _dependency_groups(self.loaded)
         for loaded_case in dependency_order(self.loaded.cases):
             case = loaded_case.case
             parameter_sets = case.parameters or [{}]
@@ -43,9 +42,6 @@ class PlanFile(pytest.File):
                 for marker in _markers_for(loaded_case):
                     self.config.addinivalue_line("markers", f"{marker}: crmqa case attribute")
                     item.add_marker(marker)
-                group = groups.get(case.id)
-                if group:
-                    item.add_marker(pytest.mark.xdist_group(name=group))
                 yield item
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def, override]
@@ -91,8 +87,8 @@ def dependency_order(cases: list[LoadedCase]) -> list[LoadedCase]:
     return ordered
 
 
-def _dependency_groups(loaded: LoadedPlan) -> dict[str, str]:
-    """Cases linked by depends_on share one xdist group, so they run in order on one worker."""
+def dependency_groups(loaded: LoadedPlan) -> dict[str, str]:
+    """Case id -> group, for cases linked by depends_on (they run in order on one worker)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

@@ -74,10 +74,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _plan_args(config):
         return
     option = config.option
-    # Cases linked by depends_on share an xdist group and must run in order on one worker:
-    # plain `pytest -n 2` means `--dist load`, which ignores groups.
-    if getattr(option, "dist", "no") == "load":
-        option.dist = "loadgroup"
     if not is_controller(config):
         # xdist does not hand a value the controller set in its own configure to workers
         option.crmqa_run_id = config.workerinput["crmqa_run_id"]  # type: ignore[attr-defined]
@@ -121,6 +117,21 @@ def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker writes into the controller's run folder."""
     if has_state(node.config):
         node.workerinput["crmqa_run_id"] = node.config.option.crmqa_run_id
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: keep each dependency group on one worker, in order (see scheduling)."""
+    if not has_state(config) or config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from crmqa.plan.loader import load_plan
+    from crmqa.pytest_plugin.items import dependency_groups
+    from crmqa.pytest_plugin.scheduling import DependencyGroupScheduling
+
+    groups: dict[str, str] = {}
+    for plan in _plan_args(config):
+        groups.update(dependency_groups(load_plan(plan)))
+    return DependencyGroupScheduling(config, log, groups)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
