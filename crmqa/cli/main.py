@@ -6,6 +6,7 @@ Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target u
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,6 +45,25 @@ class CrmqaGroup(click.Group):
         return None
 
 
+def _ui_value(pytest_option: str) -> Callable[[click.Context, click.Parameter, object], object]:
+    """A click callback checking a browser option as the pytest option it maps onto."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        if value is None:
+            return None
+        from crmqa.drivers.ui.options import UiOptionsError
+        from crmqa.pytest_plugin.options import UI_OPTIONS, check_ui_value
+
+        (option,) = [o for o in UI_OPTIONS if o.name == pytest_option]
+        try:
+            check_ui_value(option, str(value))
+        except UiOptionsError as error:
+            raise click.BadParameter(str(error)) from None
+        return value
+
+    return check
+
+
 @click.group(cls=CrmqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crmqa")
 def cli() -> None:
@@ -62,8 +82,17 @@ def cli() -> None:
 @click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
               help="keep requests, screenshots and traces (default: retain-on-failure)")
 @click.option("--headed", is_flag=True, help="show the browser for UI steps")
-@click.option("--viewport", help="browser viewport, e.g. 1280x800")
-@click.option("--browser-url", help="drive a remote browser (Playwright connect URL)")
+@click.option("--viewport", metavar="WxH", callback=_ui_value("--crmqa-viewport"),
+              help="browser viewport (default: 1280x800)")
+@click.option("--browser-url", metavar="URL", callback=_ui_value("--crmqa-browser-url"),
+              help="drive a remote browser: ws://... (Playwright connect) or http://host:9222")
+@click.option("--video", is_flag=True, help="record video of UI cases")
+@click.option("--trace", type=click.Choice(["on", "off", "retain-on-failure"]),
+              help="Playwright trace of UI cases (default: the evidence mode)")
+@click.option("--slow-mo", type=float, metavar="MS", callback=_ui_value("--crmqa-slow-mo"),
+              help="slow every browser action down by MS milliseconds")
+@click.option("--ui-timeout", type=float, metavar="S", callback=_ui_value("--crmqa-ui-timeout"),
+              help="default bound of a UI step in seconds, at most 10 (default: 5)")
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
@@ -78,6 +107,10 @@ def run(
     headed: bool,
     viewport: str | None,
     browser_url: str | None,
+    video: bool,
+    trace: str | None,
+    slow_mo: float | None,
+    ui_timeout: float | None,
     html: bool,
     pytest_args: tuple[str, ...],
 ) -> None:
@@ -96,6 +129,10 @@ def run(
         headed=headed,
         viewport=viewport,
         browser_url=browser_url,
+        video=video,
+        trace=trace,
+        slow_mo=slow_mo,
+        ui_timeout=ui_timeout,
         render_html=html,
         extra=list(pytest_args),
         console=console,

@@ -26,9 +26,16 @@ def pytest_arguments(
     headed: bool = False,
     viewport: str | None = None,
     browser_url: str | None = None,
+    video: bool = False,
+    trace: str | None = None,
+    slow_mo: float | None = None,
+    ui_timeout: float | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
-    """The pytest command line `crmqa run` stands for (also handy to print for CI users)."""
+    """The pytest command line `crmqa run` stands for (also handy to print for CI users).
+
+    `crmqa run`'s short browser options become the plugin's `--crmqa-*` options.
+    """
     args = [
         str(plan),
         "--crmqa-live",
@@ -56,11 +63,19 @@ def pytest_arguments(
     if evidence:
         args += ["--crmqa-evidence", evidence]
     if headed:
-        args.append("--headed")
+        args.append("--crmqa-headed")
     if viewport:
-        args += ["--viewport", viewport]
+        args += ["--crmqa-viewport", viewport]
     if browser_url:
-        args += ["--browser-url", browser_url]
+        args += ["--crmqa-browser-url", browser_url]
+    if video:
+        args.append("--crmqa-video")
+    if trace:
+        args += ["--crmqa-trace", trace]
+    if slow_mo is not None:
+        args += ["--crmqa-slow-mo", f"{slow_mo:g}"]
+    if ui_timeout is not None:
+        args += ["--crmqa-ui-timeout", f"{ui_timeout:g}"]
     return args + list(extra or [])
 
 
