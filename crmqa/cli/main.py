@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from crmqa import __version__
 from crmqa.core.errors import CrmqaError, PlanError, PlanIssue
@@ -170,7 +171,7 @@ def schema(out: Path) -> None:
     from crmqa.cli.schemas import export_all
 
     for path in export_all(out):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 @cli.command()
@@ -184,10 +185,10 @@ def report(run: str | None, reports: Path) -> None:
 
     run_dir = find_run_dir(reports, run)
     index = render_allure_html(run_dir)
-    console.print(f"Allure report: [bold]{index}[/] (opens from disk)")
+    console.print(f"Allure report: [bold]{escape(str(index))}[/] (opens from disk)", soft_wrap=True)
     summary = run_dir / "summary.html"
     if summary.exists():
-        console.print(f"Test summary:  [bold]{summary}[/]")
+        console.print(f"Test summary:  [bold]{escape(str(summary))}[/]", soft_wrap=True)
 
 
 @cli.command()
@@ -210,8 +211,8 @@ def init(directory: Path) -> None:
     from crmqa.cli.scaffold import scaffold
 
     for path in scaffold(directory):
-        console.print(f"created {path}")
-    console.print(f"Next: crmqa validate {directory / 'plan.yaml'}")
+        console.print(f"created {path}", markup=False, soft_wrap=True)
+    console.print(f"Next: crmqa validate {directory / 'plan.yaml'}", markup=False, soft_wrap=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.markup import escape
 
 from crmqa.core.errors import CrmqaError
 from crmqa.plan.loader import load_plan
@@ -89,8 +90,9 @@ def run_plan(
     """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
     loaded = load_plan(plan)  # a bad plan stops here, before anything runs
     console.print(
-        f"[bold]{loaded.plan.name}[/] — {len(loaded.cases)} cases, "
-        f"target [bold]{options.get('target') or loaded.plan.target}[/]"
+        f"[bold]{escape(loaded.plan.name)}[/] — {len(loaded.cases)} cases, "
+        f"target [bold]{escape(str(options.get('target') or loaded.plan.target))}[/]",
+        soft_wrap=True,
     )
     reports = Path(str(options.get("reports") or "reports"))
     run_id = str(options.get("run_id") or "") or new_run_id()
@@ -104,11 +106,14 @@ def run_plan(
 
         try:
             index = render_allure_html(run_dir)
-            console.print(f"Allure report:  [bold]{index}[/]")
+            console.print(f"Allure report:  [bold]{escape(str(index))}[/]", soft_wrap=True)
         except CrmqaError as error:
             console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
-    console.print(f"Test summary:   [bold]{run_dir / 'summary.html'}[/] (and summary.md)")
-    console.print(f"Run folder:     {run_dir}")
+    console.print(
+        f"Test summary:   [bold]{escape(str(run_dir / 'summary.html'))}[/] (and summary.md)",
+        soft_wrap=True,
+    )
+    console.print(f"Run folder:     {escape(str(run_dir))}", soft_wrap=True)
     return code
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -80,7 +80,8 @@ def check_ui_value(option: UiOption, text: str) -> object:
     instead of breaking every UI case.
     """
     value = option.convert(text)
-    UiOptions().with_overrides(**{option.field: value})
+    changes: dict[str, Any] = {option.field: value}
+    replace(UiOptions(), **changes)  # UiOptions checks every value it holds
     return value
 
 
