@@ -193,7 +193,8 @@ class UiDriver:
                 # Playwright's own hint says to download it; this project never downloads.
                 raise EnvironmentProblem(
                     f"video recording needs Playwright's ffmpeg at {missing.group(1)}: link "
-                    "Debian's ffmpeg there (see docs/ui.md), or run without --video"
+                    "Debian's ffmpeg there (see docs/ui.md), or run without --video "
+                    "(pytest: --crmqa-video; env CRMQA_VIDEO)"
                 ) from None
             raise EnvironmentProblem(f"could not open a page: {str(exc).splitlines()[0]}") from None
         case.pages[identity] = (context, page)

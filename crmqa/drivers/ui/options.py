@@ -146,7 +146,8 @@ class UiOptions:
         if self.browser_url is None and not Path(self.chromium_path).is_file():
             raise UiOptionsError(
                 f"Chromium not found at {self.chromium_path}: install it (scripts/setup.sh runs "
-                "`apt-get install chromium`) or set CHROMIUM_PATH, or give --browser-url"
+                "`apt-get install chromium`) or set CHROMIUM_PATH, or give --browser-url "
+                "(pytest: --crmqa-browser-url)"
             )
 
 
