@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from crmqa.core.errors import PlanError
-from crmqa.pytest_plugin.options import add_ui_options, export_ui_options
 from crmqa.pytest_plugin.state import (
     RunState,
     has_state,
@@ -45,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     # Every option carries the --crmqa- prefix: other plugins (pytest-playwright's --headed)
     # live in the same environment, and argparse refuses a name twice.
+    from crmqa.pytest_plugin.options import add_ui_options
+
     add_ui_options(group)
 
 
@@ -88,6 +89,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(option, "xmlpath", None):
             option.xmlpath = str(run_dir / "junit.xml")
         # UI options travel to xdist workers through the environment they inherit.
+        from crmqa.pytest_plugin.options import export_ui_options
+
         export_ui_options(option)
         if option.crmqa_evidence:
             os.environ["CRMQA_EVIDENCE"] = option.crmqa_evidence
