@@ -6,10 +6,12 @@ Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target u
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from crmqa import __version__
 from crmqa.core.errors import CrmqaError, PlanError, PlanIssue
@@ -44,6 +46,25 @@ class CrmqaGroup(click.Group):
         return None
 
 
+def _ui_value(pytest_option: str) -> Callable[[click.Context, click.Parameter, object], object]:
+    """A click callback checking a browser option as the pytest option it maps onto."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        if value is None:
+            return None
+        from crmqa.drivers.ui.options import UiOptionsError
+        from crmqa.pytest_plugin.options import UI_OPTIONS, check_ui_value
+
+        (option,) = [o for o in UI_OPTIONS if o.name == pytest_option]
+        try:
+            check_ui_value(option, str(value))
+        except UiOptionsError as error:
+            raise click.BadParameter(str(error)) from None
+        return value
+
+    return check
+
+
 @click.group(cls=CrmqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crmqa")
 def cli() -> None:
@@ -62,8 +83,17 @@ def cli() -> None:
 @click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
               help="keep requests, screenshots and traces (default: retain-on-failure)")
 @click.option("--headed", is_flag=True, help="show the browser for UI steps")
-@click.option("--viewport", help="browser viewport, e.g. 1280x800")
-@click.option("--browser-url", help="drive a remote browser (Playwright connect URL)")
+@click.option("--viewport", metavar="WxH", callback=_ui_value("--crmqa-viewport"),
+              help="browser viewport (default: 1280x800)")
+@click.option("--browser-url", metavar="URL", callback=_ui_value("--crmqa-browser-url"),
+              help="drive a remote browser: ws://... (Playwright connect) or http://host:9222")
+@click.option("--video", is_flag=True, help="record video of UI cases")
+@click.option("--trace", type=click.Choice(["on", "off", "retain-on-failure"]),
+              help="Playwright trace of UI cases (default: the evidence mode)")
+@click.option("--slow-mo", type=float, metavar="MS", callback=_ui_value("--crmqa-slow-mo"),
+              help="slow every browser action down by MS milliseconds")
+@click.option("--ui-timeout", type=float, metavar="S", callback=_ui_value("--crmqa-ui-timeout"),
+              help="default bound of a UI step in seconds, at most 10 (default: 5)")
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
@@ -78,6 +108,10 @@ def run(
     headed: bool,
     viewport: str | None,
     browser_url: str | None,
+    video: bool,
+    trace: str | None,
+    slow_mo: float | None,
+    ui_timeout: float | None,
     html: bool,
     pytest_args: tuple[str, ...],
 ) -> None:
@@ -96,6 +130,10 @@ def run(
         headed=headed,
         viewport=viewport,
         browser_url=browser_url,
+        video=video,
+        trace=trace,
+        slow_mo=slow_mo,
+        ui_timeout=ui_timeout,
         render_html=html,
         extra=list(pytest_args),
         console=console,
@@ -131,7 +169,7 @@ def validate(paths: tuple[Path, ...], target: str | None) -> None:
     if issues:
         raise PlanError(issues)
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True, markup=True)
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     console.print(f"[green]✔[/] no problems in {len(paths)} path(s)")
 
 
@@ -153,7 +191,7 @@ def schema(out: Path) -> None:
     from crmqa.cli.schemas import export_all
 
     for path in export_all(out):
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 @cli.command()
@@ -167,10 +205,10 @@ def report(run: str | None, reports: Path) -> None:
 
     run_dir = find_run_dir(reports, run)
     index = render_allure_html(run_dir)
-    console.print(f"Allure report: [bold]{index}[/] (opens from disk)")
+    console.print(f"Allure report: [bold]{escape(str(index))}[/] (opens from disk)", soft_wrap=True)
     summary = run_dir / "summary.html"
     if summary.exists():
-        console.print(f"Test summary:  [bold]{summary}[/]")
+        console.print(f"Test summary:  [bold]{escape(str(summary))}[/]", soft_wrap=True)
 
 
 @cli.command()
@@ -193,8 +231,8 @@ def init(directory: Path) -> None:
     from crmqa.cli.scaffold import scaffold
 
     for path in scaffold(directory):
-        console.print(f"created {path}")
-    console.print(f"Next: crmqa validate {directory / 'plan.yaml'}")
+        console.print(f"created {path}", markup=False, soft_wrap=True)
+    console.print(f"Next: crmqa validate {directory / 'plan.yaml'}", markup=False, soft_wrap=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.markup import escape
 
 from crmqa.core.errors import CrmqaError
 from crmqa.plan.loader import load_plan
@@ -26,9 +27,16 @@ def pytest_arguments(
     headed: bool = False,
     viewport: str | None = None,
     browser_url: str | None = None,
+    video: bool = False,
+    trace: str | None = None,
+    slow_mo: float | None = None,
+    ui_timeout: float | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
-    """The pytest command line `crmqa run` stands for (also handy to print for CI users)."""
+    """The pytest command line `crmqa run` stands for (also handy to print for CI users).
+
+    `crmqa run`'s short browser options become the plugin's `--crmqa-*` options.
+    """
     args = [
         str(plan),
         "--crmqa-live",
@@ -56,11 +64,19 @@ def pytest_arguments(
     if evidence:
         args += ["--crmqa-evidence", evidence]
     if headed:
-        args.append("--headed")
+        args.append("--crmqa-headed")
     if viewport:
-        args += ["--viewport", viewport]
+        args += ["--crmqa-viewport", viewport]
     if browser_url:
-        args += ["--browser-url", browser_url]
+        args += ["--crmqa-browser-url", browser_url]
+    if video:
+        args.append("--crmqa-video")
+    if trace:
+        args += ["--crmqa-trace", trace]
+    if slow_mo is not None:
+        args += ["--crmqa-slow-mo", f"{slow_mo:g}"]
+    if ui_timeout is not None:
+        args += ["--crmqa-ui-timeout", f"{ui_timeout:g}"]
     return args + list(extra or [])
 
 
@@ -79,11 +95,13 @@ def run_plan(
     prepared = prepare_run(plan, target=str(target) if target else None, environment=os.environ)
     loaded = prepared.loaded
     console.print(
-        f"[bold]{loaded.plan.name}[/] — {len(loaded.cases)} cases, "
-        f"target [bold]{prepared.target_name}[/] (profile {prepared.profile.name})"
+        f"[bold]{escape(loaded.plan.name)}[/] — {len(loaded.cases)} cases, "
+        f"target [bold]{escape(prepared.target_name)}[/] (profile "
+        f"{escape(prepared.profile.name)})",
+        soft_wrap=True,
     )
     for note in prepared.notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     reports = Path(str(options.get("reports") or "reports"))
     run_id = str(options.get("run_id") or "") or new_run_id()
     options["run_id"] = run_id
@@ -96,11 +114,14 @@ def run_plan(
 
         try:
             index = render_allure_html(run_dir)
-            console.print(f"Allure report:  [bold]{index}[/]")
+            console.print(f"Allure report:  [bold]{escape(str(index))}[/]", soft_wrap=True)
         except CrmqaError as error:
             console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
-    console.print(f"Test summary:   [bold]{run_dir / 'summary.html'}[/] (and summary.md)")
-    console.print(f"Run folder:     {run_dir}")
+    console.print(
+        f"Test summary:   [bold]{escape(str(run_dir / 'summary.html'))}[/] (and summary.md)",
+        soft_wrap=True,
+    )
+    console.print(f"Run folder:     {escape(str(run_dir))}", soft_wrap=True)
     return code
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from crmqa import __version__
@@ -49,7 +50,9 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     allure_dir = Path(state.config.option.allure_report_dir)
     if allure_dir.is_dir():
         stamp_history_ids(allure_dir)
-    state.summary_text = _render_summary(conclusion.verdict, state.run_dir)
+    state.summary_text = _render_summary(
+        conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config)
+    )
     return conclusion.exit_code
 
 
@@ -105,11 +108,26 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
     )
 
 
-def _render_summary(verdict: Verdict, run_dir: Path) -> str:
+def _terminal_has_markup(config: pytest.Config) -> bool:
+    """Whether pytest colours its own output (a terminal, --color, PY_COLORS, NO_COLOR,
+    FORCE_COLOR): the summary is printed through pytest's writer, so it follows suit."""
+    if config.pluginmanager.get_plugin("terminalreporter") is None:
+        return False
+    return bool(config.get_terminal_writer().hasmarkup)
+
+
+def _render_summary(verdict: Verdict, run_dir: Path, *, markup: bool) -> str:
     from crmqa.reports import render_verdict
 
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, width=110, highlight=False)
+    # pytest's writer speaks the 8 standard colours; so does the summary when it colours.
+    console = Console(
+        file=buffer,
+        force_terminal=markup,
+        color_system="standard" if markup else None,
+        width=110,
+        highlight=False,
+    )
     console.print()
     render_verdict(console, verdict)
     console.print(f"Reports: {run_dir}/ (summary.md, summary.html, verdict.json, defects.csv)")

@@ -42,10 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--crmqa-live", action="store_true", help="print one line per case as it finishes"
     )
-    group.addoption("--headed", action="store_true", help="show the browser for UI steps")
-    group.addoption("--viewport", default=None, help="browser viewport, e.g. 1280x800")
-    group.addoption("--browser-url", default=None, help="connect to a remote browser (ws://...)")
-    group.addoption("--video", action="store_true", help="record video of UI cases")
+    # Every option carries the --crmqa- prefix: other plugins (pytest-playwright's --headed)
+    # live in the same environment, and argparse refuses a name twice.
+    from crmqa.pytest_plugin.options import add_ui_options
+
+    add_ui_options(group)
 
 
 def looks_like_plan(path: Path) -> bool:
@@ -88,16 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(option, "xmlpath", None):
             option.xmlpath = str(run_dir / "junit.xml")
         # UI options travel to xdist workers through the environment they inherit.
-        for flag, env in (
-            ("headed", "CRMQA_HEADED"),
-            ("viewport", "CRMQA_VIEWPORT"),
-            ("browser_url", "CRMQA_BROWSER_URL"),
-            ("video", "CRMQA_VIDEO"),
-            ("crmqa_evidence", "CRMQA_EVIDENCE"),
-        ):
-            value = getattr(option, flag, None)
-            if value:
-                os.environ[env] = "1" if value is True else str(value)
+        from crmqa.pytest_plugin.options import export_ui_options
+
+        export_ui_options(option)
+        if option.crmqa_evidence:
+            os.environ["CRMQA_EVIDENCE"] = option.crmqa_evidence
     if option.crmqa_live and is_controller(config):
         from crmqa.pytest_plugin.live import LiveProgress
 

@@ -21,6 +21,7 @@ from crmqa.gates import CATEGORY_ORDER, Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
 from crmqa.reports.allure_extras import public_url
+from crmqa.reports.markdown import markdown_cell
 
 # Next to this module, so the package data pattern "*.j2" ships them in the wheel.
 TEMPLATES = Path(__file__).parent
@@ -215,17 +216,6 @@ def shorten(value: object, limit: int = MESSAGE_LIMIT) -> str:
     """One line of at most `limit` characters, with an ellipsis when cut."""
     text = " ".join(str(value if value is not None else "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def markdown_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: one line, no table or HTML syntax."""
-    text = " ".join(str(value if value is not None else "").split())
-    for char, escaped in (
-        ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\\", "\\\\"), ("|", "\\|"),
-        ("`", "\\`"), ("*", "\\*"), ("_", "\\_"), ("[", "\\["), ("]", "\\]"),
-    ):
-        text = text.replace(char, escaped)
-    return text
 
 
 def render_markdown(summary: Summary) -> str:

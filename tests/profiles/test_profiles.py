@@ -85,7 +85,8 @@ def test_details_imply_the_operation():
 
 def test_adapter_that_cannot_load_is_a_clear_error():
     profile = Profile.model_validate({"name": "x", "adapter": "no.such.module:Thing"})
-    with pytest.raises(PlanError, match=r"adapter 'no.such.module:Thing' cannot be imported: ModuleNotFoundError"):
+    with pytest.raises(PlanError, match=r"adapter 'no.such.module:Thing' cannot be imported: "
+                       r"ModuleNotFoundError"):
         load_adapter(profile)
 
 

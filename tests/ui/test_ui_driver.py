@@ -153,6 +153,25 @@ def test_lost_label_fails_in_time_naming_screen_element_locator(
         assert any(name.endswith(".trace") for name in trace.namelist())
 
 
+def test_trace_on_keeps_every_case_trace_in_that_case_folder(sandbox: SandboxHandle,
+                                                             tmp_path: Path) -> None:
+    """`--crmqa-trace on`: a passing case's trace is written when the next case starts (or
+    the driver closes), into the case's own folder; the next case is not broken by it."""
+    driver = UiDriver(sandbox_ui_target(sandbox), UiOptions(trace="on", timeout_s=5.0))
+    first = CaseContext(case_id="UI-TRACE-1", evidence=FolderEvidence(tmp_path / "one"))
+    second = CaseContext(case_id="UI-TRACE-2", evidence=FolderEvidence(tmp_path / "two"))
+    try:
+        driver.run(UiStep(ui="open", target="lead_list"), first)
+        opened = driver.run(UiStep(ui="open", target="lead_list"), second)
+        assert opened.data["screen"] == "lead_list"
+    finally:
+        driver.close()
+    for folder, case_id in ((tmp_path / "one", "UI-TRACE-1"), (tmp_path / "two", "UI-TRACE-2")):
+        trace = folder / "evidence" / f"{case_id}-default-trace.zip"
+        with zipfile.ZipFile(trace) as archive:
+            assert any(name.endswith(".trace") for name in archive.namelist())
+
+
 def test_login_failure_names_the_user_never_the_password(sandbox: SandboxHandle,
                                                          tmp_path: Path) -> None:
     good = sandbox_ui_target(sandbox)

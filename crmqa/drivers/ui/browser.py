@@ -123,7 +123,7 @@ class BrowserSession:
             if video_dir is not None and "ffmpeg" in str(exc).lower():
                 raise EnvironmentProblem(
                     "video recording needs Playwright's ffmpeg (see docs/ui.md); "
-                    "run without --video"
+                    "run without --video (pytest: --crmqa-video; env CRMQA_VIDEO)"
                 ) from None
             raise EnvironmentProblem(
                 f"could not open a browser context: {_first_line(exc)}"

@@ -44,6 +44,9 @@ class _CaseBrowser:
     pages: dict[str, tuple[BrowserContext, Page]] = field(default_factory=dict)
     failed: bool = False
     files: int = 0  # numbering evidence files keeps names unique within the case
+    # The case's own evidence folder: its contexts close only when the next case starts (or
+    # the driver closes), and a trace kept then still belongs to this case.
+    evidence: Any = None
 
 
 class UiDriver:
@@ -165,7 +168,8 @@ class UiDriver:
         if self._case is not None and self._case.owner() is not ctx:
             self.end_case()
         if self._case is None:
-            self._case = _CaseBrowser(owner=weakref.ref(ctx), case_id=ctx.case_id)
+            self._case = _CaseBrowser(owner=weakref.ref(ctx), case_id=ctx.case_id,
+                                      evidence=getattr(ctx, "evidence", None))
         return self._case
 
     def _page(self, case: _CaseBrowser, ctx: StepContext, identity: str, target: UiTarget,
@@ -189,7 +193,8 @@ class UiDriver:
                 # Playwright's own hint says to download it; this project never downloads.
                 raise EnvironmentProblem(
                     f"video recording needs Playwright's ffmpeg at {missing.group(1)}: link "
-                    "Debian's ffmpeg there (see docs/ui.md), or run without --video"
+                    "Debian's ffmpeg there (see docs/ui.md), or run without --video "
+                    "(pytest: --crmqa-video; env CRMQA_VIDEO)"
                 ) from None
             raise EnvironmentProblem(f"could not open a page: {str(exc).splitlines()[0]}") from None
         case.pages[identity] = (context, page)
@@ -198,9 +203,9 @@ class UiDriver:
     def _close_case(self, case: _CaseBrowser) -> None:
         for identity, (context, _page) in case.pages.items():
             try:
-                if self.options.trace == "on":
-                    path = self._plain_evidence_path(f"{_safe(case.case_id)}-{identity}-trace.zip")
-                    context.tracing.stop(path=path)
+                if self.options.trace == "on" and case.evidence is not None:
+                    name = f"{_safe(case.case_id)}-{identity}-trace.zip"
+                    context.tracing.stop(path=self._plain_evidence_path(name, case.evidence))
                 elif self.options.trace != "off":
                     context.tracing.stop()
                 context.close()
@@ -238,12 +243,10 @@ class UiDriver:
 
     def _evidence_path(self, case: _CaseBrowser, ctx: StepContext, name: str) -> Path:
         case.files += 1
-        return self._plain_evidence_path(f"{_safe(case.case_id)}-{case.files:02d}-{name}", ctx)
+        name = f"{_safe(case.case_id)}-{case.files:02d}-{name}"
+        return self._plain_evidence_path(name, getattr(ctx, "evidence", None))
 
-    def _plain_evidence_path(self, name: str, ctx: StepContext | None = None) -> Path:
-        evidence = getattr(ctx, "evidence", None) if ctx is not None else self._last_evidence
-        if ctx is not None:
-            self._last_evidence = evidence
+    def _plain_evidence_path(self, name: str, evidence: Any) -> Path:
         if evidence is None:
             raise EnvironmentProblem("the UI driver has nowhere to keep evidence files")
         path = Path(evidence.path_for(name))
@@ -251,11 +254,9 @@ class UiDriver:
         return path
 
     def _evidence_dir(self, ctx: StepContext, name: str) -> Path:
-        path = self._plain_evidence_path(name, ctx)
+        path = self._plain_evidence_path(name, getattr(ctx, "evidence", None))
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    _last_evidence: Any = None
 
 
 def _safe(text: str) -> str:

@@ -1,17 +1,21 @@
 """Browser settings for the UI driver, filled by the pytest plugin / CLI or the environment.
 
-The command line wins over the environment, the environment over the defaults:
+The command line wins over the environment, the environment over the defaults. The pytest
+plugin's options all carry the `--crmqa-` prefix (crmqa/pytest_plugin/options.py); `crmqa run`
+takes the short names:
 
-| option | command line | environment | default |
-|---|---|---|---|
-| headed | `--headed` | `CRMQA_HEADED=1` | headless |
-| viewport | `--viewport 1280x800` | `CRMQA_VIEWPORT` | 1280x800 |
-| remote browser | `--browser-url ws://grid:3000/` | `CRMQA_BROWSER_URL` | local Chromium |
-| Chromium binary | | `CHROMIUM_PATH` | /usr/bin/chromium |
-| video | `--video` | `CRMQA_VIDEO=1` | off |
-| trace | `--trace on|off|retain-on-failure` | `CRMQA_TRACE` | retain-on-failure |
-| slow motion | `--slow-mo 250` | `CRMQA_SLOW_MO` | 0 ms |
-| step timeout | `--ui-timeout 5` | `CRMQA_UI_TIMEOUT` | 5 s (a step's `timeout_s` wins) |
+| setting | `crmqa run` | `pytest` | environment | default |
+|---|---|---|---|---|
+| headed | `--headed` | `--crmqa-headed` | `CRMQA_HEADED=1` | headless |
+| viewport | `--viewport 1280x800` | `--crmqa-viewport` | `CRMQA_VIEWPORT` | 1280x800 |
+| remote browser | `--browser-url ws://…` | `--crmqa-browser-url` | `CRMQA_BROWSER_URL` | local |
+| Chromium binary | | | `CHROMIUM_PATH` | /usr/bin/chromium |
+| video | `--video` | `--crmqa-video` | `CRMQA_VIDEO=1` | off |
+| trace | `--trace on` | `--crmqa-trace` | `CRMQA_TRACE` | the run's evidence mode |
+| slow motion | `--slow-mo 250` | `--crmqa-slow-mo` | `CRMQA_SLOW_MO` | 0 ms |
+| step timeout | `--ui-timeout 5` | `--crmqa-ui-timeout` | `CRMQA_UI_TIMEOUT` | 5 s, at most 10 |
+
+A step's own `timeout_s` wins over the step timeout; docs/ui.md says more.
 """
 
 from __future__ import annotations
@@ -142,7 +146,8 @@ class UiOptions:
         if self.browser_url is None and not Path(self.chromium_path).is_file():
             raise UiOptionsError(
                 f"Chromium not found at {self.chromium_path}: install it (scripts/setup.sh runs "
-                "`apt-get install chromium`) or set CHROMIUM_PATH, or give --browser-url"
+                "`apt-get install chromium`) or set CHROMIUM_PATH, or give --browser-url "
+                "(pytest: --crmqa-browser-url)"
             )
 
 
