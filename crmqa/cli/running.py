@@ -92,7 +92,10 @@ def run_plan(
 
     # A bad plan, profile, adapter or environment stops here, before anything runs.
     target = options.get("target")
-    prepared = prepare_run(plan, target=str(target) if target else None, environment=os.environ)
+    extra = [str(arg) for arg in options.get("extra") or []]  # type: ignore[attr-defined]
+    listing = any(arg in ("--collect-only", "--co") for arg in extra)
+    prepared = prepare_run(plan, target=str(target) if target else None,
+                           environment=None if listing else os.environ)
     loaded = prepared.loaded
     console.print(
         f"[bold]{escape(loaded.plan.name)}[/] — {len(loaded.cases)} cases, "

@@ -26,9 +26,12 @@ class PlanFile(pytest.File):
 
     def collect(self):  # type: ignore[override]
         # The one validation `crmqa validate` and `crmqa run` use: a set-up mistake is a
-        # collection error (exit 3), never a run of broken cases.
+        # collection error (exit 3), never a run of broken cases. Listing the cases
+        # (--collect-only) needs no credentials, as `crmqa validate` needs none.
+        listing = self.config.option.collectonly
         prepared = prepare_run(
-            self.path, target=self.config.option.crmqa_target, environment=os.environ
+            self.path, target=self.config.option.crmqa_target,
+            environment=None if listing else os.environ,
         )
         self.loaded = prepared.loaded
         for loaded_case in dependency_order(self.loaded.cases):

@@ -69,7 +69,8 @@ def environment_issues(loaded: LoadedPlan, name: str, profile: Profile,
             ("targets", name, "base_url")))
     # One issue per set of unset variables, at the first identity that needs them.
     unset: dict[tuple[str, ...], list[str]] = {}
-    for identity in identities_used(loaded, target):
+    used = set(identities_used(loaded, target))
+    for identity in (name for name in target.identities if name in used):
         credential = target.identities.get(identity)
         if credential is None or identity == ANONYMOUS:
             continue
