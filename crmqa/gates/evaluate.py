@@ -166,14 +166,14 @@ def _broken_decide(
     says more about its set-up than about the product.
     """
     broken = [r for r in results if r.outcome is Outcome.BROKEN]
+    excluded = [r for r in results if r.excluded_by_target]
     ran = {r.case_id for r in results if not r.excluded_by_target}
     not_run = [case_id for case_id in gates.must_pass if case_id not in ran]
-    if not broken and not not_run:
+    if not broken and not not_run and not excluded:
         return None
     as_passed = [
         r.model_copy(update={"outcome": Outcome.PASSED})
-        if r.outcome is Outcome.BROKEN or (r.excluded_by_target and r.case_id in not_run)
-        else r
+        if r.outcome is Outcome.BROKEN or r.excluded_by_target else r
         for r in results
     ]
     optimistic_gates = gates.model_copy(
@@ -188,9 +188,10 @@ def _broken_decide(
         kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
         shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
         causes.append(f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown})")
+    if excluded:
+        causes.append(f"{len(excluded)} case(s) left out by the target's flags or identities")
     if not_run:
-        causes.append(f"must-pass case(s) {', '.join(not_run)} not run (not selected, or left "
-                      "out by the target's flags or identities)")
+        causes.append(f"must-pass case(s) {', '.join(not_run)} not run")
     # A broken case or crmqa (exit 3) first, then the environment (4), then the selection (3).
     set_up = any(r.broken_kind is not BrokenKind.ENVIRONMENT for r in broken) or not broken
     return Withheld(
