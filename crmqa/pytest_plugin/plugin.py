@@ -7,7 +7,6 @@ the run's reports, and turns the verdict into the exit code: in this one place o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +91,6 @@ def pytest_configure(config: pytest.Config) -> None:
         from crmqa.pytest_plugin.options import export_ui_options
 
         export_ui_options(option)
-        if option.crmqa_evidence:
-            os.environ["CRMQA_EVIDENCE"] = option.crmqa_evidence
     if option.crmqa_live and is_controller(config):
         from crmqa.pytest_plugin.live import LiveProgress
 

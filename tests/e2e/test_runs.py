@@ -185,6 +185,13 @@ def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
     assert process.returncode == 130, output[-3000:]
     assert "not a verdict" in output
     assert (reports / "interrupted" / "summary.md").exists()
+    verdict = json.loads((reports / "interrupted" / "verdict.json").read_text())
+    assert verdict["decision"] is None and verdict["exit_code"] == 130
+    withheld = verdict["withheld"]
+    assert withheld["kind"] == "interrupted"
+    assert 1 <= withheld["finished"] < withheld["planned"]
+    assert 0 < len(withheld["not_run"]) <= withheld["planned"] - withheld["finished"]
+    assert "NO VERDICT (interrupted)" in (reports / "interrupted" / "summary.md").read_text()
     assert admin.get("/api/leads").json()["total"] == before
 
 
