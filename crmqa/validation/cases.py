@@ -12,6 +12,7 @@ from crmqa.drivers.base import StepCheckContext
 from crmqa.drivers.registry import DriverRegistry
 from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_elements, is_canonical_screen
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.loader import LoadedCase, LoadedPlan
 from crmqa.plan.models import Target, WaitStep
 from crmqa.plan.templating import has_template
@@ -51,6 +52,11 @@ def case_issues(loaded: LoadedPlan, profile: Profile,
     issues: list[PlanIssue] = []
     for loaded_case in loaded.cases:
         for path, step in steps_with_paths(loaded_case):
+            for where, schema in _schema_files(step):
+                folders = search_folders(loaded.base_dir)
+                if not has_template(schema) and find_data_file(schema, folders) is None:
+                    issues.append(case_issue(loaded_case, (*path, *where),
+                                             f"schema {missing_file_message(schema, folders)}"))
             if isinstance(step, WaitStep):
                 continue  # its repeated step comes next
             try:
@@ -67,6 +73,19 @@ def case_issues(loaded: LoadedPlan, profile: Profile,
             if wrong is not None:
                 issues.append(case_issue(loaded_case, ("needs", index), *wrong))
     return issues
+
+
+def _schema_files(step: Any) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(where, path) of each JSON Schema file a step's expectations name."""
+    expectations: list[tuple[tuple[str, ...], Any]]
+    if isinstance(step, WaitStep):
+        expectations = [(("wait_until", "success"), step.wait_until.success),
+                        (("wait_until", "failure"), step.wait_until.failure)]
+    else:
+        expectations = [(("expect",), getattr(step, "expect", None))]
+    for where, expect in expectations:
+        if expect is not None and isinstance(expect.schema_, str):
+            yield (*where, "schema"), expect.schema_
 
 
 def need_problem(need: str, profile: Profile) -> tuple[str, str | None] | None:
