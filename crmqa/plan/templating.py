@@ -119,7 +119,7 @@ class _Undefined(StrictUndefined):
         if owner is missing:
             hint = _suggest(str(name), RESERVED_NAMES)
             return f"'{name}' is not defined{hint}"
-        if isinstance(owner, _EnvScope):
+        if isinstance(owner, _EnvScope) or getattr(owner, "scope_path", "") == "env":
             return f"environment variable {name} is not set"
         if isinstance(owner, Mapping):
             path = getattr(owner, "scope_path", "") or "the value"
