@@ -130,9 +130,9 @@ def test_the_environment_must_hold_what_the_cases_need(tmp_path: Path) -> None:
     messages = [issue.format() for issue in caught.value.issues]
     assert f"{plan}:8:15: target 'crm' base_url: environment variable V_URL is not set" in (
         messages[0])
-    assert messages[1].startswith(f"{plan}:11:7: environment variable V_PASSWORD is not set")
+    assert messages[1].startswith(f"{plan}:10:7: environment variable V_PASSWORD is not set")
     assert messages[2].startswith(
-        f"{plan}:12:7: environment variable V_VIEWER_PASSWORD is not set")
+        f"{plan}:11:7: environment variable V_VIEWER_PASSWORD is not set")
     assert len(messages) == 3  # `unused` is never acted as
     prepare_run(plan, environment={"V_URL": "http://127.0.0.1:9", "V_USER": "u",
                                    "V_PASSWORD": "p", "V_VIEWER_PASSWORD": "p"})
