@@ -97,6 +97,13 @@ class Waiver(BaseModel):
     expires: str  # ISO date
 
 
+class LeftOutBy(StrEnum):
+    """What of the run's set-up kept a case from being judged."""
+
+    TARGET = "target"
+    SELECTION = "selection"
+
+
 class CaseResult(BaseModel):
     plan_id: str
     case_id: str
@@ -118,9 +125,10 @@ class CaseResult(BaseModel):
     worker: str = "main"
     waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
     leftovers: list[Leftover] = Field(default_factory=list)  # records it could not delete
-    # not applicable because of the target's own set-up (its flags or identities), not the
-    # product's capabilities
-    excluded_by_target: bool = False
+    # Not judged because of the run's set-up, not the product: "target" (the target's flags or
+    # identities made it not applicable) or "selection" (blocked by a dependency that was not
+    # selected to run). The gates never let such a case decide a verdict.
+    left_out_by: LeftOutBy | None = None
 
 
 class RunInfo(BaseModel):

@@ -36,6 +36,7 @@ from crmqa.core.results import (
     BrokenKind,
     CaseResult,
     CheckResult,
+    LeftOutBy,
     Outcome,
     StepResult,
 )
@@ -259,6 +260,8 @@ class Engine:
         blocked = self._blocked_by_dependency(case)
         if blocked:
             self._finish(result, Outcome.BLOCKED, blocked)
+            if blocked.endswith("(not run)"):  # its dependency was not selected to run
+                result.left_out_by = LeftOutBy.SELECTION
             return
         if self.target_problem is not None:
             self._finish(result, Outcome.BROKEN, self.target_problem, BrokenKind.ENVIRONMENT)
@@ -269,8 +272,8 @@ class Engine:
             self._finish(result, Outcome.NOT_APPLICABLE, self._not_applicable(missing))
             # The target's own set-up (its flags, its identities) left the case out, not
             # the product: the gates must not read that as the product's doing.
-            result.excluded_by_target = any(
-                m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing)
+            if any(m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing):
+                result.left_out_by = LeftOutBy.TARGET
             return
         unfit = [m for m in (self._fit.misfit(need) for need in self._needs(case)) if m]
         if unfit:

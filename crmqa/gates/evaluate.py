@@ -166,14 +166,14 @@ def _broken_decide(
     says more about its set-up than about the product.
     """
     broken = [r for r in results if r.outcome is Outcome.BROKEN]
-    excluded = [r for r in results if r.excluded_by_target]
-    ran = {r.case_id for r in results if not r.excluded_by_target}
+    excluded = [r for r in results if r.left_out_by is not None]
+    ran = {r.case_id for r in results if r.left_out_by is None}
     not_run = [case_id for case_id in gates.must_pass if case_id not in ran]
     if not broken and not not_run and not excluded:
         return None
     as_passed = [
         r.model_copy(update={"outcome": Outcome.PASSED})
-        if r.outcome is Outcome.BROKEN or r.excluded_by_target else r
+        if r.outcome is Outcome.BROKEN or r.left_out_by is not None else r
         for r in results
     ]
     optimistic_gates = gates.model_copy(
@@ -189,7 +189,8 @@ def _broken_decide(
         shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
         causes.append(f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown})")
     if excluded:
-        causes.append(f"{len(excluded)} case(s) left out by the target's flags or identities")
+        causes.append(f"{len(excluded)} case(s) left out by the run's set-up (the target's "
+                      "flags or identities, or a dependency not selected)")
     if not_run:
         causes.append(f"must-pass case(s) {', '.join(not_run)} not run")
     # A broken case or crmqa (exit 3) first, then the environment (4), then the selection (3).

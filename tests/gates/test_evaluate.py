@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from crmqa.core.results import BrokenKind, CaseResult, Leftover, Outcome, Waiver
+from crmqa.core.results import BrokenKind, CaseResult, LeftOutBy, Leftover, Outcome, Waiver
 from crmqa.gates import (
     Decision,
     GateConfigError,
@@ -541,7 +541,7 @@ def test_a_must_pass_case_left_out_of_the_run_withholds_instead_of_rejecting() -
 
 def test_a_must_pass_case_the_target_set_up_left_out_withholds() -> None:
     excluded = case("not_applicable", case_id="M1")
-    excluded.excluded_by_target = True  # e.g. destructive_ok: false on this target
+    excluded.left_out_by = LeftOutBy.TARGET  # e.g. destructive_ok: false on this target
     verdict = run([*cases(passed=10), excluded], gates=Gates(must_pass=["M1"]))
     assert verdict.decision is None and verdict.exit_code == 3
     # but a product that lacks what a must-pass case needs is rejected
