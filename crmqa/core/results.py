@@ -78,6 +78,16 @@ class Waiver(BaseModel):
     expires: str  # ISO date
 
 
+class Leftover(BaseModel):
+    """A record a case created that crmqa could not delete: it is still in the CRM."""
+
+    entity: str
+    record_id: Any = None  # None: its id was never seen (see `values`)
+    identity: str = ""  # who created it
+    reason: str
+    values: dict[str, str] = Field(default_factory=dict)  # what was entered, to find it by hand
+
+
 class CaseResult(BaseModel):
     plan_id: str
     case_id: str
@@ -98,6 +108,7 @@ class CaseResult(BaseModel):
     started_at: datetime | None = None
     worker: str = "main"
     waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
+    leftovers: list[Leftover] = Field(default_factory=list)  # created, could not be deleted
 
 
 class RunInfo(BaseModel):

@@ -21,10 +21,10 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -35,6 +35,7 @@ from crmqa.core.results import (
     BrokenKind,
     CaseResult,
     CheckResult,
+    Leftover,
     Outcome,
     StepResult,
 )
@@ -43,11 +44,12 @@ from crmqa.drivers.registry import (
     EVIDENCE_MODES,
     DriverEnvironment,
     DriverRegistry,
+    DriverSpec,
     EvidenceMode,
     StepDefect,
     default_registry,
 )
-from crmqa.engine.context import CaseContext, CaseEvidence
+from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.templating import TemplateRenderError, has_template, make_faker, render
@@ -384,7 +386,9 @@ class Engine:
         return type(step).model_validate(render(dumped, tctx))
 
     def _driver_for(self, step: Any) -> StepDriver:
-        spec = self.registry.spec_for(step)
+        return self._driver_of(self.registry.spec_for(step))
+
+    def _driver_of(self, spec: DriverSpec) -> StepDriver:
         driver = self._drivers.get(spec.name)
         if driver is None:
             assert self.target is not None
@@ -507,30 +511,101 @@ class Engine:
         return None
 
     def _cleanup(self, ctx: CaseContext, result: CaseResult) -> None:
-        """Delete what the case created, newest first, as an admin-capable identity."""
+        """Delete what the case created, newest first, as an admin-capable identity.
+
+        Each record goes to the first driver that says it can delete its entity (registration
+        order: the API before the UI), else to the driver that created it; a record known only
+        by the values entered is first found again. What stays is listed in `result.leftovers`
+        and reported as a broken clean-up step.
+        """
         if not ctx.created:
             return
         assert self.target is not None
         admin = self.target.admin_identity
-        problems: list[str] = []
         clock = time.perf_counter()
         for record in reversed(ctx.created):
-            driver = record.driver
-            if driver is None:
-                continue
             identity = admin if admin in self.target.identities else record.identity
             try:
-                driver.cleanup(record.entity, record.record_id, identity)
+                self._delete_created(record, identity, result)
             except Exception as exc:  # report every leftover, never stop cleaning
-                problems.append(f"{record.entity} {record.record_id}: {exc}")
+                result.leftovers.append(_leftover(record, record.record_id, str(exc)))
         ctx.take_evidence(False)
-        if problems:
+        if result.leftovers:
             result.steps.append(StepResult(
                 index=len(result.steps), name="clean up created records", kind="cleanup",
                 outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
-                message="could not delete " + "; ".join(problems),
+                message="could not delete " + "; ".join(
+                    f"{_record_label(left)}: {left.reason}" for left in result.leftovers),
                 duration_ms=(time.perf_counter() - clock) * 1000,
             ))
+
+    def _delete_created(self, record: CreatedRecord, identity: str, result: CaseResult) -> None:
+        """Delete one tracked record (or the records its values find); leftovers on `result`."""
+        entity = record.entity
+        if record.record_id is not None:
+            ids = [record.record_id]
+        else:
+            ids = self._find_created(record, identity)
+        if not ids:
+            return
+        deleter = self._cleanup_driver(entity, record.driver)
+        if deleter is None:
+            reason = (f"no driver can delete a {entity}: the profile has no {entity}.delete "
+                      f"and no {entity}_delete screen")
+            result.leftovers.extend(_leftover(record, record_id, reason) for record_id in ids)
+            return
+        for record_id in ids:
+            try:
+                deleter.cleanup(entity, record_id, identity)
+            except Exception as exc:  # one failure must not keep the others
+                result.leftovers.append(_leftover(record, record_id, str(exc)))
+
+    def _find_created(self, record: CreatedRecord, identity: str) -> list[Any]:
+        """Ids of the record a case created without showing its id, found by unique values.
+
+        Only values this run made unique (an e-mail, the `{{ unique }}` token) are searched
+        for, and exactly one record must hold them all: crmqa deletes only what it can tell
+        the case created. Nothing found means the CRM did not keep the record.
+        """
+        entity = record.entity
+        unique = _unique_values(record.values, self._unique_prefix)
+        if not unique:
+            raise CrmqaError(
+                "its id was not shown and none of the values entered is unique (an e-mail, or "
+                "text with {{ unique }}) to find it by")
+        for driver in self._registered_drivers():
+            find = getattr(driver, "find_created", None)
+            if not callable(find):
+                continue
+            ids = find(entity, unique, identity)
+            if ids is None:
+                continue
+            found = list(dict.fromkeys(ids))
+            if len(found) > 1:
+                raise CrmqaError(f"{len(found)} {entity} records hold "
+                                 f"{_shown_values(unique)} (ids {', '.join(map(str, found))}); "
+                                 "none was deleted, since crmqa cannot tell which it created")
+            return found
+        raise CrmqaError(f"its id was not shown and the profile can neither search nor list "
+                         f"{entity} records to find it")
+
+    def _cleanup_driver(self, entity: str, creator: Any) -> StepDriver | None:
+        """The driver that deletes records of `entity` (see `_cleanup`)."""
+        if creator is not None and not callable(getattr(creator, "can_delete", None)):
+            return cast(StepDriver, creator)  # says nothing about others: trust its own cleanup
+        for driver in self._registered_drivers():
+            can_delete = getattr(driver, "can_delete", None)
+            if callable(can_delete) and can_delete(entity):
+                return driver
+        return None
+
+    def _registered_drivers(self) -> Iterator[StepDriver]:
+        """Every registered driver, in registration order, built on demand."""
+        for spec in self.registry.specs():
+            try:
+                yield self._driver_of(spec)
+            except CrmqaError:
+                continue  # a driver that cannot be built here cannot clean up either
 
     def _finish_manual(self, case: Any, result: CaseResult) -> None:
         """A person's recorded result counts like any other case's; none recorded is skipped."""
@@ -642,6 +717,34 @@ def _has_templates(value: Any) -> bool:
 
 def _has_expectations(expect: Expect) -> bool:
     return bool(expect.model_fields_set)
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _unique_values(values: dict[str, str], run_token: str) -> dict[str, str]:
+    """The entered values that find one record again: e-mails and texts with the run's token."""
+    return {name: value for name, value in values.items()
+            if _EMAIL.fullmatch(value.strip()) or (run_token and run_token in value)}
+
+
+def _shown_values(values: dict[str, str]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items())
+
+
+def _leftover(record: CreatedRecord, record_id: Any, reason: str) -> Leftover:
+    # Values longer than a line are cut: they only help a person find the record.
+    shown = {name: value if len(value) <= 200 else value[:197] + "..."
+             for name, value in record.values.items()}
+    return Leftover(entity=record.entity, record_id=record_id, identity=record.identity,
+                    reason=reason, values=shown)
+
+
+def _record_label(left: Leftover) -> str:
+    """`lead 42`, or `lead with email='a@b.test'` when its id was never seen."""
+    if left.record_id is not None:
+        return f"{left.entity} {left.record_id}"
+    return f"{left.entity} with {_shown_values(left.values) or 'no values'}"
 
 
 def _describe(check: CheckResult) -> str:
