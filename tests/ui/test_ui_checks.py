@@ -44,7 +44,7 @@ SCREENS = ScreenMap.model_validate({
 
 
 class _Pages(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path == "/leads.csv":
             body, kind = CSV.encode(), "text/csv; charset=utf-8"
             extra = {"Content-Disposition": 'attachment; filename="leads.csv"'}

@@ -336,10 +336,8 @@ class UiDriver:
 
 def _track(ctx: StepContext, identity: str, made: list[Creation]) -> None:
     for creation in made:
-        if creation.record_id is not None:
-            ctx.track_created(creation.entity, creation.record_id, identity)
-        else:
-            ctx.track_created(creation.entity, None, identity, values=creation.values)
+        # The values too when the id is known: a record left over is then easy to find.
+        ctx.track_created(creation.entity, creation.record_id, identity, values=creation.values)
 
 
 # True when a click on the element follows a plain link rather than submitting a form.
