@@ -177,14 +177,22 @@ def _first_text(locator: Locator) -> str | None:
 NO_ELEMENT = "no element matched"
 
 
+# Playwright's "visible" (a non-empty box, not visibility:hidden), read in one round trip.
+_STATE_JS = """els => {
+  if (!els.length) return null;
+  const box = els[0].getBoundingClientRect();
+  return box.width > 0 && box.height > 0 && getComputedStyle(els[0]).visibility !== 'hidden'
+    ? 'visible' : 'hidden';
+}"""
+
+
 def _state(locator: Locator) -> str:
     """`visible`, `hidden` or `no element matched`, for the first match."""
-    if not _count(locator):
-        return NO_ELEMENT
     try:
-        return "visible" if locator.first.is_visible() else "hidden"
+        state = locator.evaluate_all(_STATE_JS)
     except PlaywrightError:
         return NO_ELEMENT
+    return str(state) if state else NO_ELEMENT
 
 
 def _on_screen(screens: ScreenMap, name: str) -> Callable[[str], bool]:
@@ -542,12 +550,11 @@ def do_expect_value(ctx: ActionContext) -> None:
     name = f"expect_value {element.ref}"
 
     def observe() -> str | None:
-        if not _count(locator):
-            return None
         try:
-            return locator.first.input_value(timeout=500)
+            value = locator.evaluate_all("els => els.length ? String(els[0].value ?? '') : null")
         except PlaywrightError:
             return None
+        return None if value is None else str(value)
 
     ctx.data["value"] = _expect(
         ctx, name, lambda: expect(locator.first).to_have_value(wanted, timeout=ctx.timeout_ms),
