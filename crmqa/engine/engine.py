@@ -535,37 +535,35 @@ class Engine:
                 index=len(result.steps), name="clean up created records", kind="cleanup",
                 outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
                 message="could not delete " + "; ".join(
-                    f"{_record_label(left)}: {left.reason}" for left in result.leftovers),
+                    f"{self._record_label(left)}: {left.reason}" for left in result.leftovers),
                 duration_ms=(time.perf_counter() - clock) * 1000,
             ))
 
     def _delete_created(self, record: CreatedRecord, identity: str, result: CaseResult) -> None:
-        """Delete one tracked record (or the records its values find); leftovers on `result`."""
+        """Delete one tracked record, found first when only its values are known."""
         entity = record.entity
-        if record.record_id is not None:
-            ids = [record.record_id]
-        else:
-            ids = self._find_created(record, identity)
-        if not ids:
-            return
+        record_id = record.record_id
+        if record_id is None:
+            record_id = self._find_created(record, identity)
+            if record_id is None:
+                return  # the CRM kept nothing
         deleter = self._cleanup_driver(entity, record.driver)
         if deleter is None:
-            reason = (f"no driver can delete a {entity}: the profile has no {entity}.delete "
-                      f"and no {entity}_delete screen")
-            result.leftovers.extend(_leftover(record, record_id, reason) for record_id in ids)
+            result.leftovers.append(_leftover(
+                record, record_id, f"no driver can delete a {entity}: the profile has no "
+                f"{entity}.delete and no {entity}_delete screen"))
             return
-        for record_id in ids:
-            try:
-                deleter.cleanup(entity, record_id, identity)
-            except Exception as exc:  # one failure must not keep the others
-                result.leftovers.append(_leftover(record, record_id, str(exc)))
+        try:
+            deleter.cleanup(entity, record_id, identity)
+        except Exception as exc:  # reported as a leftover, like every other
+            result.leftovers.append(_leftover(record, record_id, str(exc)))
 
-    def _find_created(self, record: CreatedRecord, identity: str) -> list[Any]:
-        """Ids of the record a case created without showing its id, found by unique values.
+    def _find_created(self, record: CreatedRecord, identity: str) -> Any:
+        """The id of a record a case created without showing it, found by unique values.
 
-        Only values this run made unique (an e-mail, the `{{ unique }}` token) are searched
-        for, and exactly one record must hold them all: crmqa deletes only what it can tell
-        the case created. Nothing found means the CRM did not keep the record.
+        Only values that single a record out (e-mails, texts with this run's `{{ unique }}`
+        token) are searched for, and exactly one record must hold them all: crmqa deletes only
+        what it can tell the case created. None: nothing found, the CRM did not keep the record.
         """
         entity = record.entity
         unique = _unique_values(record.values, self._unique_prefix)
@@ -585,7 +583,7 @@ class Engine:
                 raise CrmqaError(f"{len(found)} {entity} records hold "
                                  f"{_shown_values(unique)} (ids {', '.join(map(str, found))}); "
                                  "none was deleted, since crmqa cannot tell which it created")
-            return found
+            return found[0] if found else None
         raise CrmqaError(f"its id was not shown and the profile can neither search nor list "
                          f"{entity} records to find it")
 
@@ -598,6 +596,13 @@ class Engine:
             if callable(can_delete) and can_delete(entity):
                 return driver
         return None
+
+    def _record_label(self, left: Leftover) -> str:
+        """`lead 42`, or `lead with email='a@b.test'` (its unique values) when no id was seen."""
+        if left.record_id is not None:
+            return f"{left.entity} {left.record_id}"
+        values = _unique_values(left.values, self._unique_prefix) or left.values
+        return f"{left.entity} with {_shown_values(values) or 'no values'}"
 
     def _registered_drivers(self) -> Iterator[StepDriver]:
         """Every registered driver, in registration order, built on demand."""
@@ -738,13 +743,6 @@ def _leftover(record: CreatedRecord, record_id: Any, reason: str) -> Leftover:
              for name, value in record.values.items()}
     return Leftover(entity=record.entity, record_id=record_id, identity=record.identity,
                     reason=reason, values=shown)
-
-
-def _record_label(left: Leftover) -> str:
-    """`lead 42`, or `lead with email='a@b.test'` when its id was never seen."""
-    if left.record_id is not None:
-        return f"{left.entity} {left.record_id}"
-    return f"{left.entity} with {_shown_values(left.values) or 'no values'}"
 
 
 def _describe(check: CheckResult) -> str:

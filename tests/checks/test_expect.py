@@ -222,4 +222,5 @@ def test_other_checks_record_what_was_seen_passed_or_failed():
          "['not a valid email address']}} is not of type 'array'"),
         (False, "matches /^SAMEORIGIN$/", "DENY"),
     ]
-    assert failed[2].message == "header X-Frame-Options: expected to match /^SAMEORIGIN$/, got 'DENY'"
+    assert failed[2].message == ("header X-Frame-Options: expected to match /^SAMEORIGIN$/, "
+                                 "got 'DENY'")

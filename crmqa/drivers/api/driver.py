@@ -120,8 +120,9 @@ class ApiDriver:
                 raise EnvironmentProblem(
                     f"looking it up with {entity}.{operation} answered {result.outcome} "
                     f"(HTTP {result.status})")
-            found = [record.get("id") for record in result.records or []
-                     if isinstance(record, dict) and _holds(record, wanted)]
+            found = [record["id"] for record in result.records or []
+                     if isinstance(record, dict) and record.get("id") is not None
+                     and _holds(record, wanted)]
             if found:
                 return found
         return []
