@@ -99,7 +99,7 @@ def evaluate(
         results.append(check_header(header, pattern, output.headers))
     if expect.max_ms is not None:
         results.append(_check(
-            "response time", output.elapsed_ms <= expect.max_ms, expect.max_ms,
+            "response time", output.elapsed_ms <= expect.max_ms, f"<= {expect.max_ms:g} ms",
             round(output.elapsed_ms, 1),
             f"expected <= {expect.max_ms:g} ms, got {output.elapsed_ms:.0f} ms",
         ))
@@ -154,7 +154,11 @@ def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
 
 
 def check_body(check: BodyCheck, data: Any) -> CheckResult:
-    """One `body:` entry: find the path, then apply its single comparison."""
+    """One `body:` entry: find the path, then apply its single comparison.
+
+    `actual` is the value found at the path (None when nothing is there); `expected` is the
+    value wanted for `equals`, else what was asked in words (`not 'x'`, `length 3`).
+    """
     name = f"body {check.path}"
     try:
         found, actual = find_path(check.path, data)
@@ -164,14 +168,15 @@ def check_body(check: BodyCheck, data: Any) -> CheckResult:
                                   "exists", "length", "gte", "lte", "type")
                       if k in check.model_fields_set)
     expected = getattr(check, comparison)
+    wanted = _wanted(comparison, expected, check.ignore_case)
     left, right = (_fold(actual), _fold(expected)) if check.ignore_case else (actual, expected)
     if comparison == "exists":
-        return _check(name, found == expected, expected, found,
+        return _check(name, found == expected, wanted, actual,
                       "expected it to exist, found nothing" if expected
                       else f"expected nothing there, got {show(actual)}")
     if not found and comparison not in ("equals", "not_equals", "not_contains"):
-        return _check(name, False, expected, None, f"expected {_phrase(comparison, expected)}, "
-                                                   "found nothing at that path")
+        return _check(name, False, wanted, None, f"expected {_phrase(comparison, expected)}, "
+                                                 "found nothing at that path")
     if comparison == "equals":
         ok = left == right
     elif comparison == "not_equals":
@@ -186,7 +191,7 @@ def check_body(check: BodyCheck, data: Any) -> CheckResult:
         ok = hasattr(actual, "__len__") and len(actual) == expected
         if not ok:
             size = len(actual) if hasattr(actual, "__len__") else "no length"
-            return _check(name, False, expected, actual,
+            return _check(name, False, wanted, actual,
                           f"expected length {expected}, got {size} ({show(actual)})")
     elif comparison in ("gte", "lte"):
         numeric = isinstance(actual, int | float) and not isinstance(actual, bool)
@@ -195,11 +200,42 @@ def check_body(check: BodyCheck, data: Any) -> CheckResult:
         types = _JSON_TYPES[expected]
         ok = isinstance(actual, types) and not (
             isinstance(actual, bool) and expected in ("number", "integer"))
-    return _check(name, ok, expected, actual,
-                  f"expected {_phrase(comparison, expected)}, got {show(actual)}")
+    return _check(name, ok, wanted, actual,
+                  f"expected {_phrase(comparison, expected)}, got {show(actual)}"
+                  + (" (ignoring case)" if check.ignore_case and comparison in _TEXT_COMPARISONS
+                     else ""))
+
+
+# Comparisons `ignore_case` changes.
+_TEXT_COMPARISONS = ("equals", "not_equals", "contains", "not_contains", "matches")
+
+
+def _a(word: str) -> str:
+    """`an integer`, `a string`."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _wanted(comparison: str, expected: Any, ignore_case: bool = False) -> Any:
+    """What a body check asked for, as `CheckResult.expected`: the value itself for `equals`
+    (so it compares with `actual` at a glance), else the comparison in words."""
+    if comparison == "equals":
+        return expected
+    text = {
+        "not_equals": f"not {show(expected)}",
+        "contains": f"contains {show(expected)}",
+        "not_contains": f"does not contain {show(expected)}",
+        "matches": f"matches /{expected}/",
+        "exists": "exists" if expected else "does not exist",
+        "length": f"length {expected}",
+        "gte": f">= {_number(expected)}",
+        "lte": f"<= {_number(expected)}",
+        "type": _a(str(expected)),
+    }[comparison]
+    return f"{text} (ignoring case)" if ignore_case and comparison in _TEXT_COMPARISONS else text
 
 
 def _phrase(comparison: str, expected: Any) -> str:
+    """The comparison as it reads after "expected" in a message."""
     return {
         "equals": show(expected),
         "not_equals": f"anything but {show(expected)}",
@@ -207,10 +243,15 @@ def _phrase(comparison: str, expected: Any) -> str:
         "not_contains": f"not to contain {show(expected)}",
         "matches": f"to match /{expected}/",
         "length": f"length {expected}",
-        "gte": f">= {expected}",
-        "lte": f"<= {expected}",
-        "type": f"a {expected}",
+        "gte": f">= {_number(expected)}",
+        "lte": f"<= {_number(expected)}",
+        "type": _a(str(expected)),
     }.get(comparison, show(expected))
+
+
+def _number(value: Any) -> str:
+    """`29`, not `29.0`, for a bound the plan wrote as 29."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --------------------------------------------------------------------------- record & co
@@ -236,8 +277,11 @@ def check_record(expected: dict[str, Any], data: Any) -> list[CheckResult]:
 
 
 def check_field_errors(expected: list[str], actual: dict[str, list[str]]) -> CheckResult:
-    """The listed canonical fields must all be reported invalid ([] means: no field errors)."""
-    reported = sorted(actual)
+    """The listed canonical fields must all be reported invalid ([] means: no field errors).
+
+    `actual` is what the CRM reported: field -> messages.
+    """
+    reported = {field: list(messages) for field, messages in sorted(actual.items())}
     if not expected:
         return _check("field_errors", not actual, [], reported,
                       f"expected no field errors, got {show(actual)}")
@@ -289,10 +333,11 @@ def check_schema(schema: dict[str, Any] | str, data: Any, base_dir: Path | None)
         label = "inline"
     validator = _validator(json.dumps(loaded, sort_keys=True))
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.path))), None)
+    wanted = f"matches the {label} schema"
     if error is None:
-        return _check("schema", True, label, None, "")
+        return _check("schema", True, wanted, "matches", "")
     where = ".".join(str(p) for p in error.absolute_path) or "the top"
-    return _check("schema", False, label, error.message,
+    return _check("schema", False, wanted, f"at {where}: {error.message}",
                   f"body does not match {label} schema at {where}: {error.message}")
 
 
@@ -301,10 +346,11 @@ def check_header(header: str, pattern: str, headers: dict[str, str]) -> CheckRes
     lowered = header.lower()
     value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     name = f"header {header}"
+    wanted = f"matches /{pattern}/"
     if value is None:
-        return _check(name, False, pattern, None, f"expected to match /{pattern}/, header missing")
+        return _check(name, False, wanted, None, f"expected to match /{pattern}/, header missing")
     ok = bool(_regex(pattern, True).search(value))
-    return _check(name, ok, pattern, value, f"expected to match /{pattern}/, got {show(value)}")
+    return _check(name, ok, wanted, value, f"expected to match /{pattern}/, got {show(value)}")
 
 
 # --------------------------------------------------------------------------- save

@@ -79,15 +79,6 @@ class StepResult(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
 
 
-class Leftover(BaseModel):
-    """A record a case created that could not be deleted: it is still in the CRM."""
-
-    entity: str
-    record_id: Any
-    identity: str = ""
-    reason: str = ""
-
-
 class Waiver(BaseModel):
     """A known defect accepted for a while: shown in reports, kept out of the gates until expiry."""
 
@@ -102,6 +93,16 @@ class LeftOutBy(StrEnum):
 
     TARGET = "target"
     SELECTION = "selection"
+
+
+class Leftover(BaseModel):
+    """A record a case created that crmqa could not delete: it is still in the CRM."""
+
+    entity: str
+    record_id: Any = None  # None: its id was never seen (see `values`)
+    identity: str = ""  # who created it
+    reason: str
+    values: dict[str, str] = Field(default_factory=dict)  # what was entered, to find it by hand
 
 
 class CaseResult(BaseModel):
@@ -124,7 +125,7 @@ class CaseResult(BaseModel):
     started_at: datetime | None = None
     worker: str = "main"
     waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
-    leftovers: list[Leftover] = Field(default_factory=list)  # records it could not delete
+    leftovers: list[Leftover] = Field(default_factory=list)  # created, could not be deleted
     # Not judged because of the run's set-up, not the product: "target" (the target's flags or
     # identities made it not applicable) or "selection" (blocked by a dependency that was not
     # selected to run). The gates never let such a case decide a verdict.

@@ -8,6 +8,7 @@ expectations (the UI driver's `expect_text`) returns them in `StepOutput.checks`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,8 +76,13 @@ class StepContext(Protocol):
     @property
     def target(self) -> Any: ...  # crmqa.profiles.target.ResolvedTarget
 
-    def track_created(self, entity: str, record_id: Any, identity: str) -> None:
-        """Remember a record this case created so the engine deletes it at the end."""
+    def track_created(self, entity: str, record_id: Any, identity: str, *,
+                      values: Mapping[str, Any] | None = None) -> None:
+        """Remember a record this case created so the engine deletes it at the end.
+
+        When no id could be read (`record_id` None), `values` are what the case entered: the
+        engine finds the record again by the unique ones (an e-mail, the run's token).
+        """
 
 
 class StepDriver(Protocol):
@@ -93,7 +99,13 @@ class StepDriver(Protocol):
         ...
 
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
-        """Delete a record a case created; errors are reported, not raised."""
+        """Delete a record a case created; raises with the reason when it cannot.
+
+        A driver may also offer, and the engine then uses them for any driver's records:
+        `can_delete(entity) -> bool` (the engine asks drivers in registration order, so the
+        API comes before the UI) and `find_created(entity, values, identity) -> list | None`
+        (ids of the records holding all `values`; None when it cannot search that entity).
+        """
         ...
 
     def close(self) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,13 @@ class PendingEvidence:
 
 @dataclass
 class CreatedRecord:
+    """A record the case created, known by its id or, when no id was seen, by what was entered."""
+
     entity: str
-    record_id: Any
-    identity: str
-    driver: Any
+    record_id: Any  # None: known only by `values`
+    identity: str  # who created it
+    driver: Any  # the driver that created it
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,12 +70,23 @@ class CaseContext:
     def target(self) -> ResolvedTarget:
         return self.resolved_target
 
-    def track_created(self, entity: str, record_id: Any, identity: str) -> None:
-        """Remember a created record; the engine deletes it when the case ends."""
+    def track_created(self, entity: str, record_id: Any, identity: str, *,
+                      values: Mapping[str, Any] | None = None) -> None:
+        """Remember a created record; the engine deletes it when the case ends.
+
+        `record_id` None with `values`: a record whose id was not seen (a form that went back
+        to a list); the engine looks it up by the unique ones among those values.
+        """
+        entered = {str(k): str(v) for k, v in (values or {}).items()}
         for record in self.created:
-            if record.entity == entity and record.record_id == record_id:
+            if record.entity != entity:
+                continue
+            if record_id is not None and record.record_id == record_id:
                 return
-        self.created.append(CreatedRecord(entity, record_id, identity, self.current_driver))
+            if record_id is None and record.record_id is None and record.values == entered:
+                return
+        self.created.append(
+            CreatedRecord(entity, record_id, identity, self.current_driver, entered))
 
     def keep_evidence(self, name: str, render: Callable[[], str],
                       mime_type: str = "text/plain") -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -37,6 +37,7 @@ from crmqa.core.results import (
     CaseResult,
     CheckResult,
     LeftOutBy,
+    Leftover,
     Outcome,
     StepResult,
 )
@@ -45,11 +46,12 @@ from crmqa.drivers.registry import (
     EVIDENCE_MODES,
     DriverEnvironment,
     DriverRegistry,
+    DriverSpec,
     EvidenceMode,
     StepDefect,
     default_registry,
 )
-from crmqa.engine.context import CaseContext, CaseEvidence
+from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
@@ -359,10 +361,14 @@ class Engine:
             message=message,
         )
         result.steps.append(skipped)
-        with self.reporter.step(_report_title(skipped)) as scope:
+        self._report(skipped)
+
+    def _report(self, step: StepResult) -> None:
+        """Show a step that the engine did not run through a driver (skipped, clean-up)."""
+        with self.reporter.step(_report_title(step)) as scope:
             set_result = getattr(scope, "set_result", None)
             if callable(set_result):
-                set_result(skipped)
+                set_result(step)
 
     @staticmethod
     def _title(step: Any, tctx: dict[str, Any]) -> str:
@@ -476,7 +482,9 @@ class Engine:
         return type(step).model_validate(render(dumped, tctx))
 
     def _driver_for(self, step: Any) -> StepDriver:
-        spec = self.registry.spec_for(step)
+        return self._driver_of(self.registry.spec_for(step))
+
+    def _driver_of(self, spec: DriverSpec) -> StepDriver:
         driver = self._drivers.get(spec.name)
         if driver is None:
             assert self.target is not None
@@ -625,31 +633,109 @@ class Engine:
         return None
 
     def _cleanup(self, ctx: CaseContext, result: CaseResult) -> None:
-        """Delete what the case created, newest first, as an admin-capable identity."""
+        """Delete what the case created, newest first, as an admin-capable identity.
+
+        Each record goes to the first driver that says it can delete its entity (registration
+        order: the API before the UI), else to the driver that created it; a record known only
+        by the values entered is first found again. What stays is listed in `result.leftovers`
+        and reported as a broken clean-up step.
+        """
         if not ctx.created:
             return
         assert self.target is not None
         admin = self.target.admin_identity
-        problems: list[str] = []
         clock = time.perf_counter()
         for record in reversed(ctx.created):
-            driver = record.driver
-            if driver is None:
-                continue
             identity = admin if admin in self.target.identities else record.identity
             try:
-                driver.cleanup(record.entity, record.record_id, identity)
+                self._delete_created(record, identity, result)
             except Exception as exc:  # report every leftover, never stop cleaning
-                problems.append(f"{record.entity} {record.record_id}: {exc}")
+                result.leftovers.append(_leftover(record, record.record_id, str(exc)))
         ctx.take_evidence(False)
-        if problems:
-            result.steps.append(StepResult(
+        if result.leftovers:
+            cleanup = StepResult(
                 number=len(result.steps) + 1, phase="cleanup", name="clean up created records",
                 kind="cleanup",
                 outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
-                message="could not delete " + "; ".join(problems),
+                message="could not delete " + "; ".join(
+                    f"{self._record_label(left)}: {left.reason}" for left in result.leftovers),
                 duration_ms=(time.perf_counter() - clock) * 1000,
-            ))
+            )
+            result.steps.append(cleanup)
+            self._report(cleanup)
+
+    def _delete_created(self, record: CreatedRecord, identity: str, result: CaseResult) -> None:
+        """Delete one tracked record, found first when only its values are known."""
+        entity = record.entity
+        record_id = record.record_id
+        if record_id is None:
+            record_id = self._find_created(record, identity)
+            if record_id is None:
+                return  # the CRM kept nothing
+        deleter = self._cleanup_driver(entity, record.driver)
+        if deleter is None:
+            result.leftovers.append(_leftover(
+                record, record_id, f"no driver can delete a {entity}: the profile has no "
+                f"{entity}.delete and no {entity}_delete screen"))
+            return
+        try:
+            deleter.cleanup(entity, record_id, identity)
+        except Exception as exc:  # reported as a leftover, like every other
+            result.leftovers.append(_leftover(record, record_id, str(exc)))
+
+    def _find_created(self, record: CreatedRecord, identity: str) -> Any:
+        """The id of a record a case created without showing it, found by unique values.
+
+        Only values that single a record out (e-mails, texts with this run's `{{ unique }}`
+        token) are searched for, and exactly one record must hold them all: crmqa deletes only
+        what it can tell the case created. None: nothing found, the CRM did not keep the record.
+        """
+        entity = record.entity
+        unique = _unique_values(record.values, self._unique_prefix)
+        if not unique:
+            raise CrmqaError(
+                "its id was not shown and none of the values entered is unique (an e-mail, or "
+                "text with {{ unique }}) to find it by")
+        for driver in self._registered_drivers():
+            find = getattr(driver, "find_created", None)
+            if not callable(find):
+                continue
+            ids = find(entity, unique, identity)
+            if ids is None:
+                continue
+            found = list(dict.fromkeys(ids))
+            if len(found) > 1:
+                raise CrmqaError(f"{len(found)} {entity} records hold "
+                                 f"{_shown_values(unique)} (ids {', '.join(map(str, found))}); "
+                                 "none was deleted, since crmqa cannot tell which it created")
+            return found[0] if found else None
+        raise CrmqaError(f"its id was not shown and the profile can neither search nor list "
+                         f"{entity} records to find it")
+
+    def _cleanup_driver(self, entity: str, creator: Any) -> StepDriver | None:
+        """The driver that deletes records of `entity` (see `_cleanup`)."""
+        if creator is not None and not callable(getattr(creator, "can_delete", None)):
+            return cast(StepDriver, creator)  # says nothing about others: trust its own cleanup
+        for driver in self._registered_drivers():
+            can_delete = getattr(driver, "can_delete", None)
+            if callable(can_delete) and can_delete(entity):
+                return driver
+        return None
+
+    def _record_label(self, left: Leftover) -> str:
+        """`lead 42`, or `lead with email='a@b.test'` (its unique values) when no id was seen."""
+        if left.record_id is not None:
+            return f"{left.entity} {left.record_id}"
+        values = _unique_values(left.values, self._unique_prefix) or left.values
+        return f"{left.entity} with {_shown_values(values) or 'no values'}"
+
+    def _registered_drivers(self) -> Iterator[StepDriver]:
+        """Every registered driver, in registration order, built on demand."""
+        for spec in self.registry.specs():
+            try:
+                yield self._driver_of(spec)
+            except CrmqaError:
+                continue  # a driver that cannot be built here cannot clean up either
 
     def _finish_manual(self, case: Any, result: CaseResult) -> None:
         """A person's recorded result counts like any other case's; none recorded is skipped."""
@@ -752,6 +838,27 @@ def _slug(text: str) -> str:
 
 def _has_expectations(expect: Expect) -> bool:
     return bool(expect.model_fields_set)
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _unique_values(values: dict[str, str], run_token: str) -> dict[str, str]:
+    """The entered values that find one record again: e-mails and texts with the run's token."""
+    return {name: value for name, value in values.items()
+            if _EMAIL.fullmatch(value.strip()) or (run_token and run_token in value)}
+
+
+def _shown_values(values: dict[str, str]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items())
+
+
+def _leftover(record: CreatedRecord, record_id: Any, reason: str) -> Leftover:
+    # Values longer than a line are cut: they only help a person find the record.
+    shown = {name: value if len(value) <= 200 else value[:197] + "..."
+             for name, value in record.values.items()}
+    return Leftover(entity=record.entity, record_id=record_id, identity=record.identity,
+                    reason=reason, values=shown)
 
 
 def _describe(check: CheckResult) -> str:

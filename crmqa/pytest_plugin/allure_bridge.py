@@ -55,6 +55,8 @@ def label_case(
         return
     if result.outcome.value in ("blocked", "not_applicable"):
         allure.dynamic.tag(result.outcome.value)
+    if result.leftovers:
+        allure.dynamic.tag("left-behind")
     if result.waiver is not None:
         allure.dynamic.tag("waived")
         allure.dynamic.description(

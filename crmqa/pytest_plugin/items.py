@@ -145,6 +145,8 @@ class CaseItem(pytest.Item):
         label_case(self.loaded_case, self.plan_file.loaded.plan.id, self.params, result)
         self.user_properties.append(("crmqa_outcome", result.outcome.value))
         self.user_properties.append(("crmqa_title", case.title))
+        if result.leftovers:
+            self.user_properties.append(("crmqa_left_behind", result.steps[-1].message))
         if result.outcome is Outcome.PASSED:
             return
         if result.outcome is Outcome.FAILED:

@@ -53,6 +53,9 @@ class LiveProgress:
         message = _first_message(report)
         if message:
             reporter.write_line(f"     {message[:200]}")
+        left = props.get("crmqa_left_behind")
+        if left:  # nothing fails silently: a passed case may still have left records behind
+            reporter.write_line(f"     left behind: {str(left)[:200]}", yellow=True)
 
 
 def _first_message(report: pytest.TestReport) -> str:

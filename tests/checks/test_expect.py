@@ -145,3 +145,90 @@ def test_save_extracts_and_says_when_nothing_is_found():
 def test_find_path_distinguishes_null_from_absent_for_jsonpath():
     assert find_path("$.a", {"a": None}) == (True, None)
     assert find_path("$.b", {"a": None}) == (False, None)
+
+
+# Every comparison, passed and failed: `actual` is what was found at the path, `expected`
+# what was asked for (the value itself for `equals`, else in words), the message a sentence.
+_RECORD = {"name": "Ann", "tags": ["vip", "new"], "age": 30, "email": "Ann@X.org"}
+
+
+@pytest.mark.parametrize(("check", "ok", "expected", "actual", "message"), [
+    ({"path": "record.name", "equals": "Ann"}, True, "Ann", "Ann", ""),
+    ({"path": "record.name", "equals": "Bob"}, False, "Bob", "Ann",
+     "body record.name: expected 'Bob', got 'Ann'"),
+    ({"path": "record.name", "not_equals": "Bob"}, True, "not 'Bob'", "Ann", ""),
+    ({"path": "record.name", "not_equals": "Ann"}, False, "not 'Ann'", "Ann",
+     "body record.name: expected anything but 'Ann', got 'Ann'"),
+    ({"path": "record.email", "not_equals": "ann@x.org", "ignore_case": True}, False,
+     "not 'ann@x.org' (ignoring case)", "Ann@X.org",
+     "body record.email: expected anything but 'ann@x.org', got 'Ann@X.org' (ignoring case)"),
+    ({"path": "record.tags", "contains": "vip"}, True, "contains 'vip'", ["vip", "new"], ""),
+    ({"path": "record.tags", "contains": "old"}, False, "contains 'old'", ["vip", "new"],
+     'body record.tags: expected to contain \'old\', got ["vip", "new"]'),
+    ({"path": "record.tags", "not_contains": "old"}, True, "does not contain 'old'",
+     ["vip", "new"], ""),
+    ({"path": "record.tags", "not_contains": "vip"}, False, "does not contain 'vip'",
+     ["vip", "new"], 'body record.tags: expected not to contain \'vip\', got ["vip", "new"]'),
+    ({"path": "record.email", "matches": "@x\\.org$", "ignore_case": True}, True,
+     "matches /@x\\.org$/ (ignoring case)", "Ann@X.org", ""),
+    ({"path": "record.email", "matches": "^bob"}, False, "matches /^bob/", "Ann@X.org",
+     "body record.email: expected to match /^bob/, got 'Ann@X.org'"),
+    ({"path": "record.name", "exists": True}, True, "exists", "Ann", ""),
+    ({"path": "record.phone", "exists": True}, False, "exists", None,
+     "body record.phone: expected it to exist, found nothing"),
+    ({"path": "record.phone", "exists": False}, True, "does not exist", None, ""),
+    ({"path": "record.name", "exists": False}, False, "does not exist", "Ann",
+     "body record.name: expected nothing there, got 'Ann'"),
+    ({"path": "record.tags", "length": 2}, True, "length 2", ["vip", "new"], ""),
+    ({"path": "record.tags", "length": 3}, False, "length 3", ["vip", "new"],
+     'body record.tags: expected length 3, got 2 (["vip", "new"])'),
+    ({"path": "record.age", "gte": 30}, True, ">= 30", 30, ""),
+    ({"path": "record.age", "gte": 31}, False, ">= 31", 30,
+     "body record.age: expected >= 31, got 30"),
+    ({"path": "record.age", "lte": 30}, True, "<= 30", 30, ""),
+    ({"path": "record.age", "lte": 29}, False, "<= 29", 30,
+     "body record.age: expected <= 29, got 30"),
+    ({"path": "record.age", "type": "integer"}, True, "an integer", 30, ""),
+    ({"path": "record.name", "type": "array"}, False, "an array", "Ann",
+     "body record.name: expected an array, got 'Ann'"),
+    ({"path": "record.nothing", "contains": "x"}, False, "contains 'x'", None,
+     "body record.nothing: expected to contain 'x', found nothing at that path"),
+])
+def test_each_body_comparison_records_what_was_seen_and_what_was_asked(
+        check, ok, expected, actual, message):
+    [result] = evaluate(_expect(body=[check]), _op_output(record=_RECORD))
+    assert (result.ok, result.expected, result.actual, result.message) == (
+        ok, expected, actual, message)
+
+
+def test_other_checks_record_what_was_seen_passed_or_failed():
+    output = _op_output(outcome="rejected", status=422, records=[{"id": 1}], total=3,
+                        field_errors={"email": ["not a valid email address"]})
+    output.headers["X-Frame-Options"] = "DENY"
+    passed = evaluate(_expect(outcome="rejected", status=[400, 422], count=1, total=3,
+                              field_errors=["email"], max_ms=100,
+                              headers={"x-frame-options": "^DENY$"},
+                              schema={"type": "object"}), output)
+    assert all(r.ok for r in passed), [r.message for r in passed]
+    seen = {r.name: (r.expected, r.actual) for r in passed}
+    assert seen == {
+        "outcome": ("rejected", "rejected"),
+        "status": ([400, 422], 422),
+        "field_errors": (["email"], {"email": ["not a valid email address"]}),
+        "count": (1, 1),
+        "total": (3, 3),
+        "schema": ("matches the inline schema", "matches"),
+        "header x-frame-options": ("matches /^DENY$/", "DENY"),
+        "response time": ("<= 100 ms", 40.0),
+    }
+    failed = evaluate(_expect(field_errors=[], headers={"X-Frame-Options": "^SAMEORIGIN$"},
+                              schema={"type": "array"}), output)
+    assert [(r.ok, r.expected, r.actual) for r in failed] == [
+        (False, [], {"email": ["not a valid email address"]}),
+        (False, "matches the inline schema", "at the top: {'outcome': 'rejected', 'status': "
+         "422, 'record': None, 'records': [{'id': 1}], 'total': 3, 'field_errors': {'email': "
+         "['not a valid email address']}} is not of type 'array'"),
+        (False, "matches /^SAMEORIGIN$/", "DENY"),
+    ]
+    assert failed[2].message == ("header X-Frame-Options: expected to match /^SAMEORIGIN$/, "
+                                 "got 'DENY'")

@@ -136,12 +136,15 @@ class FakeContext:
         self.case_id = "C"
         self.worker_id = "w"
         self.created: list[tuple[str, Any, str]] = []
+        self.values: list[dict[str, Any]] = []
         self.kept: list[tuple[str, Callable[[], str]]] = []
         self.evidence = None
         self.target = None
 
-    def track_created(self, entity: str, record_id: Any, identity: str) -> None:
+    def track_created(self, entity: str, record_id: Any, identity: str, *,
+                      values: dict[str, Any] | None = None) -> None:
         self.created.append((entity, record_id, identity))
+        self.values.append(dict(values or {}))
 
     def keep_evidence(self, name: str, render: Callable[[], str], mime_type: str = "") -> None:
         self.kept.append((name, render))

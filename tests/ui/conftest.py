@@ -40,9 +40,12 @@ class CaseContext:
     target: Any = None
     worker_id: str = "gw-test"
     created: list[tuple[str, Any, str]] = field(default_factory=list)
+    values: list[dict[str, Any]] = field(default_factory=list)  # entered, per created record
 
-    def track_created(self, entity: str, record_id: Any, identity: str) -> None:
+    def track_created(self, entity: str, record_id: Any, identity: str, *,
+                      values: dict[str, Any] | None = None) -> None:
         self.created.append((entity, record_id, identity))
+        self.values.append(dict(values or {}))
 
 
 def sandbox_ui_target(handle: SandboxHandle) -> UiTarget:

@@ -238,3 +238,25 @@ def test_video_without_ffmpeg_is_a_clear_environment_problem(sandbox: SandboxHan
         driver.close()
     # ffmpeg is set up on this machine: the video is recorded, and offered on failure
     assert output.data["screen"] == "lead_list"
+
+
+def test_the_form_reports_the_lead_it_made_and_the_delete_screen_removes_it(
+        ui_driver: UiDriver, tmp_path: Path) -> None:
+    token = uuid.uuid4().hex[:10]
+    context = CaseContext(case_id="UI-TRACK", evidence=FolderEvidence(tmp_path))
+    values = {"first_name": "Trk", "last_name": f"Trk{token}", "email": f"trk.{token}@example.test"}
+    for raw in ({"ui": "open", "target": "lead_form"},
+                {"ui": "fill", "target": "lead_form", "values": values},
+                {"ui": "click", "target": "lead_form.save"},
+                {"ui": "expect_text", "target": "lead_detail.message", "value": "Lead created"}):
+        ui_driver.run(UiStep.model_validate(raw), context)
+    [(entity, lead_id, identity)] = context.created
+    assert (entity, identity) == ("lead", "default") and lead_id.isdigit()
+    assert context.values == [values]
+    assert ui_driver.can_delete("lead") and not ui_driver.can_delete("contact")
+    ui_driver.cleanup("lead", lead_id, "admin")
+    ui_driver.cleanup("lead", lead_id, "admin")  # already gone: fine
+    gone = ui_driver.run(UiStep.model_validate(
+        {"ui": "open", "target": "lead_detail", "values": {"id": lead_id}}), context)
+    assert gone.data["status"] == 404
+    ui_driver.end_case()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.engine.engine import Engine
@@ -47,11 +48,25 @@ def run_ui_cases(handle: SandboxHandle, run_dir: Path, monkeypatch: pytest.Monke
 def test_the_ui_suite_passes_on_the_clean_sandbox(
     sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = lead_total(sandbox)
     results, _ = run_ui_cases(sandbox, tmp_path, monkeypatch)
     assert len(results) >= 11  # add, validation, view, edit, delete, search, pages, import...
     not_passed = {case_id: [r.message for r in runs if r.outcome is not Outcome.PASSED]
                   for case_id, runs in results.items()}
     assert {k: v for k, v in not_passed.items() if v} == {}
+    # every lead made (through the API, the form or the import) was deleted again
+    assert [r.leftovers for runs in results.values() for r in runs if r.leftovers] == []
+    assert lead_total(sandbox) == before
+
+
+def lead_total(handle: SandboxHandle) -> int:
+    """How many leads the sandbox holds, asked through its API as admin."""
+    token = requests.post(f"{handle.base_url}/api/auth/token",
+                          json={"username": "admin", "password": handle.password},
+                          timeout=5).json()["access_token"]
+    answer = requests.get(f"{handle.base_url}/api/leads", params={"page_size": 1},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    return int(answer["total"])
 
 
 FAULTS = ["no_confirmation", "xss_lead_name", "missing_label"]

@@ -98,18 +98,53 @@ class ApiDriver:
         if session.before_send is not None:
             session.before_send(session)  # logs in, as the first request would
 
+    def can_delete(self, entity: str) -> bool:
+        """True when the profile deletes `entity` records through the API."""
+        return self.profile.supports(f"{entity}.delete")
+
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
         """Delete a record a case created, as `identity`; a record already gone is fine."""
-        if not self.profile.supports(f"{entity}.delete"):
-            return
+        if not self.can_delete(entity):
+            raise EnvironmentProblem(
+                f"profile {self.profile.name!r} has no {entity}.delete to delete it with")
         call = OperationCall(entity=entity, operation="delete", args={"id": record_id},
                              identity=identity)
         result = self._perform(call, self.session(identity), None)
         if result.outcome not in ("ok", "not_found"):
             raise EnvironmentProblem(
-                f"could not delete {entity} {record_id} as {identity!r}: {result.outcome} "
-                f"(HTTP {result.status})"
+                f"deleting it as {identity!r} answered {result.outcome} (HTTP {result.status})"
             )
+
+    def find_created(self, entity: str, values: dict[str, str],
+                     identity: str) -> list[Any] | None:
+        """Ids of the `entity` records holding every one of `values` (as text, any case).
+
+        Searches by each value in turn (the profile's `<entity>.search`), else walks the list;
+        None when the profile can do neither.
+        """
+        wanted = [text for text in (_text(v) for v in values.values()) if text]
+        if self.profile.supports(f"{entity}.search"):
+            queries: list[tuple[str, dict[str, Any]]] = [
+                ("search", {"query": value}) for value in values.values()]
+        elif self.profile.supports(f"{entity}.list"):
+            queries = [("list", {"all": True})]
+        else:
+            return None
+        session = self.session(identity)
+        for operation, args in queries:
+            call = OperationCall(entity=entity, operation=operation, args=args,
+                                 identity=identity)
+            result = self._perform(call, session, None)
+            if result.outcome != "ok":
+                raise EnvironmentProblem(
+                    f"looking it up with {entity}.{operation} answered {result.outcome} "
+                    f"(HTTP {result.status})")
+            found = [record["id"] for record in result.records or []
+                     if isinstance(record, dict) and record.get("id") is not None
+                     and _holds(record, wanted)]
+            if found:
+                return found
+        return []
 
     def close(self) -> None:
         for session in self._sessions.values():
@@ -251,6 +286,16 @@ class ApiDriver:
                 attachments = getattr(ctx, "attachments", None)
                 if isinstance(attachments, list):
                     attachments.append(Attachment(name=name, text=exchange.render()))
+
+
+def _text(value: Any) -> str:
+    return str(value).strip().casefold()
+
+
+def _holds(record: dict[str, Any], wanted: list[str]) -> bool:
+    """True when every wanted text is the value of some field of the record."""
+    texts = {_text(v) for v in record.values() if v is not None and not isinstance(v, dict | list)}
+    return all(text in texts for text in wanted)
 
 
 def create_api_driver(env: DriverEnvironment) -> ApiDriver:

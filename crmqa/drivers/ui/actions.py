@@ -112,8 +112,16 @@ def _not_done(ctx: ActionContext, resolved: Resolved, locator: Locator, exc: Pla
     else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = f"{what} was found but could not be {doing} within {_seconds(ctx)}: {first}"
-    return ActionFailed(f"{ctx.step.ui} {resolved.ref}: {reason}", expected=str(resolved.spec),
-                        actual=f"{matched} match(es)" if matched is not None else None)
+    if matched is None:
+        seen = "the page could not be read"
+    elif matched == 0:
+        seen = NO_ELEMENT
+    elif matched == 1:
+        seen = f"1 element matched, not {doing}"
+    else:
+        seen = f"{matched} elements matched"
+    return ActionFailed(f"{ctx.step.ui} {resolved.ref}: {reason}",
+                        expected=f"one element matching {resolved.spec}, {doing}", actual=seen)
 
 
 def _act(ctx: ActionContext, resolved: Resolved, locator: Locator, doing: str,
@@ -143,10 +151,49 @@ def _pattern(value: Any) -> str | re.Pattern[str]:
     return text
 
 
+_FLAG_LETTERS = ((re.I, "i"), (re.M, "m"), (re.S, "s"))
+
+
 def _show(value: Any) -> str:
+    """`"text"` or `/regex/i`, as a step wrote it."""
     if isinstance(value, re.Pattern):
-        return f"/{value.pattern}/"
+        flags = "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)
+        return f"/{value.pattern}/{flags}"
     return f'"{value}"'
+
+
+def _text_wanted(wanted: str | re.Pattern[str]) -> str:
+    """What a text expectation asks, as `CheckResult.expected`."""
+    return f"matches {_show(wanted)}" if isinstance(wanted, re.Pattern) else (
+        f"contains {_show(wanted)}")
+
+
+def _first_text(locator: Locator) -> str | None:
+    """The text of the first match, as a user sees it; None when nothing matches."""
+    texts = _texts(locator)
+    return texts[0] if texts else None
+
+
+# What a state expectation saw when no element matched.
+NO_ELEMENT = "no element matched"
+
+
+# Playwright's "visible" (a non-empty box, not visibility:hidden), read in one round trip.
+_STATE_JS = """els => {
+  if (!els.length) return null;
+  const box = els[0].getBoundingClientRect();
+  return box.width > 0 && box.height > 0 && getComputedStyle(els[0]).visibility !== 'hidden'
+    ? 'visible' : 'hidden';
+}"""
+
+
+def _state(locator: Locator) -> str:
+    """`visible`, `hidden` or `no element matched`, for the first match."""
+    try:
+        state = locator.evaluate_all(_STATE_JS)
+    except PlaywrightError:
+        return NO_ELEMENT
+    return str(state) if state else NO_ELEMENT
 
 
 def _on_screen(screens: ScreenMap, name: str) -> Callable[[str], bool]:
@@ -216,7 +263,8 @@ def do_open(ctx: ActionContext) -> None:
         response = ctx.page.goto(url, timeout=ctx.timeout_ms)
     except PlaywrightTimeout:
         raise ActionFailed(
-            f"open {label}: {url} did not load within {_seconds(ctx)}", expected=url
+            f"open {label}: {url} did not load within {_seconds(ctx)}", expected=url,
+            actual=f"not loaded within {_seconds(ctx)}; the page is at {ctx.page.url}",
         ) from None
     except PlaywrightError as exc:
         network = _NETWORK_ERROR.search(str(exc))
@@ -229,7 +277,7 @@ def do_open(ctx: ActionContext) -> None:
     ctx.data["status"] = status
     if status is not None and status >= 500:
         raise ActionFailed(f"open {label}: the CRM answered HTTP {status} for {url}",
-                           expected="a page", actual=status)
+                           expected="a page (HTTP status below 500)", actual=status)
     if ready is not None and ready.spec is not None:
         locator = build_locator(ctx.page, ready.spec)
         _act(ctx, ready, locator, "seen",
@@ -365,7 +413,8 @@ def do_download(ctx: ActionContext) -> None:
             raise _not_done(ctx, element, locator, exc, "clicked") from None
         raise ActionFailed(
             f"download {element.ref}: clicking {element.describe()} started no download "
-            f"within {_seconds(ctx)}"
+            f"within {_seconds(ctx)}", expected="a download",
+            actual=f"no download within {_seconds(ctx)}; the page is at {ctx.page.url}",
         ) from None
     except PlaywrightError as exc:
         raise _not_done(ctx, element, locator, exc, "clicked") from None
@@ -381,49 +430,47 @@ def do_download(ctx: ActionContext) -> None:
         ctx.data["header"] = list(reader.fieldnames or [])
     expected = ctx.step.value
     for wanted in expected if isinstance(expected, list) else [expected] if expected else []:
-        ctx.check(f"download {element.ref} contains", str(wanted) in content, str(wanted),
-                  content[:500], f"the downloaded file {name} does not contain {str(wanted)!r}")
+        ctx.check(f"download {element.ref} contains", str(wanted) in content,
+                  f"contains {_show(wanted)}", content[:500],
+                  f"download {element.ref}: the downloaded file {name} does not contain "
+                  f"{_show(wanted)}")
 
 
 def _expect(ctx: ActionContext, name: str, assertion: Callable[[], None], expected: Any,
-            actual: Callable[[], Any], message: Callable[[Any], str]) -> None:
-    """Run a retrying Playwright assertion; on failure record what was there instead."""
+            observe: Callable[[], Any], message: Callable[[Any], str]) -> Any:
+    """Run a retrying Playwright assertion and record what the page showed, passed or failed.
+
+    Returns what `observe` saw, for the step's data.
+    """
     try:
         assertion()
     except AssertionError:
-        found = actual()
-        ctx.check(name, False, expected, found, message(found))
-        return
+        seen = observe()
+        ctx.check(name, False, expected, seen, message(seen))
+        return seen
     except PlaywrightError as exc:
-        found = actual()
-        ctx.check(name, False, expected, found, f"{message(found)} ({str(exc).splitlines()[0]})")
-        return
-    ctx.check(name, True, expected, expected, "")
-
-
-def _found(locator: Locator) -> Callable[[], Any]:
-    def describe() -> Any:
-        texts = _texts(locator)
-        return texts if texts else "nothing matched"
-    return describe
+        seen = observe()
+        ctx.check(name, False, expected, seen, f"{message(seen)} ({str(exc).splitlines()[0]})")
+        return seen
+    seen = observe()
+    ctx.check(name, True, expected, seen, "")
+    return seen
 
 
 def do_expect_text(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
     wanted = _pattern(ctx.step.value)
     name = f"expect_text {element.ref}"
-    _expect(
+    ctx.data["text"] = _expect(
         ctx, name,
         lambda: expect(locator.first).to_contain_text(wanted, timeout=ctx.timeout_ms),
-        _show(wanted), _found(locator),
-        lambda found: (
+        _text_wanted(wanted), lambda: _first_text(locator),
+        lambda seen: (
             f"{name}: expected text {_show(wanted)} in {element.describe()}, but "
-            + (f"no element matched within {_seconds(ctx)}" if found == "nothing matched"
-               else f"found {found!r} after {_seconds(ctx)}")
+            + (f"no element matched within {_seconds(ctx)}" if seen is None
+               else f"found {seen!r} after {_seconds(ctx)}")
         ),
     )
-    texts = _texts(locator)
-    ctx.data["text"] = texts[0] if texts else None
 
 
 def do_expect_visible(ctx: ActionContext) -> None:
@@ -431,9 +478,9 @@ def do_expect_visible(ctx: ActionContext) -> None:
     name = f"expect_visible {element.ref}"
     _expect(
         ctx, name, lambda: expect(locator.first).to_be_visible(timeout=ctx.timeout_ms),
-        "visible", lambda: "nothing matched" if _count(locator) == 0 else "hidden",
-        lambda found: f"{name}: {element.describe()} is not visible after {_seconds(ctx)}"
-        + (" (no element matched)" if found == "nothing matched" else " (matched, but hidden)"),
+        "visible", lambda: _state(locator),
+        lambda seen: f"{name}: {element.describe()} is not visible after {_seconds(ctx)}"
+        + (" (no element matched)" if seen == NO_ELEMENT else " (matched, but hidden)"),
     )
 
 
@@ -441,11 +488,17 @@ def do_expect_hidden(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
     name = f"expect_hidden {element.ref}"
     visible = locator.filter(visible=True)
+    shown: list[str] = []
+
+    def observe() -> str:
+        shown[:] = _texts(visible)
+        return "visible" if shown else _state(locator)
+
     _expect(
         ctx, name, lambda: expect(visible).to_have_count(0, timeout=ctx.timeout_ms),
-        "hidden", _found(visible),
-        lambda found: f"{name}: {element.describe()} is still visible after {_seconds(ctx)}: "
-        f"{found!r}",
+        "hidden", observe,
+        lambda seen: f"{name}: {element.describe()} is still visible after {_seconds(ctx)}: "
+        f"{shown!r}",
     )
 
 
@@ -458,13 +511,12 @@ def do_expect_count(ctx: ActionContext) -> None:
             f"ui: expect_count needs a whole number as value, not {ctx.step.value!r}"
         ) from None
     name = f"expect_count {element.ref}"
-    _expect(
+    ctx.data["count"] = _expect(
         ctx, name, lambda: expect(locator).to_have_count(wanted, timeout=ctx.timeout_ms),
         wanted, lambda: _count(locator),
-        lambda found: f"{name}: expected {wanted} element(s) matching {element.describe()}, "
-        f"found {found} after {_seconds(ctx)}",
+        lambda seen: f"{name}: expected {wanted} element(s) matching {element.describe()}, "
+        f"found {seen} after {_seconds(ctx)}",
     )
-    ctx.data["count"] = _count(locator)
 
 
 def do_expect_url(ctx: ActionContext) -> None:
@@ -473,7 +525,7 @@ def do_expect_url(ctx: ActionContext) -> None:
     if step.target and re.fullmatch(r"[a-z][a-z0-9_]*", step.target):
         resolved = ctx.resolve(step.target, need="a screen")
         matches: Callable[[str], bool] = _on_screen(ctx.screens, resolved.screen or "")
-        shown = f"the URL of screen {resolved.screen!r}"
+        shown = f'screen "{resolved.screen}" ({ctx.screens.screen(resolved.screen or "").url})'
     else:
         raw = step.value if step.value is not None else step.target
         if raw is None:
@@ -481,7 +533,8 @@ def do_expect_url(ctx: ActionContext) -> None:
         pattern = _pattern(raw)
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
         matches = lambda url: regex.search(url) is not None  # noqa: E731
-        shown = _show(pattern)
+        shown = (f"URL matching {_show(pattern)}" if isinstance(pattern, re.Pattern)
+                 else f"URL containing {_show(pattern)}")
     name = f"expect_url {step.target or step.value}"
     try:
         ctx.page.wait_for_url(matches, timeout=ctx.timeout_ms, wait_until="commit")
@@ -497,19 +550,18 @@ def do_expect_value(ctx: ActionContext) -> None:
     wanted = _pattern(ctx.step.value)
     name = f"expect_value {element.ref}"
 
-    def actual() -> Any:
-        if _count(locator) == 0:
-            return "nothing matched"
+    def observe() -> str | None:
         try:
-            return locator.first.input_value(timeout=500)
+            value = locator.evaluate_all("els => els.length ? String(els[0].value ?? '') : null")
         except PlaywrightError:
             return None
+        return None if value is None else str(value)
 
-    _expect(
+    ctx.data["value"] = _expect(
         ctx, name, lambda: expect(locator.first).to_have_value(wanted, timeout=ctx.timeout_ms),
-        _show(wanted), actual,
-        lambda found: f"{name}: expected value {_show(wanted)} in {element.describe()}, "
-        + ("but no element matched" if found == "nothing matched" else f"found {found!r}")
+        f"matches {_show(wanted)}" if isinstance(wanted, re.Pattern) else wanted, observe,
+        lambda seen: f"{name}: expected value {_show(wanted)} in {element.describe()}, "
+        + ("but no element matched" if seen is None else f"found {seen!r}")
         + f" after {_seconds(ctx)}",
     )
 
@@ -525,7 +577,7 @@ def do_wait_for(ctx: ActionContext) -> None:
             raise ActionFailed(
                 f"wait_for {resolved.ref}: the page did not reach screen {resolved.screen!r} "
                 f"within {_seconds(ctx)}; it is at {ctx.page.url}",
-                expected=resolved.screen, actual=ctx.page.url,
+                expected=f'screen "{resolved.screen}"', actual=ctx.page.url,
             ) from None
         return
     state = str(ctx.step.value or "visible")
@@ -537,9 +589,14 @@ def do_wait_for(ctx: ActionContext) -> None:
     try:
         locator.first.wait_for(state=state, timeout=ctx.timeout_ms)  # type: ignore[arg-type]
     except PlaywrightError:
+        seen = _state(locator)
+        if seen != NO_ELEMENT and state in ("attached", "detached"):
+            seen = "attached"
         raise ActionFailed(
             f"wait_for {resolved.ref}: {resolved.describe()} did not become {state} "
-            f"within {_seconds(ctx)}", expected=state, actual=_count(locator),
+            f"within {_seconds(ctx)} ("
+            + ("no element matched)" if seen == NO_ELEMENT else f"it is {seen})"),
+            expected=state, actual=seen,
         ) from None
 
 
@@ -586,7 +643,8 @@ def do_accessibility(ctx: ActionContext) -> None:
     least = IMPACTS.index(threshold)
     serious = [v for v in violations if v.get("impact") in IMPACTS[least:]]
     ctx.check(
-        f"accessibility ({threshold} or worse)", not serious, 0,
+        f"accessibility ({threshold} or worse)", not serious,
+        f"no violations of impact {threshold} or worse",
         [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'][:3])}" for v in serious],
         f"{len(serious)} accessibility violation(s) of impact {threshold} or worse: "
         + "; ".join(f"{v['id']}: {v['help']}" for v in serious[:5]),

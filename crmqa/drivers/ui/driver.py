@@ -13,9 +13,11 @@ import os
 import re
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
@@ -25,11 +27,19 @@ from crmqa.core.events import DriverCall, emit
 from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
-from crmqa.drivers.ui.browser import BrowserSession
+from crmqa.drivers.ui.browser import BrowserSession, join_url
+from crmqa.drivers.ui.created import CreateWatch, Creation
+from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.options import UiOptions, UiOptionsError
-from crmqa.drivers.ui.targets import UiStepError, UiTarget, ui_step_problems, ui_target
+from crmqa.drivers.ui.targets import (
+    UiStepError,
+    UiTarget,
+    resolve,
+    ui_step_problems,
+    ui_target,
+)
 from crmqa.plan.models import UiStep
-from crmqa.profiles.screens import ELEMENT_REF
+from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
 
 if TYPE_CHECKING:
     from crmqa.drivers.registry import DriverEnvironment
@@ -42,6 +52,7 @@ class _CaseBrowser:
     owner: weakref.ref[Any]  # the engine's per-case-run context
     case_id: str
     pages: dict[str, tuple[BrowserContext, Page]] = field(default_factory=dict)
+    watches: dict[str, CreateWatch] = field(default_factory=dict)  # identity -> its page's
     failed: bool = False
     files: int = 0  # numbering evidence files keeps names unique within the case
     # The case's own evidence folder: its contexts close only when the next case starts (or
@@ -63,6 +74,7 @@ class UiDriver:
         self.base_dir = base_dir  # relative upload paths start here (the plan's folder)
         self._session = BrowserSession(self.options)
         self._case: _CaseBrowser | None = None
+        self._cleanup_pages: dict[str, tuple[BrowserContext, Page]] = {}
         self.options_problem: str | None = None  # a bad CRMQA_* setting, reported per step
 
     # ------------------------------------------------------------------ StepDriver protocol
@@ -95,7 +107,11 @@ class UiDriver:
         timeout_s = step.timeout_s or self.options.timeout_s
         label = f"{step.ui} {step.target or ''}".strip()
         case = self._case_for(ctx)
-        page = self._page(case, ctx, step.as_ or target.default_identity, target, timeout_s)
+        identity = step.as_ or target.default_identity
+        page = self._page(case, ctx, identity, target, timeout_s)
+        watch = case.watches.setdefault(identity, CreateWatch(target.screens))
+        _track(ctx, identity, watch.before(
+            step, page.url, lambda: _clicks_link(page, step.target, target.screens)))
         action = ActionContext(
             page=page, step=step, screens=target.screens, base_url=target.base_url,
             timeout_s=timeout_s, profile_name=f"the profile of {target.name}",
@@ -117,6 +133,8 @@ class UiDriver:
             emit(DriverCall(kind="ui", name=label, start=started, duration_ms=duration,
                             ok=error is None and not failed,
                             error=error or (failed[0].message if failed else None)))
+            # Also when the step failed or broke: a record the CRM made must be tracked.
+            _track(ctx, identity, watch.after(step, page.url, error is None and not failed))
         data = {**url_info(page, target.screens), **action.data}
         attachments: list[Attachment] = []
         if action.step.ui == "screenshot" and "screenshot" in action.data:
@@ -134,9 +152,43 @@ class UiDriver:
             summary=f"{label} at {data['url']}",
         )
 
+    def can_delete(self, entity: str) -> bool:
+        """True when the screen map has `<entity>_delete`: a URL with the id, and `confirm`."""
+        screens = self._ui_target(None).screens
+        name = f"{entity}_delete"
+        return (name in screens and bool(screens[name].url_params)
+                and "confirm" in screens.elements_of(name))
+
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
-        """The UI driver creates nothing behind the case's back; the API driver cleans up."""
-        return None
+        """Delete a record through its `<entity>_delete` screen: open it with the id, confirm.
+
+        A record already gone (the screen answers 404 or 410) is fine. Runs in a browser
+        context of its own, so the case's trace and video show only the case.
+        """
+        target = self._ui_target(None)
+        name = f"{entity}_delete"
+        if not self.can_delete(entity):
+            raise EnvironmentProblem(f"the profile of {target.name} has no {name} screen with "
+                                     "an id in its URL and a `confirm` element")
+        screen = target.screens[name]
+        path = screen.url or ""
+        for param in screen.url_params:
+            path = path.replace("{" + param + "}", quote(str(record_id), safe=""))
+        url = join_url(target.base_url, path)
+        timeout_ms = self.options.timeout_s * 1000
+        started, clock = time.time(), time.perf_counter()
+        error: str | None = None
+        try:
+            page = self._cleanup_page(identity, target)
+            error = _delete_on(page, url, name, target.screens, timeout_ms)
+        except PlaywrightError as exc:
+            error = f"the browser failed at {url}: {str(exc).splitlines()[0]}"
+        finally:
+            emit(DriverCall(kind="ui", name=f"delete {entity}", start=started,
+                            duration_ms=(time.perf_counter() - clock) * 1000,
+                            ok=error is None, error=error))
+        if error is not None:
+            raise EnvironmentProblem(error)
 
     def end_case(self) -> None:
         """Close the current case's browser contexts (the engine may call this after a case)."""
@@ -147,6 +199,10 @@ class UiDriver:
     def close(self) -> None:
         """Close the case contexts and the browser; safe to call more than once."""
         self.end_case()
+        pages, self._cleanup_pages = self._cleanup_pages, {}
+        for context, _page in pages.values():
+            with contextlib.suppress(PlaywrightError):
+                context.close()
         self._session.close()
 
     # ------------------------------------------------------------------ internals
@@ -155,11 +211,31 @@ class UiDriver:
         """Problems with a step on a target, found without a browser (for validation)."""
         return ui_step_problems(step, ui_target(target).screens)
 
-    def _ui_target(self, ctx: StepContext) -> UiTarget:
+    def _ui_target(self, ctx: StepContext | None) -> UiTarget:
         if self._target is None:
-            source = self._target_source if self._target_source is not None else ctx.target
+            source = self._target_source
+            if source is None and ctx is not None:
+                source = ctx.target
+            if source is None:
+                raise EnvironmentProblem("the UI driver was given no target")
             self._target = ui_target(source)
         return self._target
+
+    def _cleanup_page(self, identity: str, target: UiTarget) -> Page:
+        """A page of its own for deleting records, logged in as `identity`; kept open."""
+        found = self._cleanup_pages.get(identity)
+        if found is not None and not found[1].is_closed():
+            return found[1]
+        storage = self._session.storage_for(identity, target.base_url, target.screens,
+                                            target.credentials, max(self.options.timeout_s, 10.0))
+        context = self._session.new_context(storage)
+        try:
+            page = context.new_page()
+        except PlaywrightError:
+            context.close()
+            raise
+        self._cleanup_pages[identity] = (context, page)
+        return page
 
     def _case_for(self, ctx: StepContext) -> _CaseBrowser:
         # A new case (or a new run of a parametrised case) gets fresh contexts. The engine
@@ -257,6 +333,60 @@ class UiDriver:
         path = self._plain_evidence_path(name, getattr(ctx, "evidence", None))
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _track(ctx: StepContext, identity: str, made: list[Creation]) -> None:
+    for creation in made:
+        # The values too when the id is known: a record left over is then easy to find.
+        ctx.track_created(creation.entity, creation.record_id, identity, values=creation.values)
+
+
+# True when a click on the element follows a plain link rather than submitting a form.
+_IS_LINK = ("el => { const a = el.closest('a[href]');"
+            " return !!a && a.getAttribute('role') !== 'button' && !el.closest('button'); }")
+
+
+def _clicks_link(page: Page, target: str | None, screens: ScreenMap) -> bool:
+    if not target:
+        return False
+    try:
+        spec = resolve(target, screens).spec
+        if spec is None:
+            return False
+        return bool(build_locator(page, spec).first.evaluate(_IS_LINK, timeout=1000))
+    except (UiStepError, PlaywrightError):
+        return False  # not there (yet): the click itself will say so
+
+
+def _delete_on(page: Page, url: str, screen: str, screens: ScreenMap,
+               timeout_ms: float) -> str | None:
+    """Open a delete screen and confirm; None when done (or already gone), else the reason."""
+    response = page.goto(url, timeout=timeout_ms)
+    status = response.status if response is not None else None
+    if status in (404, 410):
+        return None
+    if status is not None and status >= 400:
+        return f"opening {url} answered HTTP {status}"
+    confirm = resolve(f"{screen}.confirm", screens)
+    assert confirm.spec is not None
+    try:
+        build_locator(page, confirm.spec).first.click(timeout=timeout_ms)
+    except PlaywrightError:
+        return (f"{confirm.describe()} was not there to click within "
+                f"{timeout_ms / 1000:g} s; the page is at {page.url}")
+    leaves = _off_screen(screens, screen)
+    try:
+        page.wait_for_url(leaves, timeout=timeout_ms, wait_until="commit")
+    except PlaywrightError:
+        return f"after confirming, the page stayed at {page.url}"
+    return None
+
+
+def _off_screen(screens: ScreenMap, name: str) -> Callable[[str], bool]:
+    def leaves(url: str) -> bool:
+        matched = screens.match_url(urlsplit(url).path)
+        return matched is None or matched[0] != name
+    return leaves
 
 
 def _safe(text: str) -> str:
