@@ -8,9 +8,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from crmqa.drivers.base import StepCheckContext
 from crmqa.drivers.registry import StepDefect
+from crmqa.drivers.ui.checks import check_ui_step
 from crmqa.drivers.ui.driver import UiDriver
-from crmqa.drivers.ui.targets import UiStepError, resolve, ui_step_problems
+from crmqa.drivers.ui.targets import UiStepError, resolve
 from crmqa.plan.models import Suite, UiStep
 from crmqa.profiles.loader import resolve_profile
 from crmqa.profiles.screens import LocatorSpec, LocatorSyntaxError, ScreenMap, TextMatch
@@ -102,35 +104,27 @@ def _ui_steps(suite: Suite) -> list[UiStep]:
             if isinstance(step, UiStep)]
 
 
+def _problems(step: UiStep) -> list[str]:
+    context = StepCheckContext(profile=resolve_profile("sandbox", ROOT), base_dir=ROOT)
+    return [problem.message + (f" ({problem.suggestion})" if problem.suggestion else "")
+            for problem in check_ui_step(step, context)]
+
+
 def test_every_ui_step_of_the_lead_suite_resolves_on_the_sandbox() -> None:
     suite = Suite.model_validate(yaml.safe_load((ROOT / "suites/leads/ui.yaml").read_text()))
-    screens = resolve_profile("sandbox", ROOT).screens
     steps = _ui_steps(suite)
     assert len(steps) > 40
-    problems = [(step.ui, step.target, problem)
-                for step in steps for problem in ui_step_problems(step, screens)]
+    problems = [(step.ui, step.target, problem) for step in steps for problem in _problems(step)]
     assert problems == []
 
 
 def test_step_problems_are_found_without_a_browser() -> None:
-    screens = resolve_profile("sandbox", ROOT).screens
     bad = UiStep(ui="fill", target="lead_form", values={"frist_name": "x", "email": "y"})
-    [problem] = ui_step_problems(bad, screens)
+    [problem] = _problems(bad)
     assert "no element 'frist_name'" in problem and "did you mean 'first_name'" in problem
-    assert ui_step_problems(UiStep(ui="open", target="lead_lsit"), screens)
-    assert ui_step_problems(UiStep(ui="click", target="lead_form.{{ params.x }}"), screens) == []
-    assert ui_step_problems(UiStep(ui="expect_url", target="/leads"), screens) == []
-    driver = UiDriver(target=None)
-    assert driver.check_step(bad, _FakeTarget(resolve_profile("sandbox", ROOT))) == [problem]
-
-
-class _FakeTarget:
-    """Just enough of a resolved target for `check_step` (no credentials needed)."""
-
-    def __init__(self, profile: object) -> None:
-        self.profile = profile
-        self.base_url = "http://127.0.0.1:1"
-        self.name = "sandbox"
+    assert _problems(UiStep(ui="open", target="lead_lsit"))
+    assert _problems(UiStep(ui="click", target="lead_form.{{ params.x }}")) == []
+    assert _problems(UiStep(ui="expect_url", target="/leads")) == []
 
 
 def test_unknown_names_get_a_suggestion() -> None:

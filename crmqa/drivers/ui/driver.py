@@ -35,7 +35,6 @@ from crmqa.drivers.ui.targets import (
     UiStepError,
     UiTarget,
     resolve,
-    ui_step_problems,
     ui_target,
 )
 from crmqa.plan.models import UiStep
@@ -206,10 +205,6 @@ class UiDriver:
         self._session.close()
 
     # ------------------------------------------------------------------ internals
-
-    def check_step(self, step: UiStep, target: Any) -> list[str]:
-        """Problems with a step on a target, found without a browser (for validation)."""
-        return ui_step_problems(step, ui_target(target).screens)
 
     def _ui_target(self, ctx: StepContext | None) -> UiTarget:
         if self._target is None:

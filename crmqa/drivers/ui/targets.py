@@ -121,33 +121,6 @@ def resolve(ref: str, screens: ScreenMap, *, profile_name: str = "the profile") 
     return Resolved(ref, screen=screen, element=element, spec=found.spec, kind=found.kind)
 
 
-def ui_step_problems(step: Any, screens: ScreenMap, *, profile_name: str = "the profile"
-                     ) -> list[str]:
-    """What a UI step names that the screen map does not have, without a browser.
-
-    For validation at load time (`crmqa validate`): templated targets (`{{ ... }}`) are
-    skipped, since only the run knows their value.
-    """
-    refs: list[str] = []
-    target = (step.target or "").strip()
-    names_something = (target and "{{" not in target
-                       and not target.startswith(("/", "http://", "https://")))
-    # expect_url's target may be a URL part rather than a screen
-    if names_something and (step.ui != "expect_url" or ELEMENT_REF.fullmatch(target)):
-        refs.append(target)
-    if step.ui == "fill" and step.values:
-        screen = target if ELEMENT_REF.fullmatch(target) and "." not in target else None
-        refs += [f"{screen}.{key}" if screen and "." not in key and "=" not in key else key
-                 for key in step.values if "{{" not in key]
-    problems = []
-    for ref in refs:
-        try:
-            resolve(ref, screens, profile_name=profile_name)
-        except UiStepError as exc:
-            problems.append(str(exc))
-    return problems
-
-
 def _did_you_mean(word: str, known: list[str]) -> str:
     close = difflib.get_close_matches(word, known, n=1)
     if close:
