@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from crmqa.sandbox.testing import SandboxHandle, running_sandbox
 
@@ -22,6 +23,18 @@ def sandbox() -> Iterator[SandboxHandle]:
     """
     with running_sandbox() as handle:
         yield handle
+
+
+@pytest.fixture
+def admin_api(sandbox: SandboxHandle) -> Iterator[requests.Session]:
+    """The sandbox's API as admin, to look at its state behind the engine's back."""
+    http = requests.Session()
+    token = http.post(f"{sandbox.base_url}/api/auth/token",
+                      json={"username": "admin", "password": sandbox.password},
+                      timeout=5).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    yield http
+    http.close()
 
 
 SandboxFactory = Callable[..., SandboxHandle]

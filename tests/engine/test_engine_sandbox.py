@@ -49,17 +49,6 @@ def password_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRMQA_SANDBOX_PASSWORD", sandbox.password)
 
 
-@pytest.fixture
-def admin_api(sandbox: Any) -> requests.Session:
-    """A plain requests session logged in as admin, to verify state behind the engine's back."""
-    http = requests.Session()
-    token = http.post(f"{sandbox.base_url}/api/auth/token",
-                      json={"username": "admin", "password": sandbox.password},
-                      timeout=5).json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
-    return http
-
-
 RunCase = Callable[..., Any]
 
 

@@ -93,17 +93,6 @@ def _no_api_no_record_screens(data: dict[str, Any]) -> None:
     _no_record_screens(data)
 
 
-@pytest.fixture
-def admin_api(sandbox: SandboxHandle) -> requests.Session:
-    """The sandbox's API as admin, to look behind the engine's back."""
-    http = requests.Session()
-    token = http.post(f"{sandbox.base_url}/api/auth/token",
-                      json={"username": "admin", "password": sandbox.password},
-                      timeout=5).json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
-    return http
-
-
 def _leads(api: requests.Session, base_url: str, marker: str) -> list[dict[str, Any]]:
     answer = api.get(f"{base_url}/api/leads", params={"q": marker}, timeout=5).json()
     return list(answer["items"])
