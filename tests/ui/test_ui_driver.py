@@ -122,7 +122,7 @@ def test_plan_mistakes_are_errors_not_failures(run_steps: Run) -> None:
         run_steps({"ui": "fill", "target": "lead_form.emial", "value": "x"})
     with pytest.raises(UiStepError, match="needs values for id"):
         run_steps({"ui": "open", "target": "lead_detail"})
-    with pytest.raises(UiStepError, match="file to upload: data file .* not found"):
+    with pytest.raises(UiStepError, match=r"file to upload: data file .* not found"):
         run_steps({"ui": "upload", "target": "lead_import.file", "value": "fixtures/none.csv"})
 
 
