@@ -35,6 +35,7 @@ targets:
   sandbox:
     profile: sandbox
     base_url: "{base_url}"
+    destructive_ok: true
     identities:
       default: {{default_username: sales, password_env: CRMQA_SANDBOX_PASSWORD}}
       admin: {{default_username: admin, password_env: CRMQA_SANDBOX_PASSWORD}}

@@ -34,6 +34,7 @@ targets:
   sandbox:
     profile: {profile}
     base_url: "{base_url}"
+    destructive_ok: true
     identities:
       default: {{default_username: sales, password_env: CRMQA_SANDBOX_PASSWORD}}
       admin: {{default_username: admin, password_env: CRMQA_SANDBOX_PASSWORD}}
