@@ -1,8 +1,21 @@
 """Reading YAML while keeping where every key and value came from.
 
-PyYAML composes a node tree whose nodes carry start marks; this module turns that tree into
-plain Python data plus a `PositionMap` (data path -> key and value positions), and reports
-syntax errors, duplicate keys and tabs as positioned `PlanIssue`s instead of exceptions.
+The parser (libyaml through PyYAML's `CParser` when it is there, PyYAML's pure-Python parser
+otherwise) yields events; one loop, without recursion, turns them into plain Python data plus
+a `PositionMap` (data path -> key and value positions). Syntax errors, duplicate keys, unknown
+tags and hostile input become positioned `PlanIssue`s, never exceptions.
+
+Why events rather than PyYAML's composer and constructor: the composer recurses (deep nesting
+ends in RecursionError, or in C), it expands aliases without limit (an alias bomb takes
+minutes and gigabytes), and it calls the Python resolver once per scalar, which makes a bare
+`yaml.load` slower than this whole loop. Here every bound is checked as the events arrive:
+file size, nesting depth, values added by aliases and merges, number length, problem count.
+
+libyaml's error positions were compared with the pure parser's on the syntax-error corpus and
+more: the problem marks agree (libyaml points at the backslash of a bad escape, the pure
+parser at the letter after it), so errors are positioned from libyaml's marks directly.
+Reader errors (control characters, binary junk) are positioned by scanning the text here,
+since libyaml reports a byte offset.
 
 Two deliberate departures from YAML 1.1, both to spare plan authors surprises:
 - unquoted dates (`expires: 2026-12-31`) stay text, as the plan models expect;
@@ -12,71 +25,210 @@ Two deliberate departures from YAML 1.1, both to spare plan authors surprises:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
+from yaml.reader import Reader
 
 from crmqa.core.errors import PlanIssue, SourcePosition
 
+__all__ = [
+    "DEFAULT_LIMITS",
+    "LIBYAML",
+    "DataPath",
+    "PositionMap",
+    "YamlDocument",
+    "YamlLimits",
+    "parse_yaml",
+    "read_yaml",
+]
+
 DataPath = tuple[str | int, ...]
 
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+_CParser: Any
+try:
+    from yaml import _yaml as _libyaml
 
+    _CParser = _libyaml.CParser
+except ImportError:  # PyYAML built without libyaml: the pure-Python parser does the work
+    _CParser = None
 
-class _PlanYamlLoader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver and with YAML 1.2 booleans only."""
-
-
-_PlanYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PlanYamlLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+#: True when PyYAML was built with libyaml (the fast C parser is used).
+LIBYAML: bool = _CParser is not None
 
 
 @dataclass(frozen=True)
-class NodePosition:
-    """Where one value sits: its own start, and the start of the key that names it (if any)."""
+class YamlLimits:
+    """Bounds on one YAML file, so that a runaway or hostile file is refused in milliseconds.
 
-    value: SourcePosition
-    key: SourcePosition | None = None
+    `max_alias_values`: aliases (`*name`) and merges (`<<: *name`) may add this many values
+    to a file, or as many values as the file has written so far when that is more.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 100
+    max_alias_values: int = 1_000_000
+    max_number_length: int = 100
+    max_key_length: int = 1_000
+    max_issues: int = 100
 
 
-@dataclass
+DEFAULT_LIMITS = YamlLimits()
+
+# --------------------------------------------------------------------------- tags
+
+_YAML = "tag:yaml.org,2002:"
+_STR = _YAML + "str"
+_INT = _YAML + "int"
+_FLOAT = _YAML + "float"
+_BOOL = _YAML + "bool"
+_NULL = _YAML + "null"
+_MERGE = _YAML + "merge"
+_MAP = _YAML + "map"
+_SEQ = _YAML + "seq"
+_TIMESTAMP = _YAML + "timestamp"
+
+# The implicit resolvers of YAML 1.1 without timestamps and without yes/no/on/off booleans.
+_RESOLVERS: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_BOOL_PATTERN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+for _first in "tTfF":
+    _RESOLVERS.setdefault(_first, []).append((_BOOL, _BOOL_PATTERN))
+# A plain scalar starting with any other character is text: no regex needs to run.
+_RESOLVABLE_FIRST = frozenset(first for first, resolvers in _RESOLVERS.items() if resolvers)
+
+_CONSTRUCTOR = SafeConstructor()
+_SCALAR_CONSTRUCTORS: dict[str, Callable[[ScalarNode], Any]] = {
+    _STR: _CONSTRUCTOR.construct_yaml_str,
+    _INT: _CONSTRUCTOR.construct_yaml_int,
+    _FLOAT: _CONSTRUCTOR.construct_yaml_float,
+    _BOOL: _CONSTRUCTOR.construct_yaml_bool,
+    _NULL: _CONSTRUCTOR.construct_yaml_null,
+}
+_NUMBER_TAGS = frozenset({_INT, _FLOAT})
+_TAG_WORDS = {_INT: "a whole number", _FLOAT: "a number", _BOOL: "true or false", _NULL: "null"}
+
+
+def _resolve_plain(value: str) -> str:
+    """The tag of a plain (unquoted) scalar under crmqa's resolver choices."""
+    for tag, regexp in _RESOLVERS.get(value[:1] if value else "", []):
+        if regexp.match(value):
+            return tag
+    return _STR
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+
+
+# --------------------------------------------------------------------------- positions
+
+# A position is packed into one int (line * _COL + column, both 0-based), and a value's key
+# position rides in the same int ((key + 1) * _KEY + value), so that a plan of millions of
+# values keeps its positions in a few compact ints instead of millions of small objects.
+_COL = 1 << 32
+_KEY = 1 << 64
+
+# Child positions of one container: (positions by key or index, subtrees of container children).
+_Shadow = tuple[Any, "dict[Any, _Shadow] | None"]
+
+
+def _source(file: str, packed: int) -> SourcePosition:
+    line, column = divmod(packed, _COL)
+    return SourcePosition(file, line + 1, column + 1)
+
+
 class PositionMap:
-    """Data path (keys and list indexes) -> position, for one YAML file."""
+    """Data path (keys and list indexes) -> where the key and the value are written, in one file.
 
-    file: str
-    lines: list[str]
-    positions: dict[DataPath, NodePosition] = field(default_factory=dict)
+    Built by `read_yaml`; `PositionMap(file, lines)` makes an empty map (every lookup falls back
+    to the file's start).
+    """
+
+    def __init__(self, file: str, lines: list[str] | None = None, *, text: str = "") -> None:
+        self.file = file
+        self._lines = lines
+        self._text = text
+        self._root: int | None = None
+        self._tree: _Shadow | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        """The file's lines (split on first use: most valid plans never need them)."""
+        if self._lines is None:
+            self._lines = self._text.splitlines()
+            self._text = ""
+        return self._lines
+
+    def _find(self, path: DataPath) -> tuple[int | None, int]:
+        """The packed entry of the deepest recorded prefix of `path`, and that prefix's length."""
+        entry = self._root
+        shadow = self._tree
+        if entry is None:
+            return None, 0
+        for depth, element in enumerate(path):
+            if shadow is None:
+                return entry, depth
+            positions, subtrees = shadow
+            child: int | None
+            if isinstance(positions, dict):
+                try:
+                    child = positions.get(element)
+                except TypeError:  # an unhashable element cannot be a key
+                    child = None
+            elif type(element) is int and 0 <= element < len(positions):
+                child = positions[element]
+            else:
+                child = None
+            if child is None:
+                return entry, depth
+            entry = child
+            shadow = subtrees.get(element) if subtrees else None
+        return entry, len(path)
+
+    def contains(self, path: DataPath) -> bool:
+        """True when the file holds a value at exactly `path`."""
+        entry, depth = self._find(path)
+        return entry is not None and depth == len(path)
 
     def value(self, path: DataPath) -> SourcePosition | None:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
-        for depth in range(len(path), -1, -1):
-            found = self.positions.get(tuple(path[:depth]))
-            if found is not None:
-                return found.value
-        return None
+        entry, _ = self._find(path)
+        if entry is None:
+            return None
+        return _source(self.file, entry % _KEY)
 
     def key(self, path: DataPath) -> SourcePosition | None:
         """Position of the key naming `path` (falls back to the value, then ancestors)."""
-        found = self.positions.get(tuple(path))
-        if found is not None and found.key is not None:
-            return found.key
+        entry, depth = self._find(path)
+        if entry is not None and depth == len(path) and entry >= _KEY:
+            return _source(self.file, entry // _KEY - 1)
         return self.value(path)
 
     def line(self, position: SourcePosition | None) -> str | None:
         """The source line a position points into (without its newline)."""
-        if position is None or not 1 <= position.line <= len(self.lines):
+        lines = self.lines
+        if position is None or not 1 <= position.line <= len(lines):
             return None
-        return self.lines[position.line - 1].rstrip("\r")
+        return lines[position.line - 1].rstrip("\r")
 
     def issue(
         self,
@@ -100,7 +252,7 @@ class YamlDocument:
     path: Path
     data: Any
     positions: PositionMap
-    issues: list[PlanIssue]
+    issues: list[PlanIssue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,136 +260,485 @@ class YamlDocument:
         return not self.issues
 
 
-def _position(file: str, mark: Any) -> SourcePosition:
-    return SourcePosition(file, mark.line + 1, mark.column + 1)
-
+# --------------------------------------------------------------------------- syntax errors
 
 _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "found character '\\t' that cannot start any token",
-        "a tab character: indent YAML with spaces, never tabs",
-    ),
-    (
-        "mapping values are not allowed here",
-        "a ':' where YAML expected none: quote values that contain ': ', or check the indentation",
-    ),
-    (
-        "could not find expected ':'",
-        "missing ':' after a key, or a line that should be indented further",
-    ),
-    (
-        "expected <block end>, but found",
-        "bad indentation: this line does not line up with the keys above it",
-    ),
-    ("found undefined alias", "an alias (*name) with no matching anchor (&name)"),
-    ("expected a single document in the stream", "more than one YAML document ('---') in one file"),
+    ("found character '\\t' that cannot start any token", "a tab character: indent YAML with "
+     "spaces, never tabs"),
+    ("found a tab character", "a tab character: indent YAML with spaces, never tabs"),
+    ("mapping values are not allowed", "a ':' where YAML expected none: quote values that "
+     "contain ': ', or check the indentation"),
+    ("could not find expected ':'", "missing ':' after a key, or a line that should be "
+     "indented further"),
+    ("expected <block end>, but found", "bad indentation: this line does not line up with the "
+     "keys above it"),
+    ("did not find expected key", "bad indentation: this line does not line up with the keys "
+     "above it"),
+    ("did not find expected '-' indicator", "bad indentation: this line does not line up with "
+     "the list items above it"),
     ("found unexpected end of stream", "the file ends inside an open quote or bracket"),
-    (
-        "found unknown escape character",
-        "an unknown escape (\\x) inside a double-quoted string: use single quotes",
-    ),
-    (
-        "could not determine a constructor for the tag",
-        "a YAML tag (!something) crmqa does not accept",
-    ),
+    ("found unknown escape character", "an unknown escape (\\x) inside a double-quoted string: "
+     "use single quotes"),
+    ("did not find expected node content", "a value is missing here"),
+    ("expected the node content", "a value is missing here"),
+    ("exceeded maximum nesting depth", "nesting too deep: a plan needs far fewer levels"),
 )
 
 
-def _syntax_message(error: yaml.MarkedYAMLError) -> str:
+def _character_at(lines: list[str], mark: Any) -> str:
+    if mark is None or not 0 <= mark.line < len(lines):
+        return ""
+    line = lines[mark.line]
+    return line[mark.column] if 0 <= mark.column < len(line) else ""
+
+
+def _syntax_message(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
     problem = (error.problem or str(error)).strip()
     context_text = (error.context or "").strip()
-    if context_text.startswith("while parsing a flow") and error.context_mark is not None:
-        kind, closer = ("list", "]") if "sequence" in context_text else ("mapping", "}")
-        opener = "[" if closer == "]" else "{"
+    flow = ("while parsing a flow sequence", "while parsing a flow mapping")
+    if context_text.startswith(flow) and error.context_mark is not None:
+        kind, opener, closer = (
+            ("list", "[", "]") if "sequence" in context_text else ("mapping", "{", "}")
+        )
         return (
             f"YAML syntax: the {kind} opened with '{opener}' on line "
             f"{error.context_mark.line + 1} is not closed where expected "
             f"(a missing '{closer}' or ',')"
         )
+    if "cannot start any token" in problem:
+        character = _character_at(lines, error.problem_mark)
+        if character == "\t":
+            return "YAML syntax: a tab character: indent YAML with spaces, never tabs"
+        if character:
+            return (
+                f"YAML syntax: '{character}' cannot start a value: quote the value "
+                "('@' and '`' are reserved in YAML)"
+            )
     for needle, hint in _SYNTAX_HINTS:
         if needle in problem or needle in context_text:
             return f"YAML syntax: {hint}"
-    context = f" {error.context.strip()}" if error.context else ""
+    context = f" {context_text}" if context_text else ""
     return f"YAML syntax: {problem}{context}"
 
 
+def _offset_position(file: str, text: str, offset: int) -> SourcePosition:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return SourcePosition(file, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+def _reader_issue(file: str, text: str, positions: PositionMap) -> PlanIssue:
+    """A control or other non-YAML character, positioned by finding it (libyaml gives bytes)."""
+    found = Reader.NON_PRINTABLE.search(text)
+    if found is None:  # cannot happen for a reader error; say what is known
+        return PlanIssue("YAML: the file holds characters YAML does not allow")
+    position = _offset_position(file, text, found.start())
+    code = f"U+{ord(found.group()):04X}"
+    return PlanIssue(
+        f"YAML: the character {code} is not allowed in YAML text (a control character: is this "
+        "a binary file? write such characters as \\u escapes in a double-quoted string)",
+        position,
+        None,
+        positions.line(position),
+    )
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+class _PureParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python reader, scanner and parser: events, no composer."""
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+def _parser(text: str) -> Any:
+    """An event parser for `text`: libyaml when available (and not switched off by tests)."""
+    if _CParser is not None and _USE_LIBYAML:
+        return _CParser(text)
+    return _PureParser(text)
+
+
+_USE_LIBYAML = True  # tests switch this off to run the pure-Python fallback
+
+
+# --------------------------------------------------------------------------- the builder
+
+
+class _Stop(Exception):
+    """A bound was hit: stop reading (the issue is already recorded)."""
+
+
+_NO_KEY: Any = object()  # a mapping expecting its next key
+_DISCARD: Any = object()  # the next value is read but dropped (duplicate or complex key)
+_MERGE_KEY: Any = object()  # the next value is a `<<` merge source
+_COMPLEX_KEY: Any = object()  # a container is being read where a key was expected
+
+
+class _Frame:
+    """A container being read: its value, child positions, and the key awaiting a value."""
+
+    __slots__ = ("anchor", "before", "entry", "is_map", "key", "key_pos", "merges", "positions",
+                 "subtrees", "value")
+
+    def __init__(self, value: Any, is_map: bool, entry: int) -> None:
+        self.value = value
+        self.is_map = is_map
+        self.entry = entry  # the packed position of this container (key included)
+        self.positions: Any = {} if is_map else []
+        self.subtrees: dict[Any, _Shadow] | None = None
+        self.key: Any = _NO_KEY
+        self.key_pos = 0
+        self.merges: list[tuple[Any, int, _Shadow | None]] | None = None
+        self.anchor: str | None = None
+        self.before = 0
+
+
 class _Builder:
-    """Walks a composed node tree into data, recording positions and duplicate keys."""
+    """One pass over the event stream: data, positions, anchors and the bounds."""
 
-    def __init__(self, file: str, loader: _PlanYamlLoader, positions: PositionMap) -> None:
+    def __init__(self, file: str, text: str, positions: PositionMap, limits: YamlLimits) -> None:
         self.file = file
-        self.loader = loader
+        self.text = text
         self.positions = positions
+        self.limits = limits
         self.issues: list[PlanIssue] = []
-        self._stack: list[Node] = []
+        # anchor name -> (value, packed value position, shadow, expanded size)
+        self.anchors: dict[str, tuple[Any, int, _Shadow | None, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.plain_cache: dict[str, Any] = {}
+        self.written = 0  # values as written (an alias counts once)
+        self.expanded = 0  # values as the data holds them (an alias counts its whole value)
+        self.root: _Frame | None = None  # holds the document's value as its only item
 
-    def _issue(self, message: str, mark: Any) -> None:
-        position = _position(self.file, mark)
-        self.issues.append(PlanIssue(message, position, None, self.positions.line(position)))
+    # ----------------------------------------------------------------- issues
 
-    def build(self, node: Node, path: DataPath, key_mark: Any = None) -> Any:
-        self.positions.positions[path] = NodePosition(
-            _position(self.file, node.start_mark),
-            _position(self.file, key_mark) if key_mark is not None else None,
-        )
-        if any(node is seen for seen in self._stack):
-            self._issue("an alias refers to itself (recursive YAML anchor)", node.start_mark)
-            return None
-        self._stack.append(node)
-        try:
-            if isinstance(node, MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, SequenceNode):
-                return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-            return self._scalar(node)
-        finally:
-            self._stack.pop()
-
-    def _scalar(self, node: Node) -> Any:
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as error:
-            self._issue(_syntax_message(error), error.problem_mark or node.start_mark)
-            return None
-
-    def _mapping(self, node: MappingNode, path: DataPath) -> dict[Any, Any]:
-        result: dict[Any, Any] = {}
-        first_seen: dict[Any, int] = {}
-        merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merges.append(value_node)
-                continue
-            if not isinstance(key_node, ScalarNode):
-                self._issue("a key must be plain text, not a list or mapping", key_node.start_mark)
-                continue
-            key = self._scalar(key_node)
-            try:
-                hash(key)
-            except TypeError:
-                self._issue("a key must be plain text", key_node.start_mark)
-                continue
-            if key in first_seen:
-                self._issue(
-                    f"duplicate key '{key}' (first given on line {first_seen[key]})",
-                    key_node.start_mark,
+    def _issue(self, message: str, packed: int, *, stop: bool = False) -> None:
+        position = _source(self.file, packed)
+        if len(self.issues) >= self.limits.max_issues:
+            self.issues.append(
+                PlanIssue(
+                    f"more than {self.limits.max_issues} problems in this file; fix these "
+                    "first (the rest are not listed)",
+                    position,
+                    None,
+                    self.positions.line(position),
                 )
-                continue
-            first_seen[key] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node, (*path, key), key_node.start_mark)
-        for merge in merges:  # `<<: *defaults` fills keys not given explicitly
-            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
-            for source in sources:
-                merged = self.build(source, path) if isinstance(source, MappingNode) else None
-                if not isinstance(merged, dict):
-                    self._issue("'<<' must merge a mapping", source.start_mark)
+            )
+            raise _Stop
+        self.issues.append(PlanIssue(message, position, None, self.positions.line(position)))
+        if stop:
+            raise _Stop
+
+    @staticmethod
+    def _pack(mark: Any) -> int:
+        return int(mark.line) * _COL + int(mark.column)
+
+    # ----------------------------------------------------------------- scalars
+
+    def _scalar(self, event: ScalarEvent, packed: int) -> Any:
+        value: str = event.value
+        tag = event.tag
+        if tag is None:
+            if not event.implicit[0] or value[:1] not in _RESOLVABLE_FIRST:
+                return value
+            cached = self.plain_cache.get(value, _NO_KEY)
+            if cached is not _NO_KEY:
+                return cached
+            tag = _resolve_plain(value)
+            if tag not in _SCALAR_CONSTRUCTORS:  # `<<`, `=` and the like as values are text
+                tag = _STR
+            result = self._construct(tag, value, event, packed)
+            if len(value) <= 32:
+                self.plain_cache[value] = result
+            return result
+        if tag == "!" or tag == _STR:
+            return value
+        if tag not in _SCALAR_CONSTRUCTORS:
+            self._issue(
+                f"YAML tag '{_shown_tag(tag)}' is not accepted: crmqa reads plain YAML "
+                "(text, numbers, true/false, null, lists and mappings)",
+                packed,
+            )
+            return None
+        return self._construct(tag, value, event, packed)
+
+    def _construct(self, tag: str, value: str, event: ScalarEvent, packed: int) -> Any:
+        if tag in _NUMBER_TAGS and len(value) > self.limits.max_number_length:
+            self._issue(
+                f"a number {len(value):,} characters long: crmqa reads numbers of at most "
+                f"{self.limits.max_number_length} characters (quote it if it is text)",
+                packed,
+            )
+            return None
+        node = ScalarNode(tag, value)  # the constructors read the value only
+        try:
+            return _SCALAR_CONSTRUCTORS[tag](node)
+        except (ValueError, KeyError, TypeError, yaml.YAMLError):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            self._issue(f"'{shown}' is not {_TAG_WORDS.get(tag, 'valid')} ({_shown_tag(tag)})",
+                        packed)
+            return None
+
+    # ----------------------------------------------------------------- the loop
+
+    def build(self, parser: Any) -> Any:
+        """Read one document from `parser`; returns its data (None when empty or stopped)."""
+        get = parser.get_event
+        get()  # StreamStartEvent
+        event = get()
+        if isinstance(event, StreamEndEvent):
+            return None
+        root = _Frame([], False, 0)
+        self.root = root
+        stack: list[_Frame] = [root]
+        max_depth = self.limits.max_depth + 1  # the root holder is not a level
+        event = get()
+        while True:
+            kind = type(event)
+            if kind is ScalarEvent:
+                packed = event.start_mark.line * _COL + event.start_mark.column
+                self.written += 1
+                self.expanded += 1
+                top = stack[-1]
+                if top.is_map and top.key is _NO_KEY:
+                    self._key(top, event, packed)
+                else:
+                    value = self._scalar(event, packed)
+                    if event.anchor is not None:
+                        self._define(event.anchor, value, packed, None, 1)
+                    self._attach(top, value, packed, None)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                packed = event.start_mark.line * _COL + event.start_mark.column
+                self.written += 1
+                self.expanded += 1
+                if len(stack) >= max_depth:
+                    self._issue(
+                        f"YAML nested deeper than {self.limits.max_depth} levels: a plan needs "
+                        "far fewer (a runaway bracket, or a generated file gone wrong?)",
+                        packed,
+                        stop=True,
+                    )
+                is_map = kind is MappingStartEvent
+                tag = event.tag
+                if tag is not None and tag != "!" and tag != (_MAP if is_map else _SEQ):
+                    self._issue(
+                        f"YAML tag '{_shown_tag(tag)}' is not accepted: crmqa reads plain YAML "
+                        "(text, numbers, true/false, null, lists and mappings)",
+                        packed,
+                    )
+                top = stack[-1]
+                if top.is_map and top.key is _NO_KEY:
+                    top.key = _COMPLEX_KEY
+                    top.key_pos = packed
+                frame = _Frame({} if is_map else [], is_map, packed)
+                if event.anchor is not None:
+                    frame.anchor = event.anchor
+                    frame.before = self.expanded - 1
+                    self.anchors.pop(event.anchor, None)
+                    self.open_anchors.add(event.anchor)
+                stack.append(frame)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                frame = stack.pop()
+                if frame.merges:
+                    self._merge(frame)
+                shadow = (frame.positions, frame.subtrees)
+                if frame.anchor is not None:
+                    self.open_anchors.discard(frame.anchor)
+                    size = self.expanded - frame.before
+                    self._define(frame.anchor, frame.value, frame.entry, shadow, size)
+                top = stack[-1]
+                if top.is_map and top.key is _COMPLEX_KEY:
+                    self._issue("a key must be plain text, not a list or mapping", top.key_pos)
+                    top.key = _DISCARD
+                else:
+                    self._attach(top, frame.value, frame.entry, shadow)
+            elif kind is AliasEvent:
+                self._alias(stack[-1], event)
+            elif kind is DocumentEndEvent:
+                break
+            event = get()
+        following = get()
+        if isinstance(following, DocumentStartEvent):
+            self._issue(
+                "YAML syntax: more than one YAML document ('---') in one file",
+                self._pack(following.start_mark),
+            )
+        return root.value[0] if root.value else None
+
+    def _define(
+        self, name: str, value: Any, packed: int, shadow: _Shadow | None, size: int
+    ) -> None:
+        self.anchors[name] = (value, packed, shadow, size)
+
+    def _key(self, top: _Frame, event: ScalarEvent, packed: int) -> None:
+        if event.tag is None and event.implicit[0] and event.value == "<<":
+            top.key = _MERGE_KEY
+            top.key_pos = packed
+            return
+        key = self._scalar(event, packed)
+        if event.anchor is not None:
+            self._define(event.anchor, key, packed, None, 1)
+        self._use_key(top, key, packed)
+
+    def _use_key(self, top: _Frame, key: Any, packed: int) -> None:
+        if isinstance(key, str) and len(key) > self.limits.max_key_length:
+            self._issue(
+                f"a key {len(key):,} characters long: keys are names of at most "
+                f"{self.limits.max_key_length:,} characters (a missing ':' or quote?)",
+                packed,
+            )
+            top.key = _DISCARD
+            return
+        if key in top.value:
+            first = top.positions[key] // _KEY - 1
+            self._issue(
+                f"duplicate key '{key}' (first given on line {first // _COL + 1})", packed
+            )
+            top.key = _DISCARD
+            return
+        top.key = key
+        top.key_pos = packed
+
+    def _attach(self, top: _Frame, value: Any, packed: int, shadow: _Shadow | None) -> None:
+        if not top.is_map:
+            if shadow is not None:
+                if top.subtrees is None:
+                    top.subtrees = {}
+                top.subtrees[len(top.value)] = shadow
+            top.positions.append(packed % _KEY)
+            top.value.append(value)
+            return
+        key = top.key
+        top.key = _NO_KEY
+        if key is _DISCARD:
+            return
+        if key is _MERGE_KEY:
+            if top.merges is None:
+                top.merges = []
+            top.merges.append((value, packed % _KEY, shadow))
+            return
+        top.value[key] = value
+        top.positions[key] = (top.key_pos + 1) * _KEY + packed % _KEY
+        if shadow is not None:
+            if top.subtrees is None:
+                top.subtrees = {}
+            top.subtrees[key] = shadow
+
+    def _alias(self, top: _Frame, event: AliasEvent) -> None:
+        packed = self._pack(event.start_mark)
+        name = event.anchor or ""
+        self.written += 1
+        defined = self.anchors.get(name)
+        if defined is None:
+            if name in self.open_anchors:
+                self._issue("an alias refers to itself (recursive YAML anchor)", packed)
+            else:
+                self._issue(
+                    "YAML syntax: an alias (*name) with no matching anchor (&name)", packed
+                )
+            value, value_pos, shadow, size = None, packed, None, 1
+        else:
+            value, value_pos, shadow, size = defined
+        self.expanded += size
+        added = self.expanded - self.written
+        if added > max(self.limits.max_alias_values, self.written):
+            self._issue(
+                f"YAML aliases expand this file by more than {added:,} values at '*{name}' (an "
+                f"alias bomb?): aliases and '<<' merges may add at most "
+                f"{self.limits.max_alias_values:,} values, or as many as the file writes "
+                "itself; write the values out instead",
+                packed,
+                stop=True,
+            )
+        if top.is_map and top.key is _NO_KEY:
+            if shadow is not None:
+                self._issue("a key must be plain text, not a list or mapping", packed)
+                top.key = _DISCARD
+            else:
+                self._use_key(top, value, packed)
+            return
+        self._attach(top, value, value_pos, shadow)
+
+    def _merge(self, frame: _Frame) -> None:
+        """`<<: *defaults` fills the keys not written in the mapping itself, in source order.
+
+        Merged keys keep the positions they have inside the anchor they come from; keys
+        written explicitly keep their own, and so does the merging mapping.
+        """
+        result: dict[Any, Any] = frame.value
+        for value, packed, shadow in frame.merges or ():
+            if isinstance(value, list) and shadow is not None:
+                item_shadows = shadow[1] or {}
+                sources = [
+                    (item, shadow[0][index], item_shadows.get(index))
+                    for index, item in enumerate(value)
+                ]
+            else:
+                sources = [(value, packed, shadow)]
+            for source, source_pos, source_shadow in sources:
+                if not isinstance(source, dict) or source_shadow is None:
+                    self._issue("'<<' must merge a mapping (or a list of mappings)", source_pos)
                     continue
-                for key, value in merged.items():
-                    result.setdefault(key, value)
-        return result
+                source_positions, source_subtrees = source_shadow
+                for key, item in source.items():
+                    if key in result:
+                        continue
+                    result[key] = item
+                    frame.positions[key] = source_positions[key]
+                    if source_subtrees and key in source_subtrees:
+                        if frame.subtrees is None:
+                            frame.subtrees = {}
+                        frame.subtrees[key] = source_subtrees[key]
 
 
-def read_yaml(path: str | Path, *, display_name: str | None = None) -> YamlDocument:
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_yaml(text: str, name: str, *, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
+    """Read YAML `text` (named `name` in positions) into data, positions and issues."""
+    positions = PositionMap(name, text=text)
+    builder = _Builder(name, text, positions, limits)
+    parser = _parser(text)
+    data: Any = None
+    try:
+        data = builder.build(parser)
+    except _Stop:
+        data = None
+    except yaml.MarkedYAMLError as error:
+        lines = positions.lines
+        mark = error.problem_mark or error.context_mark
+        if mark is not None and mark.line >= len(lines) and error.context_mark:
+            mark = error.context_mark  # the end of the file says little: show the opener
+        position = _source(name, builder._pack(mark)) if mark else SourcePosition(name, 1, 1)
+        builder.issues.append(
+            PlanIssue(_syntax_message(error, lines), position, None, positions.line(position))
+        )
+        data = None
+    except yaml.reader.ReaderError:
+        builder.issues.append(_reader_issue(name, text, positions))
+        data = None
+    except yaml.YAMLError as error:  # any other parser complaint, worded as PyYAML words it
+        builder.issues.append(PlanIssue(f"YAML: {error}", SourcePosition(name, 1, 1)))
+        data = None
+    finally:
+        parser.dispose()
+    root = builder.root
+    if data is not None and root is not None and root.positions:
+        positions._root = root.positions[0]
+        positions._tree = root.subtrees.get(0) if root.subtrees else None
+    return YamlDocument(Path(name), data, positions, builder.issues)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size:,} bytes"
+
+
+def read_yaml(
+    path: str | Path, *, display_name: str | None = None, limits: YamlLimits = DEFAULT_LIMITS
+) -> YamlDocument:
     """Read one YAML file into data and positions; problems become issues, never exceptions.
 
     `display_name` is the file name put into positions (defaults to the path as given).
@@ -245,46 +746,45 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> YamlDocum
     """
     file_path = Path(path)
     name = display_name or str(path)
+
+    def failed(issue: PlanIssue) -> YamlDocument:
+        return YamlDocument(file_path, None, PositionMap(name, []), [issue])
+
     try:
-        raw = file_path.read_bytes()
+        with file_path.open("rb") as handle:
+            raw = handle.read(limits.max_bytes + 1)  # never more than the bound, whatever it is
     except FileNotFoundError:
-        return YamlDocument(
-            file_path, None, PositionMap(name, []), [PlanIssue(f"file not found: {name}")]
-        )
+        return failed(PlanIssue(f"file not found: {name}"))
     except OSError as error:
-        return YamlDocument(
-            file_path,
-            None,
-            PositionMap(name, []),
-            [PlanIssue(f"cannot read {name}: {error.strerror or error}")],
+        return failed(PlanIssue(f"cannot read {name}: {error.strerror or error}"))
+    if len(raw) > limits.max_bytes:
+        try:
+            size = file_path.stat().st_size
+        except OSError:
+            size = len(raw)
+        shown = _size_text(size) if size > limits.max_bytes else "larger than that"
+        return failed(
+            PlanIssue(
+                f"{name} is {shown}; crmqa reads YAML files of at most "
+                f"{_size_text(limits.max_bytes)}: split its cases into several suite files and "
+                "include them from the plan (include: [suites/part-1.yaml, "
+                "suites/part-2.yaml, ...])",
+                SourcePosition(name, 1, 1),
+            )
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return YamlDocument(
-            file_path,
-            None,
-            PositionMap(name, []),
-            [PlanIssue(f"{name} is not UTF-8 text (byte {error.start})")],
+        line_start = raw.rfind(b"\n", 0, error.start) + 1
+        column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
+        position = SourcePosition(name, raw.count(b"\n", 0, error.start) + 1, column)
+        return failed(
+            PlanIssue(
+                f"{name} is not UTF-8 text (byte {error.start}): a binary file, or text saved "
+                "in another encoding? Save it as UTF-8",
+                position,
+            )
         )
-    positions = PositionMap(name, text.splitlines())
-    loader = _PlanYamlLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            if mark is not None and mark.line >= len(positions.lines) and error.context_mark:
-                mark = error.context_mark  # the end of the file says little: show the opener
-            position = _position(name, mark) if mark else SourcePosition(name, 1, 1)
-            issue = PlanIssue(_syntax_message(error), position, None, positions.line(position))
-            return YamlDocument(file_path, None, positions, [issue])
-        except yaml.YAMLError as error:  # an unmarked reader error (e.g. a control character)
-            return YamlDocument(file_path, None, positions, [PlanIssue(f"YAML: {error}")])
-        if root is None:
-            return YamlDocument(file_path, None, positions, [])
-        builder = _Builder(name, loader, positions)
-        data = builder.build(root, ())
-        return YamlDocument(file_path, data, positions, builder.issues)
-    finally:
-        loader.dispose()
+    document = parse_yaml(text, name, limits=limits)
+    document.path = file_path
+    return document
