@@ -7,15 +7,17 @@ by `issues` and positioned in its file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import types
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from crmqa.core.errors import PlanError, PlanIssue, SourcePosition
 from crmqa.plan.issues import describe_value, issues_from_validation
-from crmqa.plan.yaml_source import PositionMap, YamlDocument, read_yaml
+from crmqa.plan.yaml_source import DEFAULT_LIMITS, PositionMap, YamlDocument, read_yaml
 
 __all__ = [
     "document_kind",
@@ -68,14 +70,174 @@ def document_shape_issue(
     return None
 
 
+#: A document with more values than this is validated part by part (see `validate_model`).
+WHOLE_DOCUMENT_VALUES = 100_000
+#: One part (a case of a suite, a target of a plan) holds at most this many values.
+MAX_PART_VALUES = 100_000
+#: Problems listed for one document before validation stops.
+MAX_ISSUES = DEFAULT_LIMITS.max_issues
+
+
+def _count_values(value: Any, limit: int) -> int:
+    """The number of values in `value` (itself included), counting little further than limit."""
+    count = 1
+    stack = [value]
+    while stack and count <= limit:
+        current = stack.pop()
+        kind = type(current)
+        if kind is dict:
+            children: Any = current.values()
+        elif kind is list:
+            children = current
+        else:
+            continue
+        count += len(children)
+        stack.extend(child for child in children if type(child) in (dict, list))
+    return count
+
+
+def _plain_annotation(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [m for m in get_args(annotation) if m is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation
+
+
+@lru_cache(maxsize=64)
+def _collections(model_cls: type[BaseModel]) -> dict[str, tuple[str, Any, TypeAdapter[Any]]]:
+    """YAML key -> (field name, empty value, adapter of one item) for list and dict fields."""
+    found: dict[str, tuple[str, Any, TypeAdapter[Any]]] = {}
+    for name, info in model_cls.model_fields.items():
+        if info.metadata:  # a bound on the collection itself (min_length...): keep it whole
+            continue
+        annotation = _plain_annotation(info.annotation)
+        origin = get_origin(annotation)
+        if origin is list:
+            found[info.alias or name] = (name, [], TypeAdapter(get_args(annotation)[0]))
+        elif origin is dict:
+            found[info.alias or name] = (name, {}, TypeAdapter(annotation))
+    return found
+
+
+def _needs_whole_pass(model_cls: type[BaseModel], fields: Iterable[str]) -> bool:
+    """True when validators look at the whole model, or at a collection validated in parts."""
+    decorators = model_cls.__pydantic_decorators__
+    if decorators.model_validators or decorators.root_validators:
+        return True
+    names = set(fields)
+    return any(
+        "*" in validator.info.fields or names & set(validator.info.fields)
+        for validator in decorators.field_validators.values()
+    )
+
+
 def validate_model(
     model_cls: type[ModelT], data: Any, positions: PositionMap
 ) -> tuple[ModelT | None, list[PlanIssue]]:
-    """Validate `data` with `model_cls`: the model, or None and every problem as an issue."""
+    """Validate `data` with `model_cls`: the model, or None and the problems as issues.
+
+    A small document is validated in one call. A large one (a suite of thousands of cases)
+    is validated part by part: the document with its lists and mappings emptied, then each
+    of their items on its own, so that a hostile document cannot make the validator build
+    millions of errors: parts larger than MAX_PART_VALUES are refused unread, and validation
+    stops once MAX_ISSUES problems are listed.
+    """
+    if not isinstance(data, dict) or _count_values(data, WHOLE_DOCUMENT_VALUES) <= (
+        WHOLE_DOCUMENT_VALUES
+    ):
+        try:
+            return model_cls.model_validate(data), []
+        except ValidationError as error:
+            return None, issues_from_validation(
+                error, model_cls, data, positions, limit=MAX_ISSUES
+            )
+    return _validate_in_parts(model_cls, data, positions)
+
+
+def _validate_in_parts(
+    model_cls: type[ModelT], data: dict[Any, Any], positions: PositionMap
+) -> tuple[ModelT | None, list[PlanIssue]]:
+    collections = {
+        key: spec
+        for key, spec in _collections(model_cls).items()
+        if key in data and isinstance(data[key], type(spec[1]))
+    }
+    header_data = {**data, **{key: spec[1] for key, spec in collections.items()}}
+    issues: list[PlanIssue] = []
+    header: ModelT | None = None
+    if _count_values(header_data, MAX_PART_VALUES) > MAX_PART_VALUES:
+        issues.append(positions.issue(_too_large("this document, besides its lists,"), ()))
+    else:
+        try:
+            header = model_cls.model_validate(header_data)
+        except ValidationError as error:
+            issues += issues_from_validation(
+                error, model_cls, data, positions, limit=MAX_ISSUES
+            )
+    parts: dict[str, Any] = {}
+    for key, (name, empty, adapter) in collections.items():
+        validated: Any = type(empty)()
+        for at, item, wrapped in _items(key, data[key]):
+            if len(issues) >= MAX_ISSUES:
+                issues.append(
+                    positions.issue(
+                        f"more than {MAX_ISSUES} problems in this file; fix these first "
+                        "(the rest is not checked)",
+                        at,
+                    )
+                )
+                return None, issues
+            if _count_values(item, MAX_PART_VALUES) > MAX_PART_VALUES:
+                issues.append(positions.issue(_too_large("this item"), at))
+                continue
+            try:
+                value = adapter.validate_python(wrapped)
+            except ValidationError as error:
+                issues += issues_from_validation(
+                    error, model_cls, data, positions, at=at[:-1] if wrapped is not item else at,
+                    limit=MAX_ISSUES,
+                )
+                continue
+            if isinstance(validated, list):
+                validated.append(value)
+            else:
+                validated.update(value)
+        parts[name] = validated
+    if issues or header is None:
+        return None, issues
+    if _needs_whole_pass(model_cls, parts):
+        return validate_model_whole(model_cls, data, positions)
+    return header.model_copy(update=parts), []
+
+
+def validate_model_whole(
+    model_cls: type[ModelT], data: Any, positions: PositionMap
+) -> tuple[ModelT | None, list[PlanIssue]]:
+    """Validate `data` with `model_cls` in one call (every part already checked)."""
     try:
         return model_cls.model_validate(data), []
     except ValidationError as error:
-        return None, issues_from_validation(error, model_cls, data, positions)
+        return None, issues_from_validation(error, model_cls, data, positions, limit=MAX_ISSUES)
+
+
+def _items(key: str, collection: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """(data path, item, what to validate) for each item: list items as they are, mapping
+    entries as one-entry mappings (so that their keys are validated too)."""
+    if isinstance(collection, list):
+        for index, item in enumerate(collection):
+            yield (key, index), item, item
+    else:
+        for name, item in collection.items():
+            yield (key, name), item, {name: item}
+
+
+def _too_large(what: str) -> str:
+    return (
+        f"{what} holds more than {MAX_PART_VALUES:,} values: far more than a plan needs "
+        "(a generated file gone wrong?)"
+    )
 
 
 def load_yaml_model(

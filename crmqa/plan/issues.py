@@ -501,16 +501,29 @@ def _union_issue(context: _Context, path: DataPath, errors: list[_Error]) -> Pla
 
 
 def issues_from_validation(
-    error: ValidationError, root: type[BaseModel], data: Any, positions: PositionMap
+    error: ValidationError,
+    root: type[BaseModel],
+    data: Any,
+    positions: PositionMap,
+    *,
+    at: DataPath = (),
+    limit: int | None = None,
 ) -> list[PlanIssue]:
-    """Word every error of `error` (raised validating `data` with `root`) as a PlanIssue."""
+    """Word the errors of `error` as PlanIssues (at most `limit` of them).
+
+    `data` is the whole document `root` validates; `at` is the data path of the part that was
+    validated when `error` comes from validating one part (one case of a suite) on its own.
+    """
     context = _Context(root, data, positions)
+    part = data
+    for element in at:
+        part = _step_into(part, element)
     records: list[_Error] = []
     for raw in error.errors(include_url=False):
         kind = raw["type"]
-        path, tag = _split_loc(raw["loc"], data, kind)
+        path, tag = _split_loc(raw["loc"], part, kind)
         ctx = dict(raw.get("ctx") or {})
-        records.append(_Error(kind, path, raw.get("input"), ctx, raw["msg"], tag))
+        records.append(_Error(kind, (*at, *path), raw.get("input"), ctx, raw["msg"], tag))
     # A union reports one error per member. Members whose type did not fit the value end in
     # a tag with a type mismatch; when one member got further (a deeper error, or a
     # wrong choice for the right type), only its errors matter; otherwise the mismatches
@@ -522,22 +535,26 @@ def issues_from_validation(
             unions.setdefault(record.path, []).append(record)
         else:
             singles.append(record)
+    # paths that lead to a deeper error: every proper prefix of an error's path
+    leading = {record.path[:length] for record in singles for length in range(len(record.path))}
     for path, members in unions.items():
-        deeper = any(len(r.path) > len(path) and r.path[: len(path)] == path for r in singles)
-        if deeper:
+        if path in leading:
             continue
         fitting = [m for m in members if m.kind not in _TYPE_WORDS]
         if fitting:
-            singles.extend(fitting[:1])
+            chosen = fitting[0]
         elif len(members) == 1:
-            singles.append(members[0])
+            chosen = members[0]
         else:
-            singles.append(_Error("union", path, members[0].input, {"members": members}, "", None))
+            chosen = _Error("union", path, members[0].input, {"members": members}, "", None)
+        singles.append(chosen)
+        leading.update(chosen.path[:length] for length in range(len(chosen.path)))
     # An unknown key that is a near-miss of a missing required key says it all: drop the
     # "missing" issue for that key (`base_ur` given, `base_url` missing).
     near_misses: set[DataPath] = set()
+    missing_in = {record.path[:-1] for record in singles if record.kind == "missing"}
     for record in singles:
-        if record.kind == "extra_forbidden":
+        if record.kind == "extra_forbidden" and record.path[:-1] in missing_in:
             parent = record.path[:-1]
             model = model_at(root, parent, data)
             close = difflib.get_close_matches(
@@ -547,6 +564,14 @@ def issues_from_validation(
                 near_misses.add((*parent, close[0]))
     issues: list[PlanIssue] = []
     for record in singles:
+        if limit is not None and len(issues) >= limit:
+            issues.append(
+                context.at(
+                    record,
+                    f"more than {limit} problems here; fix these first (the rest are not listed)",
+                )
+            )
+            break
         if record.kind == "missing" and record.path in near_misses:
             continue
         if record.kind == "union":

@@ -35,7 +35,7 @@ from crmqa.plan.manual import load_manual_results
 from crmqa.plan.models import ManualResultsFile, Plan
 from crmqa.plan.rules import RuleContext, run_rules
 from crmqa.plan.sources import CaseSource, as_list
-from crmqa.plan.yaml_source import PositionMap, YamlDocument, read_yaml
+from crmqa.plan.yaml_source import PositionMap, YamlDocument, gc_paused, read_yaml
 
 __all__ = [
     "LoadedCase",
@@ -60,8 +60,11 @@ def load_plan(path: str | Path) -> LoadedPlan:
     severity and priority levels, included files, template syntax, names and parameters,
     and the manual results file.
     """
-    plan_path = Path(path)
-    display = str(path)
+    with gc_paused():
+        return _load_plan(Path(path), str(path))
+
+
+def _load_plan(plan_path: Path, display: str) -> LoadedPlan:
     document = read_yaml(plan_path, display_name=display)
     issues = list(document.issues)
     shape = document_shape_issue(document, "a plan", _PLAN_KEYS)
@@ -150,9 +153,10 @@ def validate_paths(
     """
     # a suite validated on its own and through a plan reports the same issue twice
     issues: dict[PlanIssue, None] = {}
-    for given in paths:
-        for file in _expand(Path(given)):
-            issues.update((issue, None) for issue in _validate_one(file, extra_kinds or {}))
+    with gc_paused():
+        for given in paths:
+            for file in _expand(Path(given)):
+                issues.update((issue, None) for issue in _validate_one(file, extra_kinds or {}))
     return list(issues)
 
 

@@ -32,29 +32,31 @@ def template_strings(
 ) -> list[tuple[DataPath, str]]:
     """Every string with template markup inside `value`, with its data path.
 
-    Walks with a stack, not recursion; `skip` names top-level keys to leave out.
+    Walks with a stack, not recursion (in no particular order); `skip` names keys of `value`
+    itself to leave out. Paths are built only for containers and templated strings.
     """
+    if isinstance(value, str):
+        return [(path, value)] if has_template(value) else []
     found: list[tuple[DataPath, str]] = []
     stack: list[tuple[Any, DataPath]] = [(value, path)]
     while stack:
         current, where = stack.pop()
-        if isinstance(current, str):
-            if "{" in current and has_template(current):
-                found.append((where, current))
-        elif isinstance(current, dict):
-            items = [
-                (item, (*where, key))
-                for key, item in current.items()
-                if not (skip and where == path and key in skip)
-                and isinstance(item, str | dict | list)
-            ]
-            stack.extend(reversed(items))
+        items: Any
+        if isinstance(current, dict):
+            items = current.items()
+            if skip and where == path:
+                items = [(key, item) for key, item in items if key not in skip]
         elif isinstance(current, list):
-            stack.extend(
-                (item, (*where, index))
-                for index, item in reversed(list(enumerate(current)))
-                if isinstance(item, str | dict | list)
-            )
+            items = enumerate(current)
+        else:
+            continue
+        for key, item in items:
+            kind = type(item)
+            if kind is str:
+                if "{" in item and has_template(item):
+                    found.append(((*where, key), item))
+            elif kind is dict or kind is list:
+                stack.append((item, (*where, key)))
     return found
 
 

@@ -24,8 +24,10 @@ Two deliberate departures from YAML 1.1, both to spare plan authors surprises:
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ __all__ = [
     "PositionMap",
     "YamlDocument",
     "YamlLimits",
+    "gc_paused",
     "parse_yaml",
     "read_yaml",
 ]
@@ -77,12 +80,21 @@ LIBYAML: bool = _CParser is not None
 class YamlLimits:
     """Bounds on one YAML file, so that a runaway or hostile file is refused in milliseconds.
 
-    `max_alias_values`: aliases (`*name`) and merges (`<<: *name`) may add this many values
-    to a file, or as many values as the file has written so far when that is more.
+    - `max_bytes`: the file's size;
+    - `max_depth`: lists and mappings nested in each other;
+    - `max_values`: values written in the file (scalars, lists and mappings);
+    - `max_items`: items of one list or keys of one mapping, except the collections right
+      under the document's top level (a suite's `cases`), which only the other bounds limit;
+    - `max_alias_values`: values aliases (`*name`) and merges (`<<: *name`) may add, or as
+      many values as the file has written so far when that is more;
+    - `max_number_length`, `max_key_length`: characters of one number, of one key;
+    - `max_issues`: problems listed for one file before reading stops.
     """
 
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = 100
+    max_values: int = 10_000_000
+    max_items: int = 100_000
     max_alias_values: int = 1_000_000
     max_number_length: int = 100
     max_key_length: int = 1_000
@@ -148,7 +160,13 @@ _COL = 1 << 32
 _KEY = 1 << 64
 
 # Child positions of one container: (positions by key or index, subtrees of container children).
+# Positions None: the first read did not record below this container (see PositionMap).
 _Shadow = tuple[Any, "dict[Any, _Shadow] | None"]
+_CUT: _Shadow = (None, None)
+
+#: Levels whose positions the first read records (the document, its sections, their items).
+_RECORDED_LEVELS = 2
+_ALL_LEVELS = 1 << 30
 
 
 def _source(file: str, packed: int) -> SourcePosition:
@@ -159,27 +177,31 @@ def _source(file: str, packed: int) -> SourcePosition:
 class PositionMap:
     """Data path (keys and list indexes) -> where the key and the value are written, in one file.
 
-    Built by `read_yaml`; `PositionMap(file, lines)` makes an empty map (every lookup falls back
-    to the file's start).
+    Built by `read_yaml`. The first read records the positions of the document's first two
+    levels only (sections, and items of top-level lists such as `cases`); the first lookup
+    deeper reads the file's text again, kept for the purpose, and records everything. So a
+    valid plan never pays for millions of positions, and an invalid one pays once per file.
+    `PositionMap(file, lines)` makes an empty map (lookups fall back to the file's start).
     """
 
     def __init__(self, file: str, lines: list[str] | None = None, *, text: str = "") -> None:
         self.file = file
         self._lines = lines
         self._text = text
+        self._limits = DEFAULT_LIMITS
         self._root: int | None = None
         self._tree: _Shadow | None = None
+        self._unrecorded_duplicate = False
 
     @property
     def lines(self) -> list[str]:
         """The file's lines (split on first use: most valid plans never need them)."""
         if self._lines is None:
             self._lines = self._text.splitlines()
-            self._text = ""
         return self._lines
 
-    def _find(self, path: DataPath) -> tuple[int | None, int]:
-        """The packed entry of the deepest recorded prefix of `path`, and that prefix's length."""
+    def _walk(self, path: DataPath) -> tuple[int | None, int] | None:
+        """(entry, depth) of the deepest recorded prefix of `path`; None where cut short."""
         entry = self._root
         shadow = self._tree
         if entry is None:
@@ -189,6 +211,8 @@ class PositionMap:
                 return entry, depth
             positions, subtrees = shadow
             child: int | None
+            if positions is None:
+                return None  # not recorded by the first read
             if isinstance(positions, dict):
                 try:
                     child = positions.get(element)
@@ -203,6 +227,30 @@ class PositionMap:
             entry = child
             shadow = subtrees.get(element) if subtrees else None
         return entry, len(path)
+
+    def _find(self, path: DataPath) -> tuple[int | None, int]:
+        """The packed entry of the deepest recorded prefix of `path`, and that prefix's length."""
+        found = self._walk(path)
+        if found is None:
+            self._record_all()
+            found = self._walk(path)
+        return found if found is not None else (None, 0)
+
+    def _record_all(self) -> None:
+        """Read the text again, recording every position (the first deep lookup does this)."""
+        builder = _Builder(self.file, self, self._limits, _ALL_LEVELS)
+        parser = _parser(self._text)
+        try:
+            with gc_paused():
+                builder.build(parser)
+        except (_Stop, yaml.YAMLError):  # the first read met the same problem and said so
+            pass
+        finally:
+            parser.dispose()
+        root = builder.root
+        if root is not None and root.positions:
+            self._root = root.positions[0]
+            self._tree = root.subtrees.get(0) if root.subtrees else None
 
     def contains(self, path: DataPath) -> bool:
         """True when the file holds a value at exactly `path`."""
@@ -380,14 +428,15 @@ _COMPLEX_KEY: Any = object()  # a container is being read where a key was expect
 class _Frame:
     """A container being read: its value, child positions, and the key awaiting a value."""
 
-    __slots__ = ("anchor", "before", "entry", "is_map", "key", "key_pos", "merges", "positions",
-                 "subtrees", "value")
+    __slots__ = ("anchor", "before", "entry", "is_map", "key", "key_pos", "level", "merges",
+                 "positions", "subtrees", "value")
 
-    def __init__(self, value: Any, is_map: bool, entry: int) -> None:
+    def __init__(self, value: Any, is_map: bool, entry: int, level: int, record: bool) -> None:
         self.value = value
         self.is_map = is_map
         self.entry = entry  # the packed position of this container (key included)
-        self.positions: Any = {} if is_map else []
+        self.level = level  # 1 for the document's own list or mapping
+        self.positions: Any = ({} if is_map else []) if record else None
         self.subtrees: dict[Any, _Shadow] | None = None
         self.key: Any = _NO_KEY
         self.key_pos = 0
@@ -395,15 +444,29 @@ class _Frame:
         self.anchor: str | None = None
         self.before = 0
 
+    def shadow(self) -> _Shadow:
+        if self.positions is None:
+            return _CUT
+        return (self.positions, self.subtrees)
+
+
+_NOT_PLAIN = "YAML tag '{tag}' is not accepted: crmqa reads plain YAML (text, numbers, " \
+    "true/false, null, lists and mappings)"
+
 
 class _Builder:
-    """One pass over the event stream: data, positions, anchors and the bounds."""
+    """One pass over the event stream: data, positions, anchors and the bounds.
 
-    def __init__(self, file: str, text: str, positions: PositionMap, limits: YamlLimits) -> None:
+    Positions are recorded for values down to `record_levels` levels (see PositionMap).
+    """
+
+    def __init__(
+        self, file: str, positions: PositionMap, limits: YamlLimits, record_levels: int
+    ) -> None:
         self.file = file
-        self.text = text
         self.positions = positions
         self.limits = limits
+        self.record_levels = record_levels
         self.issues: list[PlanIssue] = []
         # anchor name -> (value, packed value position, shadow, expanded size)
         self.anchors: dict[str, tuple[Any, int, _Shadow | None, int]] = {}
@@ -412,6 +475,7 @@ class _Builder:
         self.written = 0  # values as written (an alias counts once)
         self.expanded = 0  # values as the data holds them (an alias counts its whole value)
         self.root: _Frame | None = None  # holds the document's value as its only item
+        self.unrecorded_duplicate = False  # a duplicate key where positions were not recorded
 
     # ----------------------------------------------------------------- issues
 
@@ -436,6 +500,16 @@ class _Builder:
     def _pack(mark: Any) -> int:
         return int(mark.line) * _COL + int(mark.column)
 
+    def _count(self, packed: int) -> None:
+        """One more value written: the bound on values per file."""
+        if self.written > self.limits.max_values:
+            self._issue(
+                f"more than {self.limits.max_values:,} values in one YAML file: split its cases "
+                "into several suite files and include them from the plan",
+                packed,
+                stop=True,
+            )
+
     # ----------------------------------------------------------------- scalars
 
     def _scalar(self, event: ScalarEvent, packed: int) -> Any:
@@ -450,22 +524,18 @@ class _Builder:
             tag = _resolve_plain(value)
             if tag not in _SCALAR_CONSTRUCTORS:  # `<<`, `=` and the like as values are text
                 tag = _STR
-            result = self._construct(tag, value, event, packed)
+            result = self._construct(tag, value, packed)
             if len(value) <= 32:
                 self.plain_cache[value] = result
             return result
         if tag == "!" or tag == _STR:
             return value
         if tag not in _SCALAR_CONSTRUCTORS:
-            self._issue(
-                f"YAML tag '{_shown_tag(tag)}' is not accepted: crmqa reads plain YAML "
-                "(text, numbers, true/false, null, lists and mappings)",
-                packed,
-            )
+            self._issue(_NOT_PLAIN.format(tag=_shown_tag(tag)), packed)
             return None
-        return self._construct(tag, value, event, packed)
+        return self._construct(tag, value, packed)
 
-    def _construct(self, tag: str, value: str, event: ScalarEvent, packed: int) -> Any:
+    def _construct(self, tag: str, value: str, packed: int) -> Any:
         if tag in _NUMBER_TAGS and len(value) > self.limits.max_number_length:
             self._issue(
                 f"a number {len(value):,} characters long: crmqa reads numbers of at most "
@@ -478,85 +548,129 @@ class _Builder:
             return _SCALAR_CONSTRUCTORS[tag](node)
         except (ValueError, KeyError, TypeError, yaml.YAMLError):
             shown = value if len(value) <= 40 else value[:37] + "..."
-            self._issue(f"'{shown}' is not {_TAG_WORDS.get(tag, 'valid')} ({_shown_tag(tag)})",
-                        packed)
+            self._issue(
+                f"'{shown}' is not {_TAG_WORDS.get(tag, 'valid')} ({_shown_tag(tag)})", packed
+            )
             return None
 
     # ----------------------------------------------------------------- the loop
 
     def build(self, parser: Any) -> Any:
-        """Read one document from `parser`; returns its data (None when empty or stopped)."""
+        """Read one document from `parser`; returns its data (None when empty).
+
+        The loop handles the common events inline (plain text keys and values, list items)
+        and hands anything unusual to the methods below; it is the hot path of loading.
+        """
         get = parser.get_event
         get()  # StreamStartEvent
         event = get()
         if isinstance(event, StreamEndEvent):
             return None
-        root = _Frame([], False, 0)
+        root = _Frame([], False, 0, 0, True)
         self.root = root
         stack: list[_Frame] = [root]
-        max_depth = self.limits.max_depth + 1  # the root holder is not a level
+        limits = self.limits
+        max_depth = limits.max_depth
+        max_values = limits.max_values
+        max_items = limits.max_items
+        max_key_length = limits.max_key_length
+        record_levels = self.record_levels
+        resolvable = _RESOLVABLE_FIRST
+        no_key = _NO_KEY
+        top = root
         event = get()
         while True:
             kind = type(event)
             if kind is ScalarEvent:
-                packed = event.start_mark.line * _COL + event.start_mark.column
                 self.written += 1
                 self.expanded += 1
-                top = stack[-1]
-                if top.is_map and top.key is _NO_KEY:
-                    self._key(top, event, packed)
+                if self.written > max_values:
+                    self._count(self._pack(event.start_mark))
+                value = event.value
+                plain = event.tag is None and (
+                    not event.implicit[0] or value[:1] not in resolvable
+                )
+                if top.is_map:
+                    if top.key is no_key:  # a key
+                        if (
+                            plain
+                            and event.anchor is None
+                            and len(value) <= max_key_length
+                            and value not in top.value
+                            and len(top.value) < max_items
+                        ):
+                            top.key = value
+                            if top.positions is not None:
+                                top.key_pos = self._pack(event.start_mark)
+                        else:
+                            self._key(top, event, self._pack(event.start_mark))
+                    elif plain and event.anchor is None and top.key is not _MERGE_KEY:
+                        key = top.key
+                        top.key = no_key
+                        if key is not _DISCARD:
+                            top.value[key] = value
+                            if top.positions is not None:
+                                mark = event.start_mark
+                                top.positions[key] = (
+                                    (top.key_pos + 1) * _KEY + mark.line * _COL + mark.column
+                                )
+                    else:
+                        self._value(top, event)
+                elif plain and event.anchor is None and (
+                    len(top.value) < max_items or top.level == 2
+                ):
+                    top.value.append(value)
+                    if top.positions is not None:
+                        mark = event.start_mark
+                        top.positions.append(mark.line * _COL + mark.column)
                 else:
-                    value = self._scalar(event, packed)
-                    if event.anchor is not None:
-                        self._define(event.anchor, value, packed, None, 1)
-                    self._attach(top, value, packed, None)
+                    self._value(top, event)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                packed = event.start_mark.line * _COL + event.start_mark.column
+                mark = event.start_mark
+                packed = mark.line * _COL + mark.column
                 self.written += 1
                 self.expanded += 1
-                if len(stack) >= max_depth:
+                self._count(packed)
+                level = top.level + 1
+                if level > max_depth:
                     self._issue(
-                        f"YAML nested deeper than {self.limits.max_depth} levels: a plan needs "
-                        "far fewer (a runaway bracket, or a generated file gone wrong?)",
+                        f"YAML nested deeper than {max_depth} levels: a plan needs far fewer "
+                        "(a runaway bracket, or a generated file gone wrong?)",
                         packed,
                         stop=True,
                     )
                 is_map = kind is MappingStartEvent
                 tag = event.tag
                 if tag is not None and tag != "!" and tag != (_MAP if is_map else _SEQ):
-                    self._issue(
-                        f"YAML tag '{_shown_tag(tag)}' is not accepted: crmqa reads plain YAML "
-                        "(text, numbers, true/false, null, lists and mappings)",
-                        packed,
-                    )
-                top = stack[-1]
-                if top.is_map and top.key is _NO_KEY:
+                    self._issue(_NOT_PLAIN.format(tag=_shown_tag(tag)), packed)
+                if top.is_map and top.key is no_key:
                     top.key = _COMPLEX_KEY
                     top.key_pos = packed
-                frame = _Frame({} if is_map else [], is_map, packed)
+                frame = _Frame({} if is_map else [], is_map, packed, level, level <= record_levels)
                 if event.anchor is not None:
                     frame.anchor = event.anchor
                     frame.before = self.expanded - 1
                     self.anchors.pop(event.anchor, None)
                     self.open_anchors.add(event.anchor)
                 stack.append(frame)
+                top = frame
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack.pop()
+                top = stack[-1]
                 if frame.merges:
                     self._merge(frame)
-                shadow = (frame.positions, frame.subtrees)
+                shadow = frame.shadow()
                 if frame.anchor is not None:
                     self.open_anchors.discard(frame.anchor)
                     size = self.expanded - frame.before
-                    self._define(frame.anchor, frame.value, frame.entry, shadow, size)
-                top = stack[-1]
+                    self.anchors[frame.anchor] = (frame.value, frame.entry, shadow, size)
                 if top.is_map and top.key is _COMPLEX_KEY:
                     self._issue("a key must be plain text, not a list or mapping", top.key_pos)
                     top.key = _DISCARD
                 else:
                     self._attach(top, frame.value, frame.entry, shadow)
             elif kind is AliasEvent:
-                self._alias(stack[-1], event)
+                self._alias(top, event)
             elif kind is DocumentEndEvent:
                 break
             event = get()
@@ -568,10 +682,13 @@ class _Builder:
             )
         return root.value[0] if root.value else None
 
-    def _define(
-        self, name: str, value: Any, packed: int, shadow: _Shadow | None, size: int
-    ) -> None:
-        self.anchors[name] = (value, packed, shadow, size)
+    def _value(self, top: _Frame, event: ScalarEvent) -> None:
+        """A scalar value the loop does not handle inline (tagged, anchored, resolved...)."""
+        packed = self._pack(event.start_mark)
+        value = self._scalar(event, packed)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, packed, None, 1)
+        self._attach(top, value, packed, None)
 
     def _key(self, top: _Frame, event: ScalarEvent, packed: int) -> None:
         if event.tag is None and event.implicit[0] and event.value == "<<":
@@ -580,7 +697,7 @@ class _Builder:
             return
         key = self._scalar(event, packed)
         if event.anchor is not None:
-            self._define(event.anchor, key, packed, None, 1)
+            self.anchors[event.anchor] = (key, packed, None, 1)
         self._use_key(top, key, packed)
 
     def _use_key(self, top: _Frame, key: Any, packed: int) -> None:
@@ -593,23 +710,36 @@ class _Builder:
             top.key = _DISCARD
             return
         if key in top.value:
-            first = top.positions[key] // _KEY - 1
-            self._issue(
-                f"duplicate key '{key}' (first given on line {first // _COL + 1})", packed
-            )
+            self._issue(f"duplicate key '{key}'{self._first_given(top, key)}", packed)
             top.key = _DISCARD
             return
         top.key = key
         top.key_pos = packed
 
+    def _first_given(self, top: _Frame, key: Any) -> str:
+        if top.positions is None or key not in top.positions:
+            self.unrecorded_duplicate = True  # parse_yaml reads again, recording everything
+            return ""
+        return f" (first given on line {(top.positions[key] // _KEY - 1) // _COL + 1})"
+
     def _attach(self, top: _Frame, value: Any, packed: int, shadow: _Shadow | None) -> None:
+        items = top.value
+        if len(items) >= self.limits.max_items and top.level != 2:
+            self._issue(
+                f"more than {self.limits.max_items:,} items in one YAML list or mapping: "
+                "a plan needs far fewer here (a generated file gone wrong?)",
+                packed,
+                stop=True,
+            )
+        positions = top.positions
         if not top.is_map:
-            if shadow is not None:
-                if top.subtrees is None:
-                    top.subtrees = {}
-                top.subtrees[len(top.value)] = shadow
-            top.positions.append(packed % _KEY)
-            top.value.append(value)
+            if positions is not None:
+                if shadow is not None:
+                    if top.subtrees is None:
+                        top.subtrees = {}
+                    top.subtrees[len(items)] = shadow
+                positions.append(packed % _KEY)
+            items.append(value)
             return
         key = top.key
         top.key = _NO_KEY
@@ -620,17 +750,19 @@ class _Builder:
                 top.merges = []
             top.merges.append((value, packed % _KEY, shadow))
             return
-        top.value[key] = value
-        top.positions[key] = (top.key_pos + 1) * _KEY + packed % _KEY
-        if shadow is not None:
-            if top.subtrees is None:
-                top.subtrees = {}
-            top.subtrees[key] = shadow
+        items[key] = value
+        if positions is not None:
+            positions[key] = (top.key_pos + 1) * _KEY + packed % _KEY
+            if shadow is not None:
+                if top.subtrees is None:
+                    top.subtrees = {}
+                top.subtrees[key] = shadow
 
     def _alias(self, top: _Frame, event: AliasEvent) -> None:
         packed = self._pack(event.start_mark)
         name = event.anchor or ""
         self.written += 1
+        self._count(packed)
         defined = self.anchors.get(name)
         if defined is None:
             if name in self.open_anchors:
@@ -671,9 +803,13 @@ class _Builder:
         result: dict[Any, Any] = frame.value
         for value, packed, shadow in frame.merges or ():
             if isinstance(value, list) and shadow is not None:
-                item_shadows = shadow[1] or {}
+                item_positions, item_shadows = shadow
                 sources = [
-                    (item, shadow[0][index], item_shadows.get(index))
+                    (
+                        item,
+                        item_positions[index] if item_positions is not None else packed,
+                        (item_shadows or {}).get(index, _CUT if item_positions is None else None),
+                    )
                     for index, item in enumerate(value)
                 ]
             else:
@@ -683,10 +819,14 @@ class _Builder:
                     self._issue("'<<' must merge a mapping (or a list of mappings)", source_pos)
                     continue
                 source_positions, source_subtrees = source_shadow
+                if source_positions is None:
+                    frame.positions = None  # cannot tell where merged keys are: record later
                 for key, item in source.items():
                     if key in result:
                         continue
                     result[key] = item
+                    if frame.positions is None:
+                        continue
                     frame.positions[key] = source_positions[key]
                     if source_subtrees and key in source_subtrees:
                         if frame.subtrees is None:
@@ -697,10 +837,37 @@ class _Builder:
 # --------------------------------------------------------------------------- entry points
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large, acyclic data.
+
+    Every few hundred allocations CPython's collector walks the objects alive, so building
+    millions of values (a big plan, then its models) spends most of its time collecting
+    nothing: plan data has no reference cycles. Re-entrant; restores the previous state.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+
 def parse_yaml(text: str, name: str, *, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
     """Read YAML `text` (named `name` in positions) into data, positions and issues."""
+    document = _parse(text, name, limits, _RECORDED_LEVELS)
+    if document.issues and document.positions._unrecorded_duplicate:
+        # "first given on line N" needs the positions the first read did not record
+        document = _parse(text, name, limits, _ALL_LEVELS)
+    return document
+
+
+def _parse(text: str, name: str, limits: YamlLimits, record_levels: int) -> YamlDocument:
     positions = PositionMap(name, text=text)
-    builder = _Builder(name, text, positions, limits)
+    positions._limits = limits
+    builder = _Builder(name, positions, limits, record_levels)
     parser = _parser(text)
     data: Any = None
     try:
@@ -729,6 +896,7 @@ def parse_yaml(text: str, name: str, *, limits: YamlLimits = DEFAULT_LIMITS) -> 
     if data is not None and root is not None and root.positions:
         positions._root = root.positions[0]
         positions._tree = root.subtrees.get(0) if root.subtrees else None
+    positions._unrecorded_duplicate = builder.unrecorded_duplicate
     return YamlDocument(Path(name), data, positions, builder.issues)
 
 
@@ -785,6 +953,7 @@ def read_yaml(
                 position,
             )
         )
-    document = parse_yaml(text, name, limits=limits)
+    with gc_paused():
+        document = parse_yaml(text, name, limits=limits)
     document.path = file_path
     return document
