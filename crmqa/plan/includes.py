@@ -15,7 +15,7 @@ from typing import Any
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.documents import validate_model
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.models import Category, Suite
 from crmqa.plan.sources import CaseSource, as_list
 from crmqa.plan.yaml_source import DataPath, PositionMap, YamlDocument, read_yaml
@@ -201,7 +201,7 @@ class Includes:
                 if isinstance(name, str) and name not in id_set:
                     self.issues.append(
                         positions.issue(
-                            f"case '{name}' is not in suite '{suite.display}'",
+                            f"case '{clip(name)}' is not in suite '{suite.display}'",
                             (*where, key, position),
                             suggestion=did_you_mean(name, ids, cutoff=ID_CUTOFF),
                         )

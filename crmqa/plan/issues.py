@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.models import ENTITIES, OPERATIONS, STEP_KINDS
-from crmqa.plan.yaml_source import DataPath, PositionMap
+from crmqa.plan.yaml_source import DataPath, PositionMap, clip
 
-__all__ = ["describe_value", "did_you_mean", "issues_from_validation", "model_keys"]
+__all__ = ["clip", "describe_value", "did_you_mean", "issues_from_validation", "model_keys"]
 
 
 def did_you_mean(word: object, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -290,7 +290,7 @@ def _extra(context: _Context, error: _Error) -> PlanIssue:
     allowed = [name for name in allowed if not name.startswith("$")]
     suggestion = did_you_mean(key, allowed)
     thing = _THINGS.get(model.__name__, _label(parent)) if model else _label(parent)
-    message = f"unknown key '{key}' in {thing}"
+    message = f"unknown key '{clip(key)}' in {thing}"
     if suggestion is None and allowed:
         message += f"; allowed keys: {', '.join(allowed)}"
     return context.at(error, message, suggestion, at_key=True)
@@ -299,7 +299,7 @@ def _extra(context: _Context, error: _Error) -> PlanIssue:
 def _choice(context: _Context, error: _Error) -> PlanIssue:
     expected = re.findall(r"'([^']*)'", str(error.ctx.get("expected", "")))
     value = error.input
-    message = f"{_label(error.path)} must be one of {', '.join(expected)}; got '{value}'"
+    message = f"{_label(error.path)} must be one of {', '.join(expected)}; got '{clip(value)}'"
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         message = f"{_label(error.path)} must be one of {', '.join(expected)}; got "
         message += describe_value(value)
@@ -312,12 +312,12 @@ def _pattern(context: _Context, error: _Error) -> PlanIssue:
     if pattern == _ID_PATTERN:
         return context.at(
             error,
-            f"'{value}' is not a valid id: use letters, digits, '_', '.' and '-', "
+            f"'{clip(value)}' is not a valid id: use letters, digits, '_', '.' and '-', "
             "starting with a letter or digit",
         )
     if pattern.startswith("^(lead|"):
         hint = did_you_mean(value, _ALL_OPERATIONS)
-        message = f"'{value}' is not a canonical operation"
+        message = f"'{clip(value)}' is not a canonical operation"
         if hint is None:  # nothing close: spell out the whole vocabulary
             message += (
                 f": write <entity>.<operation> with entity one of {', '.join(ENTITIES)} "
@@ -325,8 +325,12 @@ def _pattern(context: _Context, error: _Error) -> PlanIssue:
             )
         return context.at(error, message, hint)
     if "\\d{4}-\\d{2}-\\d{2}" in pattern:
-        return context.at(error, f"'{value}' is not a date: write YYYY-MM-DD, e.g. 2026-12-31")
-    return context.at(error, f"{_label(error.path)} '{value}' does not have the expected form")
+        return context.at(
+            error, f"'{clip(value)}' is not a date: write YYYY-MM-DD, e.g. 2026-12-31"
+        )
+    return context.at(
+        error, f"{_label(error.path)} '{clip(value)}' does not have the expected form"
+    )
 
 
 def _wrong_type(context: _Context, error: _Error) -> PlanIssue:

@@ -10,7 +10,7 @@ from typing import Any
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.documents import document_shape_issue, validate_model
 from crmqa.plan.includes import ID_CUTOFF, display_join, yaml_files_under
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.models import Category, ManualResult, ManualResultsFile
 from crmqa.plan.sources import CaseSource
 from crmqa.plan.yaml_source import PositionMap, read_yaml
@@ -69,9 +69,9 @@ def load_manual_results(
             if name in manual_set:
                 continue
             if name in all_ids:
-                message, hint = f"case '{name}' is not a manual case", None
+                message, hint = f"case '{clip(name)}' is not a manual case", None
             else:
-                message = f"unknown manual case '{name}'"
+                message = f"unknown manual case '{clip(name)}'"
                 hint = did_you_mean(name, manual_ids, cutoff=ID_CUTOFF)
             found.issues.append(
                 document.positions.issue(message, ("results", name), at_key=True, suggestion=hint)

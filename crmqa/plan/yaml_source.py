@@ -57,6 +57,7 @@ __all__ = [
     "PositionMap",
     "YamlDocument",
     "YamlLimits",
+    "clip",
     "gc_paused",
     "parse_yaml",
     "read_yaml",
@@ -147,8 +148,14 @@ def _resolve_plain(value: str) -> str:
     return _STR
 
 
+def clip(value: object, limit: int = 60) -> str:
+    """`value` as text, cut to `limit` characters: messages quote what a plan wrote."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _shown_tag(tag: str) -> str:
-    return "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+    return clip("!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag)
 
 
 # --------------------------------------------------------------------------- positions
@@ -547,10 +554,8 @@ class _Builder:
         try:
             return _SCALAR_CONSTRUCTORS[tag](node)
         except (ValueError, KeyError, TypeError, yaml.YAMLError):
-            shown = value if len(value) <= 40 else value[:37] + "..."
-            self._issue(
-                f"'{shown}' is not {_TAG_WORDS.get(tag, 'valid')} ({_shown_tag(tag)})", packed
-            )
+            wanted = _TAG_WORDS.get(tag, "valid")
+            self._issue(f"'{clip(value, 40)}' is not {wanted} ({_shown_tag(tag)})", packed)
             return None
 
     # ----------------------------------------------------------------- the loop
@@ -710,7 +715,7 @@ class _Builder:
             top.key = _DISCARD
             return
         if key in top.value:
-            self._issue(f"duplicate key '{key}'{self._first_given(top, key)}", packed)
+            self._issue(f"duplicate key '{clip(key)}'{self._first_given(top, key)}", packed)
             top.key = _DISCARD
             return
         top.key = key

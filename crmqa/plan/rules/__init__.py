@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.includes import ID_CUTOFF
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.models import Plan, Scales
 from crmqa.plan.sources import CaseSource
 from crmqa.plan.yaml_source import PositionMap
@@ -103,11 +103,11 @@ class RuleContext:
         """The message and suggestion for a reference to a case that is not in the plan."""
         if name in self.excluded:
             return (
-                f"case '{name}' is not part of this plan: the include filters for "
+                f"case '{clip(name)}' is not part of this plan: the include filters for "
                 f"'{self.excluded[name]}' leave it out",
                 None,
             )
-        return f"unknown case id '{name}'", suggest_id(name, self.case_ids)
+        return f"unknown case id '{clip(name)}'", suggest_id(name, self.case_ids)
 
 
 def suggest_id(name: str, ids: Sequence[str]) -> str | None:

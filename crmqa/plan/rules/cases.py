@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.dependencies import dependency_cycles
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.rules import RuleContext, plan_rule
 from crmqa.plan.sources import PHASES, CaseSource, as_list
 from crmqa.plan.templating import has_template
@@ -24,7 +24,9 @@ def unique_case_ids(context: RuleContext) -> Iterator[PlanIssue]:
         if case_id in first:
             earlier = first[case_id]
             where = earlier.positions.value((*earlier.path, "id"))
-            yield case.issue(f"duplicate case id '{case_id}' (first defined at {where})", "id")
+            yield case.issue(
+                f"duplicate case id '{clip(case_id)}' (first defined at {where})", "id"
+            )
         else:
             first[case_id] = case
 
@@ -44,7 +46,8 @@ def known_levels(context: RuleContext) -> Iterator[PlanIssue]:
             value = case.raw.get(scale)
             if isinstance(value, str) and value not in known:
                 yield case.issue(
-                    f"unknown {scale} '{value}': the plan's {scale} scale is {', '.join(levels)}",
+                    f"unknown {scale} '{clip(value)}': the plan's {scale} scale is "
+                    f"{', '.join(levels)}",
                     scale,
                     suggestion=did_you_mean(value, levels),
                 )
@@ -113,7 +116,7 @@ def known_identities(context: RuleContext) -> Iterator[PlanIssue]:
                 for path, name in _identity_uses(step, (*case.path, phase, index)):
                     if name not in known and not has_template(name):
                         yield case.positions.issue(
-                            f"no target has an identity '{name}' (identities: "
+                            f"no target has an identity '{clip(name)}' (identities: "
                             f"{', '.join(identities) or 'none'})",
                             path,
                             suggestion=did_you_mean(name, [*identities, "anonymous"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from crmqa.core.errors import PlanIssue
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.rules import RuleContext, plan_rule
 from crmqa.plan.sources import as_list
 
@@ -19,7 +19,8 @@ def known_target(context: RuleContext) -> Iterator[PlanIssue]:
         names = [str(name) for name in targets]
         if target.strip() not in names:
             yield context.positions.issue(
-                f"unknown target '{target}': the plan's targets are {', '.join(names) or 'none'}",
+                f"unknown target '{clip(target)}': the plan's targets are "
+                f"{', '.join(names) or 'none'}",
                 ("target",),
                 suggestion=did_you_mean(target, names),
             )
@@ -50,7 +51,8 @@ def severity_ceiling_known(context: RuleContext) -> Iterator[PlanIssue]:
         levels = [level.name for level in scales.severity]
         if ceiling not in levels:
             yield context.positions.issue(
-                f"unknown severity '{ceiling}': the plan's severity scale is {', '.join(levels)}",
+                f"unknown severity '{clip(ceiling)}': the plan's severity scale is "
+                f"{', '.join(levels)}",
                 ("gates", "max_open_severity"),
                 suggestion=did_you_mean(ceiling, levels),
             )
@@ -81,7 +83,7 @@ def scale_levels_unique(context: RuleContext) -> Iterator[PlanIssue]:
             if isinstance(name, str):
                 if name in seen:
                     yield context.positions.issue(
-                        f"level '{name}' appears twice in the {scale} scale",
+                        f"level '{clip(name)}' appears twice in the {scale} scale",
                         ("scales", scale, index, "name"),
                     )
                 seen.add(name)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from crmqa.core.errors import PlanIssue
-from crmqa.plan.issues import did_you_mean
+from crmqa.plan.issues import clip, did_you_mean
 from crmqa.plan.rules import RuleContext, plan_rule
 from crmqa.plan.sources import PHASES, CaseSource, template_strings
 from crmqa.plan.templating import RESERVED_NAMES, analyse_template, make_faker
@@ -34,7 +34,7 @@ def _reference_issue(
 ) -> tuple[str, str | None] | None:
     if name not in allowed:
         return (
-            f"unknown template variable '{name}'; templates can use "
+            f"unknown template variable '{clip(name)}'; templates can use "
             f"{', '.join(RESERVED_NAMES)} and the case's parameters",
             did_you_mean(name, sorted(allowed - JINJA_GLOBALS)),
         )
