@@ -246,14 +246,16 @@ class PositionMap:
     def _record_all(self) -> None:
         """Read the text again, recording every position (the first deep lookup does this)."""
         builder = _Builder(self.file, self, self._limits, _ALL_LEVELS)
-        parser = _parser(self._text)
+        parser: Any = None
         try:
+            parser = _parser(self._text)
             with gc_paused():
                 builder.build(parser)
         except (_Stop, yaml.YAMLError):  # the first read met the same problem and said so
             pass
         finally:
-            parser.dispose()
+            if parser is not None:
+                parser.dispose()
         root = builder.root
         if root is not None and root.positions:
             self._root = root.positions[0]
@@ -360,6 +362,15 @@ def _syntax_message(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
             f"{error.context_mark.line + 1} is not closed where expected "
             f"(a missing '{closer}' or ',')"
         )
+    if (
+        "mapping values are not allowed" in problem
+        and error.problem_mark is not None
+        and error.problem_mark.column > 1024
+    ):
+        return (
+            "YAML syntax: a key longer than 1024 characters (YAML's limit for a key written "
+            "without '? '), or a ':' inside a long value: quote the value"
+        )
     if "cannot start any token" in problem:
         character = _character_at(lines, error.problem_mark)
         if character == "\t":
@@ -409,11 +420,17 @@ class _PureParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
         yaml.parser.Parser.__init__(self)
 
 
-def _parser(text: str) -> Any:
+def _parser(text: str, *, pure: bool = False) -> Any:
     """An event parser for `text`: libyaml when available (and not switched off by tests)."""
-    if _CParser is not None and _USE_LIBYAML:
+    if _CParser is not None and _USE_LIBYAML and not pure:
         return _CParser(text)
     return _PureParser(text)
+
+
+# libyaml scans a flow collection ahead of its events and gives up at 1,000 levels, far past
+# the depth bound: the pure parser, run on the text up to there, finds where the bound is hit.
+# It is slow, so only for a prefix this long.
+_PURE_RETRY_CHARS = 1024 * 1024
 
 
 _USE_LIBYAML = True  # tests switch this off to run the pure-Python fallback
@@ -869,18 +886,24 @@ def parse_yaml(text: str, name: str, *, limits: YamlLimits = DEFAULT_LIMITS) -> 
     return document
 
 
-def _parse(text: str, name: str, limits: YamlLimits, record_levels: int) -> YamlDocument:
+def _parse(
+    text: str, name: str, limits: YamlLimits, record_levels: int, *, pure: bool = False
+) -> YamlDocument:
     positions = PositionMap(name, text=text)
     positions._limits = limits
     builder = _Builder(name, positions, limits, record_levels)
-    parser = _parser(text)
+    parser: Any = None
     data: Any = None
     try:
+        parser = _parser(text, pure=pure)  # the pure-Python reader checks characters right here
         data = builder.build(parser)
     except _Stop:
         data = None
     except yaml.MarkedYAMLError as error:
         lines = positions.lines
+        deeper = _depth_bound_issues(error, text, name, limits, positions) if not pure else []
+        if deeper:
+            return YamlDocument(Path(name), None, positions, deeper)
         mark = error.problem_mark or error.context_mark
         if mark is not None and mark.line >= len(lines) and error.context_mark:
             mark = error.context_mark  # the end of the file says little: show the opener
@@ -896,13 +919,35 @@ def _parse(text: str, name: str, limits: YamlLimits, record_levels: int) -> Yaml
         builder.issues.append(PlanIssue(f"YAML: {error}", SourcePosition(name, 1, 1)))
         data = None
     finally:
-        parser.dispose()
+        if parser is not None:
+            parser.dispose()
     root = builder.root
     if data is not None and root is not None and root.positions:
         positions._root = root.positions[0]
         positions._tree = root.subtrees.get(0) if root.subtrees else None
     positions._unrecorded_duplicate = builder.unrecorded_duplicate
     return YamlDocument(Path(name), data, positions, builder.issues)
+
+
+def _depth_bound_issues(
+    error: yaml.MarkedYAMLError, text: str, name: str, limits: YamlLimits, positions: PositionMap
+) -> list[PlanIssue]:
+    """The depth bound's own issue where libyaml gave up on deep nesting first."""
+    mark = error.problem_mark
+    if mark is None or "maximum nesting depth" not in (error.problem or ""):
+        return []
+    lines = positions.lines
+    if mark.line >= len(lines):
+        return []
+    end = sum(len(line) + 1 for line in lines[: mark.line]) + mark.column
+    if end > _PURE_RETRY_CHARS:
+        return []
+    retried = _parse(text[:end], name, limits, 1, pure=True)
+    return [
+        PlanIssue(issue.message, issue.position, issue.suggestion, positions.line(issue.position))
+        for issue in retried.issues
+        if "nested deeper" in issue.message
+    ]
 
 
 def _size_text(size: int) -> str:
