@@ -8,7 +8,7 @@ by `issues` and positioned in its file.
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
@@ -134,7 +134,11 @@ def _needs_whole_pass(model_cls: type[BaseModel], fields: Iterable[str]) -> bool
 
 
 def validate_model(
-    model_cls: type[ModelT], data: Any, positions: PositionMap
+    model_cls: type[ModelT],
+    data: Any,
+    positions: PositionMap,
+    *,
+    part_sizes: Mapping[tuple[Any, Any], int] | None = None,
 ) -> tuple[ModelT | None, list[PlanIssue]]:
     """Validate `data` with `model_cls`: the model, or None and the problems as issues.
 
@@ -142,22 +146,29 @@ def validate_model(
     is validated part by part: the document with its lists and mappings emptied, then each
     of their items on its own, so that a hostile document cannot make the validator build
     millions of errors: parts larger than MAX_PART_VALUES are refused unread, and validation
-    stops once MAX_ISSUES problems are listed.
+    stops once MAX_ISSUES problems are listed. `part_sizes` (from `YamlDocument`) spares
+    counting the values of each part.
     """
-    if not isinstance(data, dict) or _count_values(data, WHOLE_DOCUMENT_VALUES) <= (
-        WHOLE_DOCUMENT_VALUES
-    ):
+    large = (
+        sum(part_sizes.values()) > WHOLE_DOCUMENT_VALUES
+        if part_sizes
+        else _count_values(data, WHOLE_DOCUMENT_VALUES) > WHOLE_DOCUMENT_VALUES
+    )
+    if not isinstance(data, dict) or not large:
         try:
             return model_cls.model_validate(data), []
         except ValidationError as error:
             return None, issues_from_validation(
                 error, model_cls, data, positions, limit=MAX_ISSUES
             )
-    return _validate_in_parts(model_cls, data, positions)
+    return _validate_in_parts(model_cls, data, positions, part_sizes)
 
 
 def _validate_in_parts(
-    model_cls: type[ModelT], data: dict[Any, Any], positions: PositionMap
+    model_cls: type[ModelT],
+    data: dict[Any, Any],
+    positions: PositionMap,
+    part_sizes: Mapping[tuple[Any, Any], int] | None,
 ) -> tuple[ModelT | None, list[PlanIssue]]:
     collections = {
         key: spec
@@ -189,7 +200,11 @@ def _validate_in_parts(
                     )
                 )
                 return None, issues
-            if _count_values(item, MAX_PART_VALUES) > MAX_PART_VALUES:
+            if part_sizes is not None:
+                size = part_sizes.get(at, 1)
+            else:
+                size = _count_values(item, MAX_PART_VALUES)
+            if size > MAX_PART_VALUES:
                 issues.append(positions.issue(_too_large("this item"), at))
                 continue
             try:
@@ -260,7 +275,9 @@ def load_yaml_model(
     shape = document_shape_issue(document, noun, keys or ["its keys"])
     issues = list(document.issues) + ([shape] if shape else [])
     if not issues:
-        model, issues = validate_model(model_cls, document.data, document.positions)
+        model, issues = validate_model(
+            model_cls, document.data, document.positions, part_sizes=document.part_sizes
+        )
         if model is not None and not issues:
             return model, document.positions
     raise PlanError(sorted_issues(issues, [document.positions.file]))

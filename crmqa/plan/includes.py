@@ -86,7 +86,9 @@ def suite_source(
     if defaults and isinstance(raw_cases, list):
         raw_cases = [{**defaults, **case} if isinstance(case, dict) else case for case in raw_cases]
         data = {**data, "cases": raw_cases}
-    suite, issues = validate_model(Suite, data, document.positions)
+    suite, issues = validate_model(
+        Suite, data, document.positions, part_sizes=document.part_sizes
+    )
     sources = [
         CaseSource(raw, ("cases", index), document.positions, suite_id, path)
         for index, raw in enumerate(as_list(raw_cases))

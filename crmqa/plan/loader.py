@@ -86,7 +86,7 @@ def _load_plan(plan_path: Path, display: str) -> LoadedPlan:
             ]
         )
 
-    plan, plan_issues = validate_model(Plan, data, positions)
+    plan, plan_issues = validate_model(Plan, data, positions, part_sizes=document.part_sizes)
     issues.extend(plan_issues)
 
     includes = Includes(plan_path, display, file_order=[display])

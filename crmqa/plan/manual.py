@@ -56,7 +56,9 @@ def load_manual_results(
         found.issues.append(shape)
     if document.issues or shape is not None:
         return found
-    model, issues = validate_model(ManualResultsFile, document.data, document.positions)
+    model, issues = validate_model(
+        ManualResultsFile, document.data, document.positions, part_sizes=document.part_sizes
+    )
     found.issues.extend(issues)
     manual_ids = [
         case.id for case in cases if case.id and case.category == Category.MANUAL.value

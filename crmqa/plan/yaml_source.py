@@ -27,7 +27,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,6 +310,9 @@ class YamlDocument:
     data: Any
     positions: PositionMap
     issues: list[PlanIssue] = field(default_factory=list)
+    #: (top-level key, item key or index) -> values in that item, keys included and aliases
+    #: expanded, for the list and mapping items of top-level collections (not for scalars)
+    part_sizes: dict[tuple[Any, Any], int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -500,6 +503,8 @@ class _Builder:
         self.expanded = 0  # values as the data holds them (an alias counts its whole value)
         self.root: _Frame | None = None  # holds the document's value as its only item
         self.unrecorded_duplicate = False  # a duplicate key where positions were not recorded
+        self.part_sizes: dict[tuple[Any, Any], int] = {}
+        self.stack: list[_Frame] = []  # the containers open, the root holder first
 
     # ----------------------------------------------------------------- issues
 
@@ -591,6 +596,7 @@ class _Builder:
         root = _Frame([], False, 0, 0, True)
         self.root = root
         stack: list[_Frame] = [root]
+        self.stack = stack
         limits = self.limits
         max_depth = limits.max_depth
         max_values = limits.max_values
@@ -669,6 +675,8 @@ class _Builder:
                     top.key = _COMPLEX_KEY
                     top.key_pos = packed
                 frame = _Frame({} if is_map else [], is_map, packed, level, level <= record_levels)
+                if level == 3:  # an item of a top-level collection: its size is noted
+                    frame.before = self.expanded - 1
                 if event.anchor is not None:
                     frame.anchor = event.anchor
                     frame.before = self.expanded - 1
@@ -686,6 +694,8 @@ class _Builder:
                     self.open_anchors.discard(frame.anchor)
                     size = self.expanded - frame.before
                     self.anchors[frame.anchor] = (frame.value, frame.entry, shadow, size)
+                if frame.level == 3:
+                    self._note_part_size(stack, self.expanded - frame.before)
                 if top.is_map and top.key is _COMPLEX_KEY:
                     self._issue("a key must be plain text, not a list or mapping", top.key_pos)
                     top.key = _DISCARD
@@ -703,6 +713,14 @@ class _Builder:
                 self._pack(following.start_mark),
             )
         return root.value[0] if root.value else None
+
+    def _note_part_size(self, stack: list[_Frame], size: int) -> None:
+        """Note the size of the item of a top-level collection just read (stack: its parents)."""
+        document, collection = stack[1], stack[2]
+        root_key = document.key if document.is_map else len(document.value)
+        item_key = collection.key if collection.is_map else len(collection.value)
+        with suppress(TypeError):  # an unhashable key is reported elsewhere
+            self.part_sizes[(root_key, item_key)] = size
 
     def _value(self, top: _Frame, event: ScalarEvent) -> None:
         """A scalar value the loop does not handle inline (tagged, anchored, resolved...)."""
@@ -814,6 +832,8 @@ class _Builder:
             else:
                 self._use_key(top, value, packed)
             return
+        if top.level == 2 and size > 1:
+            self._note_part_size(self.stack, size)
         self._attach(top, value, value_pos, shadow)
 
     def _merge(self, frame: _Frame) -> None:
@@ -926,7 +946,7 @@ def _parse(
         positions._root = root.positions[0]
         positions._tree = root.subtrees.get(0) if root.subtrees else None
     positions._unrecorded_duplicate = builder.unrecorded_duplicate
-    return YamlDocument(Path(name), data, positions, builder.issues)
+    return YamlDocument(Path(name), data, positions, builder.issues, builder.part_sizes)
 
 
 def _depth_bound_issues(
