@@ -110,7 +110,7 @@ class Includes:
     file_order: list[str] = field(default_factory=list)
     #: case id -> display name of the suite whose include filters left it out
     excluded: dict[str, str] = field(default_factory=dict)
-    _seen: set[Path] = field(default_factory=set)
+    _seen: set[Path] = field(default_factory=set, init=False, repr=False)
 
     @property
     def base_dir(self) -> Path:

@@ -477,8 +477,10 @@ class _Frame:
         return (self.positions, self.subtrees)
 
 
-_NOT_PLAIN = "YAML tag '{tag}' is not accepted: crmqa reads plain YAML (text, numbers, " \
-    "true/false, null, lists and mappings)"
+_NOT_PLAIN = (
+    "YAML tag '{tag}' is not accepted: crmqa reads plain YAML (text, numbers, true/false, "
+    "null, lists and mappings)"
+)
 
 
 class _Builder:
@@ -553,8 +555,9 @@ class _Builder:
             tag = _resolve_plain(value)
             if tag not in _SCALAR_CONSTRUCTORS:  # `<<`, `=` and the like as values are text
                 tag = _STR
+            problems = len(self.issues)
             result = self._construct(tag, value, packed)
-            if len(value) <= 32:
+            if len(value) <= 32 and len(self.issues) == problems:  # repeated numbers, nulls
                 self.plain_cache[value] = result
             return result
         if tag == "!" or tag == _STR:
