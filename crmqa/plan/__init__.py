@@ -9,8 +9,8 @@
 - `templating`: `render(value, context)`, `template_context(...)`, `make_faker(...)`,
   `template_error(text)`, `analyse_template(text)`.
 - `schema`: `export_schemas(out_dir, extra=())` writes the JSON Schemas editors use.
-- `yaml_source`, `documents`, `issues`, `sources`, `includes`, `manual`, `dependencies`,
-  `reference`: YAML with positions and bounds, one document against one model, error
-  wording, cases as written, included suites, manual results, the depends_on graph, reference
-  tables.
+- `yaml_source` (reading files), `yaml_builder` (events -> data within bounds), `positions`
+  (`PositionMap`), `documents` (one document against one model), `issues` (error wording),
+  `sources` (cases as written), `includes`, `manual`, `dependencies` (the depends_on graph),
+  `reference` (reference tables).
 """
