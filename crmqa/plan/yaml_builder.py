@@ -188,7 +188,7 @@ class Builder:
         self.open_anchors: set[str] = set()
         self.plain_cache: dict[str, Any] = {}
         self.written = 0  # values as written (an alias counts once)
-        self.expanded = 0  # values as the data holds them (an alias counts its whole value)
+        self.added = 0  # values aliases add beyond themselves (the data holds written + added)
         self.root: _Frame | None = None  # holds the document's value as its only item
         self.unrecorded_duplicate = False  # a duplicate key where positions were not recorded
         self.part_sizes: dict[tuple[Any, Any], int] = {}
@@ -219,7 +219,7 @@ class Builder:
 
     def _count(self, packed: int) -> None:
         """One more value written: the bound on values per file."""
-        if self.written > self.limits.max_values:
+        if self.written > self.limits.max_values:  # kept in step by the loop before calling
             self._issue(
                 f"more than {self.limits.max_values:,} values in one YAML file: split its cases "
                 "into several suite files and include them from the plan",
@@ -295,13 +295,14 @@ class Builder:
         resolvable = _RESOLVABLE_FIRST
         no_key = _NOKEY
         top = root
+        written = 0  # kept local in the loop (self.written is brought in step before calls)
         event = get()
         while True:
             kind = type(event)
             if kind is ScalarEvent:
-                self.written += 1
-                self.expanded += 1
-                if self.written > max_values:
+                written += 1
+                if written > max_values:
+                    self.written = written
                     self._count(self._pack(event.start_mark))
                 value = event.value
                 plain = event.tag is None and (
@@ -345,9 +346,10 @@ class Builder:
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 mark = event.start_mark
                 packed = mark.line * COL + mark.column
-                self.written += 1
-                self.expanded += 1
-                self._count(packed)
+                written += 1
+                if written > max_values:
+                    self.written = written
+                    self._count(packed)
                 level = top.level + 1
                 if level > max_depth:
                     self._issue(
@@ -364,11 +366,10 @@ class Builder:
                     top.key = _COMPLEXKEY
                     top.key_pos = packed
                 frame = _Frame({} if is_map else [], is_map, packed, level, level <= record_levels)
-                if level == 3:  # an item of a top-level collection: its size is noted
-                    frame.before = self.expanded - 1
+                if level == 3 or event.anchor is not None:  # sizes of top-level items, anchors
+                    frame.before = written + self.added - 1
                 if event.anchor is not None:
                     frame.anchor = event.anchor
-                    frame.before = self.expanded - 1
                     self.anchors.pop(event.anchor, None)
                     self.open_anchors.add(event.anchor)
                 stack.append(frame)
@@ -381,20 +382,23 @@ class Builder:
                 shadow = frame.shadow()
                 if frame.anchor is not None:
                     self.open_anchors.discard(frame.anchor)
-                    size = self.expanded - frame.before
+                    size = written + self.added - frame.before
                     self.anchors[frame.anchor] = (frame.value, frame.entry, shadow, size)
                 if frame.level == 3:
-                    self._note_part_size(stack, self.expanded - frame.before)
+                    self._note_part_size(stack, written + self.added - frame.before)
                 if top.is_map and top.key is _COMPLEXKEY:
                     self._issue("a key must be plain text, not a list or mapping", top.key_pos)
                     top.key = _DISCARD
                 else:
                     self._attach(top, frame.value, frame.entry, shadow)
             elif kind is AliasEvent:
+                self.written = written
                 self._alias(top, event)
+                written = self.written
             elif kind is DocumentEndEvent:
                 break
             event = get()
+        self.written = written
         following = get()
         if isinstance(following, DocumentStartEvent):
             self._issue(
@@ -503,8 +507,8 @@ class Builder:
             value, value_pos, shadow, size = None, packed, None, 1
         else:
             value, value_pos, shadow, size = defined
-        self.expanded += size
-        added = self.expanded - self.written
+        self.added += size - 1
+        added = self.added
         if added > max(self.limits.max_alias_values, self.written):
             self._issue(
                 f"YAML aliases expand this file by more than {added:,} values at '*{name}' (an "
