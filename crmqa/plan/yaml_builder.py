@@ -132,10 +132,10 @@ class Stop(Exception):
     """A bound was hit: stop reading (the issue is already recorded)."""
 
 
-_NOKEY: Any = object()  # a mapping expecting its next key
+_NO_KEY: Any = object()  # a mapping expecting its next key
 _DISCARD: Any = object()  # the next value is read but dropped (duplicate or complex key)
-_MERGEKEY: Any = object()  # the next value is a `<<` merge source
-_COMPLEXKEY: Any = object()  # a container is being read where a key was expected
+_MERGE_KEY: Any = object()  # the next value is a `<<` merge source
+_COMPLEX_KEY: Any = object()  # a container is being read where a key was expected
 
 
 class _Frame:
@@ -151,7 +151,7 @@ class _Frame:
         self.level = level  # 1 for the document's own list or mapping
         self.positions: Any = ({} if is_map else []) if record else None
         self.subtrees: dict[Any, Shadow] | None = None
-        self.key: Any = _NOKEY
+        self.key: Any = _NO_KEY
         self.key_pos = 0
         self.merges: list[tuple[Any, int, Shadow | None]] | None = None
         self.anchor: str | None = None
@@ -187,6 +187,9 @@ class Builder:
         self.anchors: dict[str, tuple[Any, int, Shadow | None, int]] = {}
         self.open_anchors: set[str] = set()
         self.plain_cache: dict[str, Any] = {}
+        # plain scalars that could have been numbers, nulls... and were found to be text
+        # (`title`, `op`): the loop takes them as text without resolving them again
+        self.plain_text: set[str] = set()
         self.written = 0  # values as written (an alias counts once)
         self.added = 0  # values aliases add beyond themselves (the data holds written + added)
         self.root: _Frame | None = None  # holds the document's value as its only item
@@ -235,8 +238,8 @@ class Builder:
         if tag is None:
             if not event.implicit[0] or value[:1] not in _RESOLVABLE_FIRST:
                 return value
-            cached = self.plain_cache.get(value, _NOKEY)
-            if cached is not _NOKEY:
+            cached = self.plain_cache.get(value, _NO_KEY)
+            if cached is not _NO_KEY:
                 return cached
             tag = _resolve_plain(value)
             if tag not in _SCALAR_CONSTRUCTORS:  # `<<`, `=` and the like as values are text
@@ -245,6 +248,8 @@ class Builder:
             result = self._construct(tag, value, packed)
             if len(value) <= 32 and len(self.issues) == problems:  # repeated numbers, nulls
                 self.plain_cache[value] = result
+                if tag == _STR:
+                    self.plain_text.add(value)
             return result
         if tag == "!" or tag == _STR:
             return value
@@ -293,7 +298,8 @@ class Builder:
         max_key_length = limits.max_key_length
         record_levels = self.record_levels
         resolvable = _RESOLVABLE_FIRST
-        no_key = _NOKEY
+        plain_text = self.plain_text
+        no_key = _NO_KEY
         top = root
         written = 0  # kept local in the loop (self.written is brought in step before calls)
         event = get()
@@ -306,7 +312,7 @@ class Builder:
                     self._count(self._pack(event.start_mark))
                 value = event.value
                 plain = event.tag is None and (
-                    not event.implicit[0] or value[:1] not in resolvable
+                    not event.implicit[0] or value[:1] not in resolvable or value in plain_text
                 )
                 if top.is_map:
                     if top.key is no_key:  # a key
@@ -322,7 +328,7 @@ class Builder:
                                 top.key_pos = self._pack(event.start_mark)
                         else:
                             self._key(top, event, self._pack(event.start_mark))
-                    elif plain and event.anchor is None and top.key is not _MERGEKEY:
+                    elif plain and event.anchor is None and top.key is not _MERGE_KEY:
                         key = top.key
                         top.key = no_key
                         if key is not _DISCARD:
@@ -363,7 +369,7 @@ class Builder:
                 if tag is not None and tag != "!" and tag != (_MAP if is_map else _SEQ):
                     self._issue(_NOT_PLAIN.format(tag=_shown_tag(tag)), packed)
                 if top.is_map and top.key is no_key:
-                    top.key = _COMPLEXKEY
+                    top.key = _COMPLEX_KEY
                     top.key_pos = packed
                 frame = _Frame({} if is_map else [], is_map, packed, level, level <= record_levels)
                 if level == 3 or event.anchor is not None:  # sizes of top-level items, anchors
@@ -386,9 +392,18 @@ class Builder:
                     self.anchors[frame.anchor] = (frame.value, frame.entry, shadow, size)
                 if frame.level == 3:
                     self._note_part_size(stack, written + self.added - frame.before)
-                if top.is_map and top.key is _COMPLEXKEY:
+                key = top.key
+                if top.is_map and key is _COMPLEX_KEY:
                     self._issue("a key must be plain text, not a list or mapping", top.key_pos)
                     top.key = _DISCARD
+                elif top.is_map and key is not _DISCARD and key is not _MERGE_KEY:
+                    top.key = no_key  # the common case, inline: a mapping's value
+                    top.value[key] = frame.value
+                    if top.positions is not None:
+                        top.positions[key] = (top.key_pos + 1) * KEY + frame.entry
+                        if top.subtrees is None:
+                            top.subtrees = {}
+                        top.subtrees[key] = shadow
                 else:
                     self._attach(top, frame.value, frame.entry, shadow)
             elif kind is AliasEvent:
@@ -425,7 +440,7 @@ class Builder:
 
     def _key(self, top: _Frame, event: ScalarEvent, packed: int) -> None:
         if event.tag is None and event.implicit[0] and event.value == "<<":
-            top.key = _MERGEKEY
+            top.key = _MERGE_KEY
             top.key_pos = packed
             return
         key = self._scalar(event, packed)
@@ -446,6 +461,13 @@ class Builder:
             self._issue(f"duplicate key '{clip(key)}'{self._first_given(top, key)}", packed)
             top.key = _DISCARD
             return
+        if len(top.value) >= self.limits.max_items and top.level != 2:
+            self._issue(
+                f"more than {self.limits.max_items:,} items in one YAML list or mapping: "
+                "a plan needs far fewer here (a generated file gone wrong?)",
+                packed,
+                stop=True,
+            )
         top.key = key
         top.key_pos = packed
 
@@ -475,10 +497,10 @@ class Builder:
             items.append(value)
             return
         key = top.key
-        top.key = _NOKEY
+        top.key = _NO_KEY
         if key is _DISCARD:
             return
-        if key is _MERGEKEY:
+        if key is _MERGE_KEY:
             if top.merges is None:
                 top.merges = []
             top.merges.append((value, packed % KEY, shadow))
@@ -518,7 +540,7 @@ class Builder:
                 packed,
                 stop=True,
             )
-        if top.is_map and top.key is _NOKEY:
+        if top.is_map and top.key is _NO_KEY:
             if shadow is not None:
                 self._issue("a key must be plain text, not a list or mapping", packed)
                 top.key = _DISCARD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 from pathlib import Path
 
@@ -249,3 +250,46 @@ def test_merge_positions_deep_in_a_plan(tmp_path: Path) -> None:
     )
     # both cases point at the anchor's `severity: hgh`: one issue, reported once
     assert lines == [(11, 15)]
+
+
+def _random_data(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.random()
+    if depth > 4 or kind < 0.4:
+        return rng.choice(
+            [rng.randint(-10**6, 10**6), rng.random(), "text", "title", "{{ saved.x }}", None,
+             True, "op", "t", "", "null-ish", "1.5e3x"]
+        )
+    if kind < 0.7:
+        return [_random_data(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {f"{rng.choice('tfnoxyz')}k{n}": _random_data(rng, depth + 1) for n in range(4)}
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+@pytest.mark.parametrize("flow", [False, True])
+def test_data_and_positions_match_pyyaml_on_generated_documents(
+    monkeypatch: pytest.MonkeyPatch, flow: bool
+) -> None:
+    """Data equals PyYAML's; positions agree between both parsers and lazy or full record."""
+    rng = random.Random(11)
+    data = {"cases": [_random_data(rng) for _ in range(60)], "other": _random_data(rng)}
+    text = yaml.safe_dump(data, default_flow_style=flow, sort_keys=False, width=70)
+    document = parse_yaml(text, "doc.yaml")
+    assert document.issues == [] and document.data == yaml.safe_load(text)
+    paths = _paths(document.data)
+    lazy = [(document.positions.value(p), document.positions.key(p)) for p in paths]
+    full, _ = yaml_source._parse(text, "doc.yaml", yaml_source.DEFAULT_LIMITS, 1 << 30)
+    assert lazy == [(full.positions.value(p), full.positions.key(p)) for p in paths]
+    monkeypatch.setattr(yaml_source, "_USE_LIBYAML", False)
+    pure = parse_yaml(text, "doc.yaml")
+    assert pure.data == document.data
+    assert lazy == [(pure.positions.value(p), pure.positions.key(p)) for p in paths]
