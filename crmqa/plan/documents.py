@@ -149,11 +149,7 @@ def validate_model(
     stops once MAX_ISSUES problems are listed. `part_sizes` (from `YamlDocument`) spares
     counting the values of each part.
     """
-    large = (
-        sum(part_sizes.values()) > WHOLE_DOCUMENT_VALUES
-        if part_sizes
-        else _count_values(data, WHOLE_DOCUMENT_VALUES) > WHOLE_DOCUMENT_VALUES
-    )
+    large = _count_values(data, WHOLE_DOCUMENT_VALUES) > WHOLE_DOCUMENT_VALUES  # stops early
     if not isinstance(data, dict) or not large:
         try:
             return model_cls.model_validate(data), []

@@ -273,6 +273,14 @@ def test_a_flood_of_invalid_values_stops_at_a_budget(tmp_path: Path) -> None:
     assert len(issues) == 101 and "more than 100 problems" in issues[-1].message
 
 
+def test_a_long_list_of_junk_where_cases_belong_stops_at_a_budget(tmp_path: Path) -> None:
+    text = PLAN_HEAD + "cases: [" + ", ".join(["0"] * 300_000) + "]\n"
+    start = time.process_time()
+    issues = _validate(tmp_path, text)
+    assert time.process_time() - start < 10.0
+    assert len(issues) == 101 and "a mapping" in issues[0].message
+
+
 def test_a_suite_of_many_broken_cases_stops_at_a_budget(tmp_path: Path) -> None:
     cases = "".join(f"  - {{id: C{n}, steps: [{{op: lead.list}}]}}\n" for n in range(60_000))
     start = time.process_time()
