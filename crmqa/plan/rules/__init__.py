@@ -3,8 +3,10 @@
 A rule is a plain function `(RuleContext) -> Iterable[PlanIssue]`. Every rule is listed in one
 registry, `registered_rules()`, which the loader runs over each plan (and over a suite checked
 on its own). Built-in rules register with `@plan_rule` exactly as a new kind of plan section
-does: a future `load:` section puts its model and its rules side by side in its own module and
-decorates the rules; nothing in the loader changes.
+does: a future `load:` section puts its model and its rules side by side in its own module,
+decorates the rules, and names the module in `BUILTIN_RULE_MODULES` (crmqa's own) or in the
+`crmqa.plan_rules` entry-point group (a third party's: a module, or a rule function); nothing
+in the loader changes.
 
 The context gives a rule the plan's raw data with positions, the validated models (None where
 validation failed, so that a structural error in one place does not hide a dangling reference
@@ -17,6 +19,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +31,16 @@ from crmqa.plan.models import Plan, Scales
 from crmqa.plan.sources import CaseSource
 from crmqa.plan.yaml_source import PositionMap
 
-__all__ = ["Rule", "RuleContext", "plan_rule", "registered_rules", "run_rules", "suggest_id"]
+__all__ = [
+    "BUILTIN_RULE_MODULES",
+    "ENTRY_POINT_GROUP",
+    "Rule",
+    "RuleContext",
+    "plan_rule",
+    "registered_rules",
+    "run_rules",
+    "suggest_id",
+]
 
 
 @dataclass
@@ -121,12 +133,15 @@ def suggest_id(name: str, ids: Sequence[str]) -> str | None:
 Rule = Callable[[RuleContext], Iterable[PlanIssue]]
 
 _RULES: list[Rule] = []
-# Modules of the built-in rules, imported (and so registered) in this order.
-_BUILTIN_MODULES = (
+#: Modules of crmqa's own rules, imported (and so registered) in this order.
+BUILTIN_RULE_MODULES: tuple[str, ...] = (
     "crmqa.plan.rules.cases",
     "crmqa.plan.rules.references",
     "crmqa.plan.rules.templates",
 )
+#: Entry-point group of other packages' rules: each names a module or a rule function.
+ENTRY_POINT_GROUP = "crmqa.plan_rules"
+_providers_loaded = False
 
 
 def plan_rule(rule: Rule) -> Rule:
@@ -137,9 +152,16 @@ def plan_rule(rule: Rule) -> Rule:
 
 
 def registered_rules() -> tuple[Rule, ...]:
-    """Every registered rule, built-in ones first, in registration order."""
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    """Every registered rule, in registration order (built-in modules are imported first)."""
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        for module in BUILTIN_RULE_MODULES:
+            importlib.import_module(module)
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            provided = entry.load()  # a module registers its rules as it is imported
+            if callable(provided) and not isinstance(provided, type):
+                plan_rule(provided)
     return tuple(_RULES)
 
 
