@@ -38,9 +38,24 @@ class PlanIssue:
         if self.suggestion:
             text += f" ({self.suggestion})"
         if self.source_line is not None and self.position is not None:
-            caret = " " * (self.position.column - 1) + "^"
-            text += f"\n    {self.source_line}\n    {caret}"
+            shown, offset = _window(self.source_line, self.position.column - 1)
+            text += f"\n    {shown}\n    {' ' * offset}^"
         return text
+
+
+#: Characters of a source line shown around the column an issue points at.
+_LINE_WINDOW = 100
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """A long line cut to the part around `column` (a minified file, a pasted blob), and
+    where the caret goes in what is shown."""
+    if len(line) <= _LINE_WINDOW:
+        return line, column
+    start = max(0, min(column - _LINE_WINDOW // 2, len(line) - _LINE_WINDOW))
+    end = start + _LINE_WINDOW
+    shown = ("..." if start else "") + line[start:end] + ("..." if end < len(line) else "")
+    return shown, column - start + (3 if start else 0)
 
 
 class CrmqaError(Exception):

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.models import ENTITIES, OPERATIONS, STEP_KINDS
-from crmqa.plan.yaml_source import DataPath, PositionMap
+from crmqa.plan.yaml_source import DataPath, PositionMap, clip
 
-__all__ = ["describe_value", "did_you_mean", "issues_from_validation", "model_keys"]
+__all__ = ["clip", "describe_value", "did_you_mean", "issues_from_validation", "model_keys"]
 
 
 def did_you_mean(word: object, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -290,7 +290,7 @@ def _extra(context: _Context, error: _Error) -> PlanIssue:
     allowed = [name for name in allowed if not name.startswith("$")]
     suggestion = did_you_mean(key, allowed)
     thing = _THINGS.get(model.__name__, _label(parent)) if model else _label(parent)
-    message = f"unknown key '{key}' in {thing}"
+    message = f"unknown key '{clip(key)}' in {thing}"
     if suggestion is None and allowed:
         message += f"; allowed keys: {', '.join(allowed)}"
     return context.at(error, message, suggestion, at_key=True)
@@ -299,7 +299,7 @@ def _extra(context: _Context, error: _Error) -> PlanIssue:
 def _choice(context: _Context, error: _Error) -> PlanIssue:
     expected = re.findall(r"'([^']*)'", str(error.ctx.get("expected", "")))
     value = error.input
-    message = f"{_label(error.path)} must be one of {', '.join(expected)}; got '{value}'"
+    message = f"{_label(error.path)} must be one of {', '.join(expected)}; got '{clip(value)}'"
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         message = f"{_label(error.path)} must be one of {', '.join(expected)}; got "
         message += describe_value(value)
@@ -312,12 +312,12 @@ def _pattern(context: _Context, error: _Error) -> PlanIssue:
     if pattern == _ID_PATTERN:
         return context.at(
             error,
-            f"'{value}' is not a valid id: use letters, digits, '_', '.' and '-', "
+            f"'{clip(value)}' is not a valid id: use letters, digits, '_', '.' and '-', "
             "starting with a letter or digit",
         )
     if pattern.startswith("^(lead|"):
         hint = did_you_mean(value, _ALL_OPERATIONS)
-        message = f"'{value}' is not a canonical operation"
+        message = f"'{clip(value)}' is not a canonical operation"
         if hint is None:  # nothing close: spell out the whole vocabulary
             message += (
                 f": write <entity>.<operation> with entity one of {', '.join(ENTITIES)} "
@@ -325,8 +325,12 @@ def _pattern(context: _Context, error: _Error) -> PlanIssue:
             )
         return context.at(error, message, hint)
     if "\\d{4}-\\d{2}-\\d{2}" in pattern:
-        return context.at(error, f"'{value}' is not a date: write YYYY-MM-DD, e.g. 2026-12-31")
-    return context.at(error, f"{_label(error.path)} '{value}' does not have the expected form")
+        return context.at(
+            error, f"'{clip(value)}' is not a date: write YYYY-MM-DD, e.g. 2026-12-31"
+        )
+    return context.at(
+        error, f"{_label(error.path)} '{clip(value)}' does not have the expected form"
+    )
 
 
 def _wrong_type(context: _Context, error: _Error) -> PlanIssue:
@@ -501,16 +505,29 @@ def _union_issue(context: _Context, path: DataPath, errors: list[_Error]) -> Pla
 
 
 def issues_from_validation(
-    error: ValidationError, root: type[BaseModel], data: Any, positions: PositionMap
+    error: ValidationError,
+    root: type[BaseModel],
+    data: Any,
+    positions: PositionMap,
+    *,
+    at: DataPath = (),
+    limit: int | None = None,
 ) -> list[PlanIssue]:
-    """Word every error of `error` (raised validating `data` with `root`) as a PlanIssue."""
+    """Word the errors of `error` as PlanIssues (at most `limit` of them).
+
+    `data` is the whole document `root` validates; `at` is the data path of the part that was
+    validated when `error` comes from validating one part (one case of a suite) on its own.
+    """
     context = _Context(root, data, positions)
+    part = data
+    for element in at:
+        part = _step_into(part, element)
     records: list[_Error] = []
     for raw in error.errors(include_url=False):
         kind = raw["type"]
-        path, tag = _split_loc(raw["loc"], data, kind)
+        path, tag = _split_loc(raw["loc"], part, kind)
         ctx = dict(raw.get("ctx") or {})
-        records.append(_Error(kind, path, raw.get("input"), ctx, raw["msg"], tag))
+        records.append(_Error(kind, (*at, *path), raw.get("input"), ctx, raw["msg"], tag))
     # A union reports one error per member. Members whose type did not fit the value end in
     # a tag with a type mismatch; when one member got further (a deeper error, or a
     # wrong choice for the right type), only its errors matter; otherwise the mismatches
@@ -522,22 +539,26 @@ def issues_from_validation(
             unions.setdefault(record.path, []).append(record)
         else:
             singles.append(record)
+    # paths that lead to a deeper error: every proper prefix of an error's path
+    leading = {record.path[:length] for record in singles for length in range(len(record.path))}
     for path, members in unions.items():
-        deeper = any(len(r.path) > len(path) and r.path[: len(path)] == path for r in singles)
-        if deeper:
+        if path in leading:
             continue
         fitting = [m for m in members if m.kind not in _TYPE_WORDS]
         if fitting:
-            singles.extend(fitting[:1])
+            chosen = fitting[0]
         elif len(members) == 1:
-            singles.append(members[0])
+            chosen = members[0]
         else:
-            singles.append(_Error("union", path, members[0].input, {"members": members}, "", None))
+            chosen = _Error("union", path, members[0].input, {"members": members}, "", None)
+        singles.append(chosen)
+        leading.update(chosen.path[:length] for length in range(len(chosen.path)))
     # An unknown key that is a near-miss of a missing required key says it all: drop the
     # "missing" issue for that key (`base_ur` given, `base_url` missing).
     near_misses: set[DataPath] = set()
+    missing_in = {record.path[:-1] for record in singles if record.kind == "missing"}
     for record in singles:
-        if record.kind == "extra_forbidden":
+        if record.kind == "extra_forbidden" and record.path[:-1] in missing_in:
             parent = record.path[:-1]
             model = model_at(root, parent, data)
             close = difflib.get_close_matches(
@@ -547,6 +568,14 @@ def issues_from_validation(
                 near_misses.add((*parent, close[0]))
     issues: list[PlanIssue] = []
     for record in singles:
+        if limit is not None and len(issues) >= limit:
+            issues.append(
+                context.at(
+                    record,
+                    f"more than {limit} problems here; fix these first (the rest are not listed)",
+                )
+            )
+            break
         if record.kind == "missing" and record.path in near_misses:
             continue
         if record.kind == "union":

@@ -20,6 +20,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -33,8 +34,11 @@ from jinja2.utils import missing
 from crmqa.core.errors import CrmqaError
 
 __all__ = [
+    "MAX_TEMPLATE_DEPTH",
     "RESERVED_NAMES",
+    "TemplateAnalysis",
     "TemplateRenderError",
+    "analyse_template",
     "has_template",
     "make_faker",
     "render",
@@ -267,26 +271,61 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def template_error(text: str) -> str | None:
-    """Return a plain-English syntax error for `text`, or None when it parses (or has no markup)."""
+#: How deeply a template's expressions may nest. Jinja's parser and compiler recurse, so
+#: a runaway template (a hundred nested brackets) must become an issue, not a RecursionError.
+MAX_TEMPLATE_DEPTH = 30
+
+
+@dataclass(frozen=True)
+class TemplateAnalysis:
+    """What validation needs to know about one template text, from one parse."""
+
+    error: str | None
+    references: tuple[tuple[str, str | None], ...] = ()
+    uncalled: tuple[str, ...] = ()
+
+
+_PLAIN = TemplateAnalysis(None)
+
+
+def _depth(tree: nodes.Node) -> int:
+    """The depth of a syntax tree, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[nodes.Node, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
+@lru_cache(maxsize=65536)
+def analyse_template(text: str) -> TemplateAnalysis:
+    """Parse `text` once: its syntax error, the names it reads, and `fake.X` left uncalled.
+
+    Cached by text: a plan repeats the same templates in thousands of cases.
+    """
     if not has_template(text):
-        return None
+        return _PLAIN
     try:
-        _ENVIRONMENT.parse(text)
+        tree = _ENVIRONMENT.parse(text)
+        too_deep = _depth(tree) > MAX_TEMPLATE_DEPTH + 3  # Template, Output and the expression
     except TemplateSyntaxError as error:
         where = f" (template line {error.lineno})" if "\n" in text.strip() else ""
-        return f"bad template syntax: {error.message}{where}"
-    return None
+        return TemplateAnalysis(f"bad template syntax: {error.message}{where}")
+    except RecursionError:
+        too_deep = True
+    if too_deep:
+        return TemplateAnalysis(
+            f"template nested too deeply: at most {MAX_TEMPLATE_DEPTH} levels of brackets, "
+            "filters and attributes"
+        )
+    return TemplateAnalysis(None, tuple(_references(tree)), tuple(_uncalled(tree)))
 
 
-def _parsed(text: str) -> nodes.Template | None:
-    """The template's syntax tree; None for plain text or text that does not parse."""
-    if not has_template(text):
-        return None
-    try:
-        return _ENVIRONMENT.parse(text)
-    except TemplateSyntaxError:
-        return None
+def template_error(text: str) -> str | None:
+    """Return a plain-English syntax error for `text`, or None when it parses (or has no markup)."""
+    return analyse_template(text).error
 
 
 def uncalled_functions(text: str) -> list[str]:
@@ -294,9 +333,20 @@ def uncalled_functions(text: str) -> list[str]:
 
     Attributes that lead further (`fake.unique.email()`) are not counted.
     """
-    tree = _parsed(text)
-    if tree is None:
-        return []
+    return list(analyse_template(text).uncalled)
+
+
+def template_references(text: str) -> list[tuple[str, str | None]]:
+    """Top-level names a template reads, each with its first attribute if constant.
+
+    `"{{ vars.company }} {{ fake.email() }}"` gives `[("vars", "company"), ("fake", "email")]`.
+    Names the template defines itself (`{% set %}`, loop variables) are left out. Returns an
+    empty list when the text has no markup or does not parse.
+    """
+    return list(analyse_template(text).references)
+
+
+def _uncalled(tree: nodes.Template) -> list[str]:
     used_further = {id(call.node) for call in tree.find_all(nodes.Call)}
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
         used_further.add(id(getattr(access, "node", None)))
@@ -309,16 +359,7 @@ def uncalled_functions(text: str) -> list[str]:
     ]
 
 
-def template_references(text: str) -> list[tuple[str, str | None]]:
-    """Top-level names a template reads, each with its first attribute if constant.
-
-    `"{{ vars.company }} {{ fake.email() }}"` gives `[("vars", "company"), ("fake", "email")]`.
-    Names the template defines itself (`{% set %}`, loop variables) are left out. Returns an
-    empty list when the text has no markup or does not parse.
-    """
-    tree = _parsed(text)
-    if tree is None:
-        return []
+def _references(tree: nodes.Template) -> list[tuple[str, str | None]]:
     assigned: set[str] = set()
     for statement in tree.find_all((nodes.Assign, nodes.For)):
         if isinstance(statement, nodes.Assign | nodes.For):

@@ -1,96 +1,72 @@
-"""Reading YAML while keeping where every key and value came from.
+"""Reading YAML files while keeping where every key and value came from.
 
-PyYAML composes a node tree whose nodes carry start marks; this module turns that tree into
-plain Python data plus a `PositionMap` (data path -> key and value positions), and reports
-syntax errors, duplicate keys and tabs as positioned `PlanIssue`s instead of exceptions.
+The parser (libyaml through PyYAML's `CParser` when it is there, PyYAML's pure-Python parser
+otherwise) yields events; `yaml_builder` turns them, in one loop without recursion, into plain
+Python data plus a `PositionMap` (data path -> key and value positions). Syntax errors,
+duplicate keys, unknown tags and hostile input become positioned `PlanIssue`s, never
+exceptions.
 
-Two deliberate departures from YAML 1.1, both to spare plan authors surprises:
-- unquoted dates (`expires: 2026-12-31`) stay text, as the plan models expect;
-- only `true`/`false` are booleans; `yes`, `no`, `on`, `off` stay text (`country: NO`).
+Why events rather than PyYAML's composer and constructor: the composer recurses (deep nesting
+ends in RecursionError, or in C), it expands aliases without limit (an alias bomb takes
+minutes and gigabytes), and it calls the Python resolver once per scalar, which makes a bare
+`yaml.load` slower than this whole loop. Here every bound is checked as the events arrive.
+
+libyaml's error positions were compared with the pure parser's on the syntax-error corpus and
+more: the problem marks agree (libyaml points at the backslash of a bad escape, the pure
+parser at the letter after it), so errors are positioned from libyaml's marks directly. The
+one exception: libyaml scans deep flow nesting ahead and gives up at 1,000 levels, so the
+pure parser, run on the text up to there, finds where the depth bound is crossed. Reader
+errors (control characters, binary junk) are positioned by scanning the text here, since
+libyaml reports a byte offset.
 """
 
 from __future__ import annotations
 
-import re
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import Reader
 
 from crmqa.core.errors import PlanIssue, SourcePosition
-
-DataPath = tuple[str | int, ...]
-
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _PlanYamlLoader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver and with YAML 1.2 booleans only."""
-
-
-_PlanYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PlanYamlLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+from crmqa.plan.positions import DataPath, PositionMap, source_position
+from crmqa.plan.yaml_builder import (
+    ALL_LEVELS,
+    DEFAULT_LIMITS,
+    RECORDED_LEVELS,
+    Builder,
+    Stop,
+    YamlLimits,
+    clip,
 )
 
+__all__ = [
+    "DEFAULT_LIMITS",
+    "LIBYAML",
+    "DataPath",
+    "PositionMap",
+    "YamlDocument",
+    "YamlLimits",
+    "clip",
+    "gc_paused",
+    "parse_yaml",
+    "read_yaml",
+]
 
-@dataclass(frozen=True)
-class NodePosition:
-    """Where one value sits: its own start, and the start of the key that names it (if any)."""
+_CParser: Any
+try:
+    from yaml import _yaml as _libyaml
 
-    value: SourcePosition
-    key: SourcePosition | None = None
+    _CParser = _libyaml.CParser
+except ImportError:  # PyYAML built without libyaml: the pure-Python parser does the work
+    _CParser = None
 
-
-@dataclass
-class PositionMap:
-    """Data path (keys and list indexes) -> position, for one YAML file."""
-
-    file: str
-    lines: list[str]
-    positions: dict[DataPath, NodePosition] = field(default_factory=dict)
-
-    def value(self, path: DataPath) -> SourcePosition | None:
-        """Position of the value at `path`, or of its nearest ancestor that has one."""
-        for depth in range(len(path), -1, -1):
-            found = self.positions.get(tuple(path[:depth]))
-            if found is not None:
-                return found.value
-        return None
-
-    def key(self, path: DataPath) -> SourcePosition | None:
-        """Position of the key naming `path` (falls back to the value, then ancestors)."""
-        found = self.positions.get(tuple(path))
-        if found is not None and found.key is not None:
-            return found.key
-        return self.value(path)
-
-    def line(self, position: SourcePosition | None) -> str | None:
-        """The source line a position points into (without its newline)."""
-        if position is None or not 1 <= position.line <= len(self.lines):
-            return None
-        return self.lines[position.line - 1].rstrip("\r")
-
-    def issue(
-        self,
-        message: str,
-        path: DataPath = (),
-        *,
-        at_key: bool = False,
-        suggestion: str | None = None,
-    ) -> PlanIssue:
-        """A PlanIssue positioned at `path`'s value (or key), with its source line."""
-        position = self.key(path) if at_key else self.value(path)
-        if position is None:
-            position = SourcePosition(self.file, 1, 1)
-        return PlanIssue(message, position, suggestion, self.line(position))
+#: True when PyYAML was built with libyaml (the fast C parser is used).
+LIBYAML: bool = _CParser is not None
 
 
 @dataclass
@@ -100,7 +76,10 @@ class YamlDocument:
     path: Path
     data: Any
     positions: PositionMap
-    issues: list[PlanIssue]
+    issues: list[PlanIssue] = field(default_factory=list)
+    #: (top-level key, item key or index) -> values in that item, keys included and aliases
+    #: expanded, for the list and mapping items of top-level collections (not for scalars)
+    part_sizes: dict[tuple[Any, Any], int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -108,136 +87,244 @@ class YamlDocument:
         return not self.issues
 
 
-def _position(file: str, mark: Any) -> SourcePosition:
-    return SourcePosition(file, mark.line + 1, mark.column + 1)
-
+# --------------------------------------------------------------------------- syntax errors
 
 _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "found character '\\t' that cannot start any token",
-        "a tab character: indent YAML with spaces, never tabs",
-    ),
-    (
-        "mapping values are not allowed here",
-        "a ':' where YAML expected none: quote values that contain ': ', or check the indentation",
-    ),
-    (
-        "could not find expected ':'",
-        "missing ':' after a key, or a line that should be indented further",
-    ),
-    (
-        "expected <block end>, but found",
-        "bad indentation: this line does not line up with the keys above it",
-    ),
-    ("found undefined alias", "an alias (*name) with no matching anchor (&name)"),
-    ("expected a single document in the stream", "more than one YAML document ('---') in one file"),
+    ("found character '\\t' that cannot start any token", "a tab character: indent YAML with "
+     "spaces, never tabs"),
+    ("found a tab character", "a tab character: indent YAML with spaces, never tabs"),
+    ("mapping values are not allowed", "a ':' where YAML expected none: quote values that "
+     "contain ': ', or check the indentation"),
+    ("could not find expected ':'", "missing ':' after a key, or a line that should be "
+     "indented further"),
+    ("expected <block end>, but found", "bad indentation: this line does not line up with the "
+     "keys above it"),
+    ("did not find expected key", "bad indentation: this line does not line up with the keys "
+     "above it"),
+    ("did not find expected '-' indicator", "bad indentation: this line does not line up with "
+     "the list items above it"),
     ("found unexpected end of stream", "the file ends inside an open quote or bracket"),
-    (
-        "found unknown escape character",
-        "an unknown escape (\\x) inside a double-quoted string: use single quotes",
-    ),
-    (
-        "could not determine a constructor for the tag",
-        "a YAML tag (!something) crmqa does not accept",
-    ),
+    ("found unknown escape character", "an unknown escape (\\x) inside a double-quoted string: "
+     "use single quotes"),
+    ("did not find expected node content", "a value is missing here"),
+    ("expected the node content", "a value is missing here"),
+    ("exceeded maximum nesting depth", "nesting too deep: a plan needs far fewer levels"),
 )
 
 
-def _syntax_message(error: yaml.MarkedYAMLError) -> str:
+def _character_at(lines: list[str], mark: Any) -> str:
+    if mark is None or not 0 <= mark.line < len(lines):
+        return ""
+    line = lines[mark.line]
+    return line[mark.column] if 0 <= mark.column < len(line) else ""
+
+
+def _syntax_message(error: yaml.MarkedYAMLError, lines: list[str]) -> str:
     problem = (error.problem or str(error)).strip()
     context_text = (error.context or "").strip()
-    if context_text.startswith("while parsing a flow") and error.context_mark is not None:
-        kind, closer = ("list", "]") if "sequence" in context_text else ("mapping", "}")
-        opener = "[" if closer == "]" else "{"
+    flow = ("while parsing a flow sequence", "while parsing a flow mapping")
+    if context_text.startswith(flow) and error.context_mark is not None:
+        kind, opener, closer = (
+            ("list", "[", "]") if "sequence" in context_text else ("mapping", "{", "}")
+        )
         return (
             f"YAML syntax: the {kind} opened with '{opener}' on line "
             f"{error.context_mark.line + 1} is not closed where expected "
             f"(a missing '{closer}' or ',')"
         )
+    if (
+        "mapping values are not allowed" in problem
+        and error.problem_mark is not None
+        and error.problem_mark.column > 1024
+    ):
+        return (
+            "YAML syntax: a key longer than 1024 characters (YAML's limit for a key written "
+            "without '? '), or a ':' inside a long value: quote the value"
+        )
+    if "cannot start any token" in problem:
+        character = _character_at(lines, error.problem_mark)
+        if character == "\t":
+            return "YAML syntax: a tab character: indent YAML with spaces, never tabs"
+        if character:
+            return (
+                f"YAML syntax: '{character}' cannot start a value: quote the value "
+                "('@' and '`' are reserved in YAML)"
+            )
     for needle, hint in _SYNTAX_HINTS:
         if needle in problem or needle in context_text:
             return f"YAML syntax: {hint}"
-    context = f" {error.context.strip()}" if error.context else ""
+    context = f" {context_text}" if context_text else ""
     return f"YAML syntax: {problem}{context}"
 
 
-class _Builder:
-    """Walks a composed node tree into data, recording positions and duplicate keys."""
+def _offset_position(file: str, text: str, offset: int) -> SourcePosition:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return SourcePosition(file, text.count("\n", 0, offset) + 1, offset - line_start + 1)
 
-    def __init__(self, file: str, loader: _PlanYamlLoader, positions: PositionMap) -> None:
-        self.file = file
-        self.loader = loader
-        self.positions = positions
-        self.issues: list[PlanIssue] = []
-        self._stack: list[Node] = []
 
-    def _issue(self, message: str, mark: Any) -> None:
-        position = _position(self.file, mark)
-        self.issues.append(PlanIssue(message, position, None, self.positions.line(position)))
+def _reader_issue(file: str, text: str, positions: PositionMap) -> PlanIssue:
+    """A control or other non-YAML character, positioned by finding it (libyaml gives bytes)."""
+    found = Reader.NON_PRINTABLE.search(text)
+    if found is None:  # cannot happen for a reader error; say what is known
+        return PlanIssue("YAML: the file holds characters YAML does not allow")
+    position = _offset_position(file, text, found.start())
+    code = f"U+{ord(found.group()):04X}"
+    return PlanIssue(
+        f"YAML: the character {code} is not allowed in YAML text (a control character: is this "
+        "a binary file? write such characters as \\u escapes in a double-quoted string)",
+        position,
+        None,
+        positions.line(position),
+    )
 
-    def build(self, node: Node, path: DataPath, key_mark: Any = None) -> Any:
-        self.positions.positions[path] = NodePosition(
-            _position(self.file, node.start_mark),
-            _position(self.file, key_mark) if key_mark is not None else None,
+
+# --------------------------------------------------------------------------- parsers
+
+
+class _PureParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python reader, scanner and parser: events, no composer."""
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+def _parser(text: str, *, pure: bool = False) -> Any:
+    """An event parser for `text`: libyaml when available (and not switched off by tests)."""
+    if _CParser is not None and _USE_LIBYAML and not pure:
+        return _CParser(text)
+    return _PureParser(text)
+
+
+# libyaml scans a flow collection ahead of its events and gives up at 1,000 levels, far past
+# the depth bound: the pure parser, run on the text up to there, finds where the bound is hit.
+# It is slow, so only for a prefix this long.
+_PURE_RETRY_CHARS = 1024 * 1024
+
+
+_USE_LIBYAML = True  # tests switch this off to run the pure-Python fallback
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large, acyclic data.
+
+    Every few hundred allocations CPython's collector walks the objects alive, so building
+    millions of values (a big plan, then its models) spends most of its time collecting
+    nothing: plan data has no reference cycles. Re-entrant; restores the previous state.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+
+def parse_yaml(text: str, name: str, *, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
+    """Read YAML `text` (named `name` in positions) into data, positions and issues.
+
+    Positions are recorded for the first levels; the map reads the text again, recording
+    everything, on its first deeper lookup (most valid plans never make one).
+    """
+    document, unrecorded_duplicate = _parse(text, name, limits, RECORDED_LEVELS)
+    if document.issues and unrecorded_duplicate:
+        # "first given on line N" needs the positions the first read did not record
+        document, _ = _parse(text, name, limits, ALL_LEVELS)
+    return document
+
+
+def _record_everything(text: str, name: str, limits: YamlLimits) -> tuple[int | None, Any]:
+    """(root entry, tree) of a PositionMap recording every position of `text`."""
+    with gc_paused():
+        document, _ = _parse(text, name, limits, ALL_LEVELS)
+    return document.positions._root, document.positions._tree
+
+
+def _parse(
+    text: str, name: str, limits: YamlLimits, record_levels: int, *, pure: bool = False
+) -> tuple[YamlDocument, bool]:
+    """The document read from `text`, and whether a duplicate key was met where positions
+    were not recorded (its message then lacks the line of the first one)."""
+    positions = PositionMap(name, text=text)
+    if record_levels < ALL_LEVELS:
+        positions._record_all = lambda: _record_everything(text, name, limits)
+    builder = Builder(name, positions, limits, record_levels)
+    parser: Any = None
+    data: Any = None
+    try:
+        parser = _parser(text, pure=pure)  # the pure-Python reader checks characters right here
+        data = builder.build(parser)
+    except Stop:
+        data = None
+    except yaml.MarkedYAMLError as error:
+        lines = positions.lines
+        deeper = _depth_bound_issues(error, text, name, limits, positions) if not pure else []
+        if deeper:
+            return YamlDocument(Path(name), None, positions, deeper), False
+        mark = error.problem_mark or error.context_mark
+        if mark is not None and mark.line >= len(lines) and error.context_mark:
+            mark = error.context_mark  # the end of the file says little: show the opener
+        position = (
+            source_position(name, builder._pack(mark)) if mark else SourcePosition(name, 1, 1)
         )
-        if any(node is seen for seen in self._stack):
-            self._issue("an alias refers to itself (recursive YAML anchor)", node.start_mark)
-            return None
-        self._stack.append(node)
-        try:
-            if isinstance(node, MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, SequenceNode):
-                return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-            return self._scalar(node)
-        finally:
-            self._stack.pop()
-
-    def _scalar(self, node: Node) -> Any:
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as error:
-            self._issue(_syntax_message(error), error.problem_mark or node.start_mark)
-            return None
-
-    def _mapping(self, node: MappingNode, path: DataPath) -> dict[Any, Any]:
-        result: dict[Any, Any] = {}
-        first_seen: dict[Any, int] = {}
-        merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merges.append(value_node)
-                continue
-            if not isinstance(key_node, ScalarNode):
-                self._issue("a key must be plain text, not a list or mapping", key_node.start_mark)
-                continue
-            key = self._scalar(key_node)
-            try:
-                hash(key)
-            except TypeError:
-                self._issue("a key must be plain text", key_node.start_mark)
-                continue
-            if key in first_seen:
-                self._issue(
-                    f"duplicate key '{key}' (first given on line {first_seen[key]})",
-                    key_node.start_mark,
-                )
-                continue
-            first_seen[key] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node, (*path, key), key_node.start_mark)
-        for merge in merges:  # `<<: *defaults` fills keys not given explicitly
-            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
-            for source in sources:
-                merged = self.build(source, path) if isinstance(source, MappingNode) else None
-                if not isinstance(merged, dict):
-                    self._issue("'<<' must merge a mapping", source.start_mark)
-                    continue
-                for key, value in merged.items():
-                    result.setdefault(key, value)
-        return result
+        builder.issues.append(
+            PlanIssue(_syntax_message(error, lines), position, None, positions.line(position))
+        )
+        data = None
+    except yaml.reader.ReaderError:
+        builder.issues.append(_reader_issue(name, text, positions))
+        data = None
+    except yaml.YAMLError as error:  # any other parser complaint, worded as PyYAML words it
+        builder.issues.append(PlanIssue(f"YAML: {error}", SourcePosition(name, 1, 1)))
+        data = None
+    finally:
+        if parser is not None:
+            parser.dispose()
+    root = builder.root
+    if data is not None and root is not None and root.positions:
+        positions._root = root.positions[0]
+        positions._tree = root.subtrees.get(0) if root.subtrees else None
+    document = YamlDocument(Path(name), data, positions, builder.issues, builder.part_sizes)
+    return document, builder.unrecorded_duplicate
 
 
-def read_yaml(path: str | Path, *, display_name: str | None = None) -> YamlDocument:
+def _depth_bound_issues(
+    error: yaml.MarkedYAMLError, text: str, name: str, limits: YamlLimits, positions: PositionMap
+) -> list[PlanIssue]:
+    """The depth bound's own issue where libyaml gave up on deep nesting first."""
+    mark = error.problem_mark
+    if mark is None or "maximum nesting depth" not in (error.problem or ""):
+        return []
+    start = 0
+    for _ in range(mark.line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return []
+    end = start + mark.column
+    if end > _PURE_RETRY_CHARS:
+        return []
+    retried, _ = _parse(text[:end], name, limits, 1, pure=True)
+    return [
+        PlanIssue(issue.message, issue.position, issue.suggestion, positions.line(issue.position))
+        for issue in retried.issues
+        if "nested deeper" in issue.message
+    ]
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size:,} bytes"
+
+
+def read_yaml(
+    path: str | Path, *, display_name: str | None = None, limits: YamlLimits = DEFAULT_LIMITS
+) -> YamlDocument:
     """Read one YAML file into data and positions; problems become issues, never exceptions.
 
     `display_name` is the file name put into positions (defaults to the path as given).
@@ -245,46 +332,46 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> YamlDocum
     """
     file_path = Path(path)
     name = display_name or str(path)
+
+    def failed(issue: PlanIssue) -> YamlDocument:
+        return YamlDocument(file_path, None, PositionMap(name, []), [issue])
+
     try:
-        raw = file_path.read_bytes()
+        with file_path.open("rb") as handle:
+            raw = handle.read(limits.max_bytes + 1)  # never more than the bound, whatever it is
     except FileNotFoundError:
-        return YamlDocument(
-            file_path, None, PositionMap(name, []), [PlanIssue(f"file not found: {name}")]
-        )
+        return failed(PlanIssue(f"file not found: {name}"))
     except OSError as error:
-        return YamlDocument(
-            file_path,
-            None,
-            PositionMap(name, []),
-            [PlanIssue(f"cannot read {name}: {error.strerror or error}")],
+        return failed(PlanIssue(f"cannot read {name}: {error.strerror or error}"))
+    if len(raw) > limits.max_bytes:
+        try:
+            size = file_path.stat().st_size
+        except OSError:
+            size = len(raw)
+        shown = _size_text(size) if size > limits.max_bytes else "larger than that"
+        return failed(
+            PlanIssue(
+                f"{name} is {shown}; crmqa reads YAML files of at most "
+                f"{_size_text(limits.max_bytes)}: split its cases into several suite files and "
+                "include them from the plan (include: [suites/part-1.yaml, "
+                "suites/part-2.yaml, ...])",
+                SourcePosition(name, 1, 1),
+            )
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return YamlDocument(
-            file_path,
-            None,
-            PositionMap(name, []),
-            [PlanIssue(f"{name} is not UTF-8 text (byte {error.start})")],
+        line_start = raw.rfind(b"\n", 0, error.start) + 1
+        column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
+        position = SourcePosition(name, raw.count(b"\n", 0, error.start) + 1, column)
+        return failed(
+            PlanIssue(
+                f"{name} is not UTF-8 text (byte {error.start}): a binary file, or text saved "
+                "in another encoding? Save it as UTF-8",
+                position,
+            )
         )
-    positions = PositionMap(name, text.splitlines())
-    loader = _PlanYamlLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            if mark is not None and mark.line >= len(positions.lines) and error.context_mark:
-                mark = error.context_mark  # the end of the file says little: show the opener
-            position = _position(name, mark) if mark else SourcePosition(name, 1, 1)
-            issue = PlanIssue(_syntax_message(error), position, None, positions.line(position))
-            return YamlDocument(file_path, None, positions, [issue])
-        except yaml.YAMLError as error:  # an unmarked reader error (e.g. a control character)
-            return YamlDocument(file_path, None, positions, [PlanIssue(f"YAML: {error}")])
-        if root is None:
-            return YamlDocument(file_path, None, positions, [])
-        builder = _Builder(name, loader, positions)
-        data = builder.build(root, ())
-        return YamlDocument(file_path, data, positions, builder.issues)
-    finally:
-        loader.dispose()
+    with gc_paused():
+        document = parse_yaml(text, name, limits=limits)
+    document.path = file_path
+    return document
