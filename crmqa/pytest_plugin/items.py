@@ -34,7 +34,7 @@ class PlanFile(pytest.File):
             environment=None if listing else os.environ,
         )
         self.loaded = prepared.loaded
-        for loaded_case in dependency_order(self.loaded.cases):
+        for loaded_case in self.loaded.dependency_order():
             case = loaded_case.case
             parameter_sets = case.parameters or [{}]
             for index, params in enumerate(parameter_sets):
@@ -61,33 +61,6 @@ def _markers_for(loaded_case: LoadedCase) -> list[str]:
 
 def _marker_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in text)
-
-
-def dependency_order(cases: list[LoadedCase]) -> list[LoadedCase]:
-    """The cases in run order: written order, each case's dependencies moved before it.
-
-    The loader has already refused cycles and unknown ids, so every dependency is placed.
-    """
-    by_id = {loaded.case.id: loaded for loaded in cases}
-    placed: set[str] = set()
-    ordered: list[LoadedCase] = []
-    for loaded in cases:
-        # Depth-first without recursion: a long chain of dependencies must not overflow.
-        stack: list[tuple[LoadedCase, int]] = [(loaded, 0)]
-        while stack:
-            current, next_dependency = stack.pop()
-            if current.case.id in placed:
-                continue
-            dependencies = current.case.depends_on
-            if next_dependency < len(dependencies):
-                stack.append((current, next_dependency + 1))
-                dependency = by_id.get(dependencies[next_dependency])
-                if dependency is not None and dependency.case.id not in placed:
-                    stack.append((dependency, 0))
-                continue
-            placed.add(current.case.id)
-            ordered.append(current)
-    return ordered
 
 
 def dependency_groups(loaded: LoadedPlan) -> dict[str, str]:

@@ -36,13 +36,8 @@ def steps_with_paths(loaded_case: LoadedCase) -> Iterator[tuple[tuple[str | int,
 
 def case_issue(loaded_case: LoadedCase, where: tuple[str | int, ...], message: str,
                suggestion: str | None = None) -> PlanIssue:
-    """An issue at `where` inside a case (its own position when finer ones are not known)."""
-    issue = getattr(loaded_case, "issue", None)
-    if callable(issue):
-        found = issue(message, where, suggestion=suggestion)
-        assert isinstance(found, PlanIssue)
-        return found
-    return PlanIssue(f"case {loaded_case.case.id}: {message}", loaded_case.source, suggestion)
+    """An issue at `where` inside a case, at the file:line:col it was written."""
+    return loaded_case.issue(message, where, suggestion=suggestion)
 
 
 def case_issues(loaded: LoadedPlan, profile: Profile,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmqa.core.errors import EnvironmentProblem, PlanError, PlanIssue
-from crmqa.plan.loader import LoadedPlan, load_yaml_document
-from crmqa.plan.yaml_source import DataPath, PositionMap
+from crmqa.plan.loader import LoadedPlan
+from crmqa.plan.yaml_source import DataPath
 from crmqa.profiles.adapter import load_adapter
 from crmqa.profiles.loader import resolve_profile
 from crmqa.profiles.models import Profile
@@ -20,13 +20,10 @@ class PlanPositions:
 
     def __init__(self, loaded: LoadedPlan) -> None:
         self._loaded = loaded
-        self._map: PositionMap | None = getattr(loaded, "positions", None)
 
     def issue(self, message: str, path: DataPath, *, suggestion: str | None = None,
               at_key: bool = False) -> PlanIssue:
-        if self._map is None:
-            self._map = load_yaml_document(self._loaded.path).positions
-        return self._map.issue(message, path, suggestion=suggestion, at_key=at_key)
+        return self._loaded.issue(message, path, suggestion=suggestion, at_key=at_key)
 
 
 def target_profile(loaded: LoadedPlan, name: str,
