@@ -90,6 +90,17 @@ class Identity:
 ANONYMOUS = "anonymous"
 
 
+def default_identity(declared: list[str]) -> str:
+    """`default` if declared, else the only identity, else `admin`, else anonymous."""
+    if "default" in declared:
+        return "default"
+    if len(declared) == 1:
+        return declared[0]
+    if "admin" in declared:
+        return "admin"
+    return ANONYMOUS
+
+
 @dataclass
 class ResolvedTarget:
     """A plan target with its profile and credentials, ready for the drivers."""
@@ -110,14 +121,8 @@ class ResolvedTarget:
 
     @property
     def default_identity(self) -> str:
-        """`default` if declared, else the only identity, else `admin`, else anonymous."""
-        if "default" in self.identities:
-            return "default"
-        if len(self.identities) == 1:
-            return next(iter(self.identities))
-        if "admin" in self.identities:
-            return "admin"
-        return ANONYMOUS
+        """The identity a step without `as:` acts as (see `default_identity`)."""
+        return default_identity(list(self.identities))
 
     @property
     def admin_identity(self) -> str:

@@ -17,7 +17,7 @@ from crmqa.plan.loader import LoadedCase, LoadedPlan
 from crmqa.plan.models import Target, WaitStep
 from crmqa.plan.templating import has_template
 from crmqa.profiles.models import Profile
-from crmqa.profiles.target import ANONYMOUS
+from crmqa.profiles.target import ANONYMOUS, default_identity
 
 _PHASES = ("setup", "steps", "teardown")
 _NEED_FORMS = ("api", "ui", "<entity>", "<entity>.<operation>", "screen:<screen>[.<element>]",
@@ -114,8 +114,7 @@ def need_problem(need: str, profile: Profile) -> tuple[str, str | None] | None:
 def identities_used(loaded: LoadedPlan, target: Target) -> list[str]:
     """The identities of `target` that the plan's cases act as, its default one included."""
     declared = list(target.identities)
-    default = ("default" if "default" in declared else declared[0] if len(declared) == 1
-               else "admin" if "admin" in declared else ANONYMOUS)
+    default = default_identity(declared)
     used: dict[str, None] = {}
     acts_by_default = False
     changes = False
