@@ -160,13 +160,14 @@ CASE_SHAPES = (
         target: lead_form
         as: sales
       - ui: fill
+        target: lead_form
         values:
           first_name: "{{{{ fake.first_name() }}}}"
           email: "{{{{ fake.unique_email() }}}}"
       - ui: click
         target: lead_form.save
       - ui: expect_text
-        target: flash
+        target: lead_detail.message
         value: Lead created
 """,
 )
