@@ -440,7 +440,15 @@ def test_target_flags_leave_out_what_they_forbid_and_say_which_flag(sandbox, tmp
       - op: lead.list
         expect: {outcome: ok}
 """
-    plan = write_plan(tmp_path, CREATE_CASE + read_only, target_extra="")
+    timed = """\
+  - id: PERF-1
+    title: List answers quickly
+    category: performance
+    steps:
+      - op: lead.list
+        expect: {outcome: ok, max_ms: 5000}
+"""
+    plan = write_plan(tmp_path, CREATE_CASE + read_only + timed, target_extra="")
     reports = tmp_path / "reports"
     before = lead_total(sandbox)
     done = run("run", str(plan), "--reports", str(reports), env=sandbox_env(sandbox))
@@ -453,4 +461,7 @@ def test_target_flags_leave_out_what_they_forbid_and_say_which_flag(sandbox, tmp
     assert results["ADD-1"]["outcome"] == "not_applicable"
     assert "set destructive_ok: true on the target" in results["ADD-1"]["message"]
     assert results["READ-1"]["outcome"] == "passed"
+    assert results["PERF-1"]["outcome"] == "not_applicable"
+    assert "set load_ok: true on the target" in results["PERF-1"]["message"]
+    assert "has load_ok: false, so 1 case(s) that put load on the CRM" in done.stdout
     assert lead_total(sandbox) == before
