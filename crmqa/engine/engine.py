@@ -55,6 +55,7 @@ from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
+from crmqa.plan.step_kinds import step_kinds
 from crmqa.plan.templating import (
     TemplateRenderError,
     has_template,
@@ -92,16 +93,17 @@ def step_action(step: Any) -> str:
         return f"ui {step.ui}" + (f" {step.target}" if step.target else "")
     if isinstance(step, WaitStep):
         return f"wait until ({step_action(step.wait_until.step)})"
-    return type(step).__name__
-
-
-_STEP_KINDS: dict[type, str] = {
-    OpStep: "op", RequestStep: "request", UiStep: "ui", WaitStep: "wait_until",
-}
+    # A registered kind may say what it does (`describe()`); else its key says enough.
+    describe = getattr(step, "describe", None)
+    return str(describe()) if callable(describe) else _step_kind(step)
 
 
 def _step_kind(step: Any) -> str:
-    return _STEP_KINDS.get(type(step), "step")
+    """The key that says what the step does (`op`, `ui`, or a registered kind's)."""
+    for kind in step_kinds():
+        if isinstance(step, kind.model):
+            return kind.key
+    return "step"
 
 
 def _label(phase: str, number: int, step: Any, title: str) -> str:
