@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as _dt
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     Discriminator,
     Field,
     Tag,
@@ -27,6 +28,7 @@ from pydantic_core import PydanticCustomError
 # Re-exported: the vocabulary lives in crmqa.plan.canonical.
 from crmqa.plan.canonical import ENTITIES as ENTITIES
 from crmqa.plan.canonical import OPERATIONS as OPERATIONS
+from crmqa.plan.sections import with_sections
 from crmqa.plan.step_kinds import STEP_KINDS as STEP_KINDS
 from crmqa.plan.step_kinds import Step as Step
 
@@ -374,7 +376,7 @@ class ManualResults(Strict):
     )
 
 
-class Plan(Strict):
+class PlanBase(Strict):
     """The acceptance plan for one engagement: the document an enterprise signs off."""
 
     schema_ref: str | None = Field(
@@ -416,6 +418,11 @@ class Plan(Strict):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    def section(self, key: str) -> BaseModel | None:
+        """A registered section (crmqa.plan.sections) as written, or None when absent."""
+        value = getattr(self, key, None)
+        return value if isinstance(value, BaseModel) else None
+
 
 class WaiverSpec(Strict):
     """A known defect kept out of the gates until it expires."""
@@ -455,4 +462,9 @@ class ManualResultsFile(Strict):
     results: dict[str, ManualResult] = Field(description="manual case id -> result")
 
 
-Plan.model_rebuild()
+PlanBase.model_rebuild()
+
+if TYPE_CHECKING:  # what type checkers see; at run time the registered sections are keys too
+    Plan = PlanBase
+else:
+    Plan = with_sections(PlanBase, "Plan")
