@@ -492,7 +492,7 @@ class Engine:
             assert self.target is not None
             driver = spec.factory(DriverEnvironment(
                 target=self.target, worker_id=self.worker_id, run_dir=self.run_dir,
-                base_dir=self.base_dir, evidence=self.evidence_mode,
+                base_dir=self.base_dir, evidence=self.evidence_mode, plan=self.plan,
             ))
             self._drivers[spec.name] = driver
         return driver

@@ -38,7 +38,9 @@ def step_changes_records(step: Any) -> bool:
         return step.request.method not in _READING_METHODS
     if isinstance(step, UiStep):
         return step.ui in _ACTING_UI and any(_writes(ref) for ref in _ui_references(step))
-    return False
+    # A registered kind of step says for itself (`changes_records()`); without it, it reads.
+    says = getattr(step, "changes_records", None)
+    return bool(says()) if callable(says) else False
 
 
 def _ui_references(step: UiStep) -> Iterator[str]:

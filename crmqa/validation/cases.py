@@ -43,7 +43,7 @@ def case_issue(loaded_case: LoadedCase, where: tuple[str | int, ...], message: s
 def case_issues(loaded: LoadedPlan, profile: Profile,
                 registry: DriverRegistry) -> list[PlanIssue]:
     """Every problem the drivers find in the plan's steps on this profile, and bad `needs:`."""
-    context = StepCheckContext(profile=profile, base_dir=loaded.base_dir)
+    context = StepCheckContext(profile=profile, base_dir=loaded.base_dir, plan=loaded.plan)
     issues: list[PlanIssue] = []
     for loaded_case in loaded.cases:
         for path, step in steps_with_paths(loaded_case):
