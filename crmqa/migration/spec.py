@@ -146,7 +146,9 @@ class MigrationSpec(Strict):
         default_factory=dict, description="entity -> cleansing rules on the source"
     )
     sample_rows: int = Field(10, ge=0, le=1000, description="mismatching rows shown per check")
-    memory_limit: str = Field("512MB", description="DuckDB's memory limit for the comparison")
+    memory_limit: str = Field(
+        "400MB", description="DuckDB's memory limit for the comparison (it spills to disk beyond)"
+    )
 
     @model_validator(mode="after")
     def _entities_agree(self) -> MigrationSpec:

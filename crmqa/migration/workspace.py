@@ -1,15 +1,17 @@
 """One DuckDB workspace per worker: each entity's mapped source, its target, and their diff.
 
-For an entity the workspace builds, once:
-- `src_<entity>`: the legacy rows mapped to canonical fields (one scan of the extract), with
-  `__key` (the join key: the target's key fields as the mapping makes them) and `__source_key`
-  (the legacy key, for reports);
-- `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
+For an entity the workspace defines two views and builds one table, once:
+- view `src_<entity>`: the legacy rows mapped to canonical fields, with `__key` (the join key:
+  the target's key fields as the mapping makes them) and `__source_key` (the legacy key);
+- view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
   `__key` from the target's key fields;
-- `diff_<entity>`: only the rows that differ (missing, unexpected, or a field that is not
-  equal), from one full outer join, with one `d_<field>` flag per compared field.
-Checks then query these small tables. DuckDB works out of core within `memory_limit`,
-spilling to the run folder, so the size of the data is bounded by disk, not memory.
+- table `joined_<entity>`: one full outer join of the two (a single scan of each file), one
+  narrow row per joined record: the keys, `__missing` / `__unexpected`, a `d_<field>` flag per
+  compared field, and the two values of a field only where they differ (so the table stays
+  small however large the data: the values that agree are never stored).
+Checks query `joined_<entity>`; the few that need every value (duplicates, required,
+references) scan the views. DuckDB works out of core within `memory_limit`, spilling to the run
+folder, so the size of the data is bounded by disk, not memory.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ RecordReader = Callable[[str, TargetTable], list[dict[str, Any]]]
 
 @dataclass
 class Prepared:
-    """An entity ready to check: its tables, its fields and how each is compared."""
+    """An entity ready to check: its tables, its fields, how each is compared, its counts."""
 
     entity: str
     fields: list[str]  # canonical fields mapped and present in the target
     compare: dict[str, str]
     source_rows: int
     target_rows: int
+    matched: int  # records found on both sides
     source_columns: list[str]
     target_columns: list[str]
     notes: list[str] = field(default_factory=list)
@@ -112,22 +115,28 @@ class Workspace:
         legacy_key = _joined([quote(key) for key in source.keys])
         selected = ", ".join(f"{sql} AS {quote(name)}" for name, sql in expressions.items())
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {quote('src_' + entity)} AS SELECT {join_key} AS __key, "
+            f"CREATE OR REPLACE VIEW {quote('src_' + entity)} AS SELECT {join_key} AS __key, "
             f"{legacy_key} AS __source_key{', ' + selected if selected else ''} "
             f"FROM {quote('raw_' + entity)}")
-        target_columns = self._target_table(entity, target)
+        target_columns = self._target_view(entity, target)
         fields = [name for name in mapping if name in target_columns]
         notes = [f"{name}: not in the migrated records, not compared"
                  for name in mapping if name not in target_columns]
         compare: dict[str, str] = {name: str(mapping[name].compare) for name in fields}
-        self._diff(entity, fields, compare)
-        (source_rows,) = self.sql(f"SELECT count(*) FROM {quote('src_' + entity)}")[0]
-        (target_rows,) = self.sql(f"SELECT count(*) FROM {quote('tgt_' + entity)}")[0]
-        return Prepared(entity, fields, compare, int(source_rows), int(target_rows), columns,
-                        target_columns, notes)
+        self._join(entity, fields, compare)
+        # A legacy record is counted once however many migrated records share its key; a
+        # migrated record once per legacy record it matched (duplicates are their own check).
+        distinct_sources, keyless, target_rows, matched = self.sql(
+            "SELECT count(DISTINCT __source_key) FILTER (WHERE NOT __unexpected), "
+            "count(*) FILTER (WHERE NOT __unexpected AND __source_key IS NULL), "
+            "count(*) FILTER (WHERE NOT __missing), "
+            "count(*) FILTER (WHERE NOT __missing AND NOT __unexpected) "
+            f"FROM {quote('joined_' + entity)}")[0]
+        return Prepared(entity, fields, compare, int(distinct_sources) + int(keyless),
+                        int(target_rows), int(matched), columns, target_columns, notes)
 
-    def _target_table(self, entity: str, target: TargetTable) -> list[str]:
-        """Table `tgt_<entity>`: canonical fields as text, and `__key`; returns its fields."""
+    def _target_view(self, entity: str, target: TargetTable) -> list[str]:
+        """View `tgt_<entity>`: canonical fields as text, and `__key`; returns its fields."""
         name = quote("tgt_" + entity)
         if target.file is not None:
             path = self._file(target.file, f"migration.target.{entity}")
@@ -149,7 +158,7 @@ class Workspace:
                                          ensure_ascii=False) + "\n")
             fields = sorted({key for record in records for key in record})
             if not records:
-                self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT NULL::VARCHAR AS "
+                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT NULL::VARCHAR AS "
                                  "__key WHERE false")
                 return []
             columns_spec = "{" + ", ".join(f"{_json_key(f)}: 'VARCHAR'" for f in fields) + "}"
@@ -162,26 +171,25 @@ class Workspace:
                 f"migration.target.{entity}.key: the migrated records have no field "
                 f"{', '.join(missing)} (fields: {', '.join(fields)})")
         key = _joined([quote(k) for k in target.keys])
-        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {key} AS __key, "
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {key} AS __key, "
                          f"{', '.join(exprs)} FROM {origin}")
         return fields
 
-    def _diff(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
+    def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
         source, target = quote("src_" + entity), quote("tgt_" + entity)
-        flags = [f"({normalised('s.' + quote(f), compare[f])} <> "
-                 f"{normalised('t.' + quote(f), compare[f])}) AS {quote('d_' + f)}"
-                 for f in fields]
-        values = [f"s.{quote(f)} AS {quote('s_' + f)}, t.{quote(f)} AS {quote('t_' + f)}"
-                  for f in fields]
-        differs = " OR ".join(f"{quote('d_' + f)}" for f in fields) or "false"
+        columns = []
+        for name in fields:
+            differs = (f"({normalised('s.' + quote(name), compare[name])} <> "
+                       f"{normalised('t.' + quote(name), compare[name])})")
+            columns += [f"{differs} AS {quote('d_' + name)}",
+                        f"CASE WHEN {differs} THEN s.{quote(name)} END AS {quote('s_' + name)}",
+                        f"CASE WHEN {differs} THEN t.{quote(name)} END AS {quote('t_' + name)}"]
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {quote('diff_' + entity)} AS SELECT * FROM ("
+            f"CREATE OR REPLACE TABLE {quote('joined_' + entity)} AS "
             "SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
             "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
-            + "".join(f", {flag}" for flag in flags)
-            + "".join(f", {value}" for value in values)
-            + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key"
-            f") WHERE __unexpected OR __missing OR {differs}")
+            + "".join(f", {column}" for column in columns)
+            + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)
