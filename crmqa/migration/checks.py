@@ -18,6 +18,7 @@ from crmqa.core.results import CheckResult
 from crmqa.migration.step import MigrationCheck
 from crmqa.migration.tables import MigrationDataError, literal, quote
 from crmqa.migration.workspace import Prepared, Workspace
+from crmqa.profiles.models import NoEquivalent
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _PHONE = r"^\+?[0-9 ()\-./]{7,20}$"
@@ -187,7 +188,10 @@ def _references(space: Workspace, check: MigrationCheck) -> Outcome:
 
 def _required(space: Workspace, check: MigrationCheck) -> Outcome:
     prepared = space.prepared(check.entity)
-    names = check.fields or prepared.fields
+    names = check.fields or space.required.get(check.entity, [])
+    if not names:
+        raise NoEquivalent(f"the plan declares no required {check.entity} fields "
+                           "(requirements) and the step names none (fields)")
     outcome = Outcome()
     target = quote(f"tgt_{check.entity}")
     for field_name in names:

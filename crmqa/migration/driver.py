@@ -49,7 +49,7 @@ class MigrationDriver:
             return []
         target = spec.target.get(step.migrate.entity)
         if target is not None and target.from_ == "crm":
-            return [f"{step.migrate.entity}.list"]
+            return [f"{step.migrate.entity}.{_operation(target)}"]
         return []
 
     def run(self, step: Any, ctx: StepContext) -> StepOutput:
@@ -90,24 +90,38 @@ class MigrationDriver:
             spec = plan_migration(self.env.plan)
             if spec is None:
                 raise MigrationDataError("the plan has no `migration:` section")
+            requirements = getattr(self.env.plan, "requirements", {}) or {}
+            required = {entity: [name for name, rule in rules.items() if rule.required]
+                        for entity, rules in requirements.items()}
             self._space = Workspace(spec, self.env.base_dir, self.env.run_dir,
-                                    self._read_records)
+                                    self._read_records, required)
         return self._space
 
     def _read_records(self, entity: str, target: TargetTable) -> list[dict[str, Any]]:
-        """Every migrated record of `entity`, through the CRM's list operation."""
+        """Every migrated record of `entity`, through the CRM's list (or search) operation."""
         if self._api is None:
             from crmqa.drivers.api.driver import create_api_driver
 
             self._api = create_api_driver(self.env)
         assert self._ctx is not None
-        listing = OpStep.model_validate({"op": f"{entity}.list", "with": {"all": True}})
+        arguments: dict[str, Any] = {"all": True}
+        if target.query:
+            arguments["query"] = target.query
+        if target.filters:
+            arguments["filters"] = target.filters
+        listing = OpStep.model_validate({"op": f"{entity}.{_operation(target)}",
+                                         "with": arguments})
         output = self._api.run(listing, self._ctx)
         records = output.data.get("records") if isinstance(output.data, dict) else None
         if output.outcome != "ok" or not isinstance(records, list):
             raise EnvironmentProblem(f"could not read the migrated {entity} records: "
                                      f"{output.summary}")
         return [record for record in records if isinstance(record, dict)]
+
+
+def _operation(target: TargetTable) -> str:
+    """A search when the plan narrows the migrated records down, else the whole list."""
+    return "search" if target.query or target.filters else "list"
 
 
 def create_migration_driver(env: DriverEnvironment) -> MigrationDriver:

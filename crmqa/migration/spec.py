@@ -65,6 +65,12 @@ class TargetTable(Strict):
     columns: dict[str, str] = Field(
         default_factory=dict, description="canonical field -> column of the extract"
     )
+    query: str | None = Field(
+        None, description="`from: crm`: only the records this search finds (the migrated ones)"
+    )
+    filters: dict[str, Any] = Field(
+        default_factory=dict, description="`from: crm`: only records with these field values"
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> TargetTable:

@@ -17,7 +17,7 @@ folder, so the size of the data is bounded by disk, not memory.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,11 @@ class Workspace:
     """The DuckDB connection of one worker and the entities prepared in it."""
 
     def __init__(self, spec: MigrationSpec, base_dir: Path, run_dir: Path,
-                 read_records: RecordReader | None = None) -> None:
+                 read_records: RecordReader | None = None,
+                 required: Mapping[str, list[str]] | None = None) -> None:
         self.spec = spec
+        # entity -> canonical fields the plan's requirements say are required
+        self.required = dict(required or {})
         self.base_dir = base_dir
         self.folder = run_dir / "migration"
         self.folder.mkdir(parents=True, exist_ok=True)
