@@ -37,9 +37,11 @@ _PROBE_NAMES = ("unique",)
 
 
 def profile_issues(profile: Profile) -> list[PlanIssue]:
-    """Every cross-key problem of a loaded profile, positioned in its file."""
-    return [profile.issue(message, path, suggestion=suggestion)
-            for path, message, suggestion in _problems(profile)]
+    """Every cross-key problem of a loaded profile, positioned in its file, in file order."""
+    issues = [profile.issue(message, path, suggestion=suggestion)
+              for path, message, suggestion in _problems(profile)]
+    return sorted(dict.fromkeys(issues), key=lambda issue: (
+        (issue.position.line, issue.position.column) if issue.position else (0, 0)))
 
 
 Problem = tuple[Path, str, str | None]
