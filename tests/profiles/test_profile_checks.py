@@ -38,7 +38,9 @@ entities:
         reference: person_id
         fields: {email: mail}
     operations:
-      create: {headers: {Prefer: return=representation}, body_defaults: {subject: "{{ data.company }}"}}
+      create:
+        headers: {Prefer: return=representation}
+        body_defaults: {subject: "{{ data.company }}"}
       get: {}
       delete:
         calls:
