@@ -893,6 +893,14 @@ class Profile(ProfileModel):
     def source_path(self) -> Path | None:
         return self._source
 
+    def position_of(self, path: tuple[str | int, ...]) -> str | None:
+        """`profiles/acme.yaml:42`: where the key at `path` (or its nearest written parent)
+        is in the profile file; None for a profile made in code."""
+        if self._positions is None:
+            return None
+        position = self._positions.key(path)
+        return f"{position.file}:{position.line}" if position is not None else None
+
     def issue(self, message: str, path: tuple[str | int, ...] = (), *,
               suggestion: str | None = None) -> PlanIssue:
         """A problem with this profile, positioned at `path` when the file is known."""

@@ -231,6 +231,15 @@ class ApiDriver:
                 raise NoEquivalent(f"{step.op}: {entity}.{name}: {reason} "
                                    f"(profile {self.profile.name!r})")
 
+    def perform(self, call: OperationCall, session: ApiSession,
+                timeout_s: float | None = None) -> OperationResult:
+        """Perform one canonical operation through the adapter (if any) or the profile.
+
+        Raises `OperationError` when the arguments do not fit the operation, `NoEquivalent`
+        when the product cannot be asked it, `EnvironmentProblem` when the CRM cannot be used.
+        """
+        return self._perform(call, session, timeout_s)
+
     def _perform(self, call: OperationCall, session: ApiSession,
                  timeout_s: float | None) -> OperationResult:
         adapter = self._get_adapter()
