@@ -52,31 +52,35 @@ _LABEL_FIELD = {"lead": "last_name", "contact": "last_name", "account": "name",
 
 
 def default_data(entity: str, token: str) -> dict[str, Any]:
-    """Canonical values for a throw-away record of `entity` (`token` makes it unique)."""
-    person = {"first_name": "Probe", "last_name": f"Crmqa{token}",
-              "email": f"crmqa-probe-{token}@example.com"}
+    """Canonical values for a throw-away record of `entity`. Every text names the entity and
+    holds `token`, so that records of two entities never collide (a lead's conversion makes a
+    contact with the lead's e-mail and an account with its company)."""
+    person = {"first_name": "Probe", "last_name": f"Crmqa{entity.capitalize()}{token}",
+              "email": f"crmqa-probe-{entity}-{token}@example.com"}
+    label = f"crmqa probe {entity} {token}"
     return {
-        "lead": {**person, "company": "crmqa probe"},
+        "lead": {**person, "company": f"crmqa probe company {token}"},
         "contact": person,
-        "account": {"name": f"crmqa probe {token}"},
-        "opportunity": {"name": f"crmqa probe {token}"},
-        "case": {"subject": f"crmqa probe {token}"},
+        "account": {"name": label},
+        "opportunity": {"name": label},
+        "case": {"subject": label},
         "user": {"username": f"crmqaprobe{token}", "email": person["email"],
-                 "first_name": "Probe", "last_name": f"Crmqa{token}"},
-        "role": {"name": f"crmqaprobe{token}", "description": "crmqa probe"},
+                 "first_name": "Probe", "last_name": person["last_name"]},
+        "role": {"name": f"crmqaprobe{token}", "description": label},
     }.get(entity, {})
 
 
 def default_change(entity: str, token: str) -> dict[str, Any]:
-    """The change the probe's update makes."""
+    """The change the probe's update makes (as unique as the record's own values)."""
+    label = f"crmqa probe {entity} {token} (updated)"
     return {
-        "lead": {"company": f"crmqa probe {token} (updated)"},
-        "contact": {"last_name": f"Crmqa{token}x"},
-        "account": {"name": f"crmqa probe {token} (updated)"},
-        "opportunity": {"name": f"crmqa probe {token} (updated)"},
-        "case": {"subject": f"crmqa probe {token} (updated)"},
-        "user": {"email": f"crmqa-probe-{token}-2@example.com"},
-        "role": {"description": "crmqa probe (updated)"},
+        "lead": {"company": f"crmqa probe company {token} (updated)"},
+        "contact": {"last_name": f"Crmqa{entity.capitalize()}{token}x"},
+        "account": {"name": label},
+        "opportunity": {"name": label},
+        "case": {"subject": label},
+        "user": {"email": f"crmqa-probe-{entity}-{token}-2@example.com"},
+        "role": {"description": label},
     }.get(entity, {})
 
 
@@ -371,7 +375,8 @@ class Prober:
 
     # ------------------------------------------------------------------ operations
 
-    def _require_ok(self, entity: str, op: str, result: OperationResult) -> None:
+    def _require_ok(self, entity: str, op: str, result: OperationResult,
+                    sent: dict[str, Any] | None = None) -> None:
         if result.outcome == "ok":
             return
         errors = "; ".join(f"{name}: {', '.join(messages)}"
@@ -382,11 +387,11 @@ class Prober:
             detail += f", field errors {errors}"
         elif message:
             detail += f": {message}"
-        raise _Outcome(REFUSED, detail, self._refusal_hint(entity, op, result))
+        raise _Outcome(REFUSED, detail, self._refusal_hint(entity, op, result, sent or {}))
 
     def _create(self, entity: str, spec: EntitySpec, data: dict[str, Any]) -> Any:
         result = self._perform(entity, "create", {"data": data})
-        self._require_ok(entity, "create", result)
+        self._require_ok(entity, "create", result, data)
         for record_id in result.created_ids:
             self.made.append(_Made(entity, record_id))
         if not result.created_ids:
@@ -445,7 +450,7 @@ class Prober:
     def _update(self, entity: str, spec: EntitySpec, record_id: Any,
                 change: dict[str, Any]) -> bool:
         result = self._perform(entity, "update", {"id": record_id, "data": change})
-        self._require_ok(entity, "update", result)
+        self._require_ok(entity, "update", result, change)
         record = result.record
         if record is None and "get" in spec.operations:
             got = self._perform(entity, "get", {"id": record_id})
@@ -612,7 +617,8 @@ class Prober:
         return self._hint(("auth",), f"scheme {self.profile.auth.scheme}; or the identity's "
                           "credentials in the environment")
 
-    def _refusal_hint(self, entity: str, op: str, result: OperationResult) -> str:
+    def _refusal_hint(self, entity: str, op: str, result: OperationResult,
+                      sent: dict[str, Any]) -> str:
         spec = self.profile.entities[entity]
         status = result.status or 0
         if status == 401:
@@ -629,20 +635,33 @@ class Prober:
             return self._hint(("entities", entity, "item"), "the item path (with {id})")
         fields = [name for name in result.field_errors if name not in ("", "__all__")]
         if fields:
-            name = fields[0]
-            if name in FIELDS.get(entity, ()) and name in (spec.fields or {}):
-                return self._hint(("entities", entity, "fields", name),
-                                  f"the product's field for {name}")
-            if name in FIELDS.get(entity, ()):
-                return self._hint(("entities", entity, "fields"),
-                                  f"map {name} to the product's field (or null)")
-            return self._hint(("entities", entity, "operations", op, "body_defaults"),
-                              f"the product wants '{name}', which crmqa does not send: give "
-                              "it a default here, or map a canonical field to it")
+            return self._field_hint(entity, spec, op, fields[0], sent)
         if status >= 500:
             return self._hint(("entities", entity, "operations", op),
                               "the request the product cannot handle (path, method, body)")
         return self._hint(("entities", entity, "operations", op), "")
+
+    def _field_hint(self, entity: str, spec: EntitySpec, op: str, name: str,
+                    sent: dict[str, Any]) -> str:
+        """Where to look when the product refuses a field: its mapping when crmqa sent it,
+        the probe's data when the product wants a canonical field it was not given, a body
+        default when it wants one of its own."""
+        canonical = FIELDS.get(entity, ())
+        if name in sent:
+            if name in spec.fields:
+                return self._hint(("entities", entity, "fields", name),
+                                  f"the product's field for {name} (or, if the mapping is "
+                                  f"right, the value: values.{name}, probe.{entity})")
+            return self._hint(("entities", entity, "fields"),
+                              f"{name} is sent as '{spec.product_field(name)}': map it if "
+                              f"the product names it otherwise (or, if the value is what it "
+                              f"refuses, see probe.{entity})")
+        if name in canonical:
+            return self._hint(("probe", entity, "create"),
+                              f"the product wants {name}: give the throw-away record one")
+        return self._hint(("entities", entity, "operations", op, "body_defaults"),
+                          f"the product wants '{name}', which crmqa does not send: give it a "
+                          "default here, or map a canonical field to it")
 
     def _path_hint(self, entity: str, spec: EntitySpec, op: str) -> str:
         """The key that gives a collection operation its path, the nearest first."""
