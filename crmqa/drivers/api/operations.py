@@ -131,8 +131,6 @@ class OperationRunner:
             template = template.replace("{id}", str(args["id"]))
         return template
 
-    _path = item_path
-
     def event_name(self, entity: EntitySpec, op: str, default: str) -> str:
         return f"{entity.method_of(op)} {entity.operation(op).path or default}"
 
@@ -174,8 +172,6 @@ class OperationRunner:
         return self.profile.outcome_for(
             exchange.status or 0, success, body=body, anonymous=api.identity == ANONYMOUS,
         ).value
-
-    _outcome = outcome
 
     def errors(self, entity: EntitySpec | None, body: Any) -> dict[str, list[str]]:
         return field_errors(self.profile.errors, entity, body)
@@ -295,9 +291,6 @@ class OperationRunner:
             return filter_params(entity, filters)
         except (UnmappedValue, FilterNotSupported) as exc:
             raise NoEquivalent(f"{op}: filter {exc} (profile {self.profile.name!r})") from None
-
-    def _name(self, entity: EntitySpec, op: str, default: str) -> str:
-        return self.event_name(entity, op, default)
 
     def _new_id(self, entity: EntitySpec, exchange: Exchange, body: Any,
                 saved: dict[str, Any], record: dict[str, Any] | None) -> Any:
@@ -502,7 +495,7 @@ class OperationRunner:
                                  name=f"{spec.commit_method} {spec.commit_path}")
             body = _json(exchange, expect_json=True)
         status = exchange.status or 0
-        outcome = self._outcome(exchange, body, spec.success, api)
+        outcome = self.outcome(exchange, body, spec.success, api)
         result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
         rejected_raw = search_path(spec.rejected_path, body) if spec.rejected_path and (
             isinstance(body, dict | list)) else None
@@ -631,7 +624,7 @@ class OperationRunner:
                              json=payload, timeout_s=timeout_s, name=f"{method} {path_template}")
         status = exchange.status or 0
         body = _json(exchange, expect_json=True)
-        outcome = self._outcome(exchange, body, spec.success if spec else None, api)
+        outcome = self.outcome(exchange, body, spec.success if spec else None, api)
         result = OperationResult(outcome=outcome, status=status, extra={"raw": body})
         if outcome == _OK:
             results = spec.results if spec else {}
