@@ -142,3 +142,24 @@ def test_builtin_profiles_still_load():
 
     for name in builtin_profiles():
         assert resolve_profile(name).name == name
+
+
+def test_validation_reports_them_before_any_request(tmp_path):
+    from crmqa.validation import prepare_run
+
+    _write(tmp_path, GOOD.replace('query: "{{ query }}"', 'query: "{{ qurey }}"'))
+    (tmp_path / "plan.yaml").write_text(textwrap.dedent("""
+        id: p
+        name: P
+        system: {name: S}
+        target: t
+        targets:
+          t: {profile: profile.yaml, base_url: "http://127.0.0.1:9"}
+        cases:
+          - {id: C1, title: t, steps: [{op: lead.get, with: {id: 1}}]}
+    """), encoding="utf-8")
+    with pytest.raises(PlanError) as caught:
+        prepare_run(tmp_path / "plan.yaml")
+    formatted = [issue.format() for issue in caught.value.issues]
+    assert any("profile.yaml:" in text and "'qurey' is not defined here" in text
+               for text in formatted), formatted
