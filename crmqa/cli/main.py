@@ -1,6 +1,7 @@
 """`crmqa`: a thin, friendly front end over the pytest plugin and the report writers.
 
-Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target unreachable.
+Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target unreachable
+(`crmqa probe`: 0 fit, 4 not fit).
 """
 
 from __future__ import annotations
@@ -182,6 +183,25 @@ def _profile_issues(path: Path) -> list[PlanIssue]:
     except PlanError as error:
         return error.issues
     return []
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--target", "-t", help="target name from the plan (default: the plan's target)")
+@click.option("--verbose", "-v", is_flag=True,
+              help="show every operation's detail and whole evidence, not only failures'")
+def probe(plan: Path, target: str | None, verbose: bool) -> None:
+    """Check the target's profile against the live CRM before PLAN runs.
+
+    Logs in with each identity and runs each operation the profile declares once, on a
+    throw-away record it removes afterwards (needs destructive_ok: true on the target;
+    without it only reading operations are probed). Prints what works, and for what does
+    not, the evidence and the profile key to fix. Exit 0: fit to run the plan; 4: not fit
+    or the target cannot be reached; 3: the plan or the profile is wrong.
+    """
+    from crmqa.cli.probing import probe_plan
+
+    sys.exit(probe_plan(plan, target=target, verbose=verbose, console=console))
 
 
 @cli.command()

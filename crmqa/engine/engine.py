@@ -65,6 +65,7 @@ from crmqa.plan.templating import (
 )
 from crmqa.plan.templating import template_context as make_template_context
 from crmqa.profiles.models import NoEquivalent
+from crmqa.profiles.needs import field_needs
 from crmqa.profiles.screens import ELEMENT_REF
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget, resolve_target
 
@@ -575,7 +576,10 @@ class Engine:
         if cached is not None and cached[0] is case:
             return cached[1]
         needs: list[str] = []
-        for step in [*case.setup, *case.steps, *case.teardown]:
+        phased = [*(("setup", step) for step in case.setup),
+                  *(("step", step) for step in case.steps),
+                  *(("teardown", step) for step in case.teardown)]
+        for phase, step in phased:
             inner = step.wait_until.step if isinstance(step, WaitStep) else step
             acting_as = getattr(inner, "as_", None)
             if isinstance(acting_as, str) and acting_as != ANONYMOUS and not has_template(
@@ -583,6 +587,7 @@ class Engine:
                 needs.append(f"identity:{acting_as}")
             if isinstance(inner, OpStep):
                 needs.append(inner.op)
+                needs.extend(field_needs(inner, phase))  # the fields it uses (profile may lack)
                 continue
             if isinstance(inner, RequestStep):
                 continue
@@ -617,6 +622,17 @@ class Engine:
         if LOAD in missing:
             parts.append(f"target {self.target_name!r} does not allow load (set load_ok: true "
                          "on the target if performance cases may run against it)")
+        # The profile's own reasons (`not_applicable:`, a field with no equivalent) first.
+        profile = self.target.profile
+        reasons = {cap: profile.unsupported_reason(cap) for cap in caps}
+        explained = [cap for cap in caps if reasons[cap]]
+        caps = [cap for cap in caps if not reasons[cap]]
+        if explained:
+            by_reason: dict[str, list[str]] = {}
+            for cap in explained:
+                by_reason.setdefault(str(reasons[cap]), []).append(cap.removeprefix("field:"))
+            parts.append(f"target {self.target_name!r} (profile {profile.name!r}): " + "; ".join(
+                f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()))
         if caps:
             parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
                          f"does not support {', '.join(caps)}")

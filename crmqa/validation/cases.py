@@ -16,12 +16,13 @@ from crmqa.plan.files import find_data_file, missing_file_message, search_folder
 from crmqa.plan.loader import LoadedCase, LoadedPlan
 from crmqa.plan.models import Target, WaitStep
 from crmqa.plan.templating import has_template
+from crmqa.profiles.capabilities import capability_problem
 from crmqa.profiles.models import Profile
 from crmqa.profiles.target import ANONYMOUS, default_identity
 
 _PHASES = ("setup", "steps", "teardown")
 _NEED_FORMS = ("api", "ui", "<entity>", "<entity>.<operation>", "screen:<screen>[.<element>]",
-               "identity:<name>", "auth:<scheme>", CHANGES, LOAD)
+               "field:<entity>.<field>", "identity:<name>", "auth:<scheme>", CHANGES, LOAD)
 
 
 def steps_with_paths(loaded_case: LoadedCase) -> Iterator[tuple[tuple[str | int, ...], Any]]:
@@ -90,6 +91,9 @@ def need_problem(need: str, profile: Profile) -> tuple[str, str | None] | None:
     kind, _, rest = need.partition(":")
     if kind in ("identity", "auth", "driver") and rest:
         return None
+    if kind == "field":
+        problem = capability_problem(need)
+        return None if problem is None else (f"'{need}': {problem}", None)
     if kind == "screen" and rest:
         screen, _, element = rest.partition(".")
         if screen in profile.screens:
