@@ -66,7 +66,7 @@ CATALOGUE: tuple[Fault, ...] = (
           "lead search ignores letter case for ASCII only (Петров is not found by петров)",
           _LEAD_SEARCH),
     Fault("edit_mangles_non_latin", "functional",
-          "editing a lead stores non-Latin text mangled (UTF-8 read as Latin-1)",
+          "editing a lead stores non-Latin text mangled (UTF-8 read as Windows-1252)",
           ("lead.update", "screen:lead_edit")),
     Fault("company_max_length_unchecked", "functional",
           "a lead company longer than its 100-character limit is accepted", _LEAD_WRITE),

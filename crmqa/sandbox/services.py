@@ -363,7 +363,7 @@ class Crm:
             if self.faults.active("edit_drops_phone"):
                 clean["phone"] = None  # the defect: the edit loses the phone
             if self.faults.active("edit_mangles_non_latin"):
-                clean = {name: _latin1_mojibake(value) for name, value in clean.items()}
+                clean = {name: _cp1252_mojibake(value) for name, value in clean.items()}
         if entity.plural == "cases" and "status" in clean and "status" not in errors:
             self._check_case_transition(current["status"], clean["status"], errors)
         if entity is CONTACT and self.faults.active("contact_update_clears_fields"):
@@ -624,8 +624,9 @@ class Crm:
         self.tokens.revoke_user(target["username"])
 
 
-def _latin1_mojibake(value: Any) -> Any:
-    """Text as a system that stores UTF-8 bytes and reads them back as Latin-1 shows it."""
+def _cp1252_mojibake(value: Any) -> Any:
+    """Text as a system that stores UTF-8 bytes and reads them back as Windows-1252 shows it
+    ("Ð”Ð¸Ñ€ÐµÐºÑ‚Ð¾Ñ€")."""
     if isinstance(value, str) and not value.isascii():
-        return value.encode("utf-8").decode("latin-1")
+        return value.encode("utf-8").decode("cp1252", errors="replace")
     return value
