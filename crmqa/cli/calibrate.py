@@ -207,7 +207,8 @@ def pytest_runner(plan_path: Path, out_dir: Path, workers: int = 1) -> Runner:
                    "--rootdir", str(plan_path.resolve().parent), "-c", os.devnull]
         if workers > 1:
             command += ["-n", str(workers), "--dist", "loadgroup"]
-        with running_sandbox(faults=list(faults)) as sandbox:
+        # A loaded CI machine can take a while to start a sandbox: be patient, not flaky.
+        with running_sandbox(faults=list(faults), start_timeout=90) as sandbox:
             env = {**os.environ, "CRMQA_SANDBOX_URL": sandbox.base_url,
                    "CRMQA_SANDBOX_PASSWORD": sandbox.password}
             env.pop(CASES_ENV, None)
@@ -379,8 +380,16 @@ def calibrate(plan: LoadedPlan, runner: Runner, *, faults: Sequence[Fault] = CAT
             for result in _changed(alone, clean):
                 blamed[name][result_key(result)] = result
 
+    def run_group_safely(index: int, group: list[Fault]) -> None:
+        try:
+            run_group(index, group)
+        except (CrmqaError, OSError, subprocess.SubprocessError, RuntimeError) as error:
+            # One broken run must not hide the others' results: its faults stay uncaught.
+            notes.append(f"group {index} ({', '.join(f.name for f in group)}) could not run: "
+                         f"{str(error).splitlines()[0]}")
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(run_group, i, g) for i, g in enumerate(groups)]:
+        for future in [pool.submit(run_group_safely, i, g) for i, g in enumerate(groups)]:
             future.result()
 
     for fault in faults:
