@@ -278,6 +278,51 @@ def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
                       console=console))
 
 
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--faults", default="",
+              help="only these seeded faults (comma-separated; default: the whole catalogue)")
+@click.option("--jobs", "-j", type=int, default=None,
+              help="sandboxes run at once (default: the number of CPUs, at most 4)")
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True, help="folder that receives calibrate-<time>/")
+def calibrate(plan: Path, faults: str, jobs: int | None, reports: Path) -> None:
+    """Run PLAN on the sandbox once clean and against every seeded fault; print and write
+    the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case."""
+    import os as _os
+
+    from crmqa.cli.calibrate import (
+        calibrate as run_calibration,
+    )
+    from crmqa.cli.calibrate import (
+        check_plan,
+        new_out_dir,
+        pytest_runner,
+        to_markdown,
+        write_outputs,
+    )
+    from crmqa.plan.loader import load_plan
+    from crmqa.sandbox.faults import BY_NAME, CATALOGUE, UnknownFault, parse_fault_list
+
+    loaded = load_plan(plan)
+    check_plan(loaded, None)
+    try:
+        chosen = [BY_NAME[n] for n in parse_fault_list(faults)] if faults else list(CATALOGUE)
+    except UnknownFault as error:
+        raise click.BadParameter(str(error), param_hint="--faults") from None
+    out_dir = new_out_dir(reports)
+    jobs = jobs or min(4, _os.cpu_count() or 1)
+    console.print(f"Calibrating [bold]{escape(loaded.plan.id)}[/] against {len(chosen)} seeded "
+                  f"faults, {jobs} sandbox(es) at a time …")
+    result = run_calibration(loaded, pytest_runner(plan, out_dir), faults=chosen, jobs=jobs,
+                             progress=lambda line: console.print(f"  {escape(line)}"))
+    json_path, md_path = write_outputs(result, out_dir)
+    console.print(to_markdown(result), markup=False, soft_wrap=True)
+    console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
+                  soft_wrap=True)
+    sys.exit(0 if result.ok else 1)
+
+
 def main() -> None:
     cli(prog_name="crmqa")
 
