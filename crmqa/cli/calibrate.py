@@ -63,7 +63,8 @@ class CalibrationError(CrmqaError):
 
 def _universe() -> frozenset[str]:
     ops = {f"{entity}.{operation}" for entity in ENTITIES for operation in OPERATIONS}
-    return frozenset(ops | {f"screen:{name}" for name in canonical_screens()} | {"http"})
+    return frozenset(ops | {f"screen:{name}" for name in canonical_screens()} | {"http"}
+                     | {f"migration:{entity}" for entity in ENTITIES})
 
 
 UNIVERSE = _universe()
@@ -89,7 +90,9 @@ def _step_surfaces(step: Any) -> set[str]:
         head = step.target.split(" >> ", 1)[0].split(".", 1)[0].strip()
         if head and "=" not in head and "/" not in head and "{" not in head:
             return {f"screen:{head}"}
-    return set()
+    # a registered kind of step says where it looks (crmqa.migration: `migration:lead`)
+    surfaces = getattr(step, "surfaces", None)
+    return set(surfaces()) if callable(surfaces) else set()
 
 
 def case_surfaces(case: LoadedCase) -> frozenset[str]:

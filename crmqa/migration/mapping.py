@@ -121,6 +121,7 @@ def normalised(expression: str, how: str) -> str:
         "exact": "coalesce({x}, '')",
         "ignore_case": "lower(coalesce({x}, ''))",
         "trimmed": "trim(coalesce({x}, ''))",
+        "digits": "regexp_replace(coalesce({x}, ''), '[^0-9]', '', 'g')",
         "number": "coalesce(CAST(try_cast({x} AS DOUBLE) AS VARCHAR), coalesce({x}, ''))",
         "date": "coalesce(CAST(try_cast(left({x}, 10) AS DATE) AS VARCHAR), coalesce({x}, ''))",
         "timestamp": "coalesce(strftime(try_cast(replace({x}, 'Z', '+00:00') AS TIMESTAMPTZ) "

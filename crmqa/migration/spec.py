@@ -113,8 +113,10 @@ class FieldMapping(Strict):
         None, description="a two-column CSV (source value, canonical value), e.g. user logins"
     )
     default: Any = Field(None, description="used when the result is empty")
-    compare: Literal["exact", "ignore_case", "trimmed", "number", "date", "timestamp"] = Field(
-        "exact", description="how the migrated value is compared with the mapped source value"
+    compare: Literal["exact", "ignore_case", "trimmed", "digits", "number", "date",
+                     "timestamp"] = Field(
+        "exact", description="how the migrated value is compared with the mapped source value "
+        "(digits: only the digits count, for phones formatted differently)"
     )
 
     @model_validator(mode="after")

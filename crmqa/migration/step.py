@@ -59,3 +59,9 @@ class MigrateStep(StepBase):
 
     def describe(self) -> str:
         return f"migrate {self.migrate.check} {self.migrate.entity}"
+
+    def surfaces(self) -> set[str]:
+        """Where the check looks (crmqa calibrate pairs it with the faults that touch it): the
+        migrated records, which it reads through the entity's list or search."""
+        entity = self.migrate.entity
+        return {f"migration:{entity}", f"{entity}.list", f"{entity}.search"}

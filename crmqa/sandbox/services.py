@@ -25,6 +25,7 @@ from crmqa.sandbox.entities import (
     Errors,
     validate,
 )
+from crmqa.sandbox.legacy import migrate_legacy
 from crmqa.sandbox.security import TokenStore, hash_password, verify_password
 from crmqa.sandbox.seed import SEED_USERS, seed_database
 from crmqa.sandbox.store import Page, Store
@@ -129,6 +130,8 @@ class Crm:
     def seed(self) -> None:
         seed_database(self.store, seed=self.settings.seed, password_hashes=self._seed_hashes,
                       lead_count=self.settings.lead_count)
+        if self.settings.legacy_leads:
+            migrate_legacy(self.store, self.settings.legacy_leads)
 
     def reset(self) -> None:
         """Back to the seeded state (admin only, for tests)."""

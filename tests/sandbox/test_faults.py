@@ -417,6 +417,53 @@ def slow_contact_create(probe: Probe) -> bool:
     return time.perf_counter() - started > 1.0
 
 
+def _legacy(probe: Probe) -> list[dict[str, Any]]:
+    """The leads the vendor migrated from the legacy CRM, every page, found without search
+    (a search fault must not look like a migration fault)."""
+    found: list[dict[str, Any]] = []
+    for page in range(1, 20):
+        items = probe.api().get("/api/leads", params={"page": page, "page_size": 100}).json()[
+            "items"]
+        found += [lead for lead in items if lead["email"].endswith("@legacy.example")]
+        if len(items) < 100:
+            break
+    return found
+
+
+def _legacy_lead(probe: Probe, number: int) -> dict[str, Any]:
+    """A migrated lead by its legacy number (those probed have Latin names: another fault
+    may drop the others)."""
+    email = f"lead{number:03d}@legacy.example"
+    return next((lead for lead in _legacy(probe) if lead["email"] == email), {})
+
+
+def migration_drops_non_ascii(probe: Probe) -> bool:
+    return not any(not (lead["first_name"] + lead["last_name"]).isascii()
+                   for lead in _legacy(probe))
+
+
+def migration_truncates_notes(probe: Probe) -> bool:
+    return any(len(lead["notes"] or "") == 255 for lead in _legacy(probe))
+
+
+def migration_status_map_wrong(probe: Probe) -> bool:
+    return _legacy_lead(probe, 13).get("status") == "new"  # legacy status Nurturing
+
+
+def migration_timezone_shift(probe: Probe) -> bool:
+    # legacy 2023-03-01 09:15 in Moscow is 06:15 UTC
+    return str(_legacy_lead(probe, 1).get("created_at", "")).startswith("2023-03-01T09:15")
+
+
+def migration_loses_owner(probe: Probe) -> bool:
+    return all(lead["owner"] == "admin" for lead in _legacy(probe))
+
+
+def migration_duplicates_on_rerun(probe: Probe) -> bool:
+    emails = [lead["email"] for lead in _legacy(probe)]
+    return len(emails) != len(set(emails))
+
+
 PROBES: dict[str, Callable[[Probe], bool]] = {
     fault.name: globals()[fault.name] for fault in CATALOGUE
 }
