@@ -63,6 +63,9 @@ class DecisionTable(Strict):
     roles: dict[str, str] = Field(description="role -> the identity acting in it")
     owner_of_others: str | None = Field(
         None, description="identity owning records that are not the actor's (ownership: other)")
+    creators: list[str] | None = Field(
+        None, description="roles that can own records of their own (default: every role); "
+        "other roles are tried on others' records only")
     conditions: dict[str, list[str]] = Field(
         default_factory=dict, description="field -> values the record is created with")
     rules: list[DecisionRule] = Field(description="first matching rule gives the outcome")
@@ -116,6 +119,9 @@ def generate(context: GenerationContext, section: DecisionsSection
         for role, identity in table.roles.items():
             if not context.has_identity(identity):
                 raise unknown("identity", identity, context.identities, (*where, "roles", role))
+        for index, role in enumerate(table.creators or []):
+            if role not in table.roles:
+                raise unknown("role", role, table.roles, (*where, "creators", index))
         known = {"role", "ownership", *table.conditions}
         for index, rule in enumerate(table.rules):
             for condition in rule.when:
@@ -141,6 +147,9 @@ def _case(context: GenerationContext, section: DecisionsSection, name: str,
     owner = actor if ownership == "own" else table.owner_of_others
     if owner is None or owner == "anonymous":
         return None
+    if ownership == "own" and table.creators is not None \
+            and combination["role"] not in table.creators:
+        return None  # this role cannot own a record: the combination cannot be set up
     values = {k: v for k, v in combination.items() if k not in ("role", "ownership")}
     data = {**context.required_record(table.entity, "d", skip=values), **values}
     outcome = rule.outcome

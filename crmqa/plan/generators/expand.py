@@ -102,6 +102,7 @@ def expand_plan(data: Any, positions: PositionMap, plan: Plan | None) -> Expansi
             expansion.issues.append(positions.issue(
                 problem.message, (*where, *problem.where), suggestion=problem.suggestion))
             continue
+        raws = [raw for raw in raws if not section.skips(str(raw.get("id")))]
         expansion.cases.extend(_sources(raws, where, positions, key, expansion.issues))
         if generator.transform is not None:
             expansion.transforms.append(partial(generator.transform, context, section))
@@ -145,5 +146,6 @@ def generated_cases(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     for key, generator in registered_generators().items():
         section = _section(generator, getattr(sections, key, None))
         if section is not None:
-            out[key] = list(generator.generate(context, section))
+            out[key] = [raw for raw in generator.generate(context, section)
+                        if not section.skips(str(raw.get("id")))]
     return out

@@ -19,6 +19,7 @@ section) switches it off.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +50,14 @@ class SectionBase(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     enabled: bool = Field(True, description="false: this generator makes no cases")
+    skip: list[str] = Field(
+        default_factory=list,
+        description="ids of generated cases to leave out (glob patterns: GEN-PERM-*-delete-*)",
+    )
+
+    def skips(self, case_id: str) -> bool:
+        """True when `skip` leaves the case with this id out."""
+        return any(fnmatch.fnmatchcase(case_id, pattern) for pattern in self.skip)
 
 
 RawCase = dict[str, Any]
