@@ -40,6 +40,9 @@ class FieldsSection(CaseDefaults):
         None, description="only these classes (e.g. max, over_max, cyrillic, no_at); "
         "default: all that fit each field",
     )
+    imports: bool = Field(
+        True, description="also import a file with one row per refused class of each field: "
+        "each must be rejected, with the reason, and the valid row imported")
     exclude: list[str] = Field(
         default_factory=list,
         description="fields to leave out, as entity.field (fields a workflow governs are "
@@ -281,6 +284,12 @@ def generate(context: GenerationContext, section: FieldsSection) -> Iterator[dic
                     context, section, view, field_class)
             if view.rule.unique:
                 yield _duplicate(context, section, view)
+            if section.imports:
+                refused = [c for c in field_classes(view) if not c.accepted
+                           and c.name != "missing"
+                           and (section.classes is None or c.name in section.classes)]
+                if refused:
+                    yield _import_refused(context, section, view, refused)
 
 
 def _base(context: GenerationContext, view: FieldView, tag: str) -> dict[str, Any]:
@@ -379,6 +388,28 @@ def _duplicate(context: GenerationContext, section: FieldsSection,
                 f"{entity} {name}: a value another record already has is refused",
                 module=context.module(entity), setup=setup, steps=steps,
                 tags=["equivalence", "unique", f"field:{entity}.{name}"])
+
+
+def _import_refused(context: GenerationContext, section: FieldsSection, view: FieldView,
+                    refused: list[FieldClass]) -> dict[str, Any]:
+    entity, name = view.entity, view.name
+    rows = [{**_base(context, view, "ok"), name: view.valid_value("ok")}]
+    rows.extend({**_base(context, view, f"x{index}"), name: field_class.value}
+                for index, field_class in enumerate(refused, start=1))
+    count = len(refused)
+    steps = [op(f"{entity}.import", {"rows": rows},
+                name=f"import 1 valid row and {count} with an invalid {name}",
+                expect={"outcome": "ok", "body": [
+                    check("imported", "equals", 1),
+                    check("rejected", "length", count),
+                    check(f"length(rejected[?errors.{name}])", "equals", count),
+                ]})]
+    classes = ", ".join(field_class.name for field_class in refused)
+    return case(section, PREFIX, [entity, name, "import"],
+                f"{entity} {name}: an import rejects each invalid value ({classes}) and says "
+                "why, and imports the valid row",
+                module=context.module(entity), steps=steps,
+                tags=["equivalence", "validation", "import", f"field:{entity}.{name}"])
 
 
 register_generator(Generator(

@@ -34,9 +34,11 @@ __all__ = ["ListsSection", "filter_combinations"]
 
 PREFIX = "GEN-LIST"
 UNIQUE = "{{ unique }}"
-#: Words whose upper and lower case differ outside ASCII, one per script.
+#: Words whose upper and lower case differ, one per script (outside ASCII the naive
+#: case folding of many databases fails), and one with an apostrophe (quoting in queries).
 SCRIPT_WORDS: dict[str, str] = {
     "ascii": "Quentin", "latin": "Émilie", "cyrillic": "Жанна", "greek": "Αθηνά",
+    "apostrophe": "D'Arcy",
 }
 _SORTABLE_KINDS = frozenset({"text", "email", "number", "date", "choice"})
 
@@ -165,7 +167,8 @@ def _case_variants(context: GenerationContext, section: ListsSection, view: Fiel
                                 ("scripts",))
     value = f"{word}-{UNIQUE}"
     record = {**context.required_record(entity, "a"), view.name: value}
-    expression = "'" + word + "-' ~ unique"
+    quote = '"' if "'" in word else "'"
+    expression = quote + word + "-" + quote + " ~ unique"
     steps = [
         _search(entity, "{{ (" + expression + ") | " + variant + " }}",
                 name=f"search in {variant} case",

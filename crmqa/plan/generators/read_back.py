@@ -30,7 +30,7 @@ __all__ = ["ISO_TIMESTAMP", "ReadBackSection"]
 PREFIX = "GEN-READ"
 #: ISO 8601 date and time with a time-zone designator (Z or an offset).
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
-_WRITES = ("create", "update", "import", "convert")
+_WRITES = ("create", "update", "import", "convert", "export")
 
 
 class ConvertSpec(Strict):
@@ -52,7 +52,8 @@ class ReadBackSection(CaseDefaults):
 
     operations: list[str] = Field(
         default_factory=lambda: list(_WRITES),
-        description="which writes to check: create, update, import, convert",
+        description="which operations to check: create, update, import, convert, and "
+        "export (a record's values come out of the export as written)",
     )
     convert: ConvertSpec = Field(default_factory=lambda: ConvertSpec(),
                                  description="conversion set-up and carried fields")
@@ -84,6 +85,8 @@ def generate(context: GenerationContext, section: ReadBackSection
                 yield _update(context, section, entity, view)
         if "import" in section.operations:
             yield _import(context, section, entity)
+        if "export" in section.operations:
+            yield _export(context, section, entity)
         if "convert" in section.operations and entity == section.convert.entity:
             yield from _convert(context, section, entity)
 
@@ -143,23 +146,29 @@ def _update(context: GenerationContext, section: ReadBackSection, entity: str,
 _IMPORT_TEXT = ("Smith, Jones & \"Partners\"", "Zoë Ångström", "Иванова Мария", "山田太郎")
 
 
+def _special_texts(context: GenerationContext, entity: str, row: dict[str, Any],
+                   index: int) -> dict[str, Any]:
+    """`row` with its text fields (all but the marker and unique ones) holding values that
+    need CSV quoting or are non-Latin; a `notes` field of the first row gets a line break."""
+    marker = context.marker_field(entity)
+    texts = [v for v in context.writable(entity) if v.kind == "text" and marker is not None
+             and v.name != marker.name and not v.rule.unique and v.name in row]
+    row = dict(row)
+    for offset, text_view in enumerate(texts):
+        sample = _IMPORT_TEXT[(index + offset) % len(_IMPORT_TEXT)]
+        limit = text_view.rule.max_length
+        row[text_view.name] = sample if limit is None else sample[:limit]
+    if "notes" in row and index == 0:
+        row["notes"] = "first line\nsecond line"
+    return row
+
+
 def _import(context: GenerationContext, section: ReadBackSection, entity: str
             ) -> dict[str, Any]:
     views = context.writable(entity)
     marker = context.marker_field(entity)
-    rows: list[dict[str, Any]] = []
-    for index in range(3):
-        tag = "abc"[index]
-        row = context.full_record(entity, f"i{tag}")
-        texts = [v for v in views if v.kind == "text" and marker is not None
-                 and v.name != marker.name and not v.rule.unique]
-        for offset, text_view in enumerate(texts):
-            sample = _IMPORT_TEXT[(index + offset) % len(_IMPORT_TEXT)]
-            limit = text_view.rule.max_length
-            row[text_view.name] = sample if limit is None else sample[:limit]
-        if "notes" in row and index == 0:
-            row["notes"] = "first line\nsecond line"
-        rows.append(row)
+    rows = [_special_texts(context, entity, context.full_record(entity, f"i{tag}"), index)
+            for index, tag in enumerate("abc")]
     steps: list[dict[str, Any]] = [
         op(f"{entity}.import", {"rows": rows}, name=f"import {len(rows)} rows",
            expect={"outcome": "ok", "body": [check("imported", "equals", len(rows)),
@@ -181,6 +190,24 @@ def _import(context: GenerationContext, section: ReadBackSection, entity: str
                 f"{entity}: imported rows read back with every value intact (CSV quoting, "
                 "line breaks, non-Latin text)",
                 module=context.module(entity), steps=steps, tags=["read-back", "import"])
+
+
+def _export(context: GenerationContext, section: ReadBackSection, entity: str
+            ) -> dict[str, Any]:
+    views = context.writable(entity)
+    marker = context.marker_field(entity)
+    values = _special_texts(context, entity, context.full_record(entity, "e"), 1)
+    steps = [op(f"{entity}.export", {"query": values[marker.name] if marker else "{{ unique }}"},
+                name="export the record",
+                expect={"outcome": "ok", "body": [
+                    check("rows", "length", 1), *_field_checks(views, values, "rows[0]")]})]
+    setup = [op(f"{entity}.create", {"data": values}, name="create with every field given",
+                expect={"outcome": "ok"})]
+    return case(section, PREFIX, [entity, "export"],
+                f"{entity}: an exported record carries every field as written (CSV quoting, "
+                "non-Latin text)",
+                module=context.module(entity), setup=setup, steps=steps,
+                tags=["read-back", "export"])
 
 
 def _convert(context: GenerationContext, section: ReadBackSection, entity: str

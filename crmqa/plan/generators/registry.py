@@ -111,7 +111,12 @@ def registered_generators() -> dict[str, Generator]:
             provided = entry.load()  # a module registers its generators as it is imported
             if isinstance(provided, Generator):
                 register_generator(provided)
-    return dict(_GENERATORS)
+    # Built-ins in their listed order whatever imported them first (cases are collected in
+    # this order, and every xdist worker must collect the same), then the others.
+    rank = {module: index for index, module in enumerate(BUILTIN_GENERATOR_MODULES)}
+    ordered = sorted(_GENERATORS.values(),
+                     key=lambda g: rank.get(getattr(g.generate, "__module__", ""), len(rank)))
+    return {generator.key: generator for generator in ordered}
 
 
 _sections_model_cache: dict[str, type[BaseModel]] = {}
