@@ -64,11 +64,9 @@ def generate(context: GenerationContext, section: BudgetsSection) -> Iterator[di
 def _with_budget(step: Any, budget: float | None) -> Any:
     if budget is None or step.expect.max_ms is not None:
         return step
-    # Rebuilt from what was written, so that the engine's re-validation after templating
-    # (which reads only the fields set) keeps the budget.
-    dumped = step.model_dump(by_alias=True, exclude_unset=True)
-    dumped["expect"] = {**dumped.get("expect", {}), "max_ms": budget}
-    return type(step).model_validate(dumped)
+    # model_copy marks the updated keys as set, so the engine's re-validation after
+    # templating (which reads only the fields set) keeps the budget.
+    return step.model_copy(update={"expect": step.expect.model_copy(update={"max_ms": budget})})
 
 
 def transform(context: GenerationContext, section: BudgetsSection, case: Case) -> Case:

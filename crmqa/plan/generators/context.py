@@ -23,7 +23,7 @@ WRITABLE_KINDS = frozenset({"text", "email", "phone", "url", "date", "number", "
 _UNIQUE_ROOM = 34
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FieldView:
     """One field of one entity as the plan's requirements declare it."""
 
@@ -31,7 +31,7 @@ class FieldView:
     name: str
     rule: FieldRule
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """text, email, phone, url, date, number, choice, timestamp, ref, bool or username."""
         if self.rule.choices:
@@ -126,6 +126,7 @@ class GenerationContext:
     plan: Plan
     #: identity names declared by any target of the plan, in written order
     identities: list[str] = field(default_factory=list)
+    _views: dict[str, list[FieldView]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_plan(cls, plan: Plan) -> GenerationContext:
@@ -142,8 +143,12 @@ class GenerationContext:
 
     def fields(self, entity: str) -> list[FieldView]:
         """Every field of `entity` the requirements name, in written order."""
-        rules: Mapping[str, FieldRule] = self.plan.requirements.get(entity, {})
-        return [FieldView(entity, name, rule) for name, rule in rules.items()]
+        cached = self._views.get(entity)
+        if cached is None:
+            rules: Mapping[str, FieldRule] = self.plan.requirements.get(entity, {})
+            cached = [FieldView(entity, name, rule) for name, rule in rules.items()]
+            self._views[entity] = cached
+        return list(cached)
 
     def field(self, entity: str, name: str) -> FieldView | None:
         """One field's view, or None when the requirements do not name it."""
