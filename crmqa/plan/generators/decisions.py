@@ -61,8 +61,9 @@ class DecisionTable(Strict):
     data: dict[str, Any] = Field(default_factory=dict,
                                  description="what `update` writes (for action: update)")
     roles: dict[str, str] = Field(description="role -> the identity acting in it")
-    owner_of_others: str | None = Field(
-        None, description="identity owning records that are not the actor's (ownership: other)")
+    owner_of_others: str | dict[str, str] | None = Field(
+        None, description="identity owning records that are not the actor's (ownership: "
+        "other); or role -> that identity, when it differs by role")
     creators: list[str] | None = Field(
         None, description="roles that can own records of their own (default: every role); "
         "other roles are tried on others' records only")
@@ -119,6 +120,14 @@ def generate(context: GenerationContext, section: DecisionsSection
         for role, identity in table.roles.items():
             if not context.has_identity(identity):
                 raise unknown("identity", identity, context.identities, (*where, "roles", role))
+        others = table.owner_of_others
+        named = others.items() if isinstance(others, dict) else [("", others)] if others else []
+        for role, identity in named:
+            if role and role not in table.roles:
+                raise unknown("role", role, table.roles, (*where, "owner_of_others", role))
+            if not context.has_identity(identity):
+                raise unknown("identity", identity, context.identities,
+                              (*where, "owner_of_others", *([role] if role else [])))
         for index, role in enumerate(table.creators or []):
             if role not in table.roles:
                 raise unknown("role", role, table.roles, (*where, "creators", index))
@@ -144,7 +153,9 @@ def _case(context: GenerationContext, section: DecisionsSection, name: str,
           ) -> dict[str, Any] | None:
     actor = table.roles[combination["role"]]
     ownership = combination.get("ownership", "other" if table.owner_of_others else "own")
-    owner = actor if ownership == "own" else table.owner_of_others
+    others = table.owner_of_others
+    other = others.get(combination["role"]) if isinstance(others, dict) else others
+    owner = actor if ownership == "own" else other
     if owner is None or owner == "anonymous":
         return None
     if ownership == "own" and table.creators is not None \
