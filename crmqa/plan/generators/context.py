@@ -181,7 +181,8 @@ class GenerationContext:
         texts = [view for view in self.writable(entity) if view.kind == "text"
                  and (view.rule.max_length is None or view.rule.max_length >= _UNIQUE_ROOM)]
         searchable = [view for view in texts if view.rule.searchable]
-        return (searchable or texts or [None])[0]
+        candidates = searchable or texts
+        return candidates[0] if candidates else None
 
     def module(self, entity: str) -> str:
         """The Allure feature of an entity's generated cases (`leads`)."""

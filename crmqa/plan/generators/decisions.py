@@ -132,18 +132,18 @@ def generate(context: GenerationContext, section: DecisionsSection
             if role not in table.roles:
                 raise unknown("role", role, table.roles, (*where, "creators", index))
         known = {"role", "ownership", *table.conditions}
-        for index, rule in enumerate(table.rules):
-            for condition in rule.when:
+        for index, written in enumerate(table.rules):
+            for condition in written.when:
                 if condition not in known:
                     raise unknown("condition", condition, sorted(known),
                                   (*where, "rules", index, "when"))
         for combination in combinations(table):
-            rule = next((r for r in table.rules if _matches(r, combination)), None)
-            if rule is None:
+            decided = next((r for r in table.rules if _matches(r, combination)), None)
+            if decided is None:
                 shown = ", ".join(f"{k}={v}" for k, v in combination.items())
                 raise GenerationProblem(f"no rule decides {shown}: add a rule (a last rule "
                                         "without `when` covers the rest)", (*where, "rules"))
-            made = _case(context, section, name, table, combination, rule)
+            made = _case(context, section, name, table, combination, decided)
             if made is not None:
                 yield made
 
