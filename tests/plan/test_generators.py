@@ -118,7 +118,6 @@ def extra_generator() -> Iterator[None]:
     finally:
         _GENERATORS.pop("extra", None)
         register_generator(_GENERATORS.pop("fields"))  # rebuild the sections model cache
-        _GENERATORS["fields"] = _GENERATORS.pop("fields")
 
 
 def test_a_third_party_generator_is_a_section_like_the_builtins(
@@ -126,6 +125,27 @@ def test_a_third_party_generator_is_a_section_like_the_builtins(
     loaded = load(tmp_path, "generate:\n  extra: {count: 3}\n")
     assert sorted(generated(loaded)) == ["X-0", "X-1", "X-2"]
     assert {c.generator for c in loaded.cases if c.generator} == {"extra"}
+
+
+@pytest.fixture
+def broken_generator() -> Iterator[None]:
+    def make(context: Any, section: SectionBase) -> Iterator[dict[str, Any]]:
+        raise ZeroDivisionError("a bug in a plug-in")
+
+    register_generator(Generator("broken", SectionBase, make, "a generator with a bug"))
+    try:
+        yield
+    finally:
+        _GENERATORS.pop("broken", None)
+        register_generator(_GENERATORS.pop("fields"))
+
+
+def test_a_failing_generator_is_a_positioned_problem_not_a_traceback(
+        tmp_path: Path, broken_generator: None) -> None:
+    found = problems(tmp_path, "generate:\n  broken: {}\n")
+    assert len(found) == 1
+    assert "generator 'broken' failed: ZeroDivisionError: a bug in a plug-in" in found[0]
+    assert found[0].startswith(str(tmp_path / "plan.yaml") + ":")
 
 
 # --------------------------------------------------------------------------- plan errors

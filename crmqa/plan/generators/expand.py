@@ -102,6 +102,10 @@ def expand_plan(data: Any, positions: PositionMap, plan: Plan | None) -> Expansi
             expansion.issues.append(positions.issue(
                 problem.message, (*where, *problem.where), suggestion=problem.suggestion))
             continue
+        except Exception as exc:  # a plug-in's bug is reported at its section, not a traceback
+            expansion.issues.append(positions.issue(
+                f"generator '{key}' failed: {type(exc).__name__}: {exc}", where))
+            continue
         raws = [raw for raw in raws if not section.skips(str(raw.get("id")))]
         expansion.cases.extend(_sources(raws, where, positions, key, expansion.issues))
         if generator.transform is not None:
