@@ -205,6 +205,22 @@ def probe(plan: Path, target: str | None, verbose: bool) -> None:
 
 
 @cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--list", "as_list", is_flag=True, help="a table of the cases instead of YAML")
+@click.option("--generator", "-g", "generators", multiple=True,
+              help="only the cases of this generator (repeatable)")
+def expand(plan: Path, as_list: bool, generators: tuple[str, ...]) -> None:
+    """Print the cases PLAN's generators make (`generate:`), as YAML or as a table.
+
+    The cases are the ones a run collects, with the same ids: validated as written cases
+    are, so a plan that does not load prints its problems instead.
+    """
+    from crmqa.cli.expanding import print_expansion
+
+    print_expansion(plan, as_list=as_list, generators=generators, console=console)
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("schema"), show_default=True)
 def schema(out: Path) -> None:
     """Write the JSON Schemas of plans, suites and profiles (for editor completion)."""

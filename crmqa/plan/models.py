@@ -171,13 +171,40 @@ class FieldRule(Strict):
     """The enterprise's rule for one canonical field; suites derive boundary cases from it."""
 
     required: bool = Field(False, description="the field must be given")
-    format: Literal["email", "phone", "text", "date", "number", "url"] | None = Field(
-        None, description="the kind of value the field holds"
+    format: Literal["email", "phone", "text", "date", "datetime", "number", "url"] | None = (
+        Field(None, description="the kind of value the field holds (datetime: a timestamp, "
+              "which must carry its time zone)")
     )
     max_length: int | None = Field(None, gt=0, description="longest accepted value, in characters")
     min_length: int | None = Field(None, ge=0, description="shortest accepted value, in characters")
     unique: bool = Field(False, description="no two records may share the value")
     choices: list[str] | None = Field(None, description="the only accepted values")
+    minimum: float | None = Field(None, description="smallest accepted number (format: number)")
+    maximum: float | None = Field(None, description="largest accepted number (format: number)")
+    searchable: bool = Field(
+        False, description="the entity's search finds a record by (part of) this field"
+    )
+    sortable: bool = Field(False, description="lists can be sorted by this field, both ways")
+    filterable: bool = Field(False, description="lists can be filtered by this field's value")
+    read_only: bool = Field(
+        False, description="set by the CRM, never written by a client (generated cases read it)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldRule:
+        if (self.min_length is not None and self.max_length is not None
+                and self.min_length > self.max_length):
+            raise PydanticCustomError(
+                "field_rule_lengths", "min_length ({low}) is greater than max_length ({high})",
+                {"low": self.min_length, "high": self.max_length},
+            )
+        if (self.minimum is not None and self.maximum is not None
+                and self.minimum > self.maximum):
+            raise PydanticCustomError(
+                "field_rule_bounds", "minimum ({low}) is greater than maximum ({high})",
+                {"low": self.minimum, "high": self.maximum},
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- gates
@@ -401,6 +428,11 @@ class PlanBase(Strict):
     data: Data = Field(default_factory=Data, description="variables and generated-data settings")
     requirements: dict[str, dict[str, FieldRule]] = Field(
         default_factory=dict, description="entity -> field -> rule"
+    )
+    generate: dict[str, Any] = Field(
+        default_factory=dict,
+        description="generated test design: generator name -> its section (false switches "
+        "one off); see docs/test-design.md and `crmqa expand`",
     )
     scales: Scales = Field(default_factory=Scales, description="severity and priority scales")
     gates: Gates = Field(

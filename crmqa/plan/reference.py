@@ -94,11 +94,27 @@ def key_table(model: type[BaseModel]) -> str:
     return "\n".join(rows)
 
 
+def _model_named(name: str) -> type[BaseModel]:
+    """A plan model, or a model of a registered generator's module (its section and parts)."""
+    found = getattr(models, name, None)
+    if found is None:
+        from crmqa.plan.generators.registry import registered_generators
+
+        for generator in registered_generators().values():
+            module = sys.modules.get(generator.section.__module__)
+            found = getattr(module, name, None) if module is not None else None
+            if found is not None:
+                break
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise KeyError(f"no plan or generator model named {name}")
+    return found
+
+
 def refresh_reference(text: str) -> str:
     """`text` with every marked key table regenerated from the models."""
 
     def table(match: re.Match[str]) -> str:
-        model = getattr(models, match.group("model"))
+        model = _model_named(match.group("model"))
         return f"<!-- keys:{match.group('model')} -->\n{key_table(model)}\n<!-- /keys -->"
 
     return _MARKER.sub(table, text)
