@@ -1,55 +1,78 @@
 """`crmqa calibrate PLAN`: how many of the sandbox's seeded faults a plan catches.
 
-The plan runs once on a clean sandbox (no case may fail there), then against sandboxes started
-with seeded faults. Running the whole plan once per fault would take the better part of an
-hour, so calibration serves several faults in one sandbox when they cannot interact:
+The plan runs once on clean sandboxes (no case may fail there), then against sandboxes started
+with seeded faults. Running the whole plan once per fault would take hours, so calibration
+serves several faults in one sandbox when they cannot interact:
 
-- every fault declares the surfaces where its behaviour shows (`Fault.touches`: canonical
-  operations such as `lead.search`, screens such as `screen:lead_list`, `http` for what only
-  raw requests see); two faults whose surfaces overlap never share a sandbox (they may change
-  the same code path and mask each other);
-- a case uses surfaces too, read from its steps; a faulty sandbox runs only the cases that use
-  a surface of one of its faults (the other cases cannot see those faults: they count as in
-  the clean run);
-- a case that fails (or breaks, or is blocked) in a group run is blamed on the group's fault
-  whose surfaces it uses. When it uses the surfaces of several, it runs again against each of
-  those faults alone. When it uses none of them, the grouping's premise is wrong for that
-  group: the group is run again fault by fault, and the report says so.
+- every fault declares the surfaces where its behaviour shows (`Fault.touches`); two faults
+  whose surfaces overlap never share a sandbox (they may change the same code path and mask
+  each other): crmqa.cli.calibrate_surfaces;
+- a faulty sandbox runs only the cases that use a surface of one of its faults (the other
+  cases cannot see those faults: they count as in the clean run);
+- a case that fails (or breaks, or is blocked) there and passed on the clean sandbox is blamed
+  on the group's fault whose surfaces it uses; when it uses the surfaces of several, the step
+  that failed decides; when even that cannot tell, or when it uses none of them, the case runs
+  again against each of the group's faults alone, and the faults that change it alone are
+  blamed.
 
 A fault is caught when at least one case is blamed on it. The verdict with a fault is the
 clean run's results with the fault's cases replaced, through the plan's own gates.
+
+Two modes. The full calibration runs every case each group selects, so the matrix lists every
+case that fails with each fault. `until_caught` runs a group's cases most-likely-first and
+stops once each of its faults is caught: it proves the same thing CI needs (every seeded
+fault makes at least one case that passed on the clean sandbox fail) in a fraction of the
+time; its matrix lists the cases that caught each fault before the group stopped, and the
+verdict with a fault is a lower bound.
+
+Cases run in worker processes that keep one sandbox and one engine per group
+(crmqa.cli.calibrate_pool); tests drive `calibrate` with a runner function instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from crmqa.cli.calibrate_select import CASES_ENV
+from crmqa.cli.calibrate_pool import ResultKey, RunRequest, RunResult, result_key
+from crmqa.cli.calibrate_surfaces import (
+    UNIVERSE,
+    case_surfaces,
+    cases_for,
+    check_grouping,
+    expand,
+    failing_step_surfaces,
+    fault_surfaces,
+    group_faults,
+    likelihood_order,
+    overlap,
+    step_surfaces,
+    with_dependencies,
+)
 from crmqa.core.errors import CrmqaError
 from crmqa.core.results import CaseResult, Outcome
-from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_screens
-from crmqa.plan.loaded import LoadedCase, LoadedPlan
-from crmqa.plan.models import OpStep, RequestStep, UiStep, WaitStep
+from crmqa.plan.loaded import LoadedPlan
 from crmqa.sandbox.faults import CATALOGUE, Fault
+
+__all__ = [
+    "UNIVERSE", "Calibration", "CalibrationError", "FaultDetection", "RunRequest", "RunResult",
+    "calibrate", "case_surfaces", "cases_for", "check_grouping", "check_plan", "expand",
+    "failing_step_surfaces", "group_faults", "new_out_dir", "overlap", "result_key",
+    "step_surfaces", "to_json", "to_markdown", "write_outputs",
+]
 
 # Outcomes that mean "the product did not do what the case expects" for calibration: a broken
 # or blocked case on a faulty sandbox that passed on the clean one was changed by the fault.
 CHANGED = frozenset({Outcome.FAILED, Outcome.BROKEN, Outcome.BLOCKED})
-RUN_TIMEOUT_S = 900
-
-ResultKey = tuple[str, str]  # (case id, parameters as JSON)
+FULL_CHUNK = 60  # cases per run in a full calibration: enough to keep both workers busy
+QUICK_CHUNK = 8  # cases per run when stopping at the first catch: stop soon after it
 
 
 class CalibrationError(CrmqaError):
@@ -58,186 +81,59 @@ class CalibrationError(CrmqaError):
     exit_code = 3
 
 
-# ----------------------------------------------------------------------------- surfaces
+class CalibrationIncomplete(CrmqaError):
+    """The clean run could not run: nothing can be blamed (an environment problem)."""
 
-
-def _universe() -> frozenset[str]:
-    ops = {f"{entity}.{operation}" for entity in ENTITIES for operation in OPERATIONS}
-    return frozenset(ops | {f"screen:{name}" for name in canonical_screens()} | {"http"}
-                     | {f"migration:{entity}" for entity in ENTITIES})
-
-
-UNIVERSE = _universe()
-
-
-def expand(patterns: Iterable[str]) -> frozenset[str]:
-    """Concrete surfaces a list of patterns (`*.update`, `screen:contact_*`) stands for."""
-    out: set[str] = set()
-    for pattern in patterns:
-        out.add(pattern)
-        out.update(surface for surface in UNIVERSE if fnmatchcase(surface, pattern))
-    return frozenset(out)
-
-
-def _step_surfaces(step: Any) -> set[str]:
-    if isinstance(step, WaitStep):
-        return _step_surfaces(step.wait_until.step)
-    if isinstance(step, OpStep):
-        return {step.op}
-    if isinstance(step, RequestStep):
-        return {"http"}
-    if isinstance(step, UiStep) and step.target:
-        head = step.target.split(" >> ", 1)[0].split(".", 1)[0].strip()
-        if head and "=" not in head and "/" not in head and "{" not in head:
-            return {f"screen:{head}"}
-    # a registered kind of step says where it looks (crmqa.migration: `migration:lead`)
-    surfaces = getattr(step, "surfaces", None)
-    return set(surfaces()) if callable(surfaces) else set()
-
-
-def case_surfaces(case: LoadedCase) -> frozenset[str]:
-    """The surfaces a case uses: its operations, the screens it acts on, `http`."""
-    return frozenset().union(*step_surfaces(case))
-
-
-def step_surfaces(case: LoadedCase) -> list[frozenset[str]]:
-    """The surface of each step in run order (setup, steps, teardown), numbered as results
-    number them; a UI step on a raw locator is on the screen opened last."""
-    body = case.case
-    out: list[frozenset[str]] = []
-    screen: set[str] = set()
-    for step in (*body.setup, *body.steps, *body.teardown):
-        found = _step_surfaces(step)
-        if isinstance(step, UiStep):
-            if found:
-                screen = found
-            found = found or screen
-        out.append(frozenset(found))
-    return out
-
-
-def failing_step_surfaces(case: LoadedCase, result: CaseResult) -> frozenset[str] | None:
-    """The surfaces of the first step that failed or broke, or None when no step did (a case
-    blocked by a dependency, a failed clean-up)."""
-    surfaces = step_surfaces(case)
-    for step in result.steps:
-        if step.outcome in (Outcome.FAILED, Outcome.BROKEN) and step.phase in (
-                "setup", "step", "teardown") and 0 < step.number <= len(surfaces):
-            return surfaces[step.number - 1] or None
-    return None
-
-
-def overlap(first: Fault, second: Fault) -> bool:
-    """Do two faults show on a common surface (and so must not share a sandbox)?"""
-    return bool(expand(first.touches) & expand(second.touches))
-
-
-def group_faults(faults: Sequence[Fault]) -> list[list[Fault]]:
-    """Faults in groups whose members share no surface (greedy colouring, most-constrained
-    first, catalogue order otherwise, so that the grouping is the same on every run)."""
-    degree = {f.name: sum(overlap(f, g) for g in faults if g is not f) for f in faults}
-    order = sorted(faults, key=lambda f: -degree[f.name])
-    groups: list[list[Fault]] = []
-    for fault in order:
-        for group in groups:
-            if not any(overlap(fault, member) for member in group):
-                group.append(fault)
-                break
-        else:
-            groups.append([fault])
-    position = {f.name: index for index, f in enumerate(faults)}
-    for group in groups:
-        group.sort(key=lambda f: position[f.name])
-    return sorted(groups, key=lambda g: position[g[0].name])
-
-
-def check_grouping(groups: Sequence[Sequence[Fault]]) -> None:
-    """Raise AssertionError when two faults in one group share a surface."""
-    for group in groups:
-        for index, fault in enumerate(group):
-            for other in group[index + 1:]:
-                if overlap(fault, other):
-                    raise AssertionError(f"{fault.name} and {other.name} share a surface")
-
-
-def cases_for(plan: LoadedPlan, surfaces: frozenset[str]) -> list[str]:
-    """Ids of the cases that use one of `surfaces`, and the cases they depend on."""
-    chosen = {c.case.id for c in plan.cases if case_surfaces(c) & surfaces}
-    by_id = {c.case.id: c for c in plan.cases}
-    pending = list(chosen)
-    while pending:
-        for dep in by_id[pending.pop()].case.depends_on:
-            if dep not in chosen and dep in by_id:
-                chosen.add(dep)
-                pending.append(dep)
-    return [c.case.id for c in plan.cases if c.case.id in chosen]
-
-
-# ----------------------------------------------------------------------------- runs
-
-
-@dataclass
-class RunResult:
-    """One pytest run of (part of) the plan on one sandbox."""
-
-    label: str
-    faults: tuple[str, ...]
-    cases: list[str] | None  # None: every case
-    results: dict[ResultKey, CaseResult]
-    seconds: float
-    exit_code: int
-
-
-def result_key(result: CaseResult) -> ResultKey:
-    return result.case_id, json.dumps(result.params, sort_keys=True, default=str)
+    exit_code = 4
 
 
 Runner = Callable[[str, Sequence[str], Sequence[str] | None], RunResult]
 
 
-def pytest_runner(plan_path: Path, out_dir: Path, workers: int = 1) -> Runner:
-    """A runner that starts a sandbox with the faults and runs the plan on it with pytest."""
-    from crmqa.reports import read_results
-    from crmqa.sandbox.testing import running_sandbox
+class RunPool(Protocol):
+    """Where calibration sends its runs (crmqa.cli.calibrate_pool.EnginePool)."""
 
-    def run(label: str, faults: Sequence[str], cases: Sequence[str] | None) -> RunResult:
-        started = time.monotonic()
-        reports = out_dir / "runs" / label
-        command = [sys.executable, "-m", "pytest", str(plan_path), "--crmqa-reports",
-                   str(reports), "--crmqa-run-id", "run", "-p", "no:cacheprovider",
-                   "-p", "no:locust", "-p", "no:randomly", "-p", "crmqa.cli.calibrate_select",
-                   "-q", "--no-header", "--tb=no", "-o", "console_output_style=classic",
-                   "--rootdir", str(plan_path.resolve().parent), "-c", os.devnull]
-        if workers > 1:
-            command += ["-n", str(workers), "--dist", "loadgroup"]
-        # A loaded CI machine can take a while to start a sandbox: be patient, not flaky.
-        with running_sandbox(faults=list(faults), start_timeout=90) as sandbox:
-            env = {**os.environ, "CRMQA_SANDBOX_URL": sandbox.base_url,
-                   "CRMQA_SANDBOX_PASSWORD": sandbox.password}
-            env.pop(CASES_ENV, None)
-            if cases is not None:
-                env[CASES_ENV] = ",".join(cases)
-            log = reports.with_suffix(".log")
-            reports.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("w", encoding="utf-8") as output:
-                completed = subprocess.run(command, env=env, stdout=output,
-                                           stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S,
-                                           check=False)
-        run_dir = reports / "run"
-        results: dict[ResultKey, CaseResult] = {}
-        if (run_dir / "run.json").exists():
-            _, read = read_results(run_dir)
-            results = {result_key(r): r for r in read}
-        elif completed.returncode not in (0, 1, 5):
-            raise CrmqaError(f"calibration run {label} ended without results "
-                             f"(exit {completed.returncode}); see {log}")
-        return RunResult(label, tuple(faults), list(cases) if cases is not None else None,
-                         results, time.monotonic() - started, completed.returncode)
+    @property
+    def size(self) -> int: ...
 
-    return run
+    def idle(self) -> int: ...
+
+    def sandbox_faults(self) -> list[tuple[str, ...] | None]: ...
+
+    def submit(self, request: RunRequest) -> None: ...
+
+    def next_done(self) -> tuple[RunRequest, RunResult]: ...
 
 
-# ----------------------------------------------------------------------------- calibration
+class SyncPool:
+    """A pool of one that runs each request at once with a runner function (tests)."""
+
+    size = 1
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.done: deque[tuple[RunRequest, RunResult]] = deque()
+
+    def idle(self) -> int:
+        return 0 if self.done else 1
+
+    def sandbox_faults(self) -> list[tuple[str, ...] | None]:
+        return [None] * self.idle()
+
+    def submit(self, request: RunRequest) -> None:
+        try:
+            run = self.runner(request.label, request.faults, request.cases)
+        except (CrmqaError, OSError, RuntimeError) as error:
+            run = RunResult(request.label, request.faults,
+                            list(request.cases) if request.cases is not None else None, {},
+                            0.0, exit_code=4, error=str(error).splitlines()[0])
+        self.done.append((request, run))
+
+    def next_done(self) -> tuple[RunRequest, RunResult]:
+        return self.done.popleft()
+
+
+# ----------------------------------------------------------------------------- results
 
 
 @dataclass
@@ -249,11 +145,16 @@ class FaultDetection:
     caught_by: list[str] = field(default_factory=list)  # "CASE-ID" or "CASE-ID[params]"
     verdict: str | None = None
     verdict_changed: bool = False
-    regrouped: bool = False  # run alone because its group's premise failed
+    regrouped: bool = False  # some of its cases ran again with it alone
+    not_run: str | None = None  # why its runs produced no results (then it is not judged)
 
     @property
     def caught(self) -> bool:
         return bool(self.caught_by)
+
+    @property
+    def status(self) -> str:
+        return "caught" if self.caught else "not run" if self.not_run else "missed"
 
 
 @dataclass
@@ -268,10 +169,17 @@ class Calibration:
     notes: list[str]
     runs: list[dict[str, Any]]
     seconds: float
+    until_caught: bool = False
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.clean_failures and all(d.caught for d in self.detections)
+
+    @property
+    def complete(self) -> bool:
+        """Every fault's runs produced results (none was left unjudged)."""
+        return not any(d.not_run for d in self.detections)
 
     def scores(self) -> dict[str, tuple[int, int]]:
         """Per category: (caught, seeded)."""
@@ -302,104 +210,239 @@ def _verdict(plan: LoadedPlan, results: Iterable[CaseResult]) -> str | None:
     return None if verdict.decision is None else str(verdict.decision.value)
 
 
-def calibrate(plan: LoadedPlan, runner: Runner, *, faults: Sequence[Fault] = CATALOGUE,
-              jobs: int = 2, progress: Callable[[str], None] = lambda _: None) -> Calibration:
-    """Run the clean sandbox and every group of faults; blame failures; keep the matrix."""
+# ----------------------------------------------------------------------------- scheduling
+
+
+@dataclass
+class _GroupWork:
+    """One group of faults and the cases it still has to run."""
+
+    index: int
+    faults: list[Fault]
+    selected: list[str]  # every case the group's surfaces select, in run order
+    orders: dict[str, list[str]]  # fault -> its cases, most likely first (until_caught)
+    submitted: set[str] = field(default_factory=set)
+    started: bool = False
+    stopped: bool = False  # no more runs for it (all caught, or its sandbox failed)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.faults)
+
+    def next_cases(self, size: int, caught: set[str], until_caught: bool) -> list[str]:
+        """The next `size` cases to run (with what they depend on), or [] when done."""
+        if self.stopped:
+            return []
+        if until_caught:
+            waiting = [f.name for f in self.faults if f.name not in caught]
+            if not waiting:
+                return []
+            lists = [deque(c for c in self.orders[name] if c not in self.submitted)
+                     for name in waiting]
+            chosen: list[str] = []
+            while len(chosen) < size and any(lists):
+                for queue in lists:  # one from each waiting fault in turn
+                    while queue and queue[0] in chosen:
+                        queue.popleft()
+                    if queue and len(chosen) < size:
+                        chosen.append(queue.popleft())
+        else:
+            chosen = [c for c in self.selected if c not in self.submitted][:size]
+        self.submitted.update(chosen)
+        return chosen
+
+
+def _split(plan: LoadedPlan, parts: int) -> list[list[str]]:
+    """Every case in `parts` lists of about equal mix (a case goes with its dependencies)."""
+    lists: list[list[str]] = [[] for _ in range(max(1, parts))]
+    home: dict[str, int] = {}
+    turn = 0
+    for loaded in plan.dependency_order():
+        deps = [home[d] for d in loaded.case.depends_on if d in home]
+        part = deps[0] if deps else turn % len(lists)
+        if not deps:
+            turn += 1
+        home[loaded.case.id] = part
+        lists[part].append(loaded.case.id)
+    return [part for part in lists if part]
+
+
+def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
+              faults: Sequence[Fault] = CATALOGUE, jobs: int = 1, until_caught: bool = False,
+              chunk: int | None = None,
+              progress: Callable[[str], None] = lambda _: None) -> Calibration:
+    """Run the clean sandbox and every group of faults; blame failures; keep the matrix.
+
+    `runner` is a pool of workers (crmqa.cli.calibrate_pool.EnginePool) or a function that
+    runs one request at a time (`jobs` is then ignored).
+    """
     started = time.monotonic()
+    pool: RunPool = runner if hasattr(runner, "next_done") else SyncPool(runner)  # type: ignore[arg-type]
     by_case = {c.case.id: c for c in plan.cases}
     notes: list[str] = []
     runs: list[RunResult] = []
-    lock = threading.Lock()
 
     def record(run: RunResult) -> RunResult:
-        with lock:
-            runs.append(run)
-        changed = sum(r.outcome in CHANGED for r in run.results.values())
-        progress(f"{run.label}: {len(run.results)} cases, {changed} failed, "
-                 f"{run.seconds:.0f} s")
+        runs.append(run)
+        if run.error:
+            progress(f"{run.label}: could not run: {run.error}")
+        else:
+            changed = sum(r.outcome in CHANGED for r in run.results.values())
+            progress(f"{run.label}: {len(run.results)} cases, {changed} failed, "
+                     f"{run.seconds:.0f} s")
         return run
 
-    clean_run = record(runner("clean", (), None))
-    clean = clean_run.results
+    # -- the clean runs ----------------------------------------------------------------------
+    parts = _split(plan, pool.size)
+    pending = deque(RunRequest("clean" if len(parts) == 1 else f"clean-{n}", (), tuple(part))
+                    for n, part in enumerate(parts, 1))
+    clean: dict[ResultKey, CaseResult] = {}
+    in_flight = 0
+    while pending or in_flight:
+        while pending and pool.idle():
+            pool.submit(pending.popleft())
+            in_flight += 1
+        _, run = pool.next_done()
+        in_flight -= 1
+        record(run)
+        if run.error or not run.results:
+            raise CalibrationIncomplete(
+                f"the clean run {run.label} produced no results: "
+                f"{run.error or 'no case ran'}; nothing can be blamed without it")
+        clean.update(run.results)
     clean_failures = sorted(_label(r) for r in clean.values() if r.outcome in CHANGED)
-    if not clean:
-        raise CalibrationError("the clean run produced no case results; see its log under "
-                               "the calibration folder")
     clean_verdict = _verdict(plan, clean.values())
 
+    # -- the faulty runs ---------------------------------------------------------------------
     groups = group_faults(faults)
     check_grouping(groups)
     detections = {f.name: FaultDetection(f, index) for index, g in enumerate(groups) for f in g}
     blamed: dict[str, dict[ResultKey, CaseResult]] = {f.name: {} for f in faults}
+    caught: set[str] = set()
+    size = chunk or (QUICK_CHUNK if until_caught else FULL_CHUNK)
+    works: list[_GroupWork] = []
+    for index, group in enumerate(groups):
+        union = frozenset().union(*(fault_surfaces(f) for f in group))
+        selected = cases_for(plan, union)
+        if not selected:
+            notes.append(f"no case uses a surface of {', '.join(f.name for f in group)}")
+        works.append(_GroupWork(index, group, selected,
+                                {f.name: likelihood_order(plan, f) for f in group}
+                                if until_caught else {}, stopped=not selected))
+    # a group's runs first where its sandbox already is, the biggest groups first
+    queue = sorted(works, key=lambda w: -len(w.selected))
+    alone: deque[RunRequest] = deque()  # cases to run again with one fault alone
+    unexplained: dict[tuple[str, str], list[str]] = {}  # (group label, case label) -> faults
+    counters: dict[str, int] = {}
+    in_flight = 0
 
-    def surfaces_of(fault: Fault) -> frozenset[str]:
-        return expand(fault.touches)
-
-    def run_group(index: int, group: list[Fault]) -> None:
-        union = frozenset().union(*(surfaces_of(f) for f in group))
-        cases = cases_for(plan, union)
-        names = tuple(f.name for f in group)
+    def request_for(work: _GroupWork) -> RunRequest | None:
+        cases = work.next_cases(size, caught, until_caught)
         if not cases:
-            notes.append(f"no case uses a surface of {', '.join(names)}")
+            work.stopped = True
+            return None
+        work.started = True
+        label = f"group-{work.index:02d}"
+        counters[label] = counters.get(label, 0) + 1
+        return RunRequest(f"{label}.{counters[label]}", work.names,
+                          tuple(with_dependencies(plan, cases)), work.index)
+
+    def next_request() -> RunRequest | None:
+        if alone:
+            return alone.popleft()
+        held = set(pool.sandbox_faults())
+        for work in queue:  # keep a worker on the group whose sandbox it holds
+            if not work.stopped and work.names in held:
+                request = request_for(work)
+                if request is not None:
+                    return request
+        for started_first in (False, True):  # then a new group, then help a running one
+            for work in queue:
+                if not work.stopped and work.started == started_first:
+                    request = request_for(work)
+                    if request is not None:
+                        return request
+        return None
+
+    def blame(request: RunRequest, run: RunResult) -> None:
+        if request.group is None:  # a run with one fault alone
+            (name,) = request.faults
+            for result in _changed(run, clean):
+                blamed[name][result_key(result)] = result
+                caught.add(name)
+                key = (request.label.split("-alone")[0], _label(result))
+                if key in unexplained:
+                    notes.append(f"{_label(result)} failed with {name} alone although it uses "
+                                 f"none of the surfaces {name} declares: declare them in "
+                                 "crmqa/sandbox/faults.py")
+                    unexplained.pop(key)
             return
-        run = record(runner(f"group-{index:02d}", names, cases))
-        ambiguous: dict[str, list[str]] = {}
-        unexplained: list[str] = []
+        work = works[request.group]
+        again: dict[str, list[str]] = {}
         for result in _changed(run, clean):
             case = by_case[result.case_id]
-            suspects = [f for f in group if case_surfaces(case) & surfaces_of(f)]
+            suspects = [f for f in work.faults if case_surfaces(case) & fault_surfaces(f)]
             failing = failing_step_surfaces(case, result)
             if len(suspects) > 1 and failing is not None:
                 # The faults of a group share no surface: the step that failed names one.
-                suspects = [f for f in suspects if failing & surfaces_of(f)] or suspects
+                suspects = [f for f in suspects if failing & fault_surfaces(f)] or suspects
             if len(suspects) == 1:
                 blamed[suspects[0].name][result_key(result)] = result
-            elif suspects:
-                for fault in suspects:
-                    ambiguous.setdefault(fault.name, []).append(result.case_id)
-            else:
-                unexplained.append(_label(result))
-        if unexplained and len(group) > 1:
-            notes.append(f"group {index} ({', '.join(names)}): {', '.join(unexplained)} "
-                         "failed but use no surface of the group's faults; each fault ran "
-                         "alone instead")
-            for fault in group:
+                caught.add(suspects[0].name)
+                continue
+            if not suspects:
+                if len(work.faults) == 1:
+                    name = work.faults[0].name
+                    blamed[name][result_key(result)] = result
+                    caught.add(name)
+                    notes.append(f"{_label(result)} failed with {name} although it uses none of "
+                                 f"the surfaces {name} declares: declare them in "
+                                 "crmqa/sandbox/faults.py")
+                    continue
+                suspects = list(work.faults)
+                unexplained[(f"group-{work.index:02d}", _label(result))] = [
+                    f.name for f in suspects]
+            for fault in suspects:
                 detections[fault.name].regrouped = True
-                alone = record(runner(f"group-{index:02d}-{fault.name}", (fault.name,),
-                                      cases_for(plan, surfaces_of(fault))))
-                for result in _changed(alone, clean):
-                    blamed[fault.name][result_key(result)] = result
-            return
-        if unexplained:
-            for result in _changed(run, clean):
-                if _label(result) in unexplained:
-                    blamed[group[0].name][result_key(result)] = result
-            notes.append(f"{group[0].name}: {', '.join(unexplained)} failed although they use "
-                         "none of the surfaces the fault declares: declare them in "
-                         "crmqa/sandbox/faults.py")
-        for name, case_ids in ambiguous.items():
-            alone = record(runner(f"group-{index:02d}-{name}", (name,),
-                                  sorted(set(case_ids))))
-            for result in _changed(alone, clean):
-                blamed[name][result_key(result)] = result
+                again.setdefault(fault.name, []).append(result.case_id)
+        for name, case_ids in again.items():
+            label = f"group-{work.index:02d}-alone-{name}"
+            counters[label] = counters.get(label, 0) + 1
+            alone.append(RunRequest(f"{label}.{counters[label]}", (name,),
+                                    tuple(with_dependencies(plan, set(case_ids)))))
 
-    def run_group_safely(index: int, group: list[Fault]) -> None:
-        try:
-            run_group(index, group)
-        except (CrmqaError, OSError, subprocess.SubprocessError, RuntimeError) as error:
-            # One broken run must not hide the others' results: its faults stay uncaught.
-            notes.append(f"group {index} ({', '.join(f.name for f in group)}) could not run: "
-                         f"{str(error).splitlines()[0]}")
+    while True:
+        while pool.idle():
+            request = next_request()
+            if request is None:
+                break
+            pool.submit(request)
+            in_flight += 1
+        if not in_flight:
+            break
+        request, run = pool.next_done()
+        in_flight -= 1
+        record(run)
+        if run.error:
+            for name in request.faults:
+                if name not in caught and not detections[name].not_run:
+                    detections[name].not_run = f"{request.label}: {run.error}"
+            if request.group is not None:
+                works[request.group].stopped = True
+            continue
+        blame(request, run)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(run_group_safely, i, g) for i, g in enumerate(groups)]:
-            future.result()
+    for (group_label, case_label), names in unexplained.items():
+        notes.append(f"{group_label}: {case_label} failed with {', '.join(names)} together but "
+                     "with none of them alone (an interaction, or a flaky case)")
 
     for fault in faults:
         detection = detections[fault.name]
-        caught = blamed[fault.name]
-        detection.caught_by = sorted(_label(r) for r in caught.values())
-        merged = {**clean, **caught}
+        found = blamed[fault.name]
+        detection.caught_by = sorted(_label(r) for r in found.values())
+        if detection.caught:
+            detection.not_run = None
+        merged = {**clean, **found}
         detection.verdict = _verdict(plan, merged.values())
         detection.verdict_changed = detection.verdict != clean_verdict
     return Calibration(
@@ -409,11 +452,28 @@ def calibrate(plan: LoadedPlan, runner: Runner, *, faults: Sequence[Fault] = CAT
         detections=[detections[f.name] for f in faults],
         groups=[[f.name for f in g] for g in groups],
         notes=notes,
-        runs=[{"label": r.label, "faults": list(r.faults),
-               "cases": len(r.results), "seconds": round(r.seconds, 1),
-               "exit_code": r.exit_code} for r in sorted(runs, key=lambda r: r.label)],
+        runs=[{"label": r.label, "faults": list(r.faults), "cases": len(r.results),
+               "seconds": round(r.seconds, 1), "sandbox_start_s": round(r.sandbox_start_s, 1),
+               "worker": r.worker, "exit_code": r.exit_code,
+               **({"error": r.error} if r.error else {})} for r in runs],
         seconds=time.monotonic() - started,
+        until_caught=until_caught,
+        timing=_timing(runs, clean),
     )
+
+
+def _timing(runs: Sequence[RunResult], clean: dict[ResultKey, CaseResult]) -> dict[str, Any]:
+    """Where the time went: case time, sandbox start-ups, runs."""
+    case_s = sum(r.duration_ms for run in runs for r in run.results.values()) / 1000
+    starts = [run.sandbox_start_s for run in runs if run.sandbox_start_s]
+    return {
+        "runs": len(runs),
+        "case_runs": sum(len(run.results) for run in runs),
+        "clean_case_runs": len(clean),
+        "case_seconds": round(case_s, 1),
+        "sandbox_starts": len(starts),
+        "sandbox_start_seconds": round(sum(starts), 1),
+    }
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -424,7 +484,10 @@ def to_json(calibration: Calibration) -> dict[str, Any]:
     return {
         "plan_id": calibration.plan_id,
         "ok": calibration.ok,
+        "complete": calibration.complete,
+        "mode": "until_caught" if calibration.until_caught else "full",
         "seconds": round(calibration.seconds, 1),
+        "timing": calibration.timing,
         "clean": {"verdict": calibration.clean_verdict,
                   "failures": calibration.clean_failures},
         "scores": {category: {"caught": caught, "seeded": total}
@@ -432,6 +495,7 @@ def to_json(calibration: Calibration) -> dict[str, Any]:
         "faults": [{
             "name": d.fault.name, "category": d.fault.category,
             "description": d.fault.description, "group": d.group, "caught": d.caught,
+            "status": d.status, "not_run": d.not_run,
             "caught_by": d.caught_by, "verdict": d.verdict,
             "verdict_changed": d.verdict_changed, "ran_alone": d.regrouped,
         } for d in calibration.detections],
@@ -452,7 +516,10 @@ def to_markdown(calibration: Calibration) -> str:
         + (f", **{len(calibration.clean_failures)} false failure(s)**: "
            + ", ".join(calibration.clean_failures) if calibration.clean_failures else
            ", no failure") + f". {calibration.seconds:.0f} s in "
-        f"{len(calibration.runs)} runs.",
+        f"{len(calibration.runs)} runs"
+        + (" (each group stopped once its faults were caught: the cases listed are those "
+           "that caught a fault first, and a verdict is the least the fault changes)"
+           if calibration.until_caught else "") + ".",
         "",
         "| category | caught | seeded | score |",
         "|---|---:|---:|---:|",
@@ -464,13 +531,22 @@ def to_markdown(calibration: Calibration) -> str:
     for d in calibration.detections:
         verdict = (f"{calibration.clean_verdict} → {d.verdict}" if d.verdict_changed
                    else f"{d.verdict} (unchanged)")
-        result = "caught" if d.caught else "**missed**"
+        result = "caught" if d.caught else f"**{d.status}**"
         lines.append(f"| `{d.fault.name}` | {d.fault.category} | {result} | {verdict} | "
                      f"{', '.join(d.caught_by) or '—'} |")
     lines += ["", "Faults served together (no shared surface):", ""]
     lines += [f"{index}. {', '.join(group)}" for index, group in enumerate(calibration.groups)]
+    not_run = [d for d in calibration.detections if d.not_run]
+    if not_run:
+        lines += ["", "Not run (no results, so not judged):", ""]
+        lines += [f"- `{d.fault.name}`: {d.not_run}" for d in not_run]
     if calibration.notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in calibration.notes]
+    timing = calibration.timing
+    if timing:
+        lines += ["", f"Time: {timing['case_runs']} case runs ({timing['case_seconds']:.0f} s "
+                  f"of case time), {timing['sandbox_starts']} sandboxes started "
+                  f"({timing['sandbox_start_seconds']:.0f} s)."]
     return "\n".join(lines) + "\n"
 
 

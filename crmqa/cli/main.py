@@ -300,43 +300,62 @@ def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
               help="only these seeded faults (comma-separated; default: the whole catalogue)")
 @click.option("--jobs", "-j", type=int, default=None,
               help="sandboxes run at once (default: the number of CPUs, at most 4)")
+@click.option("--until-caught", is_flag=True,
+              help="stop each group of faults once each is caught (CI): proves every fault is "
+                   "caught in a fraction of the time; the matrix then lists the first catches")
+@click.option("--evidence", type=click.Choice(["off", "retain-on-failure", "on"]),
+              default="off", show_default=True, help="evidence kept for each case run")
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives calibrate-<time>/")
-def calibrate(plan: Path, faults: str, jobs: int | None, reports: Path) -> None:
+def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, evidence: str,
+              reports: Path) -> None:
     """Run PLAN on the sandbox once clean and against every seeded fault; print and write
-    the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case."""
+    the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case,
+    4 when some runs could not run (a sandbox that did not start)."""
     import os as _os
 
     from crmqa.cli.calibrate import (
-        calibrate as run_calibration,
-    )
-    from crmqa.cli.calibrate import (
+        CalibrationIncomplete,
         check_plan,
         new_out_dir,
-        pytest_runner,
         to_markdown,
         write_outputs,
     )
-    from crmqa.plan.loader import load_plan
+    from crmqa.cli.calibrate import (
+        calibrate as run_calibration,
+    )
+    from crmqa.cli.calibrate_pool import EnginePool
     from crmqa.sandbox.faults import BY_NAME, CATALOGUE, UnknownFault, parse_fault_list
+    from crmqa.validation import prepare_run
 
-    loaded = load_plan(plan)
-    check_plan(loaded, None)
     try:
         chosen = [BY_NAME[n] for n in parse_fault_list(faults)] if faults else list(CATALOGUE)
     except UnknownFault as error:
         raise click.BadParameter(str(error), param_hint="--faults") from None
+    # The one validation a run gets (the environment's values come from each sandbox).
+    environment = {**_os.environ, "CRMQA_SANDBOX_URL": "http://127.0.0.1:9",
+                   "CRMQA_SANDBOX_PASSWORD": _os.environ.get("CRMQA_SANDBOX_PASSWORD",
+                                                             "sandbox-pass")}
+    loaded = prepare_run(plan, environment=environment).loaded
+    target = check_plan(loaded, None)
     out_dir = new_out_dir(reports)
     jobs = jobs or min(4, _os.cpu_count() or 1)
     console.print(f"Calibrating [bold]{escape(loaded.plan.id)}[/] against {len(chosen)} seeded "
-                  f"faults, {jobs} sandbox(es) at a time …")
-    result = run_calibration(loaded, pytest_runner(plan, out_dir), faults=chosen, jobs=jobs,
-                             progress=lambda line: console.print(f"  {escape(line)}"))
+                  f"faults, {jobs} sandbox(es) at a time"
+                  + (", each group until its faults are caught" if until_caught else "")
+                  + " …")
+    try:
+        with EnginePool(loaded, target, out_dir, jobs, evidence=evidence) as pool:
+            result = run_calibration(loaded, pool, faults=chosen, until_caught=until_caught,
+                                     progress=lambda line: console.print(f"  {escape(line)}"))
+    except CalibrationIncomplete as error:
+        console.print(f"[red]Calibration incomplete:[/] {escape(str(error))}", soft_wrap=True)
+        sys.exit(error.exit_code)
     json_path, md_path = write_outputs(result, out_dir)
     console.print(to_markdown(result), markup=False, soft_wrap=True)
     console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
                   soft_wrap=True)
-    sys.exit(0 if result.ok else 1)
+    sys.exit(0 if result.ok else 1 if result.complete else 4)
 
 
 def main() -> None:

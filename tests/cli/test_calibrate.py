@@ -19,6 +19,7 @@ import pytest
 from crmqa.cli.calibrate import (
     UNIVERSE,
     Calibration,
+    CalibrationIncomplete,
     RunResult,
     calibrate,
     case_surfaces,
@@ -31,6 +32,7 @@ from crmqa.cli.calibrate import (
     to_json,
     to_markdown,
 )
+from crmqa.cli.calibrate_surfaces import checking_surfaces, likelihood_order
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.plan.loader import load_plan
 from crmqa.sandbox.faults import BY_NAME, CATALOGUE, Fault
@@ -153,9 +155,10 @@ def test_failures_are_blamed_and_shared_cases_run_again_per_fault(tmp_path: Path
     assert result.clean_failures == []
     # The four faults share no surface: one sandbox, then BOTH again for each of its two.
     labels = [call[0] for call in sandbox.calls]
-    assert labels == ["clean", "group-00", "group-00-search_bug", "group-00-edit_bug"]
+    assert labels == ["clean", "group-00.1", "group-00-alone-search_bug.1",
+                      "group-00-alone-edit_bug.1"]
     assert sandbox.calls[1][2] == ["SEARCH", "EDIT", "BOTH", "CASES", "PAGE"]
-    assert sandbox.calls[2] == ("group-00-search_bug", ("search_bug",), ["BOTH"])
+    assert sandbox.calls[2] == ("group-00-alone-search_bug.1", ("search_bug",), ["BOTH"])
     verdicts = {d.fault.name: (d.verdict, d.verdict_changed) for d in result.detections}
     assert verdicts["silent_bug"] == ("ACCEPTED", False)
     assert verdicts["search_bug"] == ("REJECTED", True)
@@ -175,6 +178,78 @@ def test_a_clean_failure_fails_calibration(tmp_path: Path) -> None:
     result: Calibration = calibrate(plan, flaky, faults=[_fault("x", "case.update")], jobs=1)
     assert result.clean_failures == ["EDIT"]
     assert not result.ok
+
+
+def test_until_caught_stops_a_group_once_each_fault_is_caught(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    search = _fault("search_bug", "lead.search")
+    workflow = _fault("workflow_bug", "case.update")
+    sandbox = Sandbox([c.case.id for c in plan.cases],
+                      {"SEARCH": {"search_bug"}, "BOTH": {"search_bug"},
+                       "CASES": {"workflow_bug"}})
+    result = calibrate(plan, sandbox, faults=[search, workflow], until_caught=True, chunk=1)
+    assert result.ok and result.until_caught
+    # one case a run: the first most likely case of each fault in turn, then nothing more
+    runs = [(label, cases) for label, _, cases in sandbox.calls[1:]]
+    assert runs == [("group-00.1", ["SEARCH"]), ("group-00.2", ["CASES"])]
+    assert {d.fault.name: d.caught_by for d in result.detections} == {
+        "search_bug": ["SEARCH"], "workflow_bug": ["CASES"]}
+    assert "least" in to_markdown(result)
+
+
+def test_likelihood_order_puts_cases_that_check_the_surface_first() -> None:
+    plan = load_plan(SANDBOX_PLAN)
+    order = likelihood_order(plan, BY_NAME["case_status_skip"])
+    by_id = {c.case.id: c for c in plan.cases}
+    first = by_id[order[0]]
+    assert "case.update" in checking_surfaces(first)
+    assert str(first.case.category.value) == "functional"
+    # every case that uses the surface is there, those that only set up through it last
+    assert set(order) == {c.case.id for c in plan.cases if "case.update" in case_surfaces(c)}
+    tiers = ["case.update" in checking_surfaces(by_id[c]) for c in order]
+    assert tiers == sorted(tiers, reverse=True)
+
+
+def test_a_run_without_results_leaves_its_faults_not_run_never_missed(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    sandbox = Sandbox([c.case.id for c in plan.cases], {"CASES": {"workflow_bug"}})
+
+    def broken(label: str, faults: Sequence[str], cases: Sequence[str] | None) -> RunResult:
+        if "search_bug" in faults:
+            raise CalibrationIncomplete("the sandbox did not start: attempt 1: timed out")
+        return sandbox(label, faults, cases)
+
+    result = calibrate(plan, broken, faults=[_fault("search_bug", "lead.search"),
+                                             _fault("workflow_bug", "case.update"),
+                                             _fault("edit_bug", "lead.search", "lead.update")])
+    status = {d.fault.name: d.status for d in result.detections}
+    assert status == {"search_bug": "not run", "workflow_bug": "caught", "edit_bug": "missed"}
+    assert not result.complete
+    text = to_markdown(result)
+    assert "**not run**" in text and "the sandbox did not start" in text
+    assert to_json(result)["faults"][0]["not_run"].endswith("timed out")
+
+
+def test_a_failure_no_fault_explains_runs_again_with_each_fault_alone(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    sandbox = Sandbox([c.case.id for c in plan.cases], {"PAGE": {"edit_bug"}})
+    result = calibrate(plan, sandbox, faults=[_fault("search_bug", "lead.search"),
+                                             _fault("edit_bug", "lead.update", "screen:login")])
+    # PAGE uses screen:lead_list, which neither fault declares; alone, edit_bug changes it
+    assert {d.fault.name: d.caught_by for d in result.detections}["edit_bug"] == ["PAGE"]
+    assert any("PAGE failed with edit_bug alone" in note for note in result.notes)
+    alone = [call for call in sandbox.calls if "alone" in call[0]]
+    assert sorted(call[1] for call in alone) == [("edit_bug",), ("search_bug",)]
+
+
+def test_a_clean_run_without_results_is_an_environment_error(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+
+    def down(label: str, faults: Sequence[str], cases: Sequence[str] | None) -> RunResult:
+        return RunResult(label, tuple(faults), None, {}, 0.1, 4, error="sandbox down")
+
+    with pytest.raises(CalibrationIncomplete, match="clean run clean produced no results"):
+        calibrate(plan, down, faults=[_fault("x", "case.update")])
 
 
 @pytest.mark.slow
