@@ -224,6 +224,10 @@ class _GroupWork:
     submitted: set[str] = field(default_factory=set)
     started: bool = False
     stopped: bool = False  # no more runs for it (all caught, or its sandbox failed)
+    label: str = ""  # group-NN, or group-NN-<fault> once a group is split
+
+    def __post_init__(self) -> None:
+        self.label = self.label or f"group-{self.index:02d}"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -342,7 +346,7 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
             work.stopped = True
             return None
         work.started = True
-        label = f"group-{work.index:02d}"
+        label = work.label
         counters[label] = counters.get(label, 0) + 1
         return RunRequest(f"{label}.{counters[label]}", work.names,
                           tuple(with_dependencies(plan, cases)), work.index)
@@ -400,13 +404,13 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
                                  "crmqa/sandbox/faults.py")
                     continue
                 suspects = list(work.faults)
-                unexplained[(f"group-{work.index:02d}", _label(result))] = [
+                unexplained[(work.label, _label(result))] = [
                     f.name for f in suspects]
             for fault in suspects:
                 detections[fault.name].regrouped = True
                 again.setdefault(fault.name, []).append(result.case_id)
         for name, case_ids in again.items():
-            label = f"group-{work.index:02d}-alone-{name}"
+            label = f"{work.label}-alone-{name}"
             counters[label] = counters.get(label, 0) + 1
             alone.append(RunRequest(f"{label}.{counters[label]}", (name,),
                                     tuple(with_dependencies(plan, set(case_ids)))))
@@ -424,11 +428,27 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
         in_flight -= 1
         record(run)
         if run.error:
+            work = works[request.group] if request.group is not None else None
+            if work is not None:
+                work.stopped = True
+            if work is not None and len(work.faults) > 1:
+                # One fault may be what keeps the sandbox from starting: each of the group's
+                # faults gets a sandbox of its own, with the cases its surfaces select.
+                notes.append(f"{request.label} could not run ({run.error}): its faults "
+                             "run again one by one")
+                for fault in work.faults:
+                    if fault.name in caught:
+                        continue
+                    single = cases_for(plan, fault_surfaces(fault))
+                    works.append(_GroupWork(
+                        len(works), [fault], single,
+                        {fault.name: work.orders.get(fault.name, single)},
+                        stopped=not single, label=f"{work.label}-{fault.name}"))
+                    queue.append(works[-1])
+                continue
             for name in request.faults:
                 if name not in caught and not detections[name].not_run:
                     detections[name].not_run = f"{request.label}: {run.error}"
-            if request.group is not None:
-                works[request.group].stopped = True
             continue
         blame(request, run)
 

@@ -256,6 +256,7 @@ UiAction = Literal[
     "wait_for",
     "screenshot",
     "accessibility",
+    "expect_csrf_protected",
 ]
 
 

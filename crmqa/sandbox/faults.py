@@ -174,6 +174,9 @@ CATALOGUE: tuple[Fault, ...] = (
           ("screen:login",)),
     Fault("open_redirect_login", "security",
           "the login form follows ?next= to any site (open redirect)", ("screen:login",)),
+    Fault("csrf_delete_unchecked", "security",
+          "the delete confirmation pages accept a form without its CSRF token",
+          ("screen:*_delete",)),
     Fault("session_cookie_not_httponly", "security",
           "the session cookie is sent without the HttpOnly flag", ("http",)),
     # -- performance and ux ------------------------------------------------------------------

@@ -431,7 +431,10 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
     async def delete(request: Request, record_id: int) -> Response:
         async def handle() -> Response:
             user = require_user(request)
-            await checked_form(request)
+            if faults.active("csrf_delete_unchecked"):
+                await request.form()  # the vendor forgot the token check on delete pages
+            else:
+                await checked_form(request)
             crm_of(request).delete_record(entity, user, record_id)
             flash(request, f"{label} deleted")
             return RedirectResponse(base, status_code=303)

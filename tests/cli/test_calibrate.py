@@ -231,7 +231,10 @@ def test_a_run_without_results_leaves_its_faults_not_run_never_missed(tmp_path: 
 
 
 def test_a_failure_no_fault_explains_runs_again_with_each_fault_alone(tmp_path: Path) -> None:
-    plan = _tiny(tmp_path)
+    # SEARCH depends on PAGE, so a group with a lead.search fault runs PAGE too
+    (tmp_path / "plan.yaml").write_text(TINY_PLAN.replace(
+        "    title: search\n", "    title: search\n    depends_on: [PAGE]\n"), encoding="utf-8")
+    plan = load_plan(tmp_path / "plan.yaml")
     sandbox = Sandbox([c.case.id for c in plan.cases], {"PAGE": {"edit_bug"}})
     result = calibrate(plan, sandbox, faults=[_fault("search_bug", "lead.search"),
                                              _fault("edit_bug", "lead.update", "screen:login")])

@@ -387,6 +387,13 @@ def open_redirect_login(probe: Probe) -> bool:
         http.close()
 
 
+def csrf_delete_unchecked(probe: Probe) -> bool:
+    lead = probe.api().post("/api/leads", json=new_lead()).json()
+    answer = probe.ui().post(f"{probe.handle.base_url}/leads/{lead['id']}/delete", data={},
+                             allow_redirects=False, timeout=10)
+    return answer.status_code < 400
+
+
 def session_cookie_not_httponly(probe: Probe) -> bool:
     answer = requests.get(f"{probe.handle.base_url}/login", timeout=10)
     cookie = answer.headers.get("set-cookie", "")

@@ -675,6 +675,74 @@ def find_file(value: str, base_dir: Path | None = None) -> str:
     return str(found)
 
 
+# A site the forged submission claims to come from: a real cross-site request carries it.
+FORGERY_ORIGIN = "https://csrf-probe.invalid"
+# What the browser knows of the form around an element: its method, where it posts, and the
+# fields an attacker on another site can know (every field but those the page hid in it).
+_FORM_SCRIPT = """(el) => {
+  const form = el.form || el.closest('form');
+  if (!form) return null;
+  const hidden = new Set([...form.querySelectorAll('input[type=hidden]')].map(i => i.name));
+  const submitter = (el.type === 'submit' || el.type === 'image') ? el : undefined;
+  const fields = [];
+  let files = 0;
+  for (const [name, value] of new FormData(form, submitter)) {
+    if (hidden.has(name)) continue;
+    if (typeof value === 'string') fields.push([name, value]); else files += 1;
+  }
+  return {method: (form.getAttribute('method') || 'get').toUpperCase(), action: form.action,
+          enctype: form.enctype, fields, hidden: [...hidden].filter(Boolean), files};
+}"""
+
+
+def do_expect_csrf_protected(ctx: ActionContext) -> None:
+    """The form around `target` (its submit button) refuses a forged submission.
+
+    The forgery is what another site's page could make the user's browser send: the form's
+    visible fields as the page shows them (filled by earlier steps), with the user's session
+    cookies and another site's Origin, but without the values the page hid in the form (a
+    CSRF token among them). Refused means a 4xx answer; anything else (the change done, a
+    redirect after it) fails the check, with the request and the answer as evidence.
+    """
+    element, locator = ctx.element(ctx.step.target)
+    name = f"expect_csrf_protected {element.ref}"
+    form = _act(ctx, element, locator, "read",
+                lambda: locator.first.evaluate(_FORM_SCRIPT, timeout=ctx.timeout_ms))
+    if not form:
+        raise ActionFailed(f"{name}: {element.describe()} is not inside a form",
+                           expected="a form", actual="no form")
+    method = str(form["method"])
+    if method == "GET":
+        # A GET form changes nothing a forgery could abuse.
+        ctx.data["forged"] = {"method": method, "url": form["action"]}
+        ctx.check(name, True, "a form that changes nothing (GET)", "GET", "")
+        return
+    fields = [(str(k), str(v)) for k, v in form["fields"]]
+    try:
+        response = ctx.page.request.fetch(
+            str(form["action"]), method=method, data=urlencode(fields),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Origin": FORGERY_ORIGIN, "Referer": f"{FORGERY_ORIGIN}/page"},
+            max_redirects=0, timeout=ctx.timeout_ms, fail_on_status_code=False)
+    except PlaywrightError as exc:
+        raise EnvironmentProblem(f"{name}: the forged request did not get an answer: "
+                                 f"{str(exc).splitlines()[0]}") from None
+    status = response.status
+    location = response.headers.get("location")
+    ctx.data["forged"] = {
+        "method": method, "url": form["action"], "fields": dict(fields),
+        "left_out": form["hidden"], "files_left_out": form["files"],
+        "headers": {"Origin": FORGERY_ORIGIN}, "status": status, "location": location,
+    }
+    refused = 400 <= status < 500
+    answer = f"{status}" + (f" to {location}" if location else "")
+    ctx.check(name, refused, "a 4xx refusal", answer,
+              f"{name}: the form accepted a submission forged on another site: {method} "
+              f"{form['action']} with the session's cookies, Origin {FORGERY_ORIGIN} and "
+              f"without its hidden field(s) {', '.join(form['hidden']) or '(none)'} answered "
+              f"{answer}")
+
+
 ACTIONS: dict[str, Callable[[ActionContext], None]] = {
     "open": do_open,
     "fill": do_fill,
@@ -694,4 +762,5 @@ ACTIONS: dict[str, Callable[[ActionContext], None]] = {
     "wait_for": do_wait_for,
     "screenshot": do_screenshot,
     "accessibility": do_accessibility,
+    "expect_csrf_protected": do_expect_csrf_protected,
 }

@@ -86,6 +86,7 @@ BUILTIN_GENERATOR_MODULES: tuple[str, ...] = (
     "crmqa.plan.generators.workflows",
     "crmqa.plan.generators.decisions",
     "crmqa.plan.generators.lockout",
+    "crmqa.plan.generators.csrf",
     "crmqa.plan.generators.budgets",
 )
 #: Entry-point group of other packages' generators: a module, or a `Generator`.
