@@ -14,6 +14,7 @@ A kind's work is done by a driver registered for its model in crmqa.drivers.regi
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +44,17 @@ BUILTIN_KINDS: tuple[StepKind, ...] = (
 )
 
 
+#: crmqa's own kinds that live in code rather than in an entry point (`module:function`, read
+#: as an entry point's value is), so that an installed copy of crmqa need not be reinstalled
+#: for them to appear.
+BUILTIN_KIND_PROVIDERS: tuple[str, ...] = ("crmqa.fuzzing:step_kinds",)
+
+
+def _provided(value: str) -> Any:
+    module, _, attribute = value.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 def _entries(loaded: Any) -> Iterable[StepKind]:
     value = loaded() if callable(loaded) and not isinstance(loaded, StepKind) else loaded
     if isinstance(value, StepKind):
@@ -59,15 +71,19 @@ def step_kinds() -> tuple[StepKind, ...]:
     the built-in keys mean.
     """
     kinds = list(BUILTIN_KINDS)
-    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        for kind in _entries(entry.load()):
+    own = [(value, _provided(value)) for value in BUILTIN_KIND_PROVIDERS]
+    entries = [(entry.value, entry.load()) for entry in sorted(
+        entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        if entry.value not in BUILTIN_KIND_PROVIDERS]
+    for source, loaded in (*own, *entries):
+        for kind in _entries(loaded):
             taken = {k.key for k in kinds}
             if kind.key in taken:
-                raise RuntimeError(f"step kind '{kind.key}' from entry point {entry.value} "
+                raise RuntimeError(f"step kind '{kind.key}' from entry point {source} "
                                    "is already defined")
             if kind.key not in kind.model.model_fields and not any(
                     f.alias == kind.key for f in kind.model.model_fields.values()):
-                raise RuntimeError(f"step kind '{kind.key}' from entry point {entry.value}: "
+                raise RuntimeError(f"step kind '{kind.key}' from entry point {source}: "
                                    f"{kind.model.__name__} has no field '{kind.key}'")
             kinds.append(kind)
     return tuple(kinds)

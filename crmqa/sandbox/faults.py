@@ -174,6 +174,9 @@ CATALOGUE: tuple[Fault, ...] = (
           ("screen:login",)),
     Fault("open_redirect_login", "security",
           "the login form follows ?next= to any site (open redirect)", ("screen:login",)),
+    Fault("unknown_sort_server_error", "security",
+          "a lead list sorted by a field that is not sortable answers 500 instead of "
+          "refusing the request (422)", ("lead.list", "lead.search", "http")),
     Fault("csrf_delete_unchecked", "security",
           "the delete confirmation pages accept a form without its CSRF token",
           ("screen:*_delete",)),

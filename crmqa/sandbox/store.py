@@ -20,7 +20,7 @@ SQL_TYPES = {"int": "INTEGER", "ref": "INTEGER", "money": "REAL"}
 
 USERS_TABLE = """
 CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT NOT NULL UNIQUE,
     full_name TEXT NOT NULL DEFAULT '',
     email TEXT NOT NULL DEFAULT '',
@@ -31,6 +31,14 @@ CREATE TABLE IF NOT EXISTS users (
     locked_until REAL,
     created_at TEXT NOT NULL
 )"""
+
+
+SQLITE_INTEGERS = range(-(2 ** 63), 2 ** 63)
+
+
+def storable_id(value: int) -> bool:
+    """Could SQLite hold this id? (A bigger number names no record; binding it would raise.)"""
+    return value in SQLITE_INTEGERS
 
 
 def now_iso() -> str:
@@ -99,7 +107,9 @@ class Store:
                           "search_raw TEXT NOT NULL DEFAULT ''", "deleted_at TEXT"]
             self.conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {entity.plural} "
-                f"(id INTEGER PRIMARY KEY, {', '.join(columns + extra)})"
+                # AUTOINCREMENT: a deleted record's id is never given to a new one, so that
+                # nobody (a client, crmqa's clean-up) takes a new record for the deleted one.
+                f"(id INTEGER PRIMARY KEY AUTOINCREMENT, {', '.join(columns + extra)})"
             )
         self.conn.execute("CREATE INDEX IF NOT EXISTS leads_owner ON leads (owner)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS leads_email_key ON leads (email_key)")
@@ -131,6 +141,8 @@ class Store:
         return dict(row) if row else None
 
     def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        if not storable_id(user_id):
+            return None
         row = self.conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         return dict(row) if row else None
 
@@ -179,6 +191,8 @@ class Store:
 
     def get(self, entity: EntitySpec, record_id: int) -> dict[str, Any] | None:
         """One live record by id (deleted leads are gone)."""
+        if not storable_id(record_id):
+            return None  # no such record: beyond what SQLite can store
         where = "id = ? AND deleted_at IS NULL" if entity is LEAD else "id = ?"
         row = self.conn.execute(f"SELECT * FROM {entity.plural} WHERE {where}",
                                 (record_id,)).fetchone()
@@ -223,6 +237,8 @@ class Store:
         return updated
 
     def delete(self, entity: EntitySpec, record_id: int) -> None:
+        if not storable_id(record_id):
+            return
         if entity is LEAD:
             # Leads are soft-deleted, as CRMs keep them for audit; lists must hide them.
             self.conn.execute("UPDATE leads SET deleted_at = ? WHERE id = ?",

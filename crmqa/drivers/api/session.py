@@ -178,8 +178,10 @@ class ApiSession:
         timeout_s: float | None = None,
         name: str | None = None,
         authenticate: bool = True,
+        allow_redirects: bool = True,
     ) -> Exchange:
-        """Send one request and return the recorded exchange (response always present)."""
+        """Send one request and return the recorded exchange (response always present);
+        `allow_redirects=False` keeps the answer of the target itself (no other host)."""
         if authenticate and self.before_send is not None:
             self.before_send(self)
         url = self.url_for(path)
@@ -202,7 +204,7 @@ class ApiSession:
         try:
             response = self.http.request(
                 method, url, params=params, json=json, data=data, files=files,
-                headers=headers, timeout=timeout,
+                headers=headers, timeout=timeout, allow_redirects=allow_redirects,
             )
         except requests.Timeout:
             problem = f"no answer within {timeout:g} s"
