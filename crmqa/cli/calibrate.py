@@ -171,6 +171,7 @@ class Calibration:
     seconds: float
     until_caught: bool = False
     timing: dict[str, Any] = field(default_factory=dict)
+    clean_runs: list[dict[str, Any]] = field(default_factory=list)  # each clean repetition
 
     @property
     def ok(self) -> bool:
@@ -273,12 +274,13 @@ def _split(plan: LoadedPlan, parts: int) -> list[list[str]]:
 
 def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
               faults: Sequence[Fault] = CATALOGUE, jobs: int = 1, until_caught: bool = False,
-              chunk: int | None = None,
+              chunk: int | None = None, clean_runs: int = 1,
               progress: Callable[[str], None] = lambda _: None) -> Calibration:
     """Run the clean sandbox and every group of faults; blame failures; keep the matrix.
 
     `runner` is a pool of workers (crmqa.cli.calibrate_pool.EnginePool) or a function that
-    runs one request at a time (`jobs` is then ignored).
+    runs one request at a time (`jobs` is then ignored). The clean plan runs `clean_runs`
+    times, each on fresh sandboxes; a case that fails in any of them is a false failure.
     """
     started = time.monotonic()
     pool: RunPool = runner if hasattr(runner, "next_done") else SyncPool(runner)  # type: ignore[arg-type]
@@ -297,25 +299,46 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
         return run
 
     # -- the clean runs ----------------------------------------------------------------------
+    # Each repetition on sandboxes of its own: a case that fails on any clean sandbox is a
+    # false failure, and is never blamed on a fault.
     parts = _split(plan, pool.size)
-    pending = deque(RunRequest("clean" if len(parts) == 1 else f"clean-{n}", (), tuple(part))
-                    for n, part in enumerate(parts, 1))
-    clean: dict[ResultKey, CaseResult] = {}
+    pending: deque[RunRequest] = deque()
+    for repeat in range(1, clean_runs + 1):
+        for number, part in enumerate(parts, 1):
+            label = "clean" if len(parts) == 1 else f"clean-{number}"
+            label += f".r{repeat}" if clean_runs > 1 else ""
+            pending.append(RunRequest(label, (), tuple(part), sandbox=f"clean-{repeat}"))
+    by_repeat: list[dict[ResultKey, CaseResult]] = [{} for _ in range(clean_runs)]
     in_flight = 0
     while pending or in_flight:
         while pending and pool.idle():
             pool.submit(pending.popleft())
             in_flight += 1
-        _, run = pool.next_done()
+        request, run = pool.next_done()
         in_flight -= 1
         record(run)
         if run.error or not run.results:
             raise CalibrationIncomplete(
                 f"the clean run {run.label} produced no results: "
                 f"{run.error or 'no case ran'}; nothing can be blamed without it")
-        clean.update(run.results)
-    clean_failures = sorted(_label(r) for r in clean.values() if r.outcome in CHANGED)
+        by_repeat[int(request.sandbox.rsplit("-", 1)[1]) - 1].update(run.results)
+    clean: dict[ResultKey, CaseResult] = dict(by_repeat[0])
+    failed_in: dict[ResultKey, int] = {}
+    for results in by_repeat:
+        for key, result in results.items():
+            if result.outcome in CHANGED:
+                failed_in[key] = failed_in.get(key, 0) + 1
+                clean[key] = result  # failed once on a clean sandbox: never blamed
+            clean.setdefault(key, result)
+    clean_failures = sorted(
+        _label(clean[key]) + (f" (in {count} of {clean_runs} clean runs)" if clean_runs > 1
+                              else "") for key, count in failed_in.items())
     clean_verdict = _verdict(plan, clean.values())
+    clean_summary = [{"run": index, "cases": len(results),
+                      "failures": sorted(_label(r) for r in results.values()
+                                         if r.outcome in CHANGED),
+                      "verdict": _verdict(plan, results.values())}
+                     for index, results in enumerate(by_repeat, 1)]
 
     # -- the faulty runs ---------------------------------------------------------------------
     groups = group_faults(faults)
@@ -479,6 +502,7 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
         seconds=time.monotonic() - started,
         until_caught=until_caught,
         timing=_timing(runs, clean),
+        clean_runs=clean_summary,
     )
 
 
@@ -509,7 +533,7 @@ def to_json(calibration: Calibration) -> dict[str, Any]:
         "seconds": round(calibration.seconds, 1),
         "timing": calibration.timing,
         "clean": {"verdict": calibration.clean_verdict,
-                  "failures": calibration.clean_failures},
+                  "failures": calibration.clean_failures, "runs": calibration.clean_runs},
         "scores": {category: {"caught": caught, "seeded": total}
                    for category, (caught, total) in sorted(calibration.scores().items())},
         "faults": [{
@@ -540,6 +564,15 @@ def to_markdown(calibration: Calibration) -> str:
         + (" (each group stopped once its faults were caught: the cases listed are those "
            "that caught a fault first, and a verdict is the least the fault changes)"
            if calibration.until_caught else "") + ".",
+        "",
+    ]
+    if len(calibration.clean_runs) > 1:
+        lines += ["", f"Clean runs ({len(calibration.clean_runs)}, each on fresh sandboxes):",
+                  ""]
+        lines += [f"- run {r['run']}: {r['cases']} case runs, verdict {r['verdict'] or 'none'}, "
+                  + (f"false failures: {', '.join(r['failures'])}" if r["failures"]
+                     else "no failure") for r in calibration.clean_runs]
+    lines += [
         "",
         "| category | caught | seeded | score |",
         "|---|---:|---:|---:|",

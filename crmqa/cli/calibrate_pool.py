@@ -51,6 +51,12 @@ class RunRequest:
     faults: tuple[str, ...]
     cases: tuple[str, ...] | None  # None: every case of the plan
     group: int | None = None  # the fault group it serves (None: clean, or a fault alone)
+    sandbox: str = ""  # runs share a running sandbox only when faults and this are equal
+
+    @property
+    def sandbox_key(self) -> tuple[tuple[str, ...], str]:
+        """Which running sandbox the run may use (a repeated clean run gets a fresh one)."""
+        return self.faults, self.sandbox
 
 
 @dataclass
@@ -79,7 +85,7 @@ class RunFailed(Exception):
 class _Session:
     """One running sandbox and the engine pointed at it."""
 
-    faults: tuple[str, ...]
+    key: tuple[tuple[str, ...], str]
     stack: contextlib.ExitStack
     engine: Any
     outcomes: dict[str, Outcome] = field(default_factory=dict)
@@ -121,7 +127,7 @@ class _Worker:
             session.stack.close()
 
     def _session_for(self, request: RunRequest) -> tuple[_Session, float]:
-        if self.session is not None and self.session.faults == request.faults:
+        if self.session is not None and self.session.key == request.sandbox_key:
             return self.session, 0.0
         self.close()
         from crmqa.engine import Engine
@@ -141,7 +147,7 @@ class _Worker:
         except BaseException:
             stack.close()
             raise
-        self.session = _Session(request.faults, stack, engine, outcomes)
+        self.session = _Session(request.sandbox_key, stack, engine, outcomes)
         return self.session, time.monotonic() - started
 
     def run(self, request: RunRequest) -> RunResult:
@@ -197,7 +203,7 @@ class _Slot:
     process: Any
     connection: Connection
     request: RunRequest | None = None
-    faults: tuple[str, ...] | None = None  # of its current sandbox
+    sandbox: tuple[tuple[str, ...], str] | None = None  # the key of its running sandbox
     sent_at: float = 0.0
 
 
@@ -236,13 +242,14 @@ class EnginePool:
 
     def sandbox_faults(self) -> list[tuple[str, ...] | None]:
         """The faults of each idle worker's running sandbox (to keep work where it is)."""
-        return [slot.faults for slot in self.slots if slot.request is None]
+        return [slot.sandbox[0] if slot.sandbox else None for slot in self.slots
+                if slot.request is None]
 
     def submit(self, request: RunRequest) -> None:
         idle = [slot for slot in self.slots if slot.request is None]
         if not idle:
             raise RuntimeError("no idle worker")
-        slot = next((s for s in idle if s.faults == request.faults), idle[0])
+        slot = next((s for s in idle if s.sandbox == request.sandbox_key), idle[0])
         slot.request = request
         slot.sent_at = time.monotonic()
         slot.connection.send(request)
@@ -265,9 +272,9 @@ class EnginePool:
                 assert request is not None
                 slot.request = None
                 if kind == "done":
-                    slot.faults = request.faults
+                    slot.sandbox = request.sandbox_key
                     return request, payload
-                slot.faults = None
+                slot.sandbox = None
                 return request, self._failed(request, payload, slot)
         # only a sentinel: a worker died without answering
         return self._died(sentinels[ready[0]])  # type: ignore[index]

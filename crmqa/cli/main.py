@@ -303,12 +303,15 @@ def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
 @click.option("--until-caught", is_flag=True,
               help="stop each group of faults once each is caught (CI): proves every fault is "
                    "caught in a fraction of the time; the matrix then lists the first catches")
+@click.option("--clean-runs", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="runs of the whole plan on fresh clean sandboxes: a case failing in any "
+                   "of them is a false failure")
 @click.option("--evidence", type=click.Choice(["off", "retain-on-failure", "on"]),
               default="off", show_default=True, help="evidence kept for each case run")
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives calibrate-<time>/")
-def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, evidence: str,
-              reports: Path) -> None:
+def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, clean_runs: int,
+              evidence: str, reports: Path) -> None:
     """Run PLAN on the sandbox once clean and against every seeded fault; print and write
     the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case,
     4 when some runs could not run (a sandbox that did not start)."""
@@ -347,6 +350,7 @@ def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, evi
     try:
         with EnginePool(loaded, target, out_dir, jobs, evidence=evidence) as pool:
             result = run_calibration(loaded, pool, faults=chosen, until_caught=until_caught,
+                                     clean_runs=clean_runs,
                                      progress=lambda line: console.print(f"  {escape(line)}"))
     except CalibrationIncomplete as error:
         console.print(f"[red]Calibration incomplete:[/] {escape(str(error))}", soft_wrap=True)

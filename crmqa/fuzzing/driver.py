@@ -20,6 +20,7 @@ from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.registry import DriverEnvironment, StepDefect
 from crmqa.fuzzing.step import FuzzSpec, FuzzStep
+from crmqa.profiles.models import NoEquivalent
 
 
 class _OutOfTime(Exception):
@@ -94,11 +95,17 @@ class FuzzDriver:
         return _output(spec, report)
 
     def _document(self, session: Any, spec: FuzzSpec) -> dict[str, Any]:
+        if not spec.openapi.startswith("/"):
+            raise StepDefect(f"fuzz: openapi must be a path on the target (/openapi.json), "
+                             f"not {spec.openapi!r}: the document is read from the target only")
         answer = session.send("GET", spec.openapi, allow_redirects=False,
                               name=f"GET {spec.openapi}").response
+        if answer.status_code in (404, 410):
+            # Fuzzing needs the document: a target that publishes none cannot be asked.
+            raise NoEquivalent(f"the target publishes no OpenAPI document at {spec.openapi}")
         if answer.status_code != 200:
-            raise StepDefect(f"fuzz: the target does not publish an OpenAPI document at "
-                             f"{spec.openapi} (it answered {answer.status_code})")
+            raise StepDefect(f"fuzz: the OpenAPI document at {spec.openapi} could not be read "
+                             f"(the target answered {answer.status_code})")
         try:
             document = answer.json()
         except ValueError:

@@ -33,7 +33,7 @@ class FuzzSpec(Strict):
     """What to fuzz and how long."""
 
     openapi: str = Field(
-        "/openapi.json", pattern=r"^/",
+        "/openapi.json",
         description="path of the OpenAPI document on the target (read from the target only)")
     include: list[str] = Field(
         default_factory=list,

@@ -245,6 +245,31 @@ def test_a_failure_no_fault_explains_runs_again_with_each_fault_alone(tmp_path: 
     assert sorted(call[1] for call in alone) == [("edit_bug",), ("search_bug",)]
 
 
+def test_a_case_failing_in_any_clean_run_is_a_false_failure_and_never_blamed(
+        tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    sandbox = Sandbox([c.case.id for c in plan.cases], {"SEARCH": {"search_bug"}})
+    clean_calls = 0
+
+    def flaky(label: str, faults: Sequence[str], cases: Sequence[str] | None) -> RunResult:
+        nonlocal clean_calls
+        run = sandbox(label, faults, cases)
+        if not faults:
+            clean_calls += 1
+            if clean_calls == 2:  # SEARCH fails on the second clean sandbox only
+                run.results[result_key(_result("SEARCH", Outcome.PASSED))] = _result(
+                    "SEARCH", Outcome.FAILED)
+        return run
+
+    result = calibrate(plan, flaky, faults=[_fault("search_bug", "lead.search")], clean_runs=3)
+    assert [call[0] for call in sandbox.calls[:3]] == ["clean.r1", "clean.r2", "clean.r3"]
+    assert result.clean_failures == ["SEARCH (in 1 of 3 clean runs)"]
+    assert [r["failures"] for r in result.clean_runs] == [[], ["SEARCH"], []]
+    # the flaky case proves nothing about the fault
+    assert result.detections[0].status == "missed" and not result.ok
+    assert "run 2" in to_markdown(result) and to_json(result)["clean"]["runs"][1]["failures"]
+
+
 def test_a_clean_run_without_results_is_an_environment_error(tmp_path: Path) -> None:
     plan = _tiny(tmp_path)
 
