@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from crmqa.cli.calibrate_pool import ResultKey, RunRequest, RunResult, result_key
 from crmqa.cli.calibrate_surfaces import (
@@ -283,7 +283,8 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
     times, each on fresh sandboxes; a case that fails in any of them is a false failure.
     """
     started = time.monotonic()
-    pool: RunPool = runner if hasattr(runner, "next_done") else SyncPool(runner)  # type: ignore[arg-type]
+    pool: RunPool = (cast(RunPool, runner) if hasattr(runner, "next_done")
+                     else SyncPool(cast(Runner, runner)))
     by_case = {c.case.id: c for c in plan.cases}
     notes: list[str] = []
     runs: list[RunResult] = []
@@ -440,10 +441,10 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
 
     while True:
         while pool.idle():
-            request = next_request()
-            if request is None:
+            wanted = next_request()
+            if wanted is None:
                 break
-            pool.submit(request)
+            pool.submit(wanted)
             in_flight += 1
         if not in_flight:
             break

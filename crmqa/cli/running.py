@@ -43,6 +43,7 @@ def pytest_arguments(
         "--crmqa-reports", str(reports),
         "-p", "no:cacheprovider",
         "-p", "no:locust",
+        "-p", "no:schemathesis",  # crmqa drives Schemathesis itself; its plugin only costs
         "-q", "--no-header", "--tb=no", "-rN",
         "-o", "console_output_style=classic",
         # crmqa imports Faker before pytest starts; its plugin cannot be rewritten then

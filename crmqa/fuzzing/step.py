@@ -42,7 +42,7 @@ class FuzzSpec(Strict):
     exclude: list[str] = Field(
         default_factory=list, description="leave out operations whose path matches these")
     methods: list[SafeMethod] = Field(
-        default_factory=lambda: ["GET"], min_length=1,
+        default_factory=lambda: list[SafeMethod](["GET"]), min_length=1,
         description="methods to fuzz: safe ones only, so that fuzzing changes no record")
     max_examples: int = Field(25, ge=1, le=1000,
                               description="generated requests per operation, at most")

@@ -245,7 +245,7 @@ class Crm:
         if entity is LEAD and sort and self.faults.active("unknown_sort_server_error"):
             # The defect: the sort field is looked up in the column map unchecked, so a field
             # that is not sortable raises (a 500) instead of being refused (422).
-            SORT_COLUMNS[sort.lstrip("-+")]  # noqa: B018 - raises KeyError for other fields
+            SORT_COLUMNS[sort.lstrip("-+")]
         self.check_paging(page, page_size)
         order = self.parse_sort(entity, sort)
         if entity is LEAD and sort and self.faults.active("sort_ignores_direction"):

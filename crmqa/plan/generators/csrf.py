@@ -45,7 +45,7 @@ class CsrfSection(CaseDefaults):
     """Every form that changes records refuses a forged cross-site submission."""
 
     kinds: list[FormKind] = Field(
-        default_factory=lambda: ["form", "edit", "delete", "convert"],
+        default_factory=lambda: list[FormKind](["form", "edit", "delete", "convert"]),
         description="kinds of screen whose forms are checked")
     as_: str | None = Field(None, alias="as",
                             description="identity that opens the forms (default: the target's)")
