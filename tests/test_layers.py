@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"core", "plan", "profiles", "checks", "drivers", "engine"},
     "validation": {"core", "plan", "profiles", "checks", "drivers"},
     "migration": {"core", "plan", "profiles", "checks", "drivers"},
+    "fuzzing": {"core", "plan", "profiles", "checks", "drivers"},
     "gates": {"core", "plan"},
     "ledger": {"core", "plan", "gates"},
     "reports": {"core", "plan", "gates", "ledger"},

@@ -430,6 +430,9 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
                 suspects = list(work.faults)
                 unexplained[(work.label, _label(result))] = [
                     f.name for f in suspects]
+            if until_caught:
+                # A fault already caught needs no more evidence; the others still do.
+                suspects = [f for f in suspects if f.name not in caught]
             for fault in suspects:
                 detections[fault.name].regrouped = True
                 again.setdefault(fault.name, []).append(result.case_id)

@@ -27,6 +27,10 @@ class _OutOfTime(Exception):
     """The step's time bound is reached: stop generating."""
 
 
+class _Found(Exception):
+    """The operation answered 5xx: one finding is enough evidence, stop generating for it."""
+
+
 @dataclass
 class Finding:
     """One operation that answered 5xx, and the request that showed it."""
@@ -157,6 +161,8 @@ def fuzz(document: dict[str, Any], spec: FuzzSpec, send: Any, redactor: Any = No
             test = hypothesis_seed(spec.seed)(test)
         try:
             test()
+        except _Found:
+            pass
         except _OutOfTime:
             report.stopped = f"the time bound ({spec.max_seconds:g} s) was reached"
         except EnvironmentProblem:
@@ -176,7 +182,7 @@ def _probe(method: str, label: str, found: list[Finding], report: FuzzReport, se
 
     def one(case: Any) -> None:
         if found:
-            return  # one finding per operation is enough evidence
+            raise _Found  # Hypothesis replays a failing example: no second request
         if time.monotonic() >= deadline:
             raise _OutOfTime
         target = case.formatted_path
@@ -191,6 +197,7 @@ def _probe(method: str, label: str, found: list[Finding], report: FuzzReport, se
                                  _curl(method, response.request.url or target, headers,
                                        redactor),
                                  _clip(response.text)))
+            raise _Found
 
     return one
 

@@ -97,7 +97,7 @@ def body(step: Any) -> list[tuple[str, str, Any]]:
 def test_builtin_generators_register_like_plugins_and_appear_in_the_schema() -> None:
     keys = list(registered_generators())
     assert keys == ["fields", "read_back", "lists", "permissions", "workflows", "decisions",
-                    "lockout", "response_times"]
+                    "lockout", "csrf", "response_times"]
     schema = schema_for(Plan)["properties"]["generate"]
     assert set(keys) <= set(schema["properties"])
     assert schema["additionalProperties"] is False

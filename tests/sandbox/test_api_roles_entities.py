@@ -49,6 +49,27 @@ def test_entity_crud(admin: SandboxClient, plural: str) -> None:
     assert admin.get(f"/api/{plural}/{record['id']}").status_code == 404
 
 
+@pytest.mark.parametrize("plural", ["leads", "contacts"])
+def test_a_deleted_records_id_is_never_given_to_a_new_one(admin: SandboxClient,
+                                                          plural: str) -> None:
+    payload = new_lead() if plural == "leads" else ENTITY_SAMPLES[plural]
+    first = admin.post(f"/api/{plural}", json=payload).json()
+    assert admin.delete(f"/api/{plural}/{first['id']}").status_code == 204
+    second = admin.post(f"/api/{plural}", json=new_lead() if plural == "leads" else payload)
+    assert second.status_code == 201 and second.json()["id"] > first["id"]
+    assert admin.get(f"/api/{plural}/{first['id']}").status_code == 404
+
+
+def test_ids_and_pages_beyond_any_record_are_refused_not_server_errors(
+        admin: SandboxClient) -> None:
+    huge = 10 ** 25  # beyond SQLite's integers: binding it would raise
+    assert admin.get(f"/api/contacts/{huge}").status_code == 404
+    assert admin.get(f"/api/users/{huge}").status_code == 404
+    assert admin.delete(f"/api/contacts/{huge}").status_code == 404
+    answer = admin.get("/api/leads", params={"page": huge})
+    assert answer.status_code == 422 and "page" in answer.json()["errors"]
+
+
 @pytest.mark.parametrize("plural", sorted(INVALID_SAMPLES))
 def test_entity_validation(admin: SandboxClient, plural: str) -> None:
     payload, field = INVALID_SAMPLES[plural]
