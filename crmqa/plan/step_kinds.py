@@ -5,7 +5,8 @@ of a kind another package adds (a migration check, a fuzzing run). Each kind is 
 its key and its pydantic model (built on crmqa.plan.steps: `StepBase` gives `name`, `expect`,
 `save`, `as`, ...). A package adds kinds through the `crmqa.step_kinds` entry-point group, whose
 entries are a `StepKind`, a sequence of them, or a callable returning either; crmqa's own
-kinds beyond the four built in here register the same way, in its pyproject.toml. The registry
+kinds beyond the four built in here register the same way, in its pyproject.toml (`migrate:`)
+or in `BUILTIN_KIND_PROVIDERS` below (`fuzz:`). The registry
 is read once, when the plan models are built, so every kind takes part in validation, in the
 positioned errors and in the JSON Schema editors use.
 
