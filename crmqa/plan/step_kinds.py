@@ -48,7 +48,7 @@ BUILTIN_KINDS: tuple[StepKind, ...] = (
 #: crmqa's own kinds that live in code rather than in an entry point (`module:function`, read
 #: as an entry point's value is), so that an installed copy of crmqa need not be reinstalled
 #: for them to appear.
-BUILTIN_KIND_PROVIDERS: tuple[str, ...] = ("crmqa.fuzzing:step_kinds",)
+BUILTIN_KIND_PROVIDERS: dict[str, str] = {"fuzz": "crmqa.fuzzing:step_kinds"}
 
 
 def _provided(value: str) -> Any:
@@ -72,12 +72,15 @@ def step_kinds() -> tuple[StepKind, ...]:
     the built-in keys mean.
     """
     kinds = list(BUILTIN_KINDS)
-    own = [(value, _provided(value)) for value in BUILTIN_KIND_PROVIDERS]
-    entries = [(entry.value, entry.load()) for entry in sorted(
-        entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-        if entry.value not in BUILTIN_KIND_PROVIDERS]
-    for source, loaded in (*own, *entries):
-        for kind in _entries(loaded):
+    # crmqa's own providers and the entry points, in one order: by name
+    named: list[tuple[str, str, Any]] = [
+        (name, value, lambda value=value: _provided(value))
+        for name, value in BUILTIN_KIND_PROVIDERS.items()]
+    named += [(entry.name, entry.value, entry.load)
+              for entry in entry_points(group=ENTRY_POINT_GROUP)
+              if entry.value not in BUILTIN_KIND_PROVIDERS.values()]
+    for _name, source, load in sorted(named, key=lambda item: item[:2]):
+        for kind in _entries(load()):
             taken = {k.key for k in kinds}
             if kind.key in taken:
                 raise RuntimeError(f"step kind '{kind.key}' from entry point {source} "

@@ -387,6 +387,10 @@ def open_redirect_login(probe: Probe) -> bool:
         http.close()
 
 
+def unknown_sort_server_error(probe: Probe) -> bool:
+    return probe.api().get("/api/leads", params={"sort": "no_such_field"}).status_code >= 500
+
+
 def csrf_delete_unchecked(probe: Probe) -> bool:
     lead = probe.api().post("/api/leads", json=new_lead()).json()
     answer = probe.ui().post(f"{probe.handle.base_url}/leads/{lead['id']}/delete", data={},
