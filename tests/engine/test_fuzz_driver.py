@@ -102,7 +102,7 @@ def test_include_exclude_and_the_time_bound(fuzzing: tuple[TinyServer, FuzzDrive
 def test_no_document_is_not_applicable_and_a_url_is_refused(
         fuzzing: tuple[TinyServer, FuzzDriver]) -> None:
     _, driver = fuzzing
-    with pytest.raises(NoEquivalent, match="publishes no OpenAPI document at /nowhere.json"):
+    with pytest.raises(NoEquivalent, match=r"publishes no OpenAPI document at /nowhere\.json"):
         driver.run(_step(openapi="/nowhere.json"), FakeContext())  # type: ignore[arg-type]
     with pytest.raises(StepDefect, match="read from the target only"):
         driver.run(_step(openapi="http://elsewhere.invalid/openapi.json"), FakeContext())  # type: ignore[arg-type]

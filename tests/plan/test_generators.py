@@ -533,3 +533,23 @@ def test_thousands_of_generated_cases_load_in_seconds(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert len(generated(loaded)) >= 2000
     assert elapsed < 15, elapsed
+
+
+# --------------------------------------------------------------------------- csrf
+
+
+def test_csrf_checks_every_form_that_changes_records(tmp_path: Path) -> None:
+    cases = generated(load(tmp_path, "generate:\n  csrf: {kinds: [form, edit, delete]}\n"),
+                      "csrf")
+    assert sorted(cases) == sorted(f"GEN-CSRF-{entity}-{kind}" for entity in
+                                   ("lead", "opportunity") for kind in ("form", "edit", "delete"))
+    form = cases["GEN-CSRF-lead-form"]
+    assert [s.ui for s in form.steps] == ["open", "fill", "expect_csrf_protected"]
+    # a valid record, so that a refusal can only be for the forgery
+    assert set(form.steps[1].values) == {"first_name", "last_name", "email"}
+    assert form.steps[-1].target == "lead_form.save" and not form.setup
+    delete = cases["GEN-CSRF-opportunity-delete"]
+    assert delete.setup[0].op == "opportunity.create"
+    assert delete.steps[0].values == {"id": "{{ saved.record_id }}"}
+    assert delete.steps[-1].target == "opportunity_delete.confirm"
+    assert str(delete.category.value) == "security" and "csrf" in delete.tags
