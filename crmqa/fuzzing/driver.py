@@ -188,7 +188,12 @@ def _probe(method: str, label: str, found: list[Finding], report: FuzzReport, se
         target = case.formatted_path
         query = dict(case.query or {})
         headers = {str(k): str(v) for k, v in (case.headers or {}).items()}
-        response = send(method, target, query, headers).response
+        try:
+            response = send(method, target, query, headers).response
+        except EnvironmentProblem:
+            # A server may close a kept-alive connection after an error; once more on a new
+            # one, and only then is the target's trouble the environment's.
+            response = send(method, target, query, headers).response
         report.requests += 1
         key = f"{response.status_code // 100}xx"
         report.statuses[key] = report.statuses.get(key, 0) + 1

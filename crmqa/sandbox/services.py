@@ -74,6 +74,13 @@ class Locked(ServiceError):
     status = 423
 
 
+class InternalError(ServiceError):
+    """What a vendor's framework answers for an exception its code did not handle: a 500
+    (answered as a response, so the connection stays usable)."""
+
+    status = 500
+
+
 class ValidationFailed(ServiceError):
     status = 422
 
@@ -245,7 +252,8 @@ class Crm:
         if entity is LEAD and sort and self.faults.active("unknown_sort_server_error"):
             # The defect: the sort field is looked up in the column map unchecked, so a field
             # that is not sortable raises (a 500) instead of being refused (422).
-            SORT_COLUMNS[sort.lstrip("-+")]
+            if sort.lstrip("-+") not in SORT_COLUMNS:
+                raise InternalError("internal server error")
         self.check_paging(page, page_size)
         order = self.parse_sort(entity, sort)
         if entity is LEAD and sort and self.faults.active("sort_ignores_direction"):
