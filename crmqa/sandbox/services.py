@@ -249,11 +249,11 @@ class Crm:
         page_size: int = 20,
     ) -> Page:
         """Search, filter, sort and page the records `user` may see."""
-        if entity is LEAD and sort and self.faults.active("unknown_sort_server_error"):
-            # The defect: the sort field is looked up in the column map unchecked, so a field
-            # that is not sortable raises (a 500) instead of being refused (422).
-            if sort.lstrip("-+") not in SORT_COLUMNS:
-                raise InternalError("internal server error")
+        # unknown_sort_server_error: the sort field is looked up in the column map unchecked,
+        # so a field that is not sortable raises (a 500) instead of being refused (422).
+        if (entity is LEAD and sort and self.faults.active("unknown_sort_server_error")
+                and sort.lstrip("-+") not in SORT_COLUMNS):
+            raise InternalError("internal server error")
         self.check_paging(page, page_size)
         order = self.parse_sort(entity, sort)
         if entity is LEAD and sort and self.faults.active("sort_ignores_direction"):
