@@ -41,6 +41,10 @@ def storable_id(value: int) -> bool:
     return value in SQLITE_INTEGERS
 
 
+def _casefold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with seconds, e.g. 2025-01-31T12:00:00Z."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -90,6 +94,8 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         self.conn.create_function("match_without_email", 2, _match_without_email,
                                   deterministic=True)
+        # SQLite's lower() folds ASCII letters only; search folds every script (ж/Ж, é/É).
+        self.conn.create_function("casefold", 1, _casefold, deterministic=True)
         self.conn.execute("PRAGMA foreign_keys = OFF")
         if db_path is not None:
             self.conn.execute("PRAGMA journal_mode = WAL")
@@ -296,7 +302,8 @@ class Store:
                     where.append("instr(search_text, ?) > 0")
                     params.append(q.casefold())
             else:
-                ors = " OR ".join(f"instr(lower({name}), ?) > 0" for name in entity.search_fields)
+                ors = " OR ".join(f"instr(casefold({name}), ?) > 0"
+                                  for name in entity.search_fields)
                 where.append(f"({ors})")
                 params.extend([q.casefold()] * len(entity.search_fields))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
