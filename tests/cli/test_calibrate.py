@@ -155,8 +155,9 @@ def test_failures_are_blamed_and_shared_cases_run_again_per_fault(tmp_path: Path
     assert result.clean_failures == []
     # The four faults share no surface: one sandbox, then BOTH again for each of its two.
     labels = [call[0] for call in sandbox.calls]
+    # ... and silent_bug, on which nothing was blamed, alone before it is called missed
     assert labels == ["clean", "group-00.1", "group-00-alone-search_bug.1",
-                      "group-00-alone-edit_bug.1"]
+                      "group-00-alone-edit_bug.1", "group-00-silent_bug.1"]
     assert sandbox.calls[1][2] == ["SEARCH", "EDIT", "BOTH", "CASES", "PAGE"]
     assert sandbox.calls[2] == ("group-00-alone-search_bug.1", ("search_bug",), ["BOTH"])
     verdicts = {d.fault.name: (d.verdict, d.verdict_changed) for d in result.detections}
