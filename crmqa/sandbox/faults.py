@@ -74,7 +74,8 @@ CATALOGUE: tuple[Fault, ...] = (
           "lead names with an apostrophe or a quote (O'Brien) are refused", _LEAD_WRITE),
     Fault("convert_drops_email", "functional",
           "converting a lead makes a contact without the lead's email",
-          ("lead.convert", "screen:lead_detail")),
+          # it shows where the new contact is read back
+          ("lead.convert", "screen:lead_detail", "contact.get", "screen:contact_detail")),
     Fault("convert_unqualified", "functional",
           "a lead that is not qualified can be converted", ("lead.convert",
                                                             "screen:lead_detail")),
@@ -188,7 +189,8 @@ CATALOGUE: tuple[Fault, ...] = (
                                                            "screen:lead_edit")),
     Fault("no_confirmation", "ux",
           "no role=status confirmation message after saving a lead",
-          ("screen:lead_form", "screen:lead_edit")),
+          # the confirmation belongs on the page a save lands on
+          ("screen:lead_form", "screen:lead_edit", "screen:lead_detail")),
 )
 
 BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOGUE}

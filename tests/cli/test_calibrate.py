@@ -151,9 +151,11 @@ def test_failures_are_blamed_and_shared_cases_run_again_per_fault(tmp_path: Path
                       "workflow_bug": ["CASES"], "silent_bug": []}
     assert not result.ok  # silent_bug went uncaught
     assert result.clean_failures == []
-    # The four faults share no surface: one sandbox, then BOTH again for each of its two.
+    # The four faults share no surface: one sandbox, then BOTH again for each of its two, and
+    # the fault nothing was blamed on alone (it may show where it did not declare).
     labels = [call[0] for call in sandbox.calls]
-    assert labels == ["clean", "group-00", "group-00-search_bug", "group-00-edit_bug"]
+    assert labels == ["clean", "group-00", "group-00-search_bug", "group-00-edit_bug",
+                      "group-00-silent_bug"]
     assert sandbox.calls[1][2] == ["SEARCH", "EDIT", "BOTH", "CASES", "PAGE"]
     assert sandbox.calls[2] == ("group-00-search_bug", ("search_bug",), ["BOTH"])
     verdicts = {d.fault.name: (d.verdict, d.verdict_changed) for d in result.detections}
