@@ -17,7 +17,9 @@ from crmqa.reports import (
     render_allure_html,
     write_allure_extras,
 )
+from crmqa.gates import Decision, GateKind, GateResult, Verdict
 from crmqa.reports.allure_html import find_allure_cli
+from crmqa.reports.allure_verdict import write_allure_verdict
 from tests.reports.conftest import SECRET, make_run_info
 
 THROWAWAY_TESTS = textwrap.dedent('''
@@ -60,6 +62,9 @@ def make_run_folder(tmp_path: Path) -> Path:
     info = make_run_info("r1")
     (run_dir / "run.json").write_text(info.model_dump_json())
     write_allure_extras(results_dir, info)
+    write_allure_verdict(results_dir, Verdict(decision=Decision.REJECTED, gate_results=[
+        GateResult(name="pass rate: functional", kind=GateKind.PASS_RATE, required="≥ 95%",
+                   actual="66.7% (2/3)", passed=False)]), info)
     return run_dir
 
 
@@ -79,6 +84,9 @@ def test_render_allure_html_offline_single_file(tmp_path: Path) -> None:
         "test_export_has_header_row", "test_known_import_bug",
     ):
         assert name in everything
+    # the acceptance verdict and its gates are in the report a manager opens
+    assert "Acceptance verdict: REJECTED" in everything
+    assert "pass rate: functional — 66.7% (2/3) (required ≥ 95%)" in everything
     categories = embedded["widgets/categories.json"]
     assert "Environment problems" in categories
     assert "Product defects" in categories

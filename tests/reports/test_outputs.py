@@ -23,6 +23,7 @@ from crmqa.reports import (
     render_verdict,
     write_run_outputs,
 )
+from crmqa.reports.allure_verdict import verdict_result_uuid
 from crmqa.reports.summary import markdown_cell
 from tests.reports.conftest import SECRET, XSS, Concluded, make_run_info
 
@@ -34,11 +35,12 @@ def write(c: Concluded) -> list[Path]:
 def test_writes_every_file(concluded: Concluded) -> None:
     written = write(concluded)
     names = sorted(p.relative_to(concluded.run_dir).as_posix() for p in written)
-    assert names == [
+    verdict_file = f"allure-results/{verdict_result_uuid(concluded.run_info.run_id)}-result.json"
+    assert names == sorted([
         "allure-results/categories.json", "allure-results/environment.properties",
-        "allure-results/executor.json", "defects.csv", "summary.html", "summary.md",
-        "verdict.json",
-    ]
+        "allure-results/executor.json", verdict_file, "defects.csv", "summary.html",
+        "summary.md", "verdict.json",
+    ])
     assert all(p.stat().st_size > 0 for p in written)
     assert not list(concluded.run_dir.glob(".*.tmp"))  # no temporary files left behind
 
@@ -164,6 +166,30 @@ def test_allure_environment_and_executor(concluded: Concluded) -> None:
     executor = json.loads((results_dir / "executor.json").read_text())
     assert executor["buildName"] == concluded.run_info.run_id
     assert executor["name"] == "crmqa"
+
+
+def test_the_verdict_is_an_allure_result_with_a_step_per_gate(concluded: Concluded) -> None:
+    write(concluded)
+    write(concluded)  # re-gating a run replaces its verdict, never adds a second one
+    results = [json.loads(p.read_text(encoding="utf-8"))
+               for p in (concluded.run_dir / "allure-results").glob("*-result.json")]
+    (verdict,) = results
+    assert concluded.verdict.decision == Decision.REJECTED
+    assert verdict["name"] == "Acceptance verdict: REJECTED"
+    assert verdict["status"] == "failed"
+    labels = {label["name"]: label["value"] for label in verdict["labels"]}
+    assert labels["parentSuite"] == "Acceptance verdict"
+    gates = concluded.verdict.gate_results
+    assert [step["name"].split(" — ")[0] for step in verdict["steps"]] == [g.name for g in gates]
+    statuses = {step["name"].split(" — ")[0]: step["status"] for step in verdict["steps"]}
+    for gate in gates:
+        expected = "skipped" if not gate.applicable else "passed" if gate.passed else "failed"
+        assert statuses[gate.name] == expected, gate.name
+    failing = [g for g in gates if g.applicable and not g.passed]
+    assert failing and all(g.name in verdict["statusDetails"]["message"] for g in failing)
+    assert "| gate | required | actual | result | detail |" in verdict["description"]
+    assert "<table>" in verdict["descriptionHtml"] and "<script" not in verdict[
+        "descriptionHtml"]
 
 
 def test_environment_properties_escape_non_ascii(tmp_path: Path) -> None:
