@@ -101,6 +101,14 @@ def _list(entity: EntitySpec, where: Path) -> Iterator[Problem]:
             yield from _templates(request.filter, (*COMMON_NAMES, *FILTER_NAMES),
                                   (*at, "filter"))
         yield from _paging(request, spec.pagination.style, at)
+    if spec.count_request is not None:
+        at = (*where, "count_request")
+        for part in ("path", "params", "headers", "body"):
+            yield from _templates(getattr(spec.count_request, part),
+                                  (*COMMON_NAMES, *LIST_NAMES), (*at, part))
+        if spec.count_request.filter is not None:
+            yield from _templates(spec.count_request.filter, (*COMMON_NAMES, *FILTER_NAMES),
+                                  (*at, "filter"))
 
 
 def _reads(value: Any) -> set[str]:

@@ -130,6 +130,10 @@ class OAuth2PasswordAuth(ProfileModel):
     )
     token_path: ResultPath = "access_token"
     expires_path: ResultPath | None = "expires_in"
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -142,6 +146,10 @@ class OAuth2ClientCredentialsAuth(ProfileModel):
     client_auth: Literal["body", "basic"] = "basic"
     token_path: ResultPath = "access_token"
     expires_path: ResultPath | None = "expires_in"
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -162,6 +170,10 @@ class TokenEndpointAuth(ProfileModel):
     token_path: ResultPath = Field("access_token",
                                    description="JMESPath of the token in the answer")
     expires_path: ResultPath | None = None
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -296,6 +308,14 @@ class ListRequest(ProfileModel):
     )
 
 
+class CountRequest(ListRequest):
+    """A request that answers how many records a list or search matches (a SOQL
+    `SELECT COUNT()`, a `/count` resource). Its templates see what the list request's see;
+    without a `filter` of its own, `filter_clauses` are rendered with the list's."""
+
+    total_path: ResultPath = Field(description="JMESPath of the count in its answer")
+
+
 class ListSpec(ProfileModel):
     """Where list/search answers keep records and totals, and how to ask for pages."""
 
@@ -327,6 +347,12 @@ class ListSpec(ProfileModel):
     )
     search_request: ListRequest | None = Field(
         None, description="the search request as a template; default `request`"
+    )
+
+    count_request: CountRequest | None = Field(
+        None, description="a request of its own that counts the records a list or search "
+        "matches, for products whose list answers carry no total (a `SELECT COUNT()` query); "
+        "sent once per step when the pages gave no total"
     )
 
     def request_for(self, operation: str) -> ListRequest | None:
