@@ -50,6 +50,8 @@ Problem = tuple[Path, str, str | None]
 def _problems(profile: Profile) -> Iterator[Problem]:
     yield from _templates(profile.headers, COMMON_NAMES, ("headers",))
     yield from _templates(profile.params, COMMON_NAMES, ("params",))
+    for key in ("token_url", "scope"):
+        yield from _templates(getattr(profile.auth, key, None), COMMON_NAMES, ("auth", key))
     for name, entity in profile.entities.items():
         yield from _entity(name, entity, ("entities", name))
     for name, probe in profile.probe.items():

@@ -123,8 +123,10 @@ class OAuth2PasswordAuth(ProfileModel):
     """OAuth2 resource-owner password grant (form body, RFC 6749 section 4.3)."""
 
     scheme: Literal["oauth2_password"]
-    token_url: str = Field(description="path relative to the base URL, or a full URL")
-    scope: str | None = None
+    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
+                           "use templates ({{ env.TENANT_ID }})")
+    scope: str | None = Field(None, description="may use templates "
+                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic", "none"] = Field(
         "body", description="how the client id and secret (if any) are sent"
     )
@@ -141,8 +143,10 @@ class OAuth2ClientCredentialsAuth(ProfileModel):
     """OAuth2 client-credentials grant (RFC 6749 section 4.4)."""
 
     scheme: Literal["oauth2_client_credentials"]
-    token_url: str
-    scope: str | None = None
+    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
+                           "use templates ({{ env.TENANT_ID }})")
+    scope: str | None = Field(None, description="may use templates "
+                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic"] = "basic"
     token_path: ResultPath = "access_token"
     expires_path: ResultPath | None = "expires_in"

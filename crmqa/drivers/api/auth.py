@@ -28,6 +28,7 @@ from crmqa.profiles.models import (
     TokenUse,
 )
 from crmqa.profiles.target import ANONYMOUS, Identity
+from crmqa.profiles.templates import render_value
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _EXPIRY_MARGIN_S = 5.0
@@ -137,7 +138,9 @@ class _TokenLogin:
                 ident.require("client_id", "client_secret")
                 form["grant_type"] = "client_credentials"
             if spec.scope:
-                form["scope"] = spec.scope
+                # A scope may name the installation (`{{ target.base_url }}/.default`).
+                form["scope"] = str(render_value(spec.scope, session.template_context,
+                                                 "auth.scope"))
             if ident.client_id is not None and spec.client_auth != "none":
                 secret = ident.client_secret.reveal() if ident.client_secret else ""
                 if spec.client_auth == "basic":
@@ -147,7 +150,10 @@ class _TokenLogin:
                     if secret:
                         form["client_secret"] = secret
             kwargs = {"data": form}
-            method, path = "POST", spec.token_url
+            # The token endpoint may be another host, named per tenant from the environment.
+            method = "POST"
+            path = str(render_value(spec.token_url, session.template_context,
+                                    "auth.token_url"))
         if not path.startswith(("http://", "https://")):
             # A login again after expiry goes to the token endpoint, not to the base URL
             # the first token answer moved this session to.
