@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.emulators import dynamics365_emulator as dynamics
+from tests.emulators import hubspot_emulator as hubspot
 from tests.emulators import salesforce_emulator as salesforce
 from tests.emulators._server import EmulatorServer
 
@@ -90,7 +91,28 @@ def _dynamics_env(server: EmulatorServer) -> dict[str, str]:
             "DYNAMICS365_CASE_ACCOUNT_ID": CASE_ACCOUNT_ID}
 
 
+HUBSPOT_TENANT = hubspot.Tenant(rules=[
+    *(hubspot.ValidationRule("contacts", name, "MIN_LENGTH", "1", f"Enter the {label}.")
+      for name, label in (("firstname", "first name"), ("lastname", "last name"),
+                          ("email", "email address"))),
+    *(hubspot.ValidationRule("contacts", name, "MAX_LENGTH", "50", f"The {label} is longer "
+                             "than 50 characters.")
+      for name, label in (("firstname", "first name"), ("lastname", "last name"))),
+    hubspot.ValidationRule("contacts", "phone", "REGEX", PHONE, "Enter a phone number: "
+                           "digits, spaces, + - ( ), 7 to 20 characters."),
+])
+
+
+def _hubspot() -> EmulatorServer:
+    return EmulatorServer(lambda url: hubspot.HubSpotEmulator(url, HUBSPOT_TENANT))
+
+
+def _hubspot_env(server: EmulatorServer) -> dict[str, str]:
+    return {"HUBSPOT_URL": server.base_url, "HUBSPOT_TOKEN": HUBSPOT_TENANT.token}
+
+
 VENDORS: dict[str, Vendor] = {
+    "hubspot": Vendor("hubspot", PLANS / "hubspot.yaml", _hubspot, _hubspot_env),
     "salesforce": Vendor("salesforce", PLANS / "salesforce.yaml", _salesforce,
                          _salesforce_env),
     "dynamics365": Vendor("dynamics365", PLANS / "dynamics365.yaml", _dynamics, _dynamics_env),
