@@ -165,6 +165,10 @@ class Dynamics365Emulator:
                                      "domainname": "app@example.com", "isdisabled": False},
                      self.user_id)
 
+    def live_records(self) -> dict[str, int]:
+        """How many rows each table holds (for tests: what a run left behind)."""
+        return {name: len(rows) for name, rows in self.rows.items()}
+
     # ------------------------------------------------------------------ routing
 
     def handle(self, request: Request) -> Reply:

@@ -139,6 +139,11 @@ class HubSpotEmulator:
         self.users = [{"id": "10001", "email": "admin@example.com", "roleIds": [],
                        "primaryTeamId": None, "superAdmin": True}]
 
+    def live_records(self) -> dict[str, int]:
+        """How many objects of each type are not archived (for tests: what a run left)."""
+        return {name: sum(not record["archived"] for record in records.values())
+                for name, records in self.objects.items()}
+
     def handle(self, request: Request) -> Reply:
         with self.lock:
             header = request.header("authorization") or ""

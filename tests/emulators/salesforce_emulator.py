@@ -221,6 +221,10 @@ class SalesforceEmulator:
             "Email": "integration@example.com", "IsActive": True, "OwnerId": None,
             "CreatedDate": now, "LastModifiedDate": now}
 
+    def live_records(self) -> dict[str, int]:
+        """How many records each object holds (for tests: what a run left behind)."""
+        return {name: len(rows) for name, rows in self.rows.items()}
+
     # ------------------------------------------------------------------ routing
 
     def handle(self, request: Request) -> Reply:

@@ -103,8 +103,8 @@ class _TokenLogin:
         self.logged_in = True
 
     def _base_url(self, answer: Any) -> str:
-        """The base URL the token answer names for later calls (Salesforce's
-        `instance_url`); an answer without one is an environment problem."""
+        """The base URL the token answer names for later calls (an `instance_url`); an
+        answer without one is an environment problem."""
         path = self.spec.base_url_path or ""
         value = search_path(path, answer)
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
