@@ -1,7 +1,9 @@
 """The built-in `salesforce`, `dynamics365` and `hubspot` profiles run the portable lead and
 security suites through `crmqa run`, each against a local emulator of its vendor's documented
 wire format, with no adapter: every case passes or is not applicable for a stated reason, the
-verdict is ACCEPTED, and the emulator holds afterwards exactly what it held before.
+verdict is ACCEPTED, and the emulator holds afterwards exactly what it held before. Then
+`crmqa probe` finds every operation the profile declares working, the entities the suites do
+not touch (contacts, accounts, opportunities, cases, users) included.
 
 The emulators are not the vendors: these tests prove that the profiles speak the documented
 wire format, not that a real org, environment or portal answers the same way.
@@ -80,6 +82,10 @@ def test_the_lead_and_security_suites_run_on_the_emulator(vendor: str, tmp_path:
              "--run-id", "run", "--no-html"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
         after = server.emulator.live_records()  # type: ignore[attr-defined]
+        probed = subprocess.run([sys.executable, "-m", "crmqa", "probe", str(spec.plan)],
+                                cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=300, check=False)
+        after_probe = server.emulator.live_records()  # type: ignore[attr-defined]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     run = tmp_path / "run"
     results = [json.loads(line) for path in sorted((run / "results").glob("*.jsonl"))
@@ -104,3 +110,23 @@ def test_the_lead_and_security_suites_run_on_the_emulator(vendor: str, tmp_path:
     assert verdict["decision"] == "ACCEPTED" and verdict["exit_code"] == 0
     # The product itself, not only crmqa's bookkeeping, holds nothing the run made.
     assert after == before
+
+    assert probed.returncode == 0, probed.stdout[-6000:] + probed.stderr[-3000:]
+    rows = _probe_rows(probed.stdout)
+    declared = {f"{entity}.{op}" for entity, entity_spec in profile.entities.items()
+                for op in entity_spec.operations}
+    assert declared <= set(rows), sorted(declared - set(rows))
+    assert {op: rows[op] for op in sorted(declared) if rows[op] != "works"} == {}
+    assert rows["login as default"] == "works"
+    assert f"profile '{vendor}' is fit to run the plan" in probed.stdout
+    assert after_probe == before
+
+
+def _probe_rows(output: str) -> dict[str, str]:
+    """operation -> result, read from the probe's table."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in re.split(r"[│┃]", line)]
+        if len(cells) >= 2 and re.fullmatch(r"[a-z]+\.[a-z]+|login as \w+", cells[0]):
+            rows[cells[0]] = cells[1]
+    return rows
