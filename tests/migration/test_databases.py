@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -210,21 +211,30 @@ def plan(folder: Path, postgres: Server, *, table: str = "leads", column: str = 
 
 @pytest.mark.slow
 def test_a_migration_between_two_databases_through_crmqa_run(
-        tmp_path: Path, postgres_server: Server, mariadb_server: Server) -> None:
+        tmp_path: Path, postgres_server: Server, mariadb_server: Server,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     fill(postgres_server, "leads", COLUMNS["postgresql"], LEGACY)
     fill(mariadb_server, "migrated", MIGRATED_COLUMNS.format(ts="datetime"), migrated())
     secrets = {"LEGACY_PG_USER": postgres_server.user,
                "LEGACY_PG_PASSWORD": postgres_server.password,
                "VENDOR_DB_URL": mariadb_server.url}
     environment = {**os.environ, **secrets, "NO_COLOR": "1"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
 
-    # before the run: a wrong table or column in the plan is a positioned plan problem
+    # before the run: a wrong table or column in the plan is a plan problem at the steps
+    # that need it (file:line:col)
     for mistake, expected in (({"table": "lead"}, "did you mean 'leads'?"),
                               ({"column": "e_mail"}, "no column 'e_mail'")):
         with pytest.raises(PlanError) as problem:
             prepare_run(plan(tmp_path, postgres_server, **mistake))
-        assert expected in str(problem.value) and "plan.yaml:" in str(problem.value)
+        assert expected in str(problem.value)
+        assert re.search(r"reconciliation\.yaml:\d+:\d+: migration\.(source|mapping)\.lead",
+                         str(problem.value))
     prepare_run(plan(tmp_path, postgres_server))
+    # a server that cannot be asked is not the plan's fault: validation leaves it to the run
+    monkeypatch.setenv("LEGACY_PG_PASSWORD", "wrong-password")
+    prepare_run(plan(tmp_path, postgres_server, table="lead"))
 
     def run(reports: str, **changed: str) -> tuple[subprocess.CompletedProcess[str], dict]:
         done = subprocess.run(
