@@ -235,6 +235,7 @@ def test_a_migration_between_two_databases_through_crmqa_run(
     # a server that cannot be asked is not the plan's fault: validation leaves it to the run
     monkeypatch.setenv("LEGACY_PG_PASSWORD", "wrong-password")
     prepare_run(plan(tmp_path, postgres_server, table="lead"))
+    plan(tmp_path, postgres_server)
 
     def run(reports: str, **changed: str) -> tuple[subprocess.CompletedProcess[str], dict]:
         done = subprocess.run(
