@@ -17,6 +17,7 @@ folder, so the size of the data is bounded by disk, not memory.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,10 @@ class Workspace:
         self._sources: dict[str, list[str]] = {}
 
     def close(self) -> None:
+        """Close DuckDB and remove its spill files and the spooled copies of database tables
+        and sheets: the run folder keeps the differing rows, not a copy of the legacy data."""
         self.con.close()
+        shutil.rmtree(self.folder / "tmp", ignore_errors=True)
 
     def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(query, params or []).fetchall()
