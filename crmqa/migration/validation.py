@@ -13,6 +13,7 @@ environment problem.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from crmqa.migration import databases
 from crmqa.migration.databases import MigrationEnvironmentError, Selection
 from crmqa.migration.driver import plan_migration
 from crmqa.migration.mapping import field_sql
-from crmqa.migration.spec import MigrationSpec
+from crmqa.migration.spec import DatabaseConnection, MigrationSpec
 from crmqa.migration.step import MigrateStep
 from crmqa.migration.tables import MigrationDataError, file_format, relation
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
@@ -70,11 +71,14 @@ def _columns(spec: MigrationSpec, entity: str, base_dir: Path, side: str) -> lis
     """The columns of one side's extract; None when its database cannot be reached."""
     table = spec.source[entity] if side == "source" else spec.target[entity]
     if table.database is not None:
-        try:
-            return list(databases.columns(table.database, Selection(table.table, table.sql),
-                                          f"migration.{side}.{entity}"))
-        except MigrationEnvironmentError:
-            return None
+        connection = table.database
+        # every migrate step of the plan asks: the server is asked once (a down one too,
+        # which would otherwise cost a connect timeout per step)
+        credentials = tuple(os.environ.get(name or "") for name in (
+            connection.url_env, connection.user_env, connection.password_env))
+        found = _database_columns(connection.model_dump_json(), table.table, table.sql,
+                                  f"migration.{side}.{entity}", credentials)
+        return None if found is None else list(found)
     assert table.file is not None
     folders = search_folders(base_dir)
     path = find_data_file(table.file, folders)
@@ -83,6 +87,17 @@ def _columns(spec: MigrationSpec, entity: str, base_dir: Path, side: str) -> lis
                                  f"{missing_file_message(table.file, folders)}")
     return list(_read_columns(path, path.stat().st_mtime_ns, file_format(path, table.format),
                               table.table, table.encoding, table.delimiter))
+
+
+@cache
+def _database_columns(connection: str, table: str | None, sql: str | None, where: str,
+                      _credentials: tuple[str | None, ...]) -> tuple[str, ...] | None:
+    """The columns a database side has; None when the server cannot be asked now."""
+    try:
+        return tuple(databases.columns(DatabaseConnection.model_validate_json(connection),
+                                       Selection(table, sql), where))
+    except MigrationEnvironmentError:
+        return None
 
 
 @cache
