@@ -26,8 +26,8 @@ from crmqa.validation.run import prepare_run
 from tests.migration.servers import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-# one worker starts both servers once, for every test here
-pytestmark = pytest.mark.xdist_group("migration-databases")
+# real servers (slow, as every end-to-end group); one worker starts both once, for every test
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("migration-databases")]
 
 COLUMNS = {
     "postgresql": ("legacy_id integer PRIMARY KEY, first_name text, last_name text, email text, "
@@ -209,7 +209,6 @@ def plan(folder: Path, postgres: Server, *, table: str = "leads", column: str = 
     return path
 
 
-@pytest.mark.slow
 def test_a_migration_between_two_databases_through_crmqa_run(
         tmp_path: Path, postgres_server: Server, mariadb_server: Server,
         monkeypatch: pytest.MonkeyPatch) -> None:
