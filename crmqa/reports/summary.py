@@ -8,6 +8,8 @@ names come from the CRM under test and may hold markup.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +75,25 @@ class WaiverLine:
 
 
 @dataclass
+class EvidenceTable:
+    """A small table a check attached as CSV text (a migration's per-field results, sample
+    rows); the summary shows its first rows, the Allure report and the run folder all."""
+
+    name: str
+    header: list[str]
+    rows: list[list[str]]
+    more: int  # rows not shown
+
+
+@dataclass
+class CaseTables:
+    case_id: str
+    title: str
+    outcome: str
+    tables: list[EvidenceTable]
+
+
+@dataclass
 class Summary:
     """Everything the summary shows, in display order."""
 
@@ -89,6 +110,7 @@ class Summary:
     waivers: list[WaiverLine] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)
     leftovers: list[LeftoverLine] = field(default_factory=list)
+    tables: list[CaseTables] = field(default_factory=list)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
@@ -127,6 +149,30 @@ def _lines(results: Sequence[CaseResult], outcome: Outcome, today: date) -> list
         for r in results
         if r.outcome is outcome and _column(r, today) != "waived"
     ]
+
+
+TABLE_ROWS = 20  # rows of an evidence table shown in the summary
+
+
+def _tables(results: Sequence[CaseResult]) -> list[CaseTables]:
+    """The CSV tables the cases' steps attached inline, case by case."""
+    found = []
+    for result in results:
+        tables = []
+        for step in result.steps:
+            for attachment in step.attachments:
+                if attachment.mime_type != "text/csv" or not attachment.text:
+                    continue
+                rows = list(csv.reader(io.StringIO(attachment.text)))
+                if not rows:
+                    continue
+                body = rows[1:]
+                tables.append(EvidenceTable(attachment.name, rows[0], body[:TABLE_ROWS],
+                                            max(len(body) - TABLE_ROWS, 0)))
+        if tables:
+            found.append(CaseTables(result.case_id + _params_suffix(result), result.title,
+                                    result.outcome.value, tables))
+    return found
 
 
 def _params_suffix(result: CaseResult) -> str:
@@ -171,6 +217,7 @@ def build_summary(
             for r in results
             for left in r.leftovers
         ],
+        tables=_tables(results),
         waivers=[
             WaiverLine(
                 case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,

@@ -25,7 +25,7 @@ from crmqa.reports import (
 )
 from crmqa.reports.allure_verdict import verdict_result_uuid
 from crmqa.reports.summary import markdown_cell
-from tests.reports.conftest import SECRET, XSS, Concluded, make_run_info
+from tests.reports.conftest import SECRET, XSS, Concluded, case, make_run_info
 
 
 def write(c: Concluded) -> list[Path]:
@@ -334,3 +334,27 @@ def test_long_messages_are_shortened_in_the_summary(concluded: Concluded) -> Non
     for name in ("summary.md", "summary.html"):
         text = (concluded.run_dir / name).read_text(encoding="utf-8")
         assert "status 500: xxx" in text and "x" * 400 not in text and "…" in text
+
+
+def test_evidence_tables_are_shown_in_summary_html(concluded: Concluded) -> None:
+    # a migration check's results (per field, with its rate) and its first differing rows
+    results_table = ("check,allowed,found,result\nlead.email,none,0 of 3 (0.00%),ok\n"
+                     "lead.status,none,1 of 3 (33.33%),FAILED\n")
+    sample = "key,legacy_key,expected,migrated\n" + "".join(
+        f"k{n}@x.test,{n},contacted,<b>new</b>\n" for n in range(25))
+    steps = [{"number": 1, "kind": "migrate", "name": "migrate fields lead",
+              "outcome": "failed", "attachments": [
+                  {"name": "fields lead: results", "mime_type": "text/csv",
+                   "text": results_table},
+                  {"name": "sample: lead.status", "mime_type": "text/csv", "text": sample},
+                  {"name": "all rows", "mime_type": "text/csv", "path": "migration/x.csv"}]}]
+    concluded.results.append(case("MIG-FIELDS-001", "failed", category="migration",
+                                  steps=steps, message="lead.status: 1 of 3 differ"))
+    write(concluded)
+    page = (concluded.run_dir / "summary.html").read_text(encoding="utf-8")
+    tables = page[page.index("<h2>Evidence tables</h2>"):page.index("<h2>Left behind")]
+    assert "<h3>MIG-FIELDS-001" in tables and "<caption>fields lead: results</caption>" in tables
+    assert ('<td>lead.status</td><td>none</td><td>1 of 3 (33.33%)</td>'
+            '<td class="fail">FAILED</td>') in tables
+    assert "<td>k19@x.test</td>" in tables and "k20@x.test" not in tables  # 20 rows shown
+    assert "5 more rows" in tables and "&lt;b&gt;new&lt;/b&gt;" in tables  # escaped
