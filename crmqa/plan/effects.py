@@ -15,6 +15,7 @@ from typing import Any
 
 from crmqa.plan.canonical import CHANGING_OPERATIONS, changes_records
 from crmqa.plan.models import Case, Category, OpStep, RequestStep, UiStep, WaitStep
+from crmqa.plan.sections import section_effects
 from crmqa.plan.templating import has_template
 
 # The capabilities a target grants through its flags (see Target.destructive_ok / load_ok).
@@ -61,10 +62,16 @@ def _writes(ref: str) -> bool:
 
 
 def case_effects(case: Case) -> list[str]:
-    """The target flags a case needs: `changes` (destructive_ok), `load` (load_ok)."""
+    """The target flags a case needs: `changes` (destructive_ok), `load` (load_ok).
+
+    Its steps and its sections both count: a `load:` that creates leads needs both flags.
+    """
     effects = []
     if any(step_changes_records(step) for step in (*case.setup, *case.steps, *case.teardown)):
         effects.append(CHANGES)
     if case.category is Category.PERFORMANCE:
         effects.append(LOAD)
+    # A case section (`load:`) says what it needs itself (crmqa.plan.sections).
+    effects.extend(effect for effect in dict.fromkeys(section_effects(case))
+                   if effect not in effects)
     return effects

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from crmqa.plan.canonical import ENTITIES as ENTITIES
 from crmqa.plan.canonical import OPERATIONS as OPERATIONS
 from crmqa.plan.paths import path_error
+from crmqa.plan.sections import attach_sections, sections_of
 from crmqa.plan.templating import has_template
 
 
@@ -419,11 +420,11 @@ class Case(Strict):
     @model_validator(mode="after")
     def _has_steps_or_is_manual(self) -> Case:
         if self.category is Category.MANUAL:
-            if self.steps:
+            if self.steps or sections_of(self):
                 raise PydanticCustomError(
                     "manual_case_steps", "a manual case has instructions, not steps"
                 )
-        elif not self.steps:
+        elif not self.steps and not sections_of(self):
             raise PydanticCustomError(
                 "case_without_steps", "a case needs at least one step (or category: manual)"
             )
@@ -765,3 +766,6 @@ class ManualResultsFile(Strict):
 
 
 Plan.model_rebuild()
+
+# Kinds of work (`load:`, ...) add their key to cases through crmqa.plan.sections.
+attach_sections(Case, Suite, Plan)

@@ -1,0 +1,119 @@
+"""Locust in child processes: one process, or a master and workers (Locust's distributed mode).
+
+`import locust` patches the whole process with gevent, so crmqa never imports it: Locust runs
+as `python -m locust` in processes of its own session (a Ctrl-C reaches crmqa alone, which
+then stops them in order: SIGTERM, so that Locust writes its reports and users finish). Their
+output goes to log files in the load folder, never to a pipe that could fill up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from crmqa.load.locustfile import LoadSetting
+
+STOP_GRACE_S = 15.0
+
+
+def locust_command(locustfile: Path, out_dir: Path, role: str, setting: LoadSetting) -> list[str]:
+    """The command line of one Locust process: `single`, `master` or `worker`."""
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+               "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    if role == "worker":
+        host = "127.0.0.1" if setting.bind_host in ("0.0.0.0", "::", "") else setting.bind_host
+        return [*command, "--worker", "--master-host", host,
+                "--master-port", str(setting.bind_port)]
+    command += ["--only-summary", "--csv", str(out_dir / "locust"), "--csv-full-history",
+                "--json-file", str(out_dir / "locust"), "--html", str(out_dir / "locust.html")]
+    if role == "master":
+        command += ["--master", "--expect-workers", str(setting.workers + setting.external_workers),
+                    "--master-bind-host", setting.bind_host,
+                    "--master-bind-port", str(setting.bind_port)]
+    return command
+
+
+def worker_command(master_host: str, master_port: int) -> list[str]:
+    """A worker on another machine: it fetches the locustfile from the master (`-f -`)."""
+    return [sys.executable, "-m", "locust", "--worker", "-f", "-", "--headless",
+            "--master-host", master_host, "--master-port", str(master_port),
+            "--loglevel", "WARNING"]
+
+
+@dataclass
+class LocustProcesses:
+    """The Locust processes of one load; stopped together, logs kept in the load folder."""
+
+    out_dir: Path
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, locustfile: Path, setting: LoadSetting,
+              env: dict[str, str] | None = None) -> None:
+        """Start the leading process (single or master) and the local workers."""
+        environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        lead = "master" if setting.distributed else "single"
+        self._spawn(lead, locust_command(locustfile, self.out_dir, lead, setting), environment)
+        for number in range(setting.workers):
+            self._spawn(f"worker-{number + 1}",
+                        locust_command(locustfile, self.out_dir, "worker", setting), environment)
+
+    def _spawn(self, role: str, command: list[str], env: dict[str, str]) -> None:
+        log = (self.out_dir / f"locust-{role}.log").open("wb")
+        self._logs.append(log)
+        process = subprocess.Popen(
+            command, cwd=self.out_dir, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.processes.append((role, process))
+
+    @property
+    def lead(self) -> subprocess.Popen[bytes]:
+        return self.processes[0][1]
+
+    def lead_done(self) -> bool:
+        return self.lead.poll() is not None
+
+    def stop(self) -> None:
+        """SIGTERM to every process (Locust stops its users and writes its files), then wait;
+        whatever is still there after the grace period is killed."""
+        for _, process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for _, process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+    def wait_workers(self, timeout_s: float = STOP_GRACE_S) -> None:
+        """After the master ended: give the local workers time to quit, then stop them."""
+        deadline = time.monotonic() + timeout_s
+        for _, process in self.processes[1:]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        self.stop()
+
+    def close(self) -> None:
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def log_tail(self, role: str | None = None, lines: int = 15) -> str:
+        """The end of a process's log (the leading one's by default), for error messages."""
+        role = role or self.processes[0][0]
+        path = self.out_dir / f"locust-{role}.log"
+        if not path.exists():
+            return ""
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        return "\n".join(text[-lines:])
