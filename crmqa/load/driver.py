@@ -46,6 +46,8 @@ from crmqa.profiles.target import ANONYMOUS
 
 #: Time Locust may take to start (and external workers to connect) before the load begins.
 START_GRACE_S = 60.0
+#: Seconds between two progress lines on the console.
+PROGRESS_EVERY_S = 2.0
 #: Records read back (no acknowledged write lost) at most; more are sampled evenly.
 READ_BACK_LIMIT = 5000
 
@@ -240,12 +242,15 @@ class LoadRun:
                                           + START_GRACE_S + STOP_GRACE_S)
         timeline = self.out_dir / "timeline.jsonl"
         offset = 0
+        shown = 0.0
         seen: list[Second] = []
         while not processes.lead_done():
             time.sleep(0.5)
             known = len(seen)
             offset = _read_new(timeline, offset, seen)
-            if len(seen) > known:
+            if len(seen) > known and (time.monotonic() - shown >= PROGRESS_EVERY_S
+                                      or seen[-1].phase != seen[known - 1].phase):
+                shown = time.monotonic()
                 self.progress(self._progress_line(seen))
             if time.monotonic() > deadline:
                 self.timed_out = True

@@ -128,3 +128,17 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def pytest_load_arguments(*, confirm: bool = False, workers: int | None = None,
+                          external_workers: int | None = None,
+                          bind: str | None = None) -> list[str]:
+    """`crmqa run`'s load options as the plugin's `--crmqa-*` pytest options."""
+    args = ["--crmqa-confirm-load"] if confirm else []
+    if workers is not None:
+        args += ["--crmqa-load-workers", str(workers)]
+    if external_workers is not None:
+        args += ["--crmqa-load-external-workers", str(external_workers)]
+    if bind:
+        args += ["--crmqa-load-bind", bind]
+    return args
