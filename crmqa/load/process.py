@@ -20,7 +20,9 @@ from typing import IO
 
 from crmqa.load.locustfile import LoadSetting
 
-STOP_GRACE_S = 15.0
+STOP_GRACE_S = 20.0
+#: How long a virtual user may take to finish its current task when the load stops.
+USER_STOP_S = 10.0
 
 
 def locust_command(locustfile: Path, out_dir: Path, role: str, setting: LoadSetting) -> list[str]:
@@ -31,6 +33,9 @@ def locust_command(locustfile: Path, out_dir: Path, role: str, setting: LoadSett
         host = "127.0.0.1" if setting.bind_host in ("0.0.0.0", "::", "") else setting.bind_host
         return [*command, "--worker", "--master-host", host,
                 "--master-port", str(setting.bind_port)]
+    # Users finish the task they are in before they stop, so that no record is created
+    # behind the journal's back by a request cut off mid-flight.
+    command += ["--stop-timeout", f"{USER_STOP_S:g}"]
     command += ["--only-summary", "--csv", str(out_dir / "locust"), "--csv-full-history",
                 "--json-file", str(out_dir / "locust"), "--html", str(out_dir / "locust.html")]
     if role == "master":
