@@ -254,6 +254,7 @@ class LoadRun:
                 self.progress(self._progress_line(seen))
             if time.monotonic() > deadline:
                 self.timed_out = True
+                processes.stop("out of time")
                 break
         if setting.distributed:
             processes.wait_workers()
@@ -487,13 +488,15 @@ def _lines(path: Path) -> list[str]:
 
 
 def _stopped(folder: Path) -> str | None:
+    """Why an abort_on_fail threshold stopped the load, if one did."""
     path = folder / "stopped.json"
     if not path.exists():
         return None
     try:
-        return str(json.loads(path.read_text(encoding="utf-8"))["reason"])
-    except (ValueError, KeyError):
-        return "stopped early"
+        stopped = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return str(stopped.get("reason")) if stopped.get("kind") == "abort" else None
 
 
 def _locale(templates: dict[str, Any]) -> str | list[str]:

@@ -10,6 +10,7 @@ Locust's master hands to workers on other machines (`locust --worker -f -`).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def load_spec(section: LoadSpec, *, case_id: str, target: ResolvedTarget, base_d
         # workers elsewhere send theirs to the master.
         "journal": "master" if setting.external_workers else "files",
         "generators": setting.generators,
+        "parent_pid": os.getpid(),  # the load stops by itself if crmqa goes away
     }
 
 

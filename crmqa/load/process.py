@@ -1,9 +1,12 @@
 """Locust in child processes: one process, or a master and workers (Locust's distributed mode).
 
 `import locust` patches the whole process with gevent, so crmqa never imports it: Locust runs
-as `python -m locust` in processes of its own session (a Ctrl-C reaches crmqa alone, which
-then stops them in order: SIGTERM, so that Locust writes its reports and users finish). Their
-output goes to log files in the load folder, never to a pipe that could fill up.
+as `python -m locust` in processes of its own session, so that a Ctrl-C reaches crmqa alone,
+which then stops them in order. It asks first, through a `stop.request` file the leading
+process watches (Locust's headless shape run ignores SIGTERM until it ends): the users finish
+the task they are in, Locust writes its reports, the workers follow their master. A process
+that does not listen gets SIGINT, then SIGKILL. Output goes to log files in the load folder,
+never to a pipe that could fill up.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import IO
 from crmqa.load.locustfile import LoadSetting
 
 STOP_GRACE_S = 20.0
+#: The file the leading Locust process watches: crmqa asks it to stop the load.
+STOP_REQUEST = "stop.request"
 #: How long a virtual user may take to finish its current task when the load stops.
 USER_STOP_S = 10.0
 
@@ -85,21 +90,36 @@ class LocustProcesses:
     def lead_done(self) -> bool:
         return self.lead.poll() is not None
 
-    def stop(self) -> None:
-        """SIGTERM to every process (Locust stops its users and writes its files), then wait;
-        whatever is still there after the grace period is killed."""
-        for _, process in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for _, process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+    def stop(self, reason: str = "stopped by crmqa") -> None:
+        """Stop every process: ask the leading one (users finish their task, files are
+        written), then SIGINT, then SIGKILL for whatever is still there."""
+        if not self.processes:
+            return
+        try:
+            if self.lead.poll() is None:
+                (self.out_dir / STOP_REQUEST).write_text(reason, encoding="utf-8")
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.lead.wait(timeout=STOP_GRACE_S)
+            self._signal_the_rest()
+        except BaseException:
+            # A second Ctrl-C while waiting: no load may outlive crmqa.
+            for _, process in self.processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+            raise
+
+    def _signal_the_rest(self) -> None:
+        for signum, grace in ((signal.SIGINT, 5.0), (signal.SIGKILL, 5.0)):
+            alive = [process for _, process in self.processes if process.poll() is None]
+            if not alive:
+                return
+            for process in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signum)
+            deadline = time.monotonic() + grace
+            for process in alive:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
 
     def wait_workers(self, timeout_s: float = STOP_GRACE_S) -> None:
         """After the master ended: give the local workers time to quit, then stop them."""

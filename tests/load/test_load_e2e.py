@@ -182,10 +182,12 @@ def test_concurrency_fault_is_caught_by_load_and_missed_one_at_a_time(
           title: Saving a lead works (one request at a time)
           steps:
             - op: lead.create
-              with: {{data: {{first_name: One, last_name: {word}, email: "{{{{ fake.unique_email() }}}}"}}}}
+              with: {{data: {{first_name: One, last_name: {word},
+                             email: "{{{{ fake.unique_email() }}}}"}}}}
               expect: {{outcome: ok}}
             - op: lead.create
-              with: {{data: {{first_name: Two, last_name: {word}, email: "{{{{ fake.unique_email() }}}}"}}}}
+              with: {{data: {{first_name: Two, last_name: {word},
+                             email: "{{{{ fake.unique_email() }}}}"}}}}
               expect: {{outcome: ok}}
         - id: SAVE-MANY
           title: Eight users saving leads together see no errors

@@ -122,7 +122,7 @@ class _Process:
             faker=faker, token=f"{self.tag}-{spec['run_token']}",
             default_identity=self.target.default_identity, journal=self.journal,
             problems=self.problems)
-        self.control = Control(self.load, self.out_dir)
+        self.control = Control(self.load, self.out_dir, parent_pid=spec.get("parent_pid"))
         self.monitor: Monitor | None = None
         self.users = itertools.count(1)
 

@@ -20,6 +20,8 @@ from crmqa.load.model import ConstantShape, LoadSpec, StagedShape, StepRampShape
 from crmqa.load.slo import abort_reason, window_ok
 from crmqa.load.stats import Second, delta_second
 
+#: The file crmqa writes to ask the load to stop (crmqa.load.process.STOP_REQUEST).
+STOP_REQUEST = "stop.request"
 JOURNAL_MESSAGE = "crmqa_journal"
 PROBLEM_MESSAGE = "crmqa_problem"
 _FLUSH_S = 0.5
@@ -140,6 +142,7 @@ class Control:
     capacity_over: bool = False  # a step of the capacity search broke an SLO
     recovery_from: float | None = None
     seconds: list[Second] = field(default_factory=list)
+    parent_pid: int | None = None  # crmqa's process: the load stops by itself if it goes
 
     def schedule(self) -> list[Stage]:
         """The stages of the load, in order, each users capped by `limits.max_users`."""
@@ -229,6 +232,14 @@ class Monitor:
             gevent.sleep(max(0.0, self._start + tick - time.monotonic()))
             tick += 1
             self.record()
+            request = self.control.out_dir / STOP_REQUEST
+            if request.exists():
+                self._stop(request.read_text(encoding="utf-8") or "stopped by crmqa",
+                           kind="request")
+                return
+            if not _alive(self.control.parent_pid):
+                self._stop("crmqa, which started this load, is gone", kind="request")
+                return
             if self._judge():
                 return
 
@@ -282,11 +293,23 @@ class Monitor:
                 self.control.capacity_over = True
         return False
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, kind: str = "abort") -> None:
         self.control.stopped_by = reason
         (self.control.out_dir / "stopped.json").write_text(
-            json.dumps({"reason": reason}), encoding="utf-8")
+            json.dumps({"reason": reason, "kind": kind}), encoding="utf-8")
         gevent.spawn(self.environment.runner.quit)
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_tag() -> str:
