@@ -152,9 +152,10 @@ class StepRampShape(Strict):
     @property
     def step_count(self) -> int:
         """How many steps the ramp has at most."""
-        if self.max_users < self.start_users:
+        if self.max_users <= self.start_users:
             return 1
-        return (self.max_users - self.start_users) // self.step_users + 1
+        # the last step may be smaller: it stops at max_users
+        return -(-(self.max_users - self.start_users) // self.step_users) + 1
 
     def users_at(self, step: int) -> int:
         """The user count of step `step` (0-based)."""

@@ -33,17 +33,16 @@ from crmqa.load.model import LoadSpec, Scenario
 from crmqa.load.runtime.control import (
     JOURNAL_MESSAGE,
     PROBLEM_MESSAGE,
-    Control,
     Journal,
     Monitor,
     Pace,
     Problems,
     process_tag,
-    shape_tick,
     write_problem,
 )
 from crmqa.load.runtime.flows import CompiledStep, FlowRunner
 from crmqa.load.runtime.session import LoadSession
+from crmqa.load.schedule import Control, shape_tick
 from crmqa.plan.models import Target
 from crmqa.plan.templating import make_faker
 from crmqa.profiles.adapter import load_adapter
