@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -194,6 +195,8 @@ class LoadRun:
             setting = load_setting()
         except LoadOptionError as error:
             raise StepDefect(f"load options: {error}") from None
+        if setting.distributed and setting.bind_port == 0:
+            setting = replace(setting, bind_port=free_loopback_port())
         self._log_in(self._identities())
         self.out_dir.mkdir(parents=True, exist_ok=True)
         locustfile = self.out_dir / "locustfile.py"
@@ -507,3 +510,10 @@ def _locale(templates: dict[str, Any]) -> str | list[str]:
 
 def _quiet(text: str) -> None:
     return None
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a local master)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

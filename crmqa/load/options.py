@@ -108,8 +108,12 @@ def load_setting(environ: Mapping[str, str] | None = None) -> LoadSetting:
             raise LoadOptionError(f"{name}={text!r}: use 0 to 256")
         return value
 
-    host, port = parse_bind(environ.get(BIND_ENV, "").strip() or f"127.0.0.1:{DEFAULT_PORT}")
-    return LoadSetting(workers=number(WORKERS_ENV), external_workers=number(EXTERNAL_ENV),
+    given = environ.get(BIND_ENV, "").strip()
+    external = number(EXTERNAL_ENV)
+    host, port = parse_bind(given or f"127.0.0.1:{DEFAULT_PORT}")
+    if not given and not external:
+        port = 0  # only crmqa's own workers: any free loopback port (loads may run side by side)
+    return LoadSetting(workers=number(WORKERS_ENV), external_workers=external,
                        bind_host=host, bind_port=port)
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from crmqa.plan import models
+from crmqa.plan.sections import registered_sections
 
 __all__ = ["key_table", "refresh_reference"]
 
@@ -94,17 +95,30 @@ def key_table(model: type[BaseModel]) -> str:
     return "\n".join(rows)
 
 
+def _model_named(name: str) -> type[BaseModel]:
+    """A model of the plan language by name: crmqa.plan.models, then the modules of the
+    registered case sections (`load:`'s models are documented in docs/load.md)."""
+    candidates = [models, *(sys.modules[section.model.__module__]
+                            for section in registered_sections())]
+    for module in candidates:
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    raise KeyError(f"no model {name!r} in the plan language")
+
+
 def refresh_reference(text: str) -> str:
     """`text` with every marked key table regenerated from the models."""
 
     def table(match: re.Match[str]) -> str:
-        model = getattr(models, match.group("model"))
+        model = _model_named(match.group("model"))
         return f"<!-- keys:{match.group('model')} -->\n{key_table(model)}\n<!-- /keys -->"
 
     return _MARKER.sub(table, text)
 
 
 if __name__ == "__main__":  # pragma: no cover - a convenience for maintainers
-    page = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/plan-reference.md")
-    page.write_text(refresh_reference(page.read_text(encoding="utf-8")), encoding="utf-8")
-    print(page)
+    for name in sys.argv[1:] or ["docs/plan-reference.md"]:
+        page = Path(name)
+        page.write_text(refresh_reference(page.read_text(encoding="utf-8")), encoding="utf-8")
+        print(page)

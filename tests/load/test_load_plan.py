@@ -203,3 +203,12 @@ def test_another_kind_of_work_needs_no_change_to_loader_engine_or_reports(
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "['passed', 'failed'] True"
+
+
+def test_docs_load_key_tables_match_the_models() -> None:
+    from crmqa.plan.reference import refresh_reference
+
+    page = (ROOT / "docs" / "load.md").read_text(encoding="utf-8")
+    assert "<!-- keys:Slo -->" in page
+    assert refresh_reference(page) == page, (
+        "docs/load.md is stale: run `python -m crmqa.plan.reference docs/load.md`")

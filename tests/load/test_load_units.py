@@ -200,6 +200,8 @@ def test_options_travel_through_the_environment() -> None:
                        "CRMQA_LOAD_BIND": "127.0.0.1:7001"}
     setting = load_setting(environ)
     assert setting == LoadSetting(workers=2, bind_port=7001) and setting.generators == 2
+    assert load_setting({"CRMQA_LOAD_WORKERS": "2"}).bind_port == 0  # a free port, chosen late
+    assert load_setting({"CRMQA_LOAD_EXTERNAL_WORKERS": "1"}).bind_port == 5557
     with pytest.raises(LoadOptionError):
         load_setting({"CRMQA_LOAD_WORKERS": "lots"})
     assert pytest_load_arguments(confirm=True, workers=3, bind="0.0.0.0:1") == [
