@@ -27,7 +27,6 @@ from pydantic import ValidationError
 
 from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
 from crmqa.core.errors import EnvironmentProblem
-from crmqa.core.results import CheckResult
 from crmqa.drivers.api.mapping import field_errors
 from crmqa.drivers.api.operations import OperationError, OperationRunner
 from crmqa.drivers.base import StepOutput
@@ -154,12 +153,14 @@ class FlowRunner:
         finally:
             session.sink = None
         self._count_logins(counted, identity, started)
-        checks = (evaluate(step.expect, output, self.base_dir) if step.expect.model_fields_set
-                  else [_default_check(step, output)])
-        failed = next((check for check in checks if not check.ok), None)
+        if step.expect.model_fields_set:
+            checks = evaluate(step.expect, output, self.base_dir)
+            failed = next((check.message for check in checks if not check.ok), None)
+        else:
+            failed = _default_failure(step, output)
         where = f" ({output.summary})" if output.summary else ""
         self._sample(scenario, compiled.name, counted, started,
-                     f"{failed.message}{where}" if failed else None)
+                     f"{failed}{where}" if failed else None)
         if failed is not None:
             return False
         if step.save:
@@ -251,16 +252,15 @@ class FlowRunner:
                   start_time=started)
 
 
-def _default_check(step: OpStep | RequestStep, output: StepOutput) -> CheckResult:
+def _default_failure(step: OpStep | RequestStep, output: StepOutput) -> str | None:
     """Without `expect`, a load step must succeed: outcome ok, or a status below 400."""
     if isinstance(step, OpStep):
-        ok = output.outcome == "ok"
-        return CheckResult(name="outcome", ok=ok, expected="ok", actual=output.outcome,
-                           message="" if ok else f"outcome: expected 'ok', got "
-                           f"{output.outcome!r}")
-    ok = output.status is not None and output.status < 400
-    return CheckResult(name="status", ok=ok, expected="< 400", actual=output.status,
-                       message="" if ok else f"status: expected below 400, got {output.status}")
+        if output.outcome == "ok":
+            return None
+        return f"outcome: expected 'ok', got {output.outcome!r}"
+    if output.status is not None and output.status < 400:
+        return None
+    return f"status: expected below 400, got {output.status}"
 
 
 def _first_line(exc: Exception) -> str:

@@ -71,17 +71,21 @@ class LoadResponse:
 
 
 class _Headers(dict[str, str]):
-    """Response headers with case-insensitive `get` and membership."""
+    """Response headers with case-insensitive `get` and membership (lower-cased when first
+    asked: most answers are never asked)."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__(headers)
-        self._lower = {key.lower(): value for key, value in headers.items()}
+    _lower: dict[str, str] | None = None
+
+    def _folded(self) -> dict[str, str]:
+        if self._lower is None:
+            self._lower = {key.lower(): value for key, value in self.items()}
+        return self._lower
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self._lower.get(key.lower(), default)
+        return self._folded().get(key.lower(), default)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._lower
+        return isinstance(key, str) and key.lower() in self._folded()
 
 
 @dataclass
