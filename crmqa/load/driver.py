@@ -189,6 +189,7 @@ class LoadRun:
         self.out_dir = Path(ctx.evidence.path_for("load")).resolve()
         self.handed_over = False
         self.timed_out = False
+        self.distributed = False
 
     def execute(self) -> StepOutput:
         try:
@@ -197,6 +198,7 @@ class LoadRun:
             raise StepDefect(f"load options: {error}") from None
         if setting.distributed and setting.bind_port == 0:
             setting = replace(setting, bind_port=free_loopback_port())
+        self.distributed = setting.distributed
         self._log_in(self._identities())
         self.out_dir.mkdir(parents=True, exist_ok=True)
         locustfile = self.out_dir / "locustfile.py"
@@ -295,7 +297,7 @@ class LoadRun:
         requests = tally(timeline).requests + sum(
             part.requests for second in timeline for (kind, _), part in second.entries.items()
             if kind == "auth")
-        if self.timed_out and not timeline:
+        if not timeline and (self.timed_out or self.distributed):
             raise EnvironmentProblem(
                 f"the load did not start within {seconds(START_GRACE_S)} (workers that never "
                 f"connected?); Locust said: {log[-500:] or 'nothing'}")

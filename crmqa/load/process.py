@@ -26,6 +26,8 @@ from crmqa.load.locustfile import LoadSetting
 STOP_GRACE_S = 20.0
 #: The file the leading Locust process watches: crmqa asks it to stop the load.
 STOP_REQUEST = "stop.request"
+#: How long the master waits for its workers to connect before it gives up.
+WORKERS_WAIT_S = 60
 #: How long a virtual user may take to finish its current task when the load stops.
 USER_STOP_S = 10.0
 
@@ -45,6 +47,7 @@ def locust_command(locustfile: Path, out_dir: Path, role: str, setting: LoadSett
                 "--json-file", str(out_dir / "locust"), "--html", str(out_dir / "locust.html")]
     if role == "master":
         command += ["--master", "--expect-workers", str(setting.workers + setting.external_workers),
+                    "--expect-workers-max-wait", f"{WORKERS_WAIT_S:g}",
                     "--master-bind-host", setting.bind_host,
                     "--master-bind-port", str(setting.bind_port)]
     return command

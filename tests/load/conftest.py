@@ -17,7 +17,7 @@ import requests
 from crmqa.core.results import CaseResult
 from crmqa.engine import Engine, RecordingReporter
 from crmqa.plan.loader import load_plan
-from crmqa.sandbox.testing import SandboxHandle
+from crmqa.sandbox.testing import SandboxHandle, running_sandbox
 
 PLAN = """\
 id: load-e2e
@@ -64,6 +64,13 @@ class LoadRun:
 
 
 RunLoad = Callable[..., LoadRun]
+
+
+@pytest.fixture(scope="module")
+def locked_sandbox() -> Iterator[SandboxHandle]:
+    """A sandbox with the `concurrent_writes_fail` fault, shared by a module's tests."""
+    with running_sandbox(faults=["concurrent_writes_fail"]) as handle:
+        yield handle
 
 
 @pytest.fixture

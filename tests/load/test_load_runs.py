@@ -56,7 +56,7 @@ def _keeping_case(word: str, duration_s: float, users: int) -> str:
 def test_master_with_two_workers_started_elsewhere(sandbox, tmp_path: Path) -> None:
     word = "Ext" + uuid.uuid4().hex[:10]
     plan = tmp_path / "plan.yaml"
-    plan.write_text(plan_text(_keeping_case(word, 4, 4), sandbox.base_url))
+    plan.write_text(plan_text(_keeping_case(word, 3, 4), sandbox.base_url))
     port = free_port()
     env = _env(sandbox)
     run = subprocess.Popen(
