@@ -248,6 +248,7 @@ def test_lost_acknowledged_writes_and_recovery_are_judged(run_load: RunLoad, san
             slo:
               - p95_ms: 5000
             recovery: {{within_s: 3, window_s: 1, writes_kept: true}}
+            client: requests  # Locust's HttpUser way: the API driver's own requests session
     """)
     checks = run.checks()
     assert checks["recovery"].ok, checks["recovery"]
