@@ -78,6 +78,9 @@ def test_master_with_two_workers_started_elsewhere(sandbox, tmp_path: Path) -> N
                 process.kill()
     assert run.returncode == 0, output[-3000:]
     assert "ACCEPTED" in output
+    # live progress on the console while the load ran
+    assert any("load KEEP:" in line and "users" in line and "req/s" in line
+               and "p95" in line and "errors" in line for line in output.splitlines()), output
     (folder,) = list((tmp_path / "reports").glob("*/evidence/KEEP-*/load"))
     # the workers ran far away: they sent what they created to the master, which kept it
     journal = (folder / "journal-master.jsonl").read_text().splitlines()
