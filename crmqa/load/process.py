@@ -43,7 +43,7 @@ def locust_command(locustfile: Path, out_dir: Path, role: str, setting: LoadSett
     # Users finish the task they are in before they stop, so that no record is created
     # behind the journal's back by a request cut off mid-flight.
     command += ["--stop-timeout", f"{USER_STOP_S:g}"]
-    command += ["--only-summary", "--csv", str(out_dir / "locust"), "--csv-full-history",
+    command += ["--only-summary", "--csv", str(out_dir / "locust"),
                 "--json-file", str(out_dir / "locust"), "--html", str(out_dir / "locust.html")]
     if role == "master":
         command += ["--master", "--expect-workers", str(setting.workers + setting.external_workers),
