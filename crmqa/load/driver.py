@@ -286,13 +286,17 @@ class LoadRun:
                                    record.identity or self.target.default_identity)
 
     def _judge(self, processes: LocustProcesses, journal: Journal) -> StepOutput:
-        problems = _lines(self.out_dir / "problems.jsonl")
+        problems = _problems(self.out_dir / "problems.jsonl")
         log = processes.log_tail()
         self.ctx.keep_evidence("Locust log", lambda: log or "(empty)")
+        bugs = [message for message, kind in problems.items() if kind == "crmqa"]
+        if bugs:
+            raise RuntimeError(f"the load stopped: {bugs[0]}")
         if problems:
+            first = next(iter(problems))
             raise StepDefect(
-                f"the load stopped: {problems[0]} (a mistake in the plan that showed only "
-                f"while it ran; {len(problems)} kind(s) found)")
+                f"the load stopped: {first} (a mistake in the plan that showed only while it "
+                f"ran; {len(problems)} kind(s) found)")
         timeline = read_timeline(self.out_dir / "timeline.jsonl")
         requests = tally(timeline).requests + sum(
             part.requests for second in timeline for (kind, _), part in second.entries.items()
@@ -480,16 +484,18 @@ def _read_new(path: Path, offset: int, into: list[Second]) -> int:
     return offset + end + 1
 
 
-def _lines(path: Path) -> list[str]:
+def _problems(path: Path) -> dict[str, str]:
+    """Problems the Locust processes reported: message -> kind (`plan` or `crmqa`)."""
     if not path.exists():
-        return []
-    found: dict[str, None] = {}
+        return {}
+    found: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            found[str(json.loads(line)["message"])] = None
+            item = json.loads(line)
+            found.setdefault(str(item["message"]), str(item.get("kind", "plan")))
         except (ValueError, KeyError):
             continue
-    return list(found)
+    return found
 
 
 def _stopped(folder: Path) -> str | None:

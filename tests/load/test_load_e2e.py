@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from crmqa.core.results import LeftOutBy, Outcome
+from crmqa.core.results import BrokenKind, LeftOutBy, Outcome
 
 from .conftest import RunLoad, leads_named
 
@@ -315,3 +315,32 @@ def test_load_needs_load_ok_and_a_confirmation_off_this_machine(run_load: RunLoa
     assert "crmqa run --confirm-load" in elsewhere.message
     assert elsewhere.steps == []
 
+
+
+def test_a_plan_mistake_seen_only_under_load_breaks_the_case_and_stops_it(
+        run_load: RunLoad) -> None:
+    run = run_load("""
+        - id: LOAD-BROKEN
+          title: A save path that finds nothing in a good answer
+          category: performance
+          load:
+            scenarios:
+              - name: readers
+                think_time: 0.1
+                tasks:
+                  - name: read
+                    steps:
+                      - op: lead.search
+                        with: {query: a}
+                        save: {first: "records[0].no_such_field"}
+            shape: {users: 2, duration_s: 60}
+            slo:
+              - error_rate_pct: 1
+    """)
+    result = run.result
+    assert result.outcome is Outcome.BROKEN, result.message
+    assert result.broken_kind is BrokenKind.TEST_DEFECT
+    assert "the load stopped: lead.search: save first" in result.message
+    assert "a mistake in the plan that showed only while it ran" in result.message
+    lines = (run.load_dir / "timeline.jsonl").read_text().splitlines()
+    assert max(json.loads(line)["t"] for line in lines) < 30

@@ -23,6 +23,7 @@ from typing import Any, cast
 import locust.runners
 from locust import LoadTestShape, User, events
 from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import InterruptTaskSet, RescheduleTask, StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from crmqa.drivers.api.auth import configure
@@ -53,6 +54,8 @@ __all__ = ["build"]
 
 # Workers report their stats every second (Locust's default is 3): the timeline is per second.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
+# Exceptions Locust uses to steer users: they pass through a task untouched.
+_LOCUST_CONTROL = (StopUser, InterruptTaskSet, RescheduleTask)
 
 
 class _PacedApiSession(ApiSession):
@@ -130,15 +133,15 @@ class _Process:
     def _fire(self, **kwargs: Any) -> None:
         self.environment.events.request.fire(**kwargs)
 
-    def _problem(self, message: str) -> None:
+    def _problem(self, message: str, kind: str) -> None:
         runner = self.environment.runner if self.environment is not None else None
         if isinstance(runner, WorkerRunner):
-            runner.send_message(PROBLEM_MESSAGE, {"message": message})
+            runner.send_message(PROBLEM_MESSAGE, {"message": message, "kind": kind})
             return
-        self._stop_for_problem(message)
+        self._stop_for_problem(message, kind)
 
-    def _stop_for_problem(self, message: str) -> None:
-        write_problem(self.out_dir, message)
+    def _stop_for_problem(self, message: str, kind: str = "plan") -> None:
+        write_problem(self.out_dir, message, kind)
         if self.control.stopped_by is None:
             self.control.stopped_by = f"a mistake in the plan: {message}"
             runner = self.environment.runner
@@ -156,8 +159,8 @@ class _Process:
             self.journal = Journal(self.out_dir / "journal-master.jsonl")
             runner.register_message(
                 JOURNAL_MESSAGE, lambda msg, **_: self.journal.write_lines(msg.data["lines"]))
-            runner.register_message(
-                PROBLEM_MESSAGE, lambda msg, **_: self._stop_for_problem(msg.data["message"]))
+            runner.register_message(PROBLEM_MESSAGE, lambda msg, **_: self._stop_for_problem(
+                msg.data["message"], msg.data.get("kind", "plan")))
         elif isinstance(runner, WorkerRunner):
             self.role = "worker"
             if local_journal:
@@ -258,12 +261,18 @@ def _task_function(process: _Process, scenario: str, setup: list[CompiledStep],
         def session_for(identity: str) -> Any:
             return process.session(user, identity)
 
-        if user.crmqa_saved is None:
-            saved: dict[str, Any] = {}
-            if setup and not process.flows.run(setup, saved, scenario, session_for):
-                return  # tried again at the user's next task
-            user.crmqa_saved = saved
-        process.flows.run(steps, dict(user.crmqa_saved), scenario, session_for)
+        try:
+            if user.crmqa_saved is None:
+                saved: dict[str, Any] = {}
+                if setup and not process.flows.run(setup, saved, scenario, session_for):
+                    return  # tried again at the user's next task
+                user.crmqa_saved = saved
+            process.flows.run(steps, dict(user.crmqa_saved), scenario, session_for)
+        except _LOCUST_CONTROL:
+            raise
+        except Exception as exc:  # a bug of crmqa's: say so, never count it against the CRM
+            process.problems.report(f"crmqa error in task {name!r}: "
+                                    f"{type(exc).__name__}: {exc}", "crmqa")
 
     task.__name__ = name
     return task

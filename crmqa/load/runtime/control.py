@@ -76,25 +76,26 @@ class Journal:
 
 
 class Problems:
-    """Mistakes of the plan found while the load runs: recorded once, and the load stops."""
+    """What broke while the load ran without being the CRM's doing, recorded once each: a
+    mistake of the plan (`plan`) or of crmqa itself (`crmqa`). The load stops at the first."""
 
-    def __init__(self, on_first: Callable[[str], None]) -> None:
+    def __init__(self, on_first: Callable[[str, str], None]) -> None:
         self._seen: set[str] = set()
         self._on_first = on_first
         self.count = 0
 
-    def report(self, message: str) -> None:
+    def report(self, message: str, kind: str = "plan") -> None:
         self.count += 1
         if message in self._seen or len(self._seen) >= 5:
             return
         self._seen.add(message)
-        self._on_first(message)
+        self._on_first(message, kind)
 
 
-def write_problem(out_dir: Path, message: str) -> None:
+def write_problem(out_dir: Path, message: str, kind: str = "plan") -> None:
     """Append a problem to `problems.jsonl` (the master's or the only process's folder)."""
     with (out_dir / "problems.jsonl").open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"message": message}) + "\n")
+        handle.write(json.dumps({"message": message, "kind": kind}) + "\n")
 
 
 # --------------------------------------------------------------------------- rate cap

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
-from crmqa.core.errors import EnvironmentProblem
+from crmqa.core.errors import EnvironmentProblem, PlanError
 from crmqa.drivers.api.mapping import field_errors
 from crmqa.drivers.api.operations import OperationError, OperationRunner
 from crmqa.drivers.base import StepOutput
@@ -134,7 +134,13 @@ class FlowRunner:
         identity = step.as_ or compiled.identity or self.default_identity
         if isinstance(step, RequestStep) and not step.request.auth:
             identity = ANONYMOUS
-        session = session_for(identity)
+        try:
+            session = session_for(identity)
+        except (EnvironmentProblem, PlanError) as exc:
+            # this process cannot act as the identity (its credential variables are unset
+            # here): the set-up is at fault, not the CRM
+            self.problems.report(f"identity {identity!r}: {exc}")
+            return False
         counted = Counted()
         session.sink = counted.take
         started = time.time()
@@ -153,6 +159,7 @@ class FlowRunner:
         finally:
             session.sink = None
         self._count_logins(counted, identity, started)
+        output.elapsed_ms = counted.elapsed_ms  # for expect.max_ms: the step's own requests
         if step.expect.model_fields_set:
             checks = evaluate(step.expect, output, self.base_dir)
             failed = next((check.message for check in checks if not check.ok), None)
@@ -162,7 +169,7 @@ class FlowRunner:
         self._sample(scenario, compiled.name, counted, started,
                      f"{failed}{where}" if failed else None)
         if failed is not None:
-            return False
+            return step.continue_on_failure  # counted as failed; the flow goes on if asked
         if step.save:
             try:
                 saved.update(extract_saved(step.save, output.data))

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from requests.utils import parse_header_links
 
 from crmqa.core.errors import EnvironmentProblem
+from crmqa.drivers.api.operations import OperationError
 from crmqa.drivers.api.redaction import Redactor
 
 # Every status is an answer the profile maps to a canonical outcome: none is an "error".
@@ -188,7 +189,7 @@ class LoadSession:
             finally:
                 self._logging_in = False
         if files:
-            raise EnvironmentProblem("file uploads are not sent by load steps")
+            raise OperationError("a load step sends no file uploads")
         url = self.url_for(path)
         sent = dict(self.http.headers)
         if self.extra_headers is not None:
