@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "drivers": {"core", "plan", "profiles", "checks", "drivers"},
     "engine": {"core", "plan", "profiles", "checks", "drivers", "engine"},
     "validation": {"core", "plan", "profiles", "checks", "drivers"},
+    "migration": {"core", "plan", "profiles", "checks", "drivers"},
     "gates": {"core", "plan"},
     "ledger": {"core", "plan", "gates"},
     "reports": {"core", "plan", "gates", "ledger"},

@@ -1,6 +1,7 @@
 """`crmqa`: a thin, friendly front end over the pytest plugin and the report writers.
 
-Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target unreachable.
+Exit codes: 0 accepted, 1 rejected, 2 suspended, 3 bad plan or usage, 4 target unreachable
+(`crmqa probe`: 0 fit, 4 not fit).
 """
 
 from __future__ import annotations
@@ -214,6 +215,41 @@ def _profile_issues(path: Path) -> list[PlanIssue]:
 
 
 @cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--target", "-t", help="target name from the plan (default: the plan's target)")
+@click.option("--verbose", "-v", is_flag=True,
+              help="show every operation's detail and whole evidence, not only failures'")
+def probe(plan: Path, target: str | None, verbose: bool) -> None:
+    """Check the target's profile against the live CRM before PLAN runs.
+
+    Logs in with each identity and runs each operation the profile declares once, on a
+    throw-away record it removes afterwards (needs destructive_ok: true on the target;
+    without it only reading operations are probed). Prints what works, and for what does
+    not, the evidence and the profile key to fix. Exit 0: fit to run the plan; 4: not fit
+    or the target cannot be reached; 3: the plan or the profile is wrong.
+    """
+    from crmqa.cli.probing import probe_plan
+
+    sys.exit(probe_plan(plan, target=target, verbose=verbose, console=console))
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--list", "as_list", is_flag=True, help="a table of the cases instead of YAML")
+@click.option("--generator", "-g", "generators", multiple=True,
+              help="only the cases of this generator (repeatable)")
+def expand(plan: Path, as_list: bool, generators: tuple[str, ...]) -> None:
+    """Print the cases PLAN's generators make (`generate:`), as YAML or as a table.
+
+    The cases are the ones a run collects, with the same ids: validated as written cases
+    are, so a plan that does not load prints its problems instead.
+    """
+    from crmqa.cli.expanding import print_expansion
+
+    print_expansion(plan, as_list=as_list, generators=generators, console=console)
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("schema"), show_default=True)
 def schema(out: Path) -> None:
     """Write the JSON Schemas of plans, suites and profiles (for editor completion)."""
@@ -285,6 +321,51 @@ def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
 
     sys.exit(run_demo(plan_path, faults=faults, workers=workers, render_html=html,
                       console=console))
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--faults", default="",
+              help="only these seeded faults (comma-separated; default: the whole catalogue)")
+@click.option("--jobs", "-j", type=int, default=None,
+              help="sandboxes run at once (default: the number of CPUs, at most 4)")
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True, help="folder that receives calibrate-<time>/")
+def calibrate(plan: Path, faults: str, jobs: int | None, reports: Path) -> None:
+    """Run PLAN on the sandbox once clean and against every seeded fault; print and write
+    the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case."""
+    import os as _os
+
+    from crmqa.cli.calibrate import (
+        calibrate as run_calibration,
+    )
+    from crmqa.cli.calibrate import (
+        check_plan,
+        new_out_dir,
+        pytest_runner,
+        to_markdown,
+        write_outputs,
+    )
+    from crmqa.plan.loader import load_plan
+    from crmqa.sandbox.faults import BY_NAME, CATALOGUE, UnknownFault, parse_fault_list
+
+    loaded = load_plan(plan)
+    check_plan(loaded, None)
+    try:
+        chosen = [BY_NAME[n] for n in parse_fault_list(faults)] if faults else list(CATALOGUE)
+    except UnknownFault as error:
+        raise click.BadParameter(str(error), param_hint="--faults") from None
+    out_dir = new_out_dir(reports)
+    jobs = jobs or min(4, _os.cpu_count() or 1)
+    console.print(f"Calibrating [bold]{escape(loaded.plan.id)}[/] against {len(chosen)} seeded "
+                  f"faults, {jobs} sandbox(es) at a time …")
+    result = run_calibration(loaded, pytest_runner(plan, out_dir), faults=chosen, jobs=jobs,
+                             progress=lambda line: console.print(f"  {escape(line)}"))
+    json_path, md_path = write_outputs(result, out_dir)
+    console.print(to_markdown(result), markup=False, soft_wrap=True)
+    console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
+                  soft_wrap=True)
+    sys.exit(0 if result.ok else 1)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from rich.markup import escape
 
-from crmqa.core.errors import CrmqaError
+from crmqa.core.errors import CrmqaError, PlanError
 from crmqa.plan.loader import load_plan
 from crmqa.pytest_plugin.state import new_run_id
 
@@ -110,7 +110,11 @@ def run_plan(
     options["run_id"] = run_id
     code = int(pytest.main(pytest_arguments(plan, **options)))  # type: ignore[arg-type]
     run_dir = reports / run_id
-    if code in (3, 130) or not (run_dir / "verdict.json").exists():
+    if not (run_dir / "verdict.json").exists():
+        # pytest's own usage errors (a bad option value) exit 4, which crmqa keeps for the
+        # environment: without a verdict written, they are what crmqa calls usage, 3.
+        return PlanError.exit_code if code == pytest.ExitCode.USAGE_ERROR else code
+    if code in (3, 130):
         return code
     if render_html:
         from crmqa.reports import render_allure_html

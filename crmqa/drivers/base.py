@@ -52,10 +52,12 @@ class StepProblem:
 
 @dataclass(frozen=True)
 class StepCheckContext:
-    """What a driver's step check may look at: the target's profile and the plan's folder."""
+    """What a driver's step check may look at: the target's profile, the plan's folder, and
+    the validated plan itself (its sections)."""
 
     profile: Any  # crmqa.profiles.models.Profile
     base_dir: Path
+    plan: Any = None  # crmqa.plan.models.Plan
 
 
 class Evidence(Protocol):

@@ -27,7 +27,9 @@ EvidenceMode = Literal["on", "off", "retain-on-failure"]
 EVIDENCE_MODES: tuple[str, ...] = ("on", "off", "retain-on-failure")
 
 ENTRY_POINT_GROUP = "crmqa.drivers"
-BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.load")
+BUILTIN_PROVIDERS: tuple[str, ...] = (
+    "crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.migration", "crmqa.load",
+)
 
 
 class StepDefect(CrmqaError):
@@ -48,6 +50,7 @@ class DriverEnvironment:
     base_dir: Path  # the plan's folder: relative file paths in steps start here
     evidence: EvidenceMode = "retain-on-failure"
     options: dict[str, Any] = field(default_factory=dict)  # driver-specific settings
+    plan: Any = None  # the validated plan (crmqa.plan.models.Plan): its sections, its data
 
 
 DriverFactory = Callable[[DriverEnvironment], "StepDriver"]

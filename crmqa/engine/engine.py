@@ -53,9 +53,10 @@ from crmqa.drivers.registry import (
 )
 from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
+from crmqa.plan.case_sections import is_section, section_key, section_steps, sections_of
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
-from crmqa.plan.sections import is_section, section_key, section_steps, sections_of
+from crmqa.plan.step_kinds import step_kinds
 from crmqa.plan.templating import (
     TemplateRenderError,
     has_template,
@@ -65,6 +66,7 @@ from crmqa.plan.templating import (
 )
 from crmqa.plan.templating import template_context as make_template_context
 from crmqa.profiles.models import NoEquivalent
+from crmqa.profiles.needs import field_needs
 from crmqa.profiles.screens import ELEMENT_REF
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget, resolve_target
 
@@ -93,16 +95,17 @@ def step_action(step: Any) -> str:
         return f"ui {step.ui}" + (f" {step.target}" if step.target else "")
     if isinstance(step, WaitStep):
         return f"wait until ({step_action(step.wait_until.step)})"
-    return section_key(step) or type(step).__name__
-
-
-_STEP_KINDS: dict[type, str] = {
-    OpStep: "op", RequestStep: "request", UiStep: "ui", WaitStep: "wait_until",
-}
+    # A registered kind may say what it does (`describe()`); else its key says enough.
+    describe = getattr(step, "describe", None)
+    return str(describe()) if callable(describe) else _step_kind(step)
 
 
 def _step_kind(step: Any) -> str:
-    return _STEP_KINDS.get(type(step)) or section_key(step) or "step"
+    """The key that says what the step does (`op`, `ui`, or a registered kind's)."""
+    for kind in step_kinds():
+        if isinstance(step, kind.model):
+            return kind.key
+    return section_key(step) or "step"
 
 
 def _label(phase: str, number: int, step: Any, title: str) -> str:
@@ -508,7 +511,7 @@ class Engine:
             assert self.target is not None
             driver = spec.factory(DriverEnvironment(
                 target=self.target, worker_id=self.worker_id, run_dir=self.run_dir,
-                base_dir=self.base_dir, evidence=self.evidence_mode,
+                base_dir=self.base_dir, evidence=self.evidence_mode, plan=self.plan,
             ))
             self._drivers[spec.name] = driver
         return driver
@@ -591,9 +594,13 @@ class Engine:
         if cached is not None and cached[0] is case:
             return cached[1]
         needs: list[str] = []
-        sections = [section for _, section in sections_of(case)]
-        inside = [step for _, step in section_steps(case)]
-        for step in [*case.setup, *case.steps, *case.teardown, *sections, *inside]:
+        # A case section (`load:`) needs what its driver says, and what its inner steps need.
+        phased = [*(("setup", step) for step in case.setup),
+                  *(("step", step) for step in case.steps),
+                  *(("step", section) for _, section in sections_of(case)),
+                  *(("step", step) for _, step in section_steps(case)),
+                  *(("teardown", step) for step in case.teardown)]
+        for phase, step in phased:
             inner = step.wait_until.step if isinstance(step, WaitStep) else step
             acting_as = getattr(inner, "as_", None)
             if isinstance(acting_as, str) and acting_as != ANONYMOUS and not has_template(
@@ -601,6 +608,7 @@ class Engine:
                 needs.append(f"identity:{acting_as}")
             if isinstance(inner, OpStep):
                 needs.append(inner.op)
+                needs.extend(field_needs(inner, phase))  # the fields it uses (profile may lack)
                 continue
             if isinstance(inner, RequestStep):
                 continue
@@ -652,6 +660,17 @@ class Engine:
         if LOAD in missing:
             parts.append(f"target {self.target_name!r} does not allow load (set load_ok: true "
                          "on the target if performance cases may run against it)")
+        # The profile's own reasons (`not_applicable:`, a field with no equivalent) first.
+        profile = self.target.profile
+        reasons = {cap: profile.unsupported_reason(cap) for cap in caps}
+        explained = [cap for cap in caps if reasons[cap]]
+        caps = [cap for cap in caps if not reasons[cap]]
+        if explained:
+            by_reason: dict[str, list[str]] = {}
+            for cap in explained:
+                by_reason.setdefault(str(reasons[cap]), []).append(cap.removeprefix("field:"))
+            parts.append(f"target {self.target_name!r} (profile {profile.name!r}): " + "; ".join(
+                f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()))
         if caps:
             parts.append(f"target {self.target_name!r} (profile {self.target.profile.name!r}) "
                          f"does not support {', '.join(caps)}")

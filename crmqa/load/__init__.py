@@ -1,7 +1,7 @@
 """Load, concurrency and capacity acceptance on Locust: the `load:` section of a case.
 
 - `model`: the section's language (scenarios, tasks, shape, SLOs, limits, recovery), registered
-  as a case section (crmqa.plan.sections); `rules`: its plan rules.
+  as a case section (crmqa.plan.case_sections); `rules`: its plan rules.
 - `driver`: the step driver that runs a case's `load:` (registered below, as a third party's
   driver would be): probe, render the locustfile, run Locust in child processes, judge the
   SLOs, recovery and lost writes, charts, and hand every record the load created to the

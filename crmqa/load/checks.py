@@ -1,7 +1,7 @@
 """What the load driver can tell is wrong with a `load:` before anything runs.
 
 Its steps are ordinary steps: the API driver checks them too (validation walks them through
-crmqa.plan.sections). This adds what only a load cannot do: upload files (a multipart body
+crmqa.plan.case_sections). This adds what only a load cannot do: upload files (a multipart body
 per virtual user is not what Locust's client sends here).
 """
 

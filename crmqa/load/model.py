@@ -5,7 +5,7 @@ is `load:` instead of `steps:`. Its scenarios are made of weighted tasks; a task
 the same steps a functional case writes (`op: lead.search`, `request: ...`), run through the
 target's profile, auth and identities by every virtual user. Locust does the work (see
 crmqa.load.driver); these models are the language, registered as a case section through
-crmqa.plan.sections, so that the loader validates them like every other key.
+crmqa.plan.case_sections, so that the loader validates them like every other key.
 
 Every model forbids unknown keys: a misspelt threshold (`p59_ms`) is an error with a position,
 never a gate that silently never fails (k6's long-standing complaint).
@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from crmqa.plan.case_sections import CaseSection, register_section
 from crmqa.plan.models import OpStep, RequestStep, Strict
-from crmqa.plan.sections import CaseSection, register_section
 
 __all__ = [
     "ConstantShape",

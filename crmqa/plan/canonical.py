@@ -44,6 +44,40 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "role": ("name", "description", "permissions", *_COMMON_FIELDS),
 }
 
+# Fields the CRM sets itself: clients read them, never write them.
+SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at"})
+
+# The kind of value a canonical field holds when the plan's rule does not say (`format`):
+# generated cases pick their value classes by it. Unnamed fields are text.
+FIELD_KINDS: dict[str, str] = {
+    "email": "email", "phone": "phone", "website": "url", "amount": "number",
+    "close_date": "date", "created_at": "timestamp", "updated_at": "timestamp",
+    "id": "id", "owner": "username", "account_id": "ref", "contact_id": "ref",
+    "active": "bool", "locked": "bool", "permissions": "list",
+}
+
+# What converting a lead makes, and which lead field each new record's field takes: the
+# canonical meaning of `lead.convert` (a plan may narrow or extend it).
+CONVERSION: dict[str, dict[str, dict[str, str]]] = {
+    "lead": {
+        "contact": {"first_name": "first_name", "last_name": "last_name", "email": "email",
+                    "phone": "phone", "title": "title"},
+        "account": {"name": "company"},
+    },
+}
+# Where a conversion's answer names each new record (the API driver reads them so).
+CONVERSION_IDS: dict[str, str] = {
+    "contact": "contact_id", "account": "account_id", "opportunity": "opportunity_id",
+}
+
+_MODULES = {"opportunity": "opportunities"}
+
+
+def entity_module(entity: str) -> str:
+    """The CRM area an entity's cases belong to (`lead` -> `leads`), as the suites name it."""
+    return _MODULES.get(entity, f"{entity}s")
+
+
 # What each kind of screen shows besides the entity's fields, by canonical element name.
 SCREEN_KINDS: dict[str, tuple[str, ...]] = {
     "list": ("table", "rows", "links", "search", "search_button", "showing", "next",

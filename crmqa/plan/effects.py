@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from crmqa.plan.canonical import CHANGING_OPERATIONS, changes_records
+from crmqa.plan.case_sections import section_effects
 from crmqa.plan.models import Case, Category, OpStep, RequestStep, UiStep, WaitStep
-from crmqa.plan.sections import section_effects
 from crmqa.plan.templating import has_template
 
 # The capabilities a target grants through its flags (see Target.destructive_ok / load_ok).
@@ -39,7 +39,9 @@ def step_changes_records(step: Any) -> bool:
         return step.request.method not in _READING_METHODS
     if isinstance(step, UiStep):
         return step.ui in _ACTING_UI and any(_writes(ref) for ref in _ui_references(step))
-    return False
+    # A registered kind of step says for itself (`changes_records()`); without it, it reads.
+    says = getattr(step, "changes_records", None)
+    return bool(says()) if callable(says) else False
 
 
 def _ui_references(step: UiStep) -> Iterator[str]:
@@ -71,7 +73,7 @@ def case_effects(case: Case) -> list[str]:
         effects.append(CHANGES)
     if case.category is Category.PERFORMANCE:
         effects.append(LOAD)
-    # A case section (`load:`) says what it needs itself (crmqa.plan.sections).
+    # A case section (`load:`) says what it needs itself (crmqa.plan.case_sections).
     effects.extend(effect for effect in dict.fromkeys(section_effects(case))
                    if effect not in effects)
     return effects

@@ -33,6 +33,8 @@ class LoadedCase:
     suite_path: Path | None = None
     positions: PositionMap | None = field(default=None, kw_only=True, compare=False)
     path: DataPath = field(default=(), kw_only=True)
+    #: the generator (`generate:` section) that made the case; None for a written case
+    generator: str | None = field(default=None, kw_only=True)
 
     def position(self, subpath: DataPath = (), *, at_key: bool = False) -> SourcePosition:
         """Where `subpath` inside this case is written (nearest written ancestor if absent)."""
@@ -78,7 +80,8 @@ def dependency_order(cases: Sequence[LoadedCase]) -> list[LoadedCase]:
 class LoadedPlan:
     """A valid plan with its included suites resolved.
 
-    `cases` holds the included suites' selected cases, in include order, then the plan's own.
+    `cases` holds the included suites' selected cases, in include order, then the plan's own,
+    then the generated ones (`LoadedCase.generator` names the generator).
     `manual_results` maps manual case ids to what a tester recorded (empty without a file).
     `positions` is the plan file's position map (targets, gates, data...).
     """

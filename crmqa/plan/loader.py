@@ -29,6 +29,7 @@ from crmqa.plan.documents import (
     sorted_issues,
     validate_model,
 )
+from crmqa.plan.generators.expand import expand_plan
 from crmqa.plan.includes import SKIPPED_DIRS, YAML_SUFFIXES, Includes, suite_source
 from crmqa.plan.loaded import LoadedCase, LoadedPlan, dependency_order
 from crmqa.plan.manual import load_manual_results
@@ -101,6 +102,9 @@ def _load_plan(plan_path: Path, display: str) -> LoadedPlan:
         for source, model in zip(own_cases, plan.cases, strict=True):
             source.model = model
     selected.extend(own_cases)
+    expansion = expand_plan(data, positions, plan)
+    issues.extend(expansion.issues)
+    selected.extend(expansion.cases)
 
     context = RuleContext(data, positions, selected, plan, includes.excluded)
     issues.extend(run_rules(context))
@@ -110,6 +114,7 @@ def _load_plan(plan_path: Path, display: str) -> LoadedPlan:
 
     if issues or plan is None:
         raise PlanError(sorted_issues(issues, file_order))
+    expansion.apply_transforms(selected)
     return LoadedPlan(
         plan=plan,
         path=plan_path,
@@ -130,6 +135,7 @@ def _loaded(source: CaseSource, display: str) -> LoadedCase:
         source.suite_path,
         positions=source.positions,
         path=source.path,
+        generator=source.generator,
     )
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import datetime as _dt
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -30,14 +28,27 @@ from pydantic_core import PydanticCustomError
 # Re-exported: the vocabulary lives in crmqa.plan.canonical.
 from crmqa.plan.canonical import ENTITIES as ENTITIES
 from crmqa.plan.canonical import OPERATIONS as OPERATIONS
-from crmqa.plan.paths import path_error
-from crmqa.plan.sections import attach_sections, sections_of
-from crmqa.plan.templating import has_template
+from crmqa.plan.case_sections import attach_sections, sections_of
+from crmqa.plan.sections import with_sections
+from crmqa.plan.step_kinds import STEP_KINDS as STEP_KINDS
+from crmqa.plan.step_kinds import Step as Step
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
+# The step models live in crmqa.plan.steps (so that new step kinds can build on them).
+from crmqa.plan.steps import COMPARISONS as COMPARISONS
+from crmqa.plan.steps import BodyCheck as BodyCheck
+from crmqa.plan.steps import CanonicalOutcome as CanonicalOutcome
+from crmqa.plan.steps import Expect as Expect
+from crmqa.plan.steps import HttpRequest as HttpRequest
+from crmqa.plan.steps import OperationName as OperationName
+from crmqa.plan.steps import OpStep as OpStep
+from crmqa.plan.steps import PathExpression as PathExpression
+from crmqa.plan.steps import RequestStep as RequestStep
+from crmqa.plan.steps import StepBase as StepBase
+from crmqa.plan.steps import Strict as Strict
+from crmqa.plan.steps import UiAction as UiAction
+from crmqa.plan.steps import UiStep as UiStep
+from crmqa.plan.steps import WaitStep as WaitStep
+from crmqa.plan.steps import WaitUntil as WaitUntil
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -50,324 +61,6 @@ class Category(StrEnum):
     SECURITY = "security"
     MIGRATION = "migration"
     MANUAL = "manual"
-
-
-class CanonicalOutcome(StrEnum):
-    """What a canonical operation did, independent of the product's HTTP codes.
-
-    The profile maps each product's status codes and error shapes onto these, so one suite
-    can expect `rejected` on a CRM that answers 422 and on one that answers 400.
-    """
-
-    OK = "ok"  # any success, created included
-    REJECTED = "rejected"  # validation failed (field errors)
-    CONFLICT = "conflict"  # duplicate / conflicting state
-    NOT_FOUND = "not_found"
-    FORBIDDEN = "forbidden"
-    UNAUTHORIZED = "unauthorized"
-    ERROR = "error"  # any other failure answer from the CRM
-
-
-# --------------------------------------------------------------------------- expectations
-
-
-def _parsed_path(value: str) -> str:
-    """A path must parse (templated paths are checked once rendered, at run time)."""
-    if not has_template(value):
-        problem = path_error(value)
-        if problem:
-            raise ValueError(problem)
-    return value
-
-
-PathExpression = Annotated[str, AfterValidator(_parsed_path)]
-
-Comparable = str | int | float | bool | None | list[Any] | dict[str, Any]
-
-
-class BodyCheck(Strict):
-    """One expectation on a value inside a response.
-
-    `path` is JMESPath (`record.email`, `records[*].email`), or JSONPath when it starts with
-    `$`. Exactly one comparison must be given.
-    """
-
-    path: PathExpression = Field(
-        description="where the value is: JMESPath (record.email, items[*].status), or JSONPath "
-        "when it starts with $"
-    )
-    equals: Comparable = Field(
-        None, description="the value equals this (strings compare exactly unless ignore_case)"
-    )
-    not_equals: Comparable = Field(None, description="the value differs from this")
-    contains: Comparable = Field(
-        None, description="substring of a string, member of a list, or subset of a mapping"
-    )
-    not_contains: Comparable = Field(None, description="the opposite of contains")
-    matches: str | None = Field(None, description="regular expression searched in the value (text)")
-    exists: bool | None = Field(
-        None, description="true: the path yields a value; false: it yields nothing"
-    )
-    length: int | None = Field(
-        None, description="the value (text, list or mapping) has exactly this length"
-    )
-    gte: float | None = Field(None, description="the value is a number at least this")
-    lte: float | None = Field(None, description="the value is a number at most this")
-    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = (
-        Field(None, description="the JSON type of the value")
-    )
-    ignore_case: bool = Field(
-        False, description="compare text case-insensitively (equals, not_equals, contains, matches)"
-    )
-
-    @model_validator(mode="after")
-    def _one_comparison(self) -> BodyCheck:
-        given = [k for k in COMPARISONS if k in self.model_fields_set]
-        if len(given) != 1:
-            # A custom error type lets the loader point at the right key and word the message.
-            raise PydanticCustomError(
-                "body_check_comparisons",
-                "a body check needs exactly one comparison of {choices}; got {got}",
-                {
-                    "choices": ", ".join(COMPARISONS),
-                    "got": ", ".join(given) if given else "none",
-                    "given": given,
-                },
-            )
-        return self
-
-
-COMPARISONS = (
-    "equals",
-    "not_equals",
-    "contains",
-    "not_contains",
-    "matches",
-    "exists",
-    "length",
-    "gte",
-    "lte",
-    "type",
-)
-
-
-class Expect(Strict):
-    """Expectations on a step's result. All of them are evaluated (soft checks)."""
-
-    outcome: CanonicalOutcome | list[CanonicalOutcome] | None = Field(
-        None,
-        description="canonical result of an operation (ok, rejected, not_found, ...), "
-        "or a list of acceptable ones",
-    )
-    status: int | list[int] | None = Field(None, description="HTTP status (raw requests)")
-    body: list[BodyCheck] = Field(
-        default_factory=list,
-        description="checks on values inside the response body; each is reported on its own",
-    )
-    record: dict[str, Any] | None = Field(
-        None, description="canonical fields the returned record must have (subset match)"
-    )
-    field_errors: list[str] | None = Field(
-        None, description="canonical fields that must be reported as invalid"
-    )
-    count: int | None = Field(None, description="number of records returned (list/search)")
-    total: int | None = Field(None, description="total count reported (list/search)")
-    schema_: dict[str, Any] | str | None = Field(
-        None, alias="schema", description="JSON Schema (inline, or a file path) for the body"
-    )
-    headers: dict[str, str] = Field(
-        default_factory=dict, description="header name -> regular expression"
-    )
-    max_ms: float | None = Field(None, description="response time bound in milliseconds")
-
-
-# --------------------------------------------------------------------------- steps
-
-OperationName = Annotated[
-    str,
-    Field(
-        pattern=r"^(lead|contact|account|opportunity|case|user|role)\."
-        r"(create|get|update|delete|list|search|import|export|convert)$",
-        description="canonical operation: <entity>.<operation>, e.g. lead.create",
-    ),
-]
-
-
-class StepBase(Strict):
-    name: str | None = Field(
-        None,
-        description="what the step does, shown in reports (defaults to the operation or action)",
-    )
-    expect: Expect = Field(
-        default_factory=Expect, description="what the result must look like (all checks run)"
-    )
-    save: dict[str, PathExpression] = Field(
-        default_factory=dict,
-        description="variable -> path (JMESPath, or JSONPath from $) into the result",
-    )
-    as_: str | None = Field(
-        None, alias="as", description="which of the target's identities acts (e.g. sales)"
-    )
-    continue_on_failure: bool = Field(
-        False, description="run the following steps even when this one's expectations fail"
-    )
-    timeout_s: float | None = Field(
-        None,
-        gt=0,
-        le=600,
-        description="time bound for this step in seconds (overrides the target's)",
-    )
-
-
-class OpStep(StepBase):
-    """A canonical CRM operation, mapped onto the target by its profile.
-
-    `with` holds the operation's arguments:
-      create: {data: {...}}            get/delete/convert: {id: ...}
-      update: {id: ..., data: {...}}   list: {page, page_size, sort}
-      search: {query, filters: {...}, sort, page, page_size}
-      import: {file: path} or {rows: [...]}           export: {query, filters}
-    """
-
-    op: OperationName
-    with_: dict[str, Any] = Field(
-        default_factory=dict, alias="with", description="the operation's arguments (see above)"
-    )
-
-
-class HttpRequest(Strict):
-    """A raw HTTP request to the target."""
-
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = Field(
-        "GET", description="HTTP method"
-    )
-    path: str = Field(description="path relative to the target's base URL, or a full URL")
-    params: dict[str, Any] = Field(default_factory=dict, description="query string parameters")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
-    json_: Any = Field(None, alias="json", description="JSON body")
-    data: dict[str, Any] | str | None = Field(
-        None, description="form fields (a mapping) or a raw text body"
-    )
-    files: dict[str, str] = Field(default_factory=dict, description="field -> file path")
-    auth: bool = Field(True, description="send the target's credentials")
-
-
-class RequestStep(StepBase):
-    """A raw HTTP request to the target."""
-
-    request: HttpRequest = Field(description="the HTTP request to send")
-
-
-UiAction = Literal[
-    "open",
-    "fill",
-    "select",
-    "check",
-    "uncheck",
-    "click",
-    "press",
-    "upload",
-    "download",
-    "expect_text",
-    "expect_visible",
-    "expect_hidden",
-    "expect_count",
-    "expect_url",
-    "expect_value",
-    "wait_for",
-    "screenshot",
-    "accessibility",
-]
-
-
-class UiStep(StepBase):
-    """A browser action, on elements named by the target profile's screen maps.
-
-    `ui` is the action; `target` names a screen (`lead_list`) or an element
-    (`lead_form.first_name`), or a raw locator (`role=button[name="Save"]`, `label=Email`,
-    `text=Saved`, `testid=x`, `css=...`). `value` is what to fill/select/press/expect.
-    The UI driver owns the meaning of each action (see crmqa/drivers/ui).
-    """
-
-    ui: UiAction = Field(description="the browser action")
-    target: str | None = Field(
-        None,
-        description="a screen (lead_list), an element (lead_form.email) or a raw locator "
-        "(label=Email)",
-    )
-    value: Any = Field(None, description="what to fill, select, press, or expect")
-    values: dict[str, Any] = Field(
-        default_factory=dict, description="element -> value, for filling a form in one step"
-    )
-
-
-STEP_KINDS = ("op", "request", "ui", "wait_until")
-"""The keys that say what a step does; a step has exactly one of them."""
-
-
-def _kind_of_step(value: Any, kinds: tuple[str, ...]) -> str | None:
-    """The tag of a step's kind, or None when it has none or several of `kinds`."""
-    if isinstance(value, BaseModel):
-        present = [kind for kind in kinds if kind in type(value).model_fields]
-    elif isinstance(value, dict):
-        present = [kind for kind in kinds if kind in value]
-    else:
-        return None
-    return _STEP_TAGS[present[0]] if len(present) == 1 else None
-
-
-_STEP_TAGS = {"op": "OpStep", "request": "RequestStep", "ui": "UiStep", "wait_until": "WaitStep"}
-
-# `wait_until.step` repeats an operation or a request.
-PollStep = Annotated[
-    Annotated[OpStep, Tag("OpStep")] | Annotated[RequestStep, Tag("RequestStep")],
-    Discriminator(
-        lambda value: _kind_of_step(value, ("op", "request")),
-        custom_error_type="step_kind",
-        custom_error_message="a repeated step needs exactly one of op, request",
-        custom_error_context={"kinds": "op, request"},
-    ),
-]
-
-
-class WaitUntil(Strict):
-    """Repeat a step until a condition holds, fails, or time runs out (async CRM work)."""
-
-    step: PollStep = Field(description="the operation or request to repeat")
-    success: Expect = Field(description="stop waiting when these expectations all hold")
-    failure: Expect | None = Field(
-        None, description="stop and fail when these all hold (e.g. an import reported an error)"
-    )
-    timeout_s: float = Field(30, gt=0, le=3600, description="give up after this many seconds")
-    interval_s: float = Field(1, gt=0, le=600, description="seconds between attempts")
-
-
-class WaitStep(Strict):
-    """A step repeated until a condition holds (asynchronous CRM work)."""
-
-    name: str | None = Field(None, description="what is awaited, shown in reports")
-    wait_until: WaitUntil = Field(
-        description="the step to repeat and the conditions that end the wait"
-    )
-    save: dict[str, PathExpression] = Field(
-        default_factory=dict, description="variable -> path into the last result"
-    )
-
-
-# A step is exactly one of these; the discriminator picks the kind from the key present, so
-# a bad step gets one clear error instead of one error per possible kind.
-Step = Annotated[
-    Annotated[OpStep, Tag("OpStep")]
-    | Annotated[RequestStep, Tag("RequestStep")]
-    | Annotated[UiStep, Tag("UiStep")]
-    | Annotated[WaitStep, Tag("WaitStep")],
-    Discriminator(
-        lambda value: _kind_of_step(value, STEP_KINDS),
-        custom_error_type="step_kind",
-        custom_error_message="a step needs exactly one of op, request, ui, wait_until",
-        custom_error_context={"kinds": "op, request, ui, wait_until"},
-    ),
-]
 
 
 # --------------------------------------------------------------------------- cases
@@ -479,13 +172,40 @@ class FieldRule(Strict):
     """The enterprise's rule for one canonical field; suites derive boundary cases from it."""
 
     required: bool = Field(False, description="the field must be given")
-    format: Literal["email", "phone", "text", "date", "number", "url"] | None = Field(
-        None, description="the kind of value the field holds"
+    format: Literal["email", "phone", "text", "date", "datetime", "number", "url"] | None = (
+        Field(None, description="the kind of value the field holds (datetime: a timestamp, "
+              "which must carry its time zone)")
     )
     max_length: int | None = Field(None, gt=0, description="longest accepted value, in characters")
     min_length: int | None = Field(None, ge=0, description="shortest accepted value, in characters")
     unique: bool = Field(False, description="no two records may share the value")
     choices: list[str] | None = Field(None, description="the only accepted values")
+    minimum: float | None = Field(None, description="smallest accepted number (format: number)")
+    maximum: float | None = Field(None, description="largest accepted number (format: number)")
+    searchable: bool = Field(
+        False, description="the entity's search finds a record by (part of) this field"
+    )
+    sortable: bool = Field(False, description="lists can be sorted by this field, both ways")
+    filterable: bool = Field(False, description="lists can be filtered by this field's value")
+    read_only: bool = Field(
+        False, description="set by the CRM, never written by a client (generated cases read it)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldRule:
+        if (self.min_length is not None and self.max_length is not None
+                and self.min_length > self.max_length):
+            raise PydanticCustomError(
+                "field_rule_lengths", "min_length ({low}) is greater than max_length ({high})",
+                {"low": self.min_length, "high": self.max_length},
+            )
+        if (self.minimum is not None and self.maximum is not None
+                and self.minimum > self.maximum):
+            raise PydanticCustomError(
+                "field_rule_bounds", "minimum ({low}) is greater than maximum ({high})",
+                {"low": self.minimum, "high": self.maximum},
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- gates
@@ -684,7 +404,7 @@ class ManualResults(Strict):
     )
 
 
-class Plan(Strict):
+class PlanBase(Strict):
     """The acceptance plan for one engagement: the document an enterprise signs off."""
 
     schema_ref: str | None = Field(
@@ -710,6 +430,11 @@ class Plan(Strict):
     requirements: dict[str, dict[str, FieldRule]] = Field(
         default_factory=dict, description="entity -> field -> rule"
     )
+    generate: dict[str, Any] = Field(
+        default_factory=dict,
+        description="generated test design: generator name -> its section (false switches "
+        "one off); see docs/test-design.md and `crmqa expand`",
+    )
     scales: Scales = Field(default_factory=Scales, description="severity and priority scales")
     gates: Gates = Field(
         default_factory=Gates, description="acceptance criteria evaluated over the whole run"
@@ -725,6 +450,11 @@ class Plan(Strict):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    def section(self, key: str) -> BaseModel | None:
+        """A registered section (crmqa.plan.sections) as written, or None when absent."""
+        value = getattr(self, key, None)
+        return value if isinstance(value, BaseModel) else None
 
 
 class WaiverSpec(Strict):
@@ -765,7 +495,13 @@ class ManualResultsFile(Strict):
     results: dict[str, ManualResult] = Field(description="manual case id -> result")
 
 
-Plan.model_rebuild()
+PlanBase.model_rebuild()
 
-# Kinds of work (`load:`, ...) add their key to cases through crmqa.plan.sections.
-attach_sections(Case, Suite, Plan)
+if TYPE_CHECKING:  # what type checkers see; at run time the registered sections are keys too
+    Plan = PlanBase
+else:
+    Plan = with_sections(PlanBase, "Plan")
+
+# Kinds of work a case holds instead of steps (`load:`, ...) add their key to cases through
+# crmqa.plan.case_sections; the models that hold cases are rebuilt to see it.
+attach_sections(Case, Suite, PlanBase, Plan)

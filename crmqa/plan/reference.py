@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from crmqa.plan import models
-from crmqa.plan.sections import registered_sections
+from crmqa.plan.case_sections import registered_sections
 
 __all__ = ["key_table", "refresh_reference"]
 
@@ -96,15 +96,23 @@ def key_table(model: type[BaseModel]) -> str:
 
 
 def _model_named(name: str) -> type[BaseModel]:
-    """A model of the plan language by name: crmqa.plan.models, then the modules of the
-    registered case sections (`load:`'s models are documented in docs/load.md)."""
-    candidates = [models, *(sys.modules[section.model.__module__]
-                            for section in registered_sections())]
-    for module in candidates:
-        found = getattr(module, name, None)
-        if isinstance(found, type) and issubclass(found, BaseModel):
-            return found
-    raise KeyError(f"no model {name!r} in the plan language")
+    """A plan model, or a model of a registered generator's or case section's module (their
+    sections and parts; `load:`'s models are documented in docs/load.md)."""
+    found = getattr(models, name, None)
+    if found is None:
+        from crmqa.plan.generators.registry import registered_generators
+
+        owners: list[type[BaseModel]] = [
+            generator.section for generator in registered_generators().values()]
+        owners += [section.model for section in registered_sections()]
+        for owner in owners:
+            module = sys.modules.get(owner.__module__)
+            found = getattr(module, name, None) if module is not None else None
+            if found is not None:
+                break
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise KeyError(f"no plan, generator or case section model named {name}")
+    return found
 
 
 def refresh_reference(text: str) -> str:

@@ -52,6 +52,8 @@ def schema_for(
 ) -> dict[str, Any]:
     """The JSON Schema of one model as YAML writes it (aliases such as `with`, `as`, `$schema`)."""
     schema = model.model_json_schema(by_alias=True, mode="validation")
+    if model is Plan:
+        _add_generator_sections(schema)
     ordered: dict[str, Any] = {"$schema": _DRAFT}
     if title:
         ordered["title"] = title
@@ -61,6 +63,20 @@ def schema_for(
         if key not in ordered:
             ordered[key] = value
     return ordered
+
+
+def _add_generator_sections(schema: dict[str, Any]) -> None:
+    """`generate:` is a mapping in the Plan model (generators are plug-ins, registered
+    after the model exists); its schema is each registered generator's section."""
+    from crmqa.plan.generators.registry import sections_json_schema
+
+    sections = sections_json_schema("#/$defs/{model}")
+    definitions = schema.setdefault("$defs", {})
+    for name, definition in sections.pop("$defs", {}).items():
+        if name in definitions and definitions[name] != definition:
+            raise ValueError(f"two different schema definitions are named {name}")
+        definitions[name] = definition
+    schema["properties"]["generate"] = sections
 
 
 def schema_text(schema: dict[str, Any]) -> str:

@@ -70,6 +70,7 @@ class CaseSource:
     suite_id: str | None = None
     suite_path: Path | None = None  # None for the plan's own cases
     model: Case | None = field(default=None)
+    generator: str | None = None  # the `generate:` section that made it, None if written
 
     @property
     def id(self) -> str | None:

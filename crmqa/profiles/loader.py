@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from crmqa.core.errors import PlanError, PlanIssue
+from crmqa.profiles.checks import profile_issues
 from crmqa.profiles.models import Profile
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -34,7 +35,11 @@ def load_profile(path: Path) -> Profile:
     except ImportError:
         return _load_plain(path)
     profile, positions = load_yaml_model(path, Profile, what="a profile")
-    return profile.located(path, positions)
+    profile.located(path, positions)
+    issues = profile_issues(profile)
+    if issues:
+        raise PlanError(issues)
+    return profile
 
 
 def _load_plain(path: Path) -> Profile:
@@ -46,13 +51,17 @@ def _load_plain(path: Path) -> Profile:
     if not isinstance(document, dict):
         raise PlanError([PlanIssue(f"{path}: a profile is a mapping of keys")])
     try:
-        return Profile.model_validate(document)
+        profile = Profile.model_validate(document)
     except ValidationError as exc:
         issues = [
             PlanIssue(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
             for err in exc.errors()
         ]
         raise PlanError(issues) from None
+    problems = profile_issues(profile)
+    if problems:
+        raise PlanError(problems)
+    return profile
 
 
 @lru_cache(maxsize=64)

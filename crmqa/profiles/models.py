@@ -19,11 +19,21 @@ from typing import Annotated, Any, Literal
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.models import ENTITIES, OPERATIONS, CanonicalOutcome
+from crmqa.plan.paths import path_error
 from crmqa.plan.yaml_source import PositionMap
+from crmqa.profiles.capabilities import FIELD_PREFIX, capability_problem, reason_for
 from crmqa.profiles.screens import ScreenMap
 
 
@@ -33,6 +43,29 @@ def _reject_unknown(names: Iterable[str], known: Sequence[str], one: str, many: 
     if unknown:
         noun = one if len(unknown) == 1 else many
         raise ValueError(f"unknown {noun} {', '.join(unknown)}; known: {', '.join(known)}")
+
+def _valid_path(value: str) -> str:
+    problem = path_error(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _valid_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+# A path into an answer (JMESPath, or JSONPath from `$`), refused at load when it does not parse.
+ResultPath = Annotated[str, AfterValidator(_valid_path)]
+# A regular expression, refused at load when it does not compile.
+Pattern = Annotated[str, AfterValidator(_valid_regex)]
+# A value that may hold templates (`{{ env.TENANT }}`); see crmqa/profiles/templates.py.
+Templated = Any
+
 
 class NoEquivalent(Exception):
     """The target has no equivalent for what a step asks (a canonical value mapped to null).
@@ -95,8 +128,8 @@ class OAuth2PasswordAuth(ProfileModel):
     client_auth: Literal["body", "basic", "none"] = Field(
         "body", description="how the client id and secret (if any) are sent"
     )
-    token_path: str = "access_token"
-    expires_path: str | None = "expires_in"
+    token_path: ResultPath = "access_token"
+    expires_path: ResultPath | None = "expires_in"
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -107,8 +140,8 @@ class OAuth2ClientCredentialsAuth(ProfileModel):
     token_url: str
     scope: str | None = None
     client_auth: Literal["body", "basic"] = "basic"
-    token_path: str = "access_token"
-    expires_path: str | None = "expires_in"
+    token_path: ResultPath = "access_token"
+    expires_path: ResultPath | None = "expires_in"
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -126,8 +159,9 @@ class TokenEndpointAuth(ProfileModel):
     body: dict[str, str] = Field(
         default_factory=lambda: {"username": "{username}", "password": "{password}"}
     )
-    token_path: str = Field("access_token", description="JMESPath of the token in the answer")
-    expires_path: str | None = None
+    token_path: ResultPath = Field("access_token",
+                                   description="JMESPath of the token in the answer")
+    expires_path: ResultPath | None = None
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -183,8 +217,11 @@ class Pagination(ProfileModel):
     first_page: int = 1
     offset_param: str = "offset"
     cursor_param: str = "cursor"
-    next_cursor_path: str | None = None
-    next_link_path: str | None = Field(
+    next_cursor_path: ResultPath | None = Field(
+        None, description="cursor style: JMESPath of the next page's cursor (an `after` "
+        "token) in the answer; none or empty: the last page"
+    )
+    next_link_path: ResultPath | None = Field(
         None, description="JMESPath of the next page URL; unset: the Link header rel=next"
     )
     max_pages: int = Field(100, ge=1, description="bound when walking pages (`all: true`)")
@@ -200,15 +237,63 @@ class SortSpec(ProfileModel):
     prefix:   sort=-created_at (descending_prefix)
     suffix:   sort=created_at:desc  (separator + ascending/descending words)
     separate: order_by=created_at&direction=desc
+    template: param = the rendered `template` (`$orderby=lastname desc`)
     """
 
     param: str = "sort"
-    style: Literal["prefix", "suffix", "separate"] = "prefix"
+    style: Literal["prefix", "suffix", "separate", "template"] = "prefix"
     descending_prefix: str = "-"
     separator: str = ":"
     direction_param: str = "direction"
     ascending: str = "asc"
     descending: str = "desc"
+    template: str | None = Field(
+        None, description="template style: the parameter's value; may use field (the "
+        "product's sort key), descending (true/false), direction (the ascending or "
+        "descending word) and canonical (the canonical field)"
+    )
+    fields: dict[str, str | None] = Field(
+        default_factory=dict, description="canonical field -> the product's sort key, where "
+        "it differs from the field map; null: the product cannot sort by it (a sorting step "
+        "is not applicable)"
+    )
+
+    @model_validator(mode="after")
+    def _template_given(self) -> SortSpec:
+        if self.style == "template" and not self.template:
+            raise ValueError("style 'template' needs `template` (e.g. \"{{ field }} "
+                             "{{ direction }}\")")
+        return self
+
+
+# The names a list or search request template may use (besides env, target, identity...).
+LIST_NAMES: tuple[str, ...] = (
+    "query", "filters", "filter_clauses", "sort", "page", "page_size", "offset", "limit",
+    "cursor", "fields",
+)
+# The names one filter clause template may use.
+FILTER_NAMES: tuple[str, ...] = ("field", "value", "name")
+
+
+class ListRequest(ProfileModel):
+    """A list or search request written out as a template, for products whose queries are
+    not plain parameters: a JSON filter in a parameter, a query language (SOQL, OData
+    `$filter`), a search body. When it is given, crmqa sends exactly what it says and adds
+    no parameters of its own; the pagination style still says how to walk pages."""
+
+    method: HttpMethod = "GET"
+    path: str | None = Field(None, description="default the list (or search) path")
+    params: dict[str, Templated] = Field(
+        default_factory=dict, description="query parameters; a value rendering to null or "
+        "empty text is left out"
+    )
+    headers: dict[str, Templated] = Field(default_factory=dict)
+    body: Templated = Field(None, description="a JSON body (POST searches); null keys are "
+                            "left out")
+    filter: Templated = Field(
+        None, description="one filter clause, rendered per filter into `filter_clauses`; may "
+        "use field (the product's name), value (the product's value) and name (canonical)"
+    )
 
 
 class ListSpec(ProfileModel):
@@ -216,16 +301,39 @@ class ListSpec(ProfileModel):
 
     path: str | None = Field(None, description="list path; default the entity collection")
     search_path: str | None = Field(None, description="search path; default the list path")
-    items_path: str | None = Field(
+    items_path: ResultPath | None = Field(
         "items", description="JMESPath of the records; null when the answer is the list itself"
     )
-    total_path: str | None = "total"
+    total_path: ResultPath | None = Field(
+        "total", description="JMESPath of the total count beside the records; null: none"
+    )
+    total_header: str | None = Field(
+        None, description="a response header holding the total (e.g. Content-Range), read "
+        "with `total_pattern`; used when `total_path` finds nothing"
+    )
+    total_pattern: Pattern | None = Field(
+        None, description="regular expression finding the total in `total_header`: the group "
+        "named `total`, else the first group, else the whole match (default: the last number)"
+    )
     pagination: Pagination = Field(default_factory=Pagination)
     search_param: str = "q"
-    filters: dict[str, str] = Field(
-        default_factory=dict, description="canonical filter -> query parameter"
+    filters: dict[str, str | None] = Field(
+        default_factory=dict, description="canonical filter -> query parameter (or the "
+        "product's field name in a request template); null: the product cannot filter by it"
     )
     sort: SortSpec | None = Field(default_factory=SortSpec)
+    request: ListRequest | None = Field(
+        None, description="the list request as a template (see ListRequest)"
+    )
+    search_request: ListRequest | None = Field(
+        None, description="the search request as a template; default `request`"
+    )
+
+    def request_for(self, operation: str) -> ListRequest | None:
+        """The request template of `list` or `search`, if the profile writes one."""
+        if operation == "search":
+            return self.search_request or self.request
+        return self.request
 
 
 # --------------------------------------------------------------------------- operations
@@ -246,6 +354,34 @@ DEFAULT_METHODS: dict[str, str] = {
 }
 
 
+# The names an operation's headers, params and body defaults may use (besides env...).
+OPERATION_NAMES: tuple[str, ...] = ("id", "data")
+# The names a call of a multi-call operation may use.
+CALL_NAMES: tuple[str, ...] = ("id", "data", "record", "saved", "answers")
+
+
+class CallSpec(ProfileModel):
+    """One call of an operation that takes several (cancel, then delete).
+
+    Calls are sent in order; a call whose answer is not a success stops the operation, and
+    that answer decides its outcome. The last call's answer is the operation's answer.
+    """
+
+    method: HttpMethod
+    path: str = Field(description="may use {id} and templates ({{ saved.token }})")
+    params: dict[str, Templated] = Field(default_factory=dict)
+    headers: dict[str, Templated] = Field(default_factory=dict)
+    body: Templated = Field(
+        None, description="a JSON body; \"{{ record }}\" is the step's data in the product's "
+        "fields, `data` the canonical data, `saved` what earlier calls saved"
+    )
+    success: list[int] | None = Field(None, description="statuses meaning ok; default any 2xx")
+    save: dict[str, ResultPath] = Field(
+        default_factory=dict, description="name -> JMESPath into this call's answer, for "
+        "later calls (`{{ saved.name }}`); saving `id` on a create names the new record"
+    )
+
+
 class OperationSpec(ProfileModel):
     """Overrides for one canonical operation; every key has a default from the entity."""
 
@@ -255,7 +391,7 @@ class OperationSpec(ProfileModel):
     body_wrapper: str | None = Field(
         None, description="send the record inside this key ({'lead': {...}})"
     )
-    record_path: str | None = Field(
+    record_path: ResultPath | None = Field(
         None, description="JMESPath of the record in this operation's answer; default the "
         "entity's record_path"
     )
@@ -263,9 +399,32 @@ class OperationSpec(ProfileModel):
         False, description="create/update: the answer lacks the record, so after a success "
         "GET the item (id from `id_path`, or the step's id for update) and use that record"
     )
-    id_path: str | None = Field(
+    id_path: ResultPath | None = Field(
         None, description="create: JMESPath of the new id in the answer; default the record's "
         "id field"
+    )
+    id_header: str | None = Field(
+        None, description="create: a response header holding the new id or its URL "
+        "(Location, OData-EntityId), read with `id_pattern`"
+    )
+    id_pattern: Pattern | None = Field(
+        None, description="regular expression finding the id in `id_header`: the group named "
+        "`id`, else the first group (default: the last path segment, or what is in brackets)"
+    )
+    headers: dict[str, Templated] = Field(
+        default_factory=dict, description="headers this operation's requests add; templates "
+        "may use id and data besides env, target, identity, uuid() and now()"
+    )
+    params: dict[str, Templated] = Field(
+        default_factory=dict, description="query parameters this operation's requests add"
+    )
+    body_defaults: dict[str, Templated] = Field(
+        default_factory=dict, description="product fields merged under the body sent (what "
+        "the step gives wins; mappings merge key by key)"
+    )
+    calls: list[CallSpec] = Field(
+        default_factory=list, description="the operation takes several calls, sent in order "
+        "instead of the single request (see CallSpec)"
     )
 
 
@@ -280,15 +439,15 @@ class ImportSpec(ProfileModel):
     path: str | None = Field(None, description="default <collection>/import")
     file_field: str = "file"
     mode: Literal["one_step", "two_step"] = "one_step"
-    preview_token_path: str | None = None
+    preview_token_path: ResultPath | None = None
     commit_path: str | None = None
     commit_method: HttpMethod = "POST"
     commit_token_field: str | None = Field(
         None, description="JSON body key for the token on commit; unset: only in the path"
     )
-    imported_path: str | None = "imported"
-    ids_path: str | None = "ids"
-    rejected_path: str | None = "rejected"
+    imported_path: ResultPath | None = "imported"
+    ids_path: ResultPath | None = "ids"
+    rejected_path: ResultPath | None = "rejected"
     rejected_row_key: str = "row"
     rejected_errors_key: str = "errors"
     rejected_shape: Literal["nested", "flat"] = Field(
@@ -324,7 +483,8 @@ class ExportSpec(ProfileModel):
         default_factory=dict, description="canonical field -> {canonical value: exported "
         "value}, for exports that write display labels (`In Process`)"
     )
-    items_path: str | None = Field(None, description="json exports: JMESPath of the records")
+    items_path: ResultPath | None = Field(None,
+                                          description="json exports: JMESPath of the records")
     success: list[int] | None = None
 
 
@@ -337,7 +497,7 @@ class ConvertSpec(ProfileModel):
         None, description="a fixed body to send (e.g. {status: converted}); the step's `data` "
         "is merged over it"
     )
-    results: dict[str, str] = Field(
+    results: dict[str, ResultPath] = Field(
         default_factory=lambda: {
             "contact_id": "contact_id",
             "account_id": "account_id",
@@ -348,18 +508,109 @@ class ConvertSpec(ProfileModel):
     success: list[int] | None = None
 
 
+# The names a composite field's read templates may use.
+COMPOSITE_READ_NAMES: tuple[str, ...] = ("value", "record")
+
+
+class CompositeField(ProfileModel):
+    """One product field built from canonical fields, and split back when read.
+
+    `name: {from: [first_name, last_name], write: "{{ first_name }} {{ last_name }}",
+    split: "^(?P<first_name>\\S*) ?(?P<last_name>.*)$"}`. With one `from` field it is a
+    derived field (a value written and read in another form).
+    """
+
+    from_: list[str] = Field(alias="from", min_length=1,
+                             description="the canonical fields it is built from")
+    write: str = Field(description="template over the `from` fields (missing ones are empty)")
+    split: Pattern | None = Field(
+        None, description="regular expression on the product value whose named groups are "
+        "the `from` fields, to read them back"
+    )
+    read: dict[str, str] = Field(
+        default_factory=dict, description="canonical field -> template reading it back from "
+        "`value` (the product field's value) or `record` (the product record)"
+    )
+
+
+class RelatedSpec(ProfileModel):
+    """A record of its own that holds some of a canonical record's fields (a person or party
+    record the lead references). It is created before the record, referenced from it, read
+    with it, updated with it and deleted after it."""
+
+    collection: str = Field(description="its collection path, e.g. /api/people")
+    item: str | None = Field(None, description="its item path with {id}; default "
+                             "<collection>/{id}")
+    id_field: str = "id"
+    record_path: ResultPath | None = Field(
+        None, description="JMESPath of its record in its answers")
+    reference: str = Field(description="the main record's product field holding its id "
+                           "(dots for nesting)")
+    fields: dict[str, str] = Field(
+        description="canonical field of the main entity -> its product field on this record")
+    embedded: ResultPath | None = Field(
+        None, description="where the main record's answers embed it (JMESPath); unset: it is "
+        "read with a GET of its own")
+    delete_with_record: bool = Field(True, description="delete it after the main record")
+    operations: dict[str, OperationSpec] = Field(
+        default_factory=dict, description="overrides for create, get, update, delete (method, "
+        "path, success, body_wrapper, record_path, id_path, headers, params, body_defaults)")
+
+    @field_validator("operations", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: ({} if spec is None else spec) for name, spec in value.items()}
+        return value
+
+    @field_validator("operations")
+    @classmethod
+    def _record_operations(cls, value: dict[str, OperationSpec]) -> dict[str, OperationSpec]:
+        _reject_unknown(value, ("create", "get", "update", "delete"), "operation",
+                        "operations")
+        return value
+
+    @cached_property
+    def item_path(self) -> str:
+        return self.item or self.collection.rstrip("/") + "/{id}"
+
+    @cached_property
+    def reverse_fields(self) -> dict[str, str]:
+        return {product: canonical for canonical, product in self.fields.items()}
+
+    def operation(self, name: str) -> OperationSpec:
+        return self.operations.get(name) or OperationSpec()
+
+    def method_of(self, name: str) -> str:
+        return self.operation(name).method or DEFAULT_METHODS[name]
+
+
 class EntitySpec(ProfileModel):
     """One canonical entity as the product exposes it."""
 
     collection: str = Field(description="collection path, e.g. /api/leads")
     item: str | None = Field(None, description="item path with {id}; default <collection>/{id}")
     id_field: str = "id"
-    record_path: str | None = Field(
+    record_path: ResultPath | None = Field(
         None, description="JMESPath where a single record sits in answers (e.g. lead_obj)"
     )
-    fields: dict[str, str] = Field(
+    fields: dict[str, str | None] = Field(
         default_factory=dict,
-        description="canonical field -> product field (dots for nesting); unmapped pass through",
+        description="canonical field -> product field (dots for nesting); null: the product "
+        "has no equivalent (a case that needs it is not applicable, and it is never sent); "
+        "unmapped fields pass through unless `unmapped_fields: no_equivalent`",
+    )
+    unmapped_fields: Literal["pass", "no_equivalent"] = Field(
+        "pass", description="canonical fields `fields` does not name: pass (sent and read "
+        "under their canonical names) or no_equivalent (as if mapped to null)"
+    )
+    composite: dict[str, CompositeField] = Field(
+        default_factory=dict, description="product field -> how it is built from canonical "
+        "fields and split back (first_name + last_name -> name)"
+    )
+    related: dict[str, RelatedSpec] = Field(
+        default_factory=dict, description="name -> a related record holding some of the "
+        "canonical fields (see RelatedSpec)"
     )
     values: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -408,7 +659,36 @@ class EntitySpec(ProfileModel):
     @cached_property
     def reverse_fields(self) -> dict[str, str]:
         """product field -> canonical field."""
-        return {product: canonical for canonical, product in self.fields.items()}
+        return {product: canonical for canonical, product in self.fields.items()
+                if product is not None}
+
+    @cached_property
+    def composite_of(self) -> dict[str, str]:
+        """canonical field -> the composite product field it is written into."""
+        return {canonical: product for product, spec in self.composite.items()
+                for canonical in spec.from_}
+
+    @cached_property
+    def related_of(self) -> dict[str, str]:
+        """canonical field -> the name of the related record that holds it."""
+        return {canonical: name for name, spec in self.related.items()
+                for canonical in spec.fields}
+
+    def has_equivalent(self, canonical: str) -> bool:
+        """False when the product has no equivalent for a canonical field (mapped to null,
+        or unmapped under `unmapped_fields: no_equivalent`)."""
+        if canonical == "id" or canonical in self.composite_of or canonical in self.related_of:
+            return True
+        if canonical in self.fields:
+            return self.fields[canonical] is not None
+        return self.unmapped_fields == "pass"
+
+    def no_equivalent_reason(self, canonical: str) -> str:
+        """Why a canonical field cannot be used, naming the profile key."""
+        if canonical in self.fields:
+            return f"the product has no equivalent for it (fields.{canonical}: null)"
+        return ("the product has no equivalent for it (not in `fields`, and "
+                "unmapped_fields: no_equivalent)")
 
     @cached_property
     def reverse_values(self) -> dict[str, dict[Any, Any]]:
@@ -420,7 +700,8 @@ class EntitySpec(ProfileModel):
         }
 
     def product_field(self, canonical: str) -> str:
-        return self.fields.get(canonical, canonical)
+        """The product's name for a canonical field (the canonical name when unmapped)."""
+        return self.fields.get(canonical) or canonical
 
     def operation(self, name: str) -> OperationSpec:
         return self.operations.get(name) or OperationSpec()
@@ -440,14 +721,35 @@ class ErrorShape(ProfileModel):
     """Where an error answer keeps its field errors and message.
 
     dict: {"email": ["not valid"]} (or a single string per field)
-    list: [{"field": "email", "message": "not valid"}]
+    list: [{"field": "email", "message": "not valid"}] (the field key may hold a list of
+          fields: [{"fields": ["Email"], "message": "..."}])
+    message_patterns: field errors found in message text ("A value is required for field X")
     """
 
-    field_errors_path: str | None = Field("errors", description="JMESPath; null: none")
+    field_errors_path: ResultPath | None = Field("errors", description="JMESPath; null: none")
     shape: Literal["dict", "list"] = "dict"
     field_key: str = "field"
     message_key: str = "message"
-    message_path: str | None = "detail"
+    message_path: ResultPath | None = Field(
+        "detail", description="JMESPath of the error message (or a list of messages)")
+    message_patterns: list[Pattern] = Field(
+        default_factory=list, description="regular expressions searched in the messages (at "
+        "`message_path`, and the list shape's messages); each match's group `field` names a "
+        "field in error, group `message` (else the whole message) says why"
+    )
+    field_names: dict[str, str] = Field(
+        default_factory=dict, description="a field's name as errors give it (a product name "
+        "or a label) -> canonical field; the entity's field map is tried after these"
+    )
+
+    @field_validator("message_patterns")
+    @classmethod
+    def _field_group(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if "field" not in re.compile(pattern).groupindex:
+                raise ValueError(f"pattern {pattern!r} has no group named `field` "
+                                 "(write (?P<field>...) around the field's name)")
+        return value
 
 
 class OutcomeRule(ProfileModel):
@@ -521,6 +823,18 @@ DEFAULT_OUTCOMES: dict[int, CanonicalOutcome] = {
 # --------------------------------------------------------------------------- profile
 
 
+class ProbeData(ProfileModel):
+    """What `crmqa probe` writes into the throw-away record of one entity (canonical fields;
+    templates may use `unique`, a token of this probe). Unset keys have defaults per entity."""
+
+    create: dict[str, Any] | None = Field(None, description="data of the throw-away record")
+    update: dict[str, Any] | None = Field(None, description="the change the update makes")
+    before_convert: dict[str, Any] | None = Field(
+        None, description="an update made before convert (e.g. {status: qualified})")
+    search: str | None = Field(None, description="the query that finds the throw-away record "
+                               "(default: its most distinctive value)")
+
+
 class Profile(ProfileModel):
     """How one CRM product speaks. Loaded from YAML; see docs/profiles.md."""
 
@@ -529,6 +843,23 @@ class Profile(ProfileModel):
     product: str = ""
     description: str | None = None
     auth: AuthSpec = Field(default_factory=lambda: NoAuth(scheme="none"))
+    headers: dict[str, Templated] = Field(
+        default_factory=dict, description="headers every request needs (a tenant or context "
+        "header, an API version); templates may use env, target, identity, uuid() and now()"
+    )
+    params: dict[str, Templated] = Field(
+        default_factory=dict, description="query parameters every request needs "
+        "(api-version=7.0)"
+    )
+    not_applicable: dict[str, str] = Field(
+        default_factory=dict, description="capability -> the reason this target cannot offer "
+        "it (`ui: the web client is not installed`); cases needing it are not applicable "
+        "with that reason"
+    )
+    probe: dict[str, ProbeData] = Field(
+        default_factory=dict, description="entity -> data `crmqa probe` uses for its "
+        "throw-away record"
+    )
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     errors: ErrorShape = Field(default_factory=ErrorShape)
     outcomes: dict[int, CanonicalOutcome] = Field(
@@ -562,6 +893,14 @@ class Profile(ProfileModel):
     def source_path(self) -> Path | None:
         return self._source
 
+    def position_of(self, path: tuple[str | int, ...]) -> str | None:
+        """`profiles/acme.yaml:42`: where the key at `path` (or its nearest written parent)
+        is in the profile file; None for a profile made in code."""
+        if self._positions is None:
+            return None
+        position = self._positions.key(path)
+        return f"{position.file}:{position.line}" if position is not None else None
+
     def issue(self, message: str, path: tuple[str | int, ...] = (), *,
               suggestion: str | None = None) -> PlanIssue:
         """A problem with this profile, positioned at `path` when the file is known."""
@@ -573,6 +912,21 @@ class Profile(ProfileModel):
     @classmethod
     def _known_entities(cls, value: dict[str, EntitySpec]) -> dict[str, EntitySpec]:
         _reject_unknown(value, ENTITIES, "entity", "entities")
+        return value
+
+    @field_validator("probe")
+    @classmethod
+    def _probe_entities(cls, value: dict[str, ProbeData]) -> dict[str, ProbeData]:
+        _reject_unknown(value, ENTITIES, "entity", "entities")
+        return value
+
+    @field_validator("not_applicable")
+    @classmethod
+    def _capability_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            problem = capability_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("adapter")
@@ -601,11 +955,33 @@ class Profile(ProfileModel):
             caps.update(f"screen:{name}.{element}" for name in self.screens
                         for element in self.screens.elements_of(name))
         caps.add(f"auth:{self.auth.scheme}")
-        return frozenset(caps)
+        return frozenset(cap for cap in caps if reason_for(cap, self.not_applicable) is None)
 
     def supports(self, capability: str) -> bool:
-        """True when the profile declares the capability (`lead.import`, `screen:lead_list`)."""
+        """True when the profile declares the capability (`lead.import`, `screen:lead_list`).
+
+        Fields are open: `field:lead.notes` is supported unless the profile says the product
+        has no equivalent for it (or declines it in `not_applicable`).
+        """
+        if capability.startswith(FIELD_PREFIX):
+            return self.unsupported_reason(capability) is None
         return capability in self.capabilities
+
+    def unsupported_reason(self, capability: str) -> str | None:
+        """Why the target cannot offer `capability`, when the profile says so; else None.
+
+        The profile's own `not_applicable` reason comes first, then a field with no
+        equivalent ("the product has no equivalent for it (fields.first_name: null)").
+        """
+        given = reason_for(capability, self.not_applicable)
+        if given is not None:
+            return given
+        if capability.startswith(FIELD_PREFIX):
+            entity_name, _, field = capability[len(FIELD_PREFIX):].partition(".")
+            entity = self.entities.get(entity_name)
+            if entity is not None and not entity.has_equivalent(field):
+                return entity.no_equivalent_reason(field)
+        return None
 
     def entity(self, name: str) -> EntitySpec | None:
         return self.entities.get(name)

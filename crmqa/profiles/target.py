@@ -110,6 +110,9 @@ class ResolvedTarget:
     profile: Profile
     base_url: str
     identities: dict[str, Identity]
+    # The environment the target was resolved from: the profile's `{{ env.NAME }}` templates
+    # (a tenant header, say) read it.
+    environment: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __repr__(self) -> str:
         return (f"ResolvedTarget(name={self.name!r}, base_url={self.base_url!r}, "
@@ -220,5 +223,6 @@ def resolve_target(
         for ident, credential in target.identities.items()
     }
     return ResolvedTarget(
-        name=name, target=target, profile=profile, base_url=base_url, identities=identities
+        name=name, target=target, profile=profile, base_url=base_url, identities=identities,
+        environment=env,
     )

@@ -20,6 +20,7 @@ from crmqa.plan.loader import LoadedPlan, load_plan
 from crmqa.profiles.target import expand_target_value
 from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
 from crmqa.pytest_plugin.state import RunState
+from crmqa.reports.run_folder import read_case_results
 
 
 def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = False) -> int:
@@ -32,7 +33,7 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
         state.summary_text = "crmqa runs one plan per session; name exactly one plan file.\n"
         return PlanError.exit_code
     loaded = load_plan(plan_paths[0])
-    results = read_worker_results(state.run_dir)
+    results = read_case_results(state.run_dir)
     run_info = make_run_info(state, loaded)
     (state.run_dir / "run.json").write_text(run_info.model_dump_json(indent=2), encoding="utf-8")
     try:
@@ -70,15 +71,6 @@ def interruption(planned: list[str], results: list[CaseResult]) -> Withheld:
         planned=total,
         not_run=not_run,
     )
-
-
-def read_worker_results(run_dir: Path) -> list[CaseResult]:
-    results: list[CaseResult] = []
-    for path in sorted((run_dir / "results").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                results.append(CaseResult.model_validate_json(line))
-    return results
 
 
 def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:

@@ -58,10 +58,20 @@ def read_results(run_dir: Path) -> tuple[RunInfo, list[CaseResult]]:
     """
     run_dir = Path(run_dir)
     run_info = read_run_info(run_dir)
+    results = read_case_results(run_dir)
+    return run_info, results
+
+
+def read_case_results(run_dir: Path) -> list[CaseResult]:
+    """Every worker's case results in a run folder (results/*.jsonl), in name and line order.
+
+    Lines are split on "\n" only: a CRM's text may hold U+2028 or U+0085, which `splitlines`
+    would also cut at, in the middle of a result.
+    """
     results: list[CaseResult] = []
-    for path in sorted((run_dir / RESULTS_DIR).glob("*.jsonl")):
+    for path in sorted((Path(run_dir) / RESULTS_DIR).glob("*.jsonl")):
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError) as error:
             raise RunFolderError(f"{path}: cannot be read: {error}") from None
         for number, line in enumerate(lines, start=1):
@@ -73,4 +83,4 @@ def read_results(run_dir: Path) -> tuple[RunInfo, list[CaseResult]]:
                 raise RunFolderError(
                     f"{path}:{number}: not a case result: {_first_error(error)}"
                 ) from None
-    return run_info, results
+    return results

@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated seeded faults to switch on (see --list-faults)")
     parser.add_argument("--list-faults", action="store_true",
                         help="print the catalogue of seeded faults and exit")
+    parser.add_argument("--export-legacy", type=Path, default=None, metavar="PATH",
+                        help="write the legacy CRM's lead extract (the migration's source) "
+                        "as CSV and exit")
     parser.add_argument("--password", default=None,
                         help="password of the seeded users (default: env CRMQA_SANDBOX_PASSWORD "
                              "or 'sandbox-pass')")
@@ -43,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_faults:
         with contextlib.suppress(BrokenPipeError):
             print(format_catalogue(), flush=True)
+        return 0
+    if args.export_legacy is not None:
+        from crmqa.sandbox.legacy import write_legacy_csv
+
+        print(f"wrote {write_legacy_csv(args.export_legacy)}")
         return 0
     try:
         faults = FaultSet(parse_fault_list(args.faults))

@@ -152,7 +152,7 @@ def _add_entity_routes(router: APIRouter, entity: EntitySpec) -> None:
     tag = entity.plural
 
     async def list_records(
-        request: Request, user: CurrentUser,
+        request: Request, user: OptionalUser,
         q: str = "", status: str | None = None, source: str | None = None,
         owner: str | None = None, stage: str | None = None, type: str | None = None,
         priority: str | None = None, sort: str | None = None,
@@ -160,15 +160,21 @@ def _add_entity_routes(router: APIRouter, entity: EntitySpec) -> None:
     ) -> JSONResponse:
         filters = {"status": status, "source": source, "owner": owner, "stage": stage,
                    "type": type, "priority": priority}
-        result = await crm_of(request).list_records(
+        crm = crm_of(request)
+        # unauth_contact_list: one list endpoint lost its authentication dependency.
+        if user is None and not (entity.plural == "contacts"
+                                 and crm.faults.active("unauth_contact_list")):
+            raise NotAuthenticated("not authenticated")
+        result = await crm.list_records(
             entity, user, q=q, filters=filters, sort=sort, page=page, page_size=page_size)
         return JSONResponse(page_body(result.items, result.total, result.page,
                                       result.page_size))
 
     async def create_record(request: Request, user: CurrentUser, payload: JsonBody
                             ) -> JSONResponse:
-        return JSONResponse(crm_of(request).create_record(entity, user, payload),
-                            status_code=201)
+        crm = crm_of(request)
+        await crm.slow_write(entity)
+        return JSONResponse(crm.create_record(entity, user, payload), status_code=201)
 
     async def get_record(request: Request, user: CurrentUser, record_id: int) -> JSONResponse:
         return JSONResponse(crm_of(request).get_record(entity, user, record_id))

@@ -40,8 +40,10 @@ class SecurityHeaders:
     """Adds security headers to every response (a plain ASGI wrapper: no per-request cost
     beyond appending a few headers, unlike BaseHTTPMiddleware)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, cookie_without_httponly: bool = False) -> None:
         self.app = app
+        # The session_cookie_not_httponly fault: a proxy rewrites the cookie and drops a flag.
+        self.cookie_without_httponly = cookie_without_httponly
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +54,9 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if self.cookie_without_httponly:
+                    headers = [(name, _without_httponly(value) if name == b"set-cookie"
+                                else value) for name, value in headers]
                 headers.extend(SECURITY_HEADERS)
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
@@ -59,6 +64,11 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _without_httponly(cookie: bytes) -> bytes:
+    parts = [part for part in cookie.split(b";") if part.strip().lower() != b"httponly"]
+    return b";".join(parts)
 
 
 def _field_of(location: tuple[Any, ...]) -> str:
@@ -112,6 +122,7 @@ def create_app(settings: SandboxSettings, on_started: Callable[[], None] | None 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),
                        session_cookie="crmqa_session", same_site="lax", max_age=8 * 3600)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, cookie_without_httponly=settings.faults.active(
+        "session_cookie_not_httponly"))
     add_concurrency_faults(app, settings.faults)  # faults that show only under load
     return app

@@ -26,6 +26,7 @@ class SandboxSettings:
     faults: FaultSet = field(default_factory=FaultSet)
     password: str = field(default_factory=password_from_env)
     lead_count: int = 60
+    legacy_leads: int = 40  # leads migrated from the legacy CRM at first fill (legacy.py)
     token_ttl_seconds: int = 8 * 3600
     lockout_attempts: int = 5
     lockout_seconds: int = 15 * 60

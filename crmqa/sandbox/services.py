@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import time
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 from crmqa.sandbox.config import SandboxSettings
 from crmqa.sandbox.entities import (
     CASE_TRANSITIONS,
+    CONTACT,
     ENTITIES,
     LEAD,
     ROLES,
@@ -23,6 +25,7 @@ from crmqa.sandbox.entities import (
     Errors,
     validate,
 )
+from crmqa.sandbox.legacy import migrate_legacy
 from crmqa.sandbox.security import TokenStore, hash_password, verify_password
 from crmqa.sandbox.seed import SEED_USERS, seed_database
 from crmqa.sandbox.store import Page, Store
@@ -33,6 +36,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_PAGE_SIZE = 100
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SLOW_SEARCH_SECONDS = 1.2
+SLOW_WRITE_SECONDS = 1.2
 
 User = dict[str, Any]
 
@@ -126,6 +130,8 @@ class Crm:
     def seed(self) -> None:
         seed_database(self.store, seed=self.settings.seed, password_hashes=self._seed_hashes,
                       lead_count=self.settings.lead_count)
+        if self.settings.legacy_leads:
+            migrate_legacy(self.store, self.settings.legacy_leads)
 
     def reset(self) -> None:
         """Back to the seeded state (admin only, for tests)."""
@@ -134,13 +140,15 @@ class Crm:
 
     # -- authentication ----------------------------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> User:
+    def authenticate(self, username: str, password: str, *, web_form: bool = False) -> User:
         """Check a login; count failures and lock the account after too many."""
         user = self.store.user_by_name(username or "")
         if user is None or not user["active"]:
             raise NotAuthenticated("invalid username or password")
         now = time.time()
-        if user["locked_until"] and user["locked_until"] > now:
+        # lockout_ui_bypass: the web form's login path forgot the lock check.
+        skip_lock = web_form and self.faults.active("lockout_ui_bypass")
+        if user["locked_until"] and user["locked_until"] > now and not skip_lock:
             raise Locked("account locked after repeated failed logins; try again later")
         if not verify_password(password or "", user["password_hash"]):
             failures = user["failed_logins"] + 1
@@ -212,13 +220,15 @@ class Crm:
     def list_filters(self, entity: EntitySpec, given: dict[str, str | None]) -> dict[str, str]:
         allowed = {"status", "source", "owner", "stage", "type", "priority"}
         known = set(entity.field_names) | {"owner"}
+        if entity is LEAD and self.faults.active("source_filter_ignored"):
+            allowed.discard("source")
         return {name: value for name, value in given.items()
                 if value and name in allowed and name in known}
 
     async def list_records(
         self,
         entity: EntitySpec,
-        user: User,
+        user: User | None,
         *,
         q: str = "",
         filters: dict[str, str | None] | None = None,
@@ -229,18 +239,30 @@ class Crm:
         """Search, filter, sort and page the records `user` may see."""
         self.check_paging(page, page_size)
         order = self.parse_sort(entity, sort)
+        if entity is LEAD and sort and self.faults.active("sort_ignores_direction"):
+            order = (order[0], False)  # the defect: the "-" prefix is read and then dropped
         q = (q or "").strip()
         if entity is LEAD and q:
             if self.faults.active("slow_search"):
                 await asyncio.sleep(SLOW_SEARCH_SECONDS)
             if self.faults.active("search_ignores_page"):
                 page = 1
-        result = self.store.search(entity, scope_owner=self.scope_owner(user), q=q,
-                                   filters=self.list_filters(entity, filters or {}),
+        scope = self.scope_owner(user) if user is not None else None
+        applied = self.list_filters(entity, filters or {})
+        result = self.store.search(entity, scope_owner=scope, q=q, filters=applied,
                                    sort=order, page=page, page_size=page_size)
         if entity is LEAD and self.faults.active("wrong_total_count") and result.total > 0:
             result.total -= 1
+        if entity is LEAD and applied and self.faults.active("total_ignores_filters"):
+            # The defect: the count query is built before the filters are added.
+            result.total = self.store.search(entity, scope_owner=scope, q=q, filters={},
+                                             sort=order, page=1, page_size=1).total
         return result
+
+    async def slow_write(self, entity: EntitySpec) -> None:
+        """The pause of the `slow_contact_create` fault (awaited by the front ends)."""
+        if entity is CONTACT and self.faults.active("slow_contact_create"):
+            await asyncio.sleep(SLOW_WRITE_SECONDS)
 
     def get_record(self, entity: EntitySpec, user: User, record_id: int) -> dict[str, Any]:
         """One record `user` may read; others' records answer 404, as if they did not exist."""
@@ -253,11 +275,21 @@ class Crm:
             raise NotFound("not found")
         return record
 
-    def _get_for_write(self, entity: EntitySpec, user: User, record_id: int) -> dict[str, Any]:
+    def _get_for_write(self, entity: EntitySpec, user: User, record_id: int,
+                       action: str = "update") -> dict[str, Any]:
         record = self.store.get(entity, record_id)
-        if record is None or not self._visible(user, record):
+        if record is None:
             raise NotFound("not found")
-        self.require_writer(user)
+        # The ownership defects: one action of one entity forgot the owner check.
+        unchecked = (
+            (entity is LEAD and action == "update" and self.faults.active("idor_update_leads"))
+            or (entity is CONTACT and action == "delete"
+                and self.faults.active("idor_delete_contacts"))
+        )
+        if not unchecked and not self._visible(user, record):
+            raise NotFound("not found")
+        if not (action == "update" and self.faults.active("viewer_can_edit")):
+            self.require_writer(user)
         return record
 
     # -- writing -----------------------------------------------------------------------------
@@ -297,9 +329,11 @@ class Crm:
                       check_email: bool = True) -> dict[str, Any]:
         """Validate and store a new record owned by `owner` (default: the creator)."""
         self.require_writer(user)
-        clean, errors = validate(entity, data, partial=False, check_email=check_email)
+        clean, errors = validate(self._rules_of(entity), data, partial=False,
+                                 check_email=check_email)
         self._check_owner(user, clean, errors)
         self._check_refs(entity, user, clean, errors)
+        self._seeded_write_faults(entity, clean, errors)
         if entity is LEAD:
             self._check_unique_email(clean, errors)
             if clean.get("status") == "converted":
@@ -316,7 +350,8 @@ class Crm:
                       data: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial change."""
         current = self._get_for_write(entity, user, record_id)
-        clean, errors = validate(entity, data, partial=True)
+        clean, errors = validate(self._rules_of(entity), data, partial=True)
+        self._seeded_write_faults(entity, clean, errors)
         for spec in entity.fields:
             if spec.required and spec.name in clean and clean[spec.name] is None:
                 errors.setdefault(spec.name, ["this field is required"])
@@ -330,18 +365,50 @@ class Crm:
                                                        "converting it")
             if self.faults.active("edit_drops_phone"):
                 clean["phone"] = None  # the defect: the edit loses the phone
+            if self.faults.active("edit_mangles_non_latin"):
+                clean = {name: _cp1252_mojibake(value) for name, value in clean.items()}
         if entity.plural == "cases" and "status" in clean and "status" not in errors:
             self._check_case_transition(current["status"], clean["status"], errors)
+        if entity is CONTACT and self.faults.active("contact_update_clears_fields"):
+            # The defect: a partial change is stored as if it were the whole record.
+            clean = {spec.name: clean.get(spec.name) for spec in entity.fields
+                     if not spec.required or spec.name in clean} | (
+                         {"owner": clean["owner"]} if "owner" in clean else {})
         if errors:
             raise ValidationFailed(errors)
         return self.store.update(entity, record_id, clean)
 
+    def _rules_of(self, entity: EntitySpec) -> EntitySpec:
+        """The entity as validation sees it; `company_max_length_unchecked` loses one limit."""
+        if entity is LEAD and self.faults.active("company_max_length_unchecked"):
+            fields = tuple(dataclasses.replace(spec, max_length=None)
+                           if spec.name == "company" else spec for spec in entity.fields)
+            return dataclasses.replace(entity, fields=fields)
+        return entity
+
+    def _seeded_write_faults(self, entity: EntitySpec, clean: dict[str, Any],
+                             errors: Errors) -> None:
+        """Faults that change what a create or an update stores or refuses."""
+        if entity is LEAD and self.faults.active("apostrophe_rejected"):
+            for name in ("first_name", "last_name"):
+                value = clean.get(name)
+                if isinstance(value, str) and any(mark in value for mark in "'\"’"):
+                    errors.setdefault(name, []).append("contains characters that are not "
+                                                       "allowed")
+        if entity.plural == "opportunities" and self.faults.active(
+                "opportunity_amount_truncated") and isinstance(clean.get("amount"), float):
+            clean["amount"] = float(int(clean["amount"]))
+
     def _check_case_transition(self, old: str, new: str, errors: Errors) -> None:
         if new == old:
             return
-        if self.faults.active("case_status_skip"):
-            return
         allowed = CASE_TRANSITIONS.get(old, ())
+        if old != "closed" and self.faults.active("case_status_skip"):
+            allowed = (*allowed, "closed")  # the defect: "close" is offered from every state
+        if old == "closed" and self.faults.active("case_closed_reopens"):
+            allowed = ("in_progress",)
+        if old == "resolved" and self.faults.active("case_reopen_refused"):
+            allowed = tuple(step for step in allowed if step != "in_progress")
         if new not in allowed:
             next_steps = ", ".join(allowed) or "nothing (closed is final)"
             errors.setdefault("status", []).append(
@@ -355,13 +422,16 @@ class Crm:
             if self.store.get(entity, record_id) is None:
                 raise NotFound("not found")
         else:
-            self._get_for_write(entity, user, record_id)
+            self._get_for_write(entity, user, record_id, action="delete")
+        if entity is CONTACT and self.faults.active("contact_delete_keeps_record"):
+            return  # the defect: the delete is acknowledged and never carried out
         self.store.delete(entity, record_id)
 
     def convert_lead(self, user: User, lead_id: int) -> dict[str, int]:
         """A qualified lead becomes an account, a contact and an opportunity."""
-        lead = self._get_for_write(LEAD, user, lead_id)
-        if lead["status"] != "qualified":
+        lead = self._get_for_write(LEAD, user, lead_id, action="convert")
+        if lead["status"] != "qualified" and not (
+                self.faults.active("convert_unqualified") and lead["status"] != "converted"):
             raise Conflict(f"only qualified leads can be converted; this lead is {lead['status']}")
         owner = lead["owner"]
         company = lead["company"] or f"{lead['first_name']} {lead['last_name']}"
@@ -371,7 +441,8 @@ class Crm:
                 "name": company[:100], "phone": lead["phone"], "owner": owner})
             contact = self.store.insert(ENTITIES["contacts"], {
                 "first_name": lead["first_name"], "last_name": lead["last_name"],
-                "email": lead["email"], "phone": lead["phone"], "title": lead["title"],
+                "email": None if self.faults.active("convert_drops_email") else lead["email"],
+                "phone": lead["phone"], "title": lead["title"],
                 "account_id": account["id"], "owner": owner})
             opportunity = self.store.insert(ENTITIES["opportunities"], {
                 "name": f"{company} opportunity"[:120], "stage": "prospecting", "amount": 0.0,
@@ -426,6 +497,8 @@ class Crm:
                 continue
             data = {name: unneutralise(value) if isinstance(value, str) else value
                     for name, value in row.items()}
+            if self.faults.active("import_loses_company"):
+                data.pop("company", None)
             try:
                 record = self.create_record(LEAD, user, data, check_email=check_email)
             except ValidationFailed as failure:
@@ -454,9 +527,11 @@ class Crm:
         text = "" if value is None else str(value)
         if self.faults.active("export_drops_non_ascii"):
             text = text.encode("ascii", "ignore").decode("ascii")
-        if not self.faults.active("csv_formula_injection"):
-            text = neutralise_formula(text)
-        return text
+        if self.faults.active("csv_formula_injection"):
+            return text
+        if self.faults.active("formula_guard_partial"):
+            return "'" + text if text.startswith("=") else text
+        return neutralise_formula(text)
 
     # -- users -------------------------------------------------------------------------------
 
@@ -468,7 +543,7 @@ class Crm:
         row = self.store.user_by_id(user_id)
         if row is None:
             raise NotFound("not found")
-        return public_user(row)
+        return public_user(row, leak_hash=self.faults.active("leak_hash_user_detail"))
 
     def _validate_user(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         errors: Errors = {}
@@ -516,7 +591,8 @@ class Crm:
             raise ValidationFailed({"username": ["this username is taken"]})
         clean.pop("locked", None)
         clean["active"] = int(clean.get("active", True))
-        return public_user(self.store.insert_user(clean))
+        created = self.store.insert_user(clean)
+        return public_user(created, leak_hash=self.faults.active("leak_hash_user_detail"))
 
     def update_user(self, user: User, user_id: int, data: dict[str, Any]) -> dict[str, Any]:
         self.require_admin(user)
@@ -533,6 +609,8 @@ class Crm:
             clean["failed_logins"] = 0
         if "active" in clean:
             clean["active"] = int(clean["active"])
+        if self.faults.active("user_role_change_ignored"):
+            clean.pop("role", None)  # the defect: the role column is missing from the UPDATE
         self.store.update_user(user_id, clean)
         if "password_hash" in clean or clean.get("active") == 0:
             self.tokens.revoke_user(target["username"])
@@ -547,3 +625,11 @@ class Crm:
             raise Conflict("you cannot delete yourself")
         self.store.delete_user(user_id)
         self.tokens.revoke_user(target["username"])
+
+
+def _cp1252_mojibake(value: Any) -> Any:
+    """Text as a system that stores UTF-8 bytes and reads them back as Windows-1252 shows it
+    ("Ð”Ð¸Ñ€ÐµÐºÑ‚Ð¾Ñ€")."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8").decode("cp1252", errors="replace")
+    return value

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crmqa.sandbox.entities import ENTITIES, LEAD, EntitySpec
+from crmqa.sandbox.entities import CONTACT, ENTITIES, LEAD, EntitySpec
 from crmqa.sandbox.faults import FaultSet
 
 SQL_TYPES = {"int": "INTEGER", "ref": "INTEGER", "money": "REAL"}
@@ -46,6 +46,17 @@ def search_key(record: dict[str, Any]) -> str:
     return "\x1f".join(parts).casefold()
 
 
+def local_naive(stamp: str) -> str:
+    """A UTC stamp as a system that forgot the time zone writes it: 2025-01-31 12:00:00."""
+    return stamp.replace("T", " ").removesuffix("Z")
+
+
+def _match_without_email(search_text: str | None, needle: str) -> int:
+    """The `search_misses_email` fault's matcher: the e-mail (the last part) is left out."""
+    head = (search_text or "").rsplit("\x1f", 1)[0]
+    return 1 if needle in head else 0
+
+
 def raw_search_text(record: dict[str, Any]) -> str:
     full_name = f"{record.get('first_name') or ''} {record.get('last_name') or ''}"
     return "\x1f".join([full_name, record.get("company") or "", record.get("email") or ""])
@@ -69,6 +80,8 @@ class Store:
         target = str(db_path) if db_path is not None else ":memory:"
         self.conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
+        self.conn.create_function("match_without_email", 2, _match_without_email,
+                                  deterministic=True)
         self.conn.execute("PRAGMA foreign_keys = OFF")
         if db_path is not None:
             self.conn.execute("PRAGMA journal_mode = WAL")
@@ -174,6 +187,9 @@ class Store:
     def insert(self, entity: EntitySpec, values: dict[str, Any],
                created_at: str | None = None) -> dict[str, Any]:
         stamp = created_at or now_iso()
+        if entity is CONTACT and created_at is None and self.faults.active(
+                "contact_timestamps_no_zone"):
+            stamp = local_naive(stamp)
         record = {name: values.get(name) for name in entity.field_names}
         record["owner"] = values["owner"]
         record["created_at"] = stamp
@@ -192,7 +208,10 @@ class Store:
         current = self.get(entity, record_id)
         if current is None:
             raise KeyError(record_id)
-        merged = {**current, **changes, "updated_at": now_iso()}
+        stamp = now_iso()
+        if entity is CONTACT and self.faults.active("contact_timestamps_no_zone"):
+            stamp = local_naive(stamp)
+        merged = {**current, **changes, "updated_at": stamp}
         columns = [*entity.field_names, "owner", "updated_at"]
         values = {name: merged.get(name) for name in columns}
         values.update(self._derived(entity, merged))
@@ -249,6 +268,14 @@ class Store:
                 elif self.faults.active("search_case_sensitive"):
                     where.append("instr(search_raw, ?) > 0")
                     params.append(q)
+                elif self.faults.active("search_ascii_casefold"):
+                    # The defect: SQL LIKE, which folds the case of ASCII letters only.
+                    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    where.append("search_raw LIKE ? ESCAPE '\\'")
+                    params.append(f"%{escaped}%")
+                elif self.faults.active("search_misses_email"):
+                    where.append("match_without_email(search_text, ?) = 1")
+                    params.append(q.casefold())
                 else:
                     where.append("instr(search_text, ?) > 0")
                     params.append(q.casefold())

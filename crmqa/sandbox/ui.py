@@ -69,8 +69,11 @@ def flash(request: Request, message: str) -> None:
     request.session["flash"] = message
 
 
-def safe_next(target: str | None) -> str:
-    """Only local paths: never redirect a login to another site."""
+def safe_next(target: str | None, faults: FaultSet | None = None) -> str:
+    """Only local paths: never redirect a login to another site (unless the
+    `open_redirect_login` fault says otherwise)."""
+    if target and faults is not None and faults.active("open_redirect_login"):
+        return target
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/leads"
@@ -84,6 +87,14 @@ def display_value(entity: EntitySpec, record: dict[str, Any], name: str,
     if entity is LEAD and name in ("first_name", "last_name") and faults.active("xss_lead_name"):
         return Markup(text)
     return escape(text)
+
+
+def list_cell(entity: EntitySpec, record: dict[str, Any], name: str,
+              faults: FaultSet) -> Markup:
+    """A value in a list page's table: the list template's own copy of the escaping rule."""
+    if entity is LEAD and name == "company" and faults.active("xss_lead_list_company"):
+        return Markup(str(record.get(name) or ""))
+    return display_value(entity, record, name, faults)
 
 
 def record_title(entity: EntitySpec, record: dict[str, Any], faults: FaultSet) -> Markup:
@@ -106,6 +117,7 @@ def build_ui_router(faults: FaultSet) -> APIRouter:
                      else "Opportunities") for plural in NAV],
             "faults": faults,
             "display": lambda entity, record, name: display_value(entity, record, name, faults),
+            "cell": lambda entity, record, name: list_cell(entity, record, name, faults),
             "title_of": lambda entity, record: record_title(entity, record, faults),
         }
         base.update(context)
@@ -150,20 +162,22 @@ def build_ui_router(faults: FaultSet) -> APIRouter:
 
     @router.get("/login")
     async def login_page(request: Request, next: str = "/leads") -> Response:
-        return render(request, "login.html", {"title": "Log in", "next": safe_next(next),
+        return render(request, "login.html", {"title": "Log in",
+                                              "next": safe_next(next, faults),
                                               "error": None, "username": ""})
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
-        next_url = safe_next(str(form.get("next") or ""))
+        next_url = safe_next(str(form.get("next") or ""), faults)
         username = str(form.get("username") or "")
         if not same_token(str(form.get("csrf_token") or ""), request.session.get("csrf")):
             return render(request, "login.html", {
                 "title": "Log in", "next": next_url, "username": username,
                 "error": "The form expired; please try again."}, status_code=403)
         try:
-            user = crm_of(request).authenticate(username, str(form.get("password") or ""))
+            user = crm_of(request).authenticate(username, str(form.get("password") or ""),
+                                                web_form=True)
         except ServiceError as error:
             message = ("This account is locked after repeated failed logins."
                        if error.status == 423 else "Invalid username or password.")
@@ -353,6 +367,7 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
             user = require_user(request)
             form = await checked_form(request)
             values = _form_values(entity, form)
+            await crm_of(request).slow_write(entity)
             try:
                 record = crm_of(request).create_record(entity, user, values)
             except ValidationFailed as failure:

@@ -11,18 +11,19 @@ from crmqa.core.errors import CrmqaError, PlanIssue
 from crmqa.drivers.base import StepCheckContext
 from crmqa.drivers.registry import DriverRegistry
 from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_elements, is_canonical_screen
+from crmqa.plan.case_sections import section_steps, sections_of
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.loader import LoadedCase, LoadedPlan
 from crmqa.plan.models import Target, WaitStep
-from crmqa.plan.sections import section_steps, sections_of
 from crmqa.plan.templating import has_template
+from crmqa.profiles.capabilities import capability_problem
 from crmqa.profiles.models import Profile
 from crmqa.profiles.target import ANONYMOUS, default_identity
 
 _PHASES = ("setup", "steps", "teardown")
 _NEED_FORMS = ("api", "ui", "<entity>", "<entity>.<operation>", "screen:<screen>[.<element>]",
-               "identity:<name>", "auth:<scheme>", CHANGES, LOAD)
+               "field:<entity>.<field>", "identity:<name>", "auth:<scheme>", CHANGES, LOAD)
 
 
 def steps_with_paths(loaded_case: LoadedCase) -> Iterator[tuple[tuple[str | int, ...], Any]]:
@@ -51,7 +52,7 @@ def case_issue(loaded_case: LoadedCase, where: tuple[str | int, ...], message: s
 def case_issues(loaded: LoadedPlan, profile: Profile,
                 registry: DriverRegistry) -> list[PlanIssue]:
     """Every problem the drivers find in the plan's steps on this profile, and bad `needs:`."""
-    context = StepCheckContext(profile=profile, base_dir=loaded.base_dir)
+    context = StepCheckContext(profile=profile, base_dir=loaded.base_dir, plan=loaded.plan)
     issues: list[PlanIssue] = []
     for loaded_case in loaded.cases:
         for path, step in steps_with_paths(loaded_case):
@@ -98,6 +99,9 @@ def need_problem(need: str, profile: Profile) -> tuple[str, str | None] | None:
     kind, _, rest = need.partition(":")
     if kind in ("identity", "auth", "driver") and rest:
         return None
+    if kind == "field":
+        problem = capability_problem(need)
+        return None if problem is None else (f"'{need}': {problem}", None)
     if kind == "screen" and rest:
         screen, _, element = rest.partition(".")
         if screen in profile.screens:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import textwrap
 from collections.abc import Callable, Iterator
@@ -279,7 +280,9 @@ def test_wait_until_success_and_timeout(run_case):
     assert result.outcome is Outcome.FAILED
     assert result.message.startswith("step 3 'never three' (wait until (lead.search)): "
                                      "not met within 0.3 s (")
-    assert "attempts); last: total: expected 3, got 1 — GET /api/leads?q=" in result.message
+    # one attempt or several, by how fast the machine is: the bound is time, not a count
+    assert re.search(r"\(\d+ attempts?\); last: total: expected 3, got 1 — GET /api/leads\?q=",
+                     result.message), result.message
 
 
 def test_cleanup_also_on_keyboard_interrupt(run_case, sandbox, admin_api):

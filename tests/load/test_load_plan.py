@@ -12,11 +12,11 @@ import pytest
 
 from crmqa.core.errors import PlanError
 from crmqa.load.model import LoadSpec
+from crmqa.plan.case_sections import sections_of
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.loader import load_plan, validate_paths
 from crmqa.plan.models import Plan
 from crmqa.plan.schema import schema_for
-from crmqa.plan.sections import sections_of
 from crmqa.validation import prepare_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ from crmqa.core.results import CheckResult
 from crmqa.drivers.base import StepOutput
 from crmqa.drivers.registry import default_registry
 from crmqa.plan.models import Strict
-from crmqa.plan.sections import CaseSection, register_section
+from crmqa.plan.case_sections import CaseSection, register_section
 
 class Echo(Strict):
     """Says something, and passes when it says yes."""

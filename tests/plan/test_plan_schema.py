@@ -69,3 +69,9 @@ def test_reference_page_tables_match_the_models() -> None:
     assert refresh_reference(text) == text, (
         "docs/plan-reference.md is stale: run `python -m crmqa.plan.reference`"
     )
+    design = REPO / "docs" / "test-design.md"  # the generator sections' tables
+    text = design.read_text(encoding="utf-8")
+    assert text.count("<!-- keys:") >= 8
+    assert refresh_reference(text) == text, (
+        "docs/test-design.md is stale: run `python -m crmqa.plan.reference docs/test-design.md`"
+    )

@@ -70,7 +70,8 @@ def test_api_operation_arguments_and_files() -> None:
     ("screen:lead_list.search", True), ("screen:contact_form.email", True),
     ("identity:viewer", True), ("changes", True), ("load", True),
     ("lead.imprt", False), ("screen:lead_lsit", False), ("screen:lead_list.serch", False),
-    ("leads", False),
+    ("leads", False), ("field:lead.notes", True), ("field:lead.nots", False),
+    ("field:leed.notes", False),
 ])
 def test_needs_must_name_a_capability(need: str, ok: bool) -> None:
     assert (need_problem(need, SANDBOX) is None) is ok

@@ -21,8 +21,11 @@ from crmqa.drivers.registry import DriverEnvironment, StepDefect
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import OpStep, RequestStep
 from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter, load_adapter
-from crmqa.profiles.models import ApiKeyAuth, BearerAuth
+from crmqa.profiles.capabilities import field_capability
+from crmqa.profiles.models import ApiKeyAuth, BearerAuth, NoEquivalent
+from crmqa.profiles.needs import fields_read
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget
+from crmqa.profiles.templates import common_context, names_read
 
 # Converting a lead creates records of these entities; cleanup deletes them too.
 _CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
@@ -51,6 +54,10 @@ class ApiDriver:
         use = getattr(auth, "use", None)
         if use is not None:
             extra_names.append(use.query_param or use.header)
+        # Headers and parameters filled from the environment may carry a tenant key: hidden.
+        for name, value in (*self.profile.headers.items(), *self.profile.params.items()):
+            if isinstance(value, str) and "env" in names_read(value):
+                extra_names.append(name)
         self.redactor = Redactor(self.target.secrets(), extra_names)
         self._sessions: dict[str, ApiSession] = {}
         self._adapter: ProfileAdapter | None = None
@@ -162,6 +169,11 @@ class ApiDriver:
                 self.target.base_url, identity, self.redactor, self.target.timeout_s,
                 verify_tls=self.target.target.verify_tls,
             )
+            session.template_context = common_context(
+                self.target.environment, {"name": self.target.name, "base_url": session.base_url},
+                {"name": identity, "username": ident.username})
+            session.default_headers = dict(self.profile.headers)
+            session.default_params = dict(self.profile.params)
             if identity != ANONYMOUS:
                 configure(session, self.profile.auth, ident)
             self._sessions[identity] = session
@@ -172,6 +184,7 @@ class ApiDriver:
     def _run_op(self, step: OpStep, identity: str, ctx: StepContext,
                 exchanges: list[Exchange]) -> StepOutput:
         entity, operation = step.op.split(".", 1)
+        self._refuse_fields_without_equivalent(step, entity)
         call = OperationCall(entity=entity, operation=operation, args=dict(step.with_),
                              identity=identity)
         session = self.session(identity)
@@ -207,6 +220,25 @@ class ApiDriver:
             elapsed_ms=sum(e.elapsed_ms for e in exchanges),
             field_errors=result.field_errors,
         )
+
+    def _refuse_fields_without_equivalent(self, step: OpStep, entity: str) -> None:
+        """A step that filters, sorts on or reads back a field the product has no equivalent
+        for cannot be asked of it (the engine decides this before the run for what is written
+        out; templates are only known now). Writes of such fields are left out instead."""
+        for name in fields_read(step):
+            reason = self.profile.unsupported_reason(field_capability(entity, name))
+            if reason is not None:
+                raise NoEquivalent(f"{step.op}: {entity}.{name}: {reason} "
+                                   f"(profile {self.profile.name!r})")
+
+    def perform(self, call: OperationCall, session: ApiSession,
+                timeout_s: float | None = None) -> OperationResult:
+        """Perform one canonical operation through the adapter (if any) or the profile.
+
+        Raises `OperationError` when the arguments do not fit the operation, `NoEquivalent`
+        when the product cannot be asked it, `EnvironmentProblem` when the CRM cannot be used.
+        """
+        return self._perform(call, session, timeout_s)
 
     def _perform(self, call: OperationCall, session: ApiSession,
                  timeout_s: float | None) -> OperationResult:

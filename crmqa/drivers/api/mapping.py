@@ -1,20 +1,33 @@
 """Pure mapping between crmqa's canonical model and one product's API, driven by its profile.
 
-Canonical -> product on the way out (record fields, value names, filters, sort, pages), and
-product -> canonical on the way back (records, field errors), so that suites only ever see
-canonical names.
+Canonical -> product on the way out (record fields, value names, composite fields, filters,
+sort, pages), and product -> canonical on the way back (records, composite fields split back,
+field errors), so that suites only ever see canonical names. A canonical field the product
+has no equivalent for is never sent and never read back.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Mapping
 from typing import Any, cast
 
 from crmqa.checks.paths import search_path
-from crmqa.profiles.models import EntitySpec, ErrorShape, ExportSpec, Pagination, SortSpec
+from crmqa.profiles.models import (
+    CompositeField,
+    EntitySpec,
+    ErrorShape,
+    ExportSpec,
+    Pagination,
+    SortSpec,
+)
+from crmqa.profiles.templates import render_value
 
-_ABSENT = object()
+#: What `get_dotted` answers for a path the record does not have (None is a value).
+ABSENT = object()
+_ABSENT = ABSENT
 
 
 def get_dotted(record: dict[str, Any], path: str) -> Any:
@@ -65,30 +78,102 @@ def value_in(entity: EntitySpec, field: str, value: Any) -> Any:
     return mapping.get(value, value)
 
 
-def to_product(entity: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:
-    """A canonical record (or partial update) in the product's field names and values."""
+def split_related(entity: EntitySpec, record: dict[str, Any]
+                  ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(the record's own canonical fields, {related record name: its canonical fields})."""
+    own: dict[str, Any] = {}
+    related: dict[str, dict[str, Any]] = {}
+    for field, value in record.items():
+        name = entity.related_of.get(field)
+        if name is None:
+            own[field] = value
+        else:
+            related.setdefault(name, {})[field] = value
+    return own, related
+
+
+def composite_gaps(entity: EntitySpec, record: dict[str, Any]) -> list[str]:
+    """Canonical fields a partial update lacks to rebuild the composite fields it touches."""
+    gaps: list[str] = []
+    for spec in entity.composite.values():
+        given = [field for field in spec.from_ if field in record]
+        if given:
+            gaps += [field for field in spec.from_ if field not in record]
+    return gaps
+
+
+def _write_composite(product: str, spec: CompositeField, record: dict[str, Any]) -> Any:
+    values = {field: record.get(field) for field in spec.from_}
+    value = render_value(spec.write, values, f"composite.{product}.write")
+    return value.strip() if isinstance(value, str) else value
+
+
+def to_product(entity: EntitySpec, record: dict[str, Any],
+               current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A canonical record (or partial update) in the product's field names and values.
+
+    Fields the product has no equivalent for are left out; fields kept on a related record
+    are not this record's (see `split_related`); composite fields are built from their
+    canonical parts, taking parts a partial update lacks from `current` (the record as it
+    is). Raises UnmappedValue when a value is mapped to null.
+    """
     out: dict[str, Any] = {}
     for field, value in record.items():
+        if (not entity.has_equivalent(field) or field in entity.composite_of
+                or field in entity.related_of):
+            continue
         set_dotted(out, entity.product_field(field), value_out(entity, field, value))
+    for product, spec in entity.composite.items():
+        if any(field in record for field in spec.from_):
+            parts = {**{f: (current or {}).get(f) for f in spec.from_},
+                     **{f: record[f] for f in spec.from_ if f in record}}
+            parts = {f: value_out(entity, f, v) for f, v in parts.items()}
+            set_dotted(out, product, _write_composite(product, spec, parts))
+    return out
+
+
+def _read_composite(product: str, spec: CompositeField, value: Any,
+                    record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.split is not None:
+        match = re.search(spec.split, "" if value is None else str(value))
+        if match is not None:
+            out.update({name: group for name, group in match.groupdict().items()
+                        if name in spec.from_})
+    for field, template in spec.read.items():
+        out[field] = render_value(template, {"value": value, "record": record},
+                                  f"composite.{product}.read.{field}")
     return out
 
 
 def to_canonical(entity: EntitySpec, record: Any) -> Any:
     """A product record in canonical names; `id` always holds the product's id field.
 
-    Mapped fields come back under their canonical names; unmapped product fields pass through
-    unchanged (unless a mapped canonical field already took the name).
+    Mapped fields come back under their canonical names, composite fields split back into
+    theirs; unmapped product fields pass through unchanged (unless a mapped canonical field
+    already took the name, or the name is a canonical field the product has no equivalent
+    for).
     """
     if not isinstance(record, dict):
         return record
     out: dict[str, Any] = {}
     mapped_products = entity.reverse_fields
     for canonical, product in entity.fields.items():
+        if product is None:
+            continue
         value = get_dotted(record, product)
         if value is not _ABSENT:
             out[canonical] = value_in(entity, canonical, value)
+    composite_roots = set()
+    for product, spec in entity.composite.items():
+        composite_roots.add(product.split(".", 1)[0])
+        value = get_dotted(record, product)
+        if value is not _ABSENT:
+            for field, part in _read_composite(product, spec, value, record).items():
+                out[field] = value_in(entity, field, part)
     for key, value in record.items():
-        if key not in mapped_products and key not in out:
+        if (key not in mapped_products and key not in out and key not in composite_roots
+                and entity.has_equivalent(key)):
             out[key] = value_in(entity, key, value)
     ident = get_dotted(record, entity.id_field)
     if ident is not _ABSENT:
@@ -96,48 +181,162 @@ def to_canonical(entity: EntitySpec, record: Any) -> Any:
     return out
 
 
+def canonical_field_name(errors: ErrorShape, entity: EntitySpec | None, name: str
+                         ) -> list[str]:
+    """The canonical field(s) an error's field name stands for.
+
+    The profile's `errors.field_names` first, then the entity's field map (related records
+    included; a composite product field stands for each of its parts), then a canonical
+    name written in another case; else the name as given.
+    """
+    if name in errors.field_names:
+        return [errors.field_names[name]]
+    if entity is None:
+        return [name]
+    if name in entity.reverse_fields:
+        return [entity.reverse_fields[name]]
+    for spec in entity.related.values():
+        if name in spec.reverse_fields:
+            return [spec.reverse_fields[name]]
+    if name in entity.composite:
+        return list(entity.composite[name].from_)
+    lowered = name.casefold()
+    for product, canonical in entity.reverse_fields.items():
+        if product.casefold() == lowered:
+            return [canonical]
+    return [name]
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
 def field_errors(errors: ErrorShape, entity: EntitySpec | None, body: Any) -> dict[str, list[str]]:
-    """Field errors of an error answer, keyed by canonical field names."""
-    if errors.field_errors_path is None or not isinstance(body, dict | list):
+    """Field errors of an error answer, keyed by canonical field names.
+
+    From the structured errors at `field_errors_path` (dict or list shape; a list entry's
+    field key may hold several fields), and from `message_patterns` searched in the
+    messages (at `message_path`, and each list entry's message).
+    """
+    if not isinstance(body, dict | list):
         return {}
-    found = search_path(errors.field_errors_path, body)
     result: dict[str, list[str]] = {}
 
     def add(field: Any, message: Any) -> None:
-        name = str(field)
-        if entity is not None:
-            name = entity.reverse_fields.get(name, name)
+        fields = field if isinstance(field, list) else [field]
         messages = message if isinstance(message, list) else [message]
-        result.setdefault(name, []).extend(str(m) for m in messages)
+        for one in fields:
+            for name in canonical_field_name(errors, entity, str(one)):
+                result.setdefault(name, []).extend(str(m) for m in messages)
 
+    found = (search_path(errors.field_errors_path, body) if errors.field_errors_path
+             else None)
+    messages: list[str] = []
     if errors.shape == "dict" and isinstance(found, dict):
         for field, message in found.items():
             add(field, message)
     elif errors.shape == "list" and isinstance(found, list):
         for item in found:
-            if isinstance(item, dict) and errors.field_key in item:
-                add(item[errors.field_key], item.get(errors.message_key, ""))
+            if not isinstance(item, dict):
+                continue
+            message = item.get(errors.message_key, "")
+            if errors.field_key in item and item[errors.field_key] not in (None, "", []):
+                add(item[errors.field_key], message)
+            else:
+                messages += _texts(message)
+    if errors.message_patterns:
+        if errors.message_path:
+            messages += _texts(search_path(errors.message_path, body))
+        for text in dict.fromkeys(messages):
+            for pattern in errors.message_patterns:
+                for match in re.finditer(pattern, text):
+                    groups = match.groupdict()
+                    add(groups["field"], groups.get("message") or text)
     return result
 
 
+class NotSupported(ValueError):
+    """A filter or sort the product cannot express for a canonical field."""
+
+
 def filter_params(entity: EntitySpec, filters: dict[str, Any]) -> dict[str, Any]:
-    """Canonical filters (`status: qualified`) as the product's query parameters."""
+    """Canonical filters (`status: qualified`) as the product's parameters (or field names).
+
+    Raises UnmappedValue for a value with no equivalent, NotSupported for a field the
+    product cannot filter by (no equivalent, `list.filters` maps it to null, or it is part
+    of a composite or related field that `list.filters` does not name).
+    """
     params: dict[str, Any] = {}
+    named = entity.list_.filters
     for field, value in filters.items():
-        name = entity.list_.filters.get(field) or entity.product_field(field)
+        if field in named:
+            name = named[field]
+            if name is None:
+                raise NotSupported(f"the product cannot filter by {field} "
+                                   f"(list.filters.{field}: null)")
+        elif not entity.has_equivalent(field):
+            raise NotSupported(f"filter {field}: {entity.no_equivalent_reason(field)}")
+        elif field in entity.composite_of or field in entity.related_of:
+            raise NotSupported(f"the product cannot filter by {field}: it is part of "
+                               f"{_kept_in(entity, field)} (name a parameter for it in "
+                               "list.filters)")
+        else:
+            name = entity.product_field(field)
         params[name] = value_out(entity, field, value)
     return params
 
 
-def sort_params(spec: SortSpec, entity: EntitySpec, sort: str) -> dict[str, str]:
-    """A canonical sort (`last_name`, `-created_at`) in the product's syntax."""
+def _kept_in(entity: EntitySpec, field: str) -> str:
+    if field in entity.composite_of:
+        return f"composite field '{entity.composite_of[field]}'"
+    return f"related record '{entity.related_of[field]}'"
+
+
+def sort_key(spec: SortSpec, entity: EntitySpec, canonical: str) -> str:
+    """The product's sort key for a canonical field; NotSupported when there is none."""
+    if canonical in spec.fields:
+        key = spec.fields[canonical]
+        if key is None:
+            raise NotSupported(f"the product cannot sort by {canonical} "
+                               f"(list.sort.fields.{canonical}: null)")
+        return key
+    if not entity.has_equivalent(canonical):
+        raise NotSupported(f"sort by {canonical}: {entity.no_equivalent_reason(canonical)}")
+    if canonical in entity.composite_of or canonical in entity.related_of:
+        raise NotSupported(f"the product cannot sort by {canonical}: it is part of "
+                           f"{_kept_in(entity, canonical)} (name a key for it in "
+                           "list.sort.fields)")
+    return entity.product_field(canonical)
+
+
+def sort_value(spec: SortSpec, entity: EntitySpec, sort: str) -> dict[str, Any]:
+    """A canonical sort as the names a template sees: field, descending, direction,
+    canonical."""
     descending = sort.startswith("-")
-    field = entity.product_field(sort.lstrip("-+"))
+    canonical = sort.lstrip("-+")
+    return {"field": sort_key(spec, entity, canonical), "descending": descending,
+            "direction": spec.descending if descending else spec.ascending,
+            "canonical": canonical}
+
+
+def sort_params(spec: SortSpec, entity: EntitySpec, sort: str,
+                context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A canonical sort (`last_name`, `-created_at`) in the product's syntax."""
+    value = sort_value(spec, entity, sort)
+    field, descending, direction = value["field"], value["descending"], value["direction"]
     if spec.style == "prefix":
         return {spec.param: (spec.descending_prefix + field) if descending else field}
-    direction = spec.descending if descending else spec.ascending
     if spec.style == "suffix":
         return {spec.param: f"{field}{spec.separator}{direction}"}
+    if spec.style == "template":
+        assert spec.template is not None
+        rendered = render_value(spec.template, {**(context or {}), **value},
+                                "list.sort.template")
+        return {spec.param: rendered}
     return {spec.param: field, spec.direction_param: direction}
 
 
@@ -160,6 +359,7 @@ def page_params(pagination: Pagination, page: int | None, page_size: int | None)
 
 def rows_to_csv(entity: EntitySpec, columns: list[str], rows: list[dict[str, Any]]) -> str:
     """Canonical rows as a CSV file in the product's column names, header first."""
+    columns = [column for column in columns if entity.has_equivalent(column)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([entity.product_field(c) for c in columns])

@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -25,6 +26,7 @@ from urllib3.util.retry import Retry
 from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.events import DriverCall, emit
 from crmqa.drivers.api.redaction import Redactor
+from crmqa.profiles.templates import common_context, render_value
 
 CONNECT_RETRIES = 2
 MAX_EVIDENCE_BODY = 64_000
@@ -131,6 +133,12 @@ class ApiSession:
         self.sink: ExchangeSink | None = None
         self.before_send: Callable[[ApiSession], None] | None = None
         self.extra_headers: Callable[[str], dict[str, str]] | None = None
+        # The profile's own headers and query parameters for every request (templates), and
+        # the names its templates see: the environment, the target, this identity.
+        self.default_headers: dict[str, Any] = {}
+        self.default_params: dict[str, Any] = {}
+        self.template_context: dict[str, Any] = common_context(
+            os.environ, {"name": "", "base_url": self.base_url}, {"name": identity})
 
     def url_for(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -177,6 +185,16 @@ class ApiSession:
         url = self.url_for(path)
         if self.extra_headers is not None:
             headers = {**self.extra_headers(method), **(headers or {})}
+        if self.default_headers:
+            headers = {**as_header_values(self.rendered(self.default_headers, "headers")),
+                       **(headers or {})}
+        if self.default_params:
+            # A next-page link already carries the profile's parameters: never twice.
+            in_url = {name for name, _ in parse_qsl(urlsplit(url).query)}
+            defaults = {name: value for name, value
+                        in self.rendered(self.default_params, "params").items()
+                        if name not in in_url}
+            params = {**defaults, **(params or {})}
         timeout = timeout_s or self.timeout_s
         event_name = name or f"{method} {urlsplit(url).path}"
         start_wall = time.time()
@@ -213,6 +231,13 @@ class ApiSession:
         ))
         return exchange
 
+    def rendered(self, values: dict[str, Any], where: str,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Templated request parts (headers, parameters) for this identity, with what renders
+        to null or empty text left out."""
+        context = {**self.template_context, **(extra or {})}
+        return without_empty(render_value(values, context, where))
+
     def _display(self, url: str) -> str:
         parts = urlsplit(url)
         return self.redactor.url(parts.path + (f"?{parts.query}" if parts.query else ""))
@@ -230,6 +255,30 @@ class ApiSession:
 
     def close(self) -> None:
         self.http.close()
+
+
+def without_empty(values: Any) -> dict[str, Any]:
+    """Request parts without the entries that rendered to null or empty text."""
+    if not isinstance(values, dict):
+        return {}
+    return {name: value for name, value in values.items() if value is not None and value != ""}
+
+
+def as_header_values(values: dict[str, Any]) -> dict[str, str]:
+    """Header values as text (`true`, `7`, compact JSON for structures)."""
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            out[name] = json_text(value)
+        else:
+            out[name] = str(value)
+    return out
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _reason(exc: Exception) -> str:

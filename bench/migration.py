@@ -1,0 +1,209 @@
+"""Migration reconciliation at scale: crmqa's checks against a bare DuckDB comparison.
+
+    .venv/bin/python bench/migration.py [--rows 1000000] [--big 10000000] [--diff 0.007]
+
+Generates a legacy extract and a migrated extract of the same leads (CSV, with Cyrillic and
+Chinese names; `--diff` of the records damaged: dropped, added, a field changed), then, each in
+its own process so that peak memory is its own, and in the same run:
+- bare: one DuckDB SQL query that maps the legacy columns, joins on the key and counts the
+  differing records per field (what a person would write by hand);
+- crmqa: the migration workspace and the row_counts, missing, unexpected and fields checks,
+  keeping every differing row in CSV files;
+- datacompy, for reference, when it is installed (`pip install datacompy`).
+It prints wall time, peak RSS and the ratio to bare; `--big` adds a crmqa run on that many rows.
+Goal: crmqa <= 1.2x bare, <= 512 MB peak RSS at 1M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MAPPING = {
+    "email": {"from": "Email", "transform": ["trim", "lower"]},
+    "first_name": {"from": "FirstName", "transform": ["trim"]},
+    "last_name": {"from": "LastName", "transform": ["trim"]},
+    "status": {"from": "Status", "map": {"Open": "new", "Working": "contacted",
+                                         "Closed": "unqualified", "Won": "qualified"}},
+    "company": {"from": "Company"},
+    "notes": {"from": "Notes"},
+    "created_at": {"from": "Created", "transform": [{"timestamp": "%Y-%m-%d %H:%M:%S"}]},
+}
+FIRST = ["Ann", "Bob", "Иван", "Мария", "王", "李", "Zoë", "O'Neil", "José", "Ольга"]
+LAST = ["Lee", "Ray", "Петров", "Смирнова", "伟", "娜", "Noël", "D'Arcy", "García", "Иванова"]
+
+
+def generate(folder: Path, rows: int, diff: float) -> tuple[Path, Path]:
+    """Legacy and migrated CSVs of `rows` leads; `diff` of them damaged (DuckDB writes them)."""
+    import duckdb
+
+    legacy, migrated = folder / f"legacy-{rows}.csv", folder / f"migrated-{rows}.csv"
+    if legacy.exists() and migrated.exists():
+        return legacy, migrated
+    con = duckdb.connect()
+    first = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in FIRST) + "]"
+    last = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in LAST) + "]"
+    con.execute(f"""
+        CREATE TABLE legacy AS SELECT
+          i AS LegacyId,
+          list_extract({first}, (i % 10) + 1) AS FirstName,
+          list_extract({last}, ((i // 10) % 10) + 1) AS LastName,
+          'LEAD' || i || '@Example.test' AS Email,
+          list_extract(['Open', 'Working', 'Closed', 'Won'], (i % 4) + 1) AS Status,
+          'Company ' || (i % 5000) AS Company,
+          'note ' || md5(i::VARCHAR) AS Notes,
+          strftime(TIMESTAMP '2020-01-01' + to_seconds(i * 37), '%Y-%m-%d %H:%M:%S') AS Created
+        FROM range({rows}) t(i)""")
+    con.execute(f"COPY legacy TO '{legacy}' (HEADER)")
+    every = max(int(1 / diff), 1) if diff > 0 else rows + 1
+    # the faithful migration, then damage: every `every`-th record dropped, changed or added
+    con.execute(f"""
+        CREATE TABLE migrated AS SELECT
+          lower(trim(Email)) AS email, trim(FirstName) AS first_name, trim(LastName) AS last_name,
+          CASE Status WHEN 'Open' THEN 'new' WHEN 'Working' THEN 'contacted'
+                      WHEN 'Closed' THEN 'unqualified' ELSE 'qualified' END AS status,
+          Company AS company,
+          CASE WHEN LegacyId % {every} = 1 THEN left(Notes, 8) ELSE Notes END AS notes,
+          strftime(strptime(Created, '%Y-%m-%d %H:%M:%S'), '%Y-%m-%dT%H:%M:%S') AS created_at
+        FROM legacy WHERE LegacyId % {every} <> 0
+        UNION ALL SELECT 'extra' || i || '@example.test', 'X', 'Y', 'new', 'c', 'n',
+          '2024-01-01T00:00:00' FROM range({rows // every}) t(i)""")
+    con.execute(f"COPY migrated TO '{migrated}' (HEADER)")
+    con.close()
+    return legacy, migrated
+
+
+def bare(legacy: Path, migrated: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "512MB"})
+    fields = ["first_name", "last_name", "status", "company", "notes", "created_at"]
+    counts = ", ".join(f"count(*) FILTER (WHERE s.{f} IS DISTINCT FROM t.{f}) AS {f}"
+                       for f in fields)
+    row = con.execute(f"""
+        WITH s AS (SELECT lower(trim(Email)) AS email, trim(FirstName) AS first_name,
+                     trim(LastName) AS last_name,
+                     CASE Status WHEN 'Open' THEN 'new' WHEN 'Working' THEN 'contacted'
+                       WHEN 'Closed' THEN 'unqualified' WHEN 'Won' THEN 'qualified'
+                       ELSE Status END AS status, Company AS company, Notes AS notes,
+                     strftime(try_strptime(Created, '%Y-%m-%d %H:%M:%S'), '%Y-%m-%dT%H:%M:%S')
+                       AS created_at
+                   FROM read_csv('{legacy}', header = true, all_varchar = true)),
+             t AS (SELECT * FROM read_csv('{migrated}', header = true, all_varchar = true))
+        SELECT count(*) FILTER (WHERE t.email IS NULL) AS missing,
+               count(*) FILTER (WHERE s.email IS NULL) AS unexpected, {counts}
+        FROM s FULL OUTER JOIN t ON s.email = t.email""").fetchone()
+    assert row is not None
+    return dict(zip(["missing", "unexpected", *fields], map(int, row), strict=True))
+
+
+def crmqa(legacy: Path, migrated: Path, run_dir: Path) -> dict[str, int]:
+    from crmqa.migration.checks import run_check
+    from crmqa.migration.spec import MigrationSpec
+    from crmqa.migration.step import MigrationCheck
+    from crmqa.migration.workspace import Workspace
+
+    spec = MigrationSpec.model_validate({
+        "source": {"lead": {"file": str(legacy), "key": "LegacyId"}},
+        "target": {"lead": {"file": str(migrated), "key": "email"}},
+        "mapping": {"lead": MAPPING},
+    })
+    space = Workspace(spec, legacy.parent, run_dir)
+    found: dict[str, int] = {}
+    for name in ("row_counts", "missing", "unexpected", "fields"):
+        outcome = run_check(space, MigrationCheck(check=name, entity="lead"))
+        for key, value in outcome.data.items():
+            if isinstance(value, int):
+                found[f"{name}.{key}"] = value
+            elif isinstance(value, dict):
+                found.update({f"{name}.{k}": v for k, v in value.items()})
+    space.close()
+    return found
+
+
+def datacompy_run(legacy: Path, migrated: Path) -> dict[str, int]:
+    import datacompy  # type: ignore[import-not-found]
+    import pandas as pd  # type: ignore[import-untyped]
+
+    source = pd.read_csv(legacy, dtype=str)
+    source["email"] = source["Email"].str.strip().str.lower()
+    target = pd.read_csv(migrated, dtype=str)
+    compare = datacompy.Compare(source[["email", "Company"]].rename(
+        columns={"Company": "company"}), target[["email", "company"]], join_columns="email")
+    return {"mismatches": int(compare.count_matching_rows())}
+
+
+def child(kind: str, legacy: Path, migrated: Path, run_dir: Path) -> None:
+    """Run one variant and print its figures as JSON (in its own process)."""
+    started = time.perf_counter()
+    result = {"bare": bare, "datacompy": datacompy_run}.get(kind)
+    found = crmqa(legacy, migrated, run_dir) if result is None else result(legacy, migrated)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb, "found": found}))
+
+
+def measure(kind: str, legacy: Path, migrated: Path, run_dir: Path) -> dict | None:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(legacy), str(migrated), str(run_dir)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        print(f"  {kind}: {reason}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=0, help="also a crmqa run on this many rows")
+    parser.add_argument("--diff", type=float, default=0.007)
+    parser.add_argument("--repeat", type=int, default=2, help="best of this many")
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, legacy, migrated, run_dir = args.child
+        child(kind, Path(legacy), Path(migrated), Path(run_dir))
+        return
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="crmqa-bench-migration-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"load average {os.getloadavg()[0]:.1f}; files in {folder}")
+    sizes = [args.rows] + ([args.big] if args.big else [])
+    for rows in sizes:
+        started = time.perf_counter()
+        legacy, migrated = generate(folder, rows, args.diff)
+        mb = (legacy.stat().st_size + migrated.stat().st_size) / 1e6
+        print(f"\n{rows:,} rows ({mb:.0f} MB of CSV, generated in "
+              f"{time.perf_counter() - started:.1f} s)")
+        kinds = ["bare", "crmqa", "datacompy"] if rows == args.rows else ["crmqa"]
+        best: dict[str, dict] = {}
+        for kind in kinds:
+            for attempt in range(args.repeat if kind != "datacompy" else 1):
+                figures = measure(kind, legacy, migrated, folder / f"run-{kind}-{attempt}")
+                if figures and (kind not in best or figures["seconds"] < best[kind]["seconds"]):
+                    best[kind] = figures
+        base = best.get("bare", {}).get("seconds")
+        print(f"  {'what':<10} {'seconds':>8} {'peak MB':>8} {'x bare':>7}")
+        for kind, figures in best.items():
+            ratio = f"{figures['seconds'] / base:.2f}" if base else "-"
+            print(f"  {kind:<10} {figures['seconds']:>8.2f} {figures['peak_mb']:>8.0f} "
+                  f"{ratio:>7}")
+        if "bare" in best and "crmqa" in best:
+            print(f"  bare found   {best['bare']['found']}")
+            print(f"  crmqa found  {best['crmqa']['found']}")
+
+
+if __name__ == "__main__":
+    main()

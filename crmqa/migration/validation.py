@@ -1,0 +1,79 @@
+"""What the migration driver checks before anything runs: the section, the files, the columns.
+
+A `migrate:` step needs the plan's `migration:` section to know its entity; the source and
+target files must exist and be readable, and every column the mapping and the keys name must
+be there. Reading a file's columns is cheap (DuckDB samples the head); each file is read once
+per validation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from crmqa.drivers.base import StepCheckContext, StepProblem
+from crmqa.migration.driver import plan_migration
+from crmqa.migration.mapping import field_sql
+from crmqa.migration.spec import MigrationSpec
+from crmqa.migration.step import MigrateStep
+from crmqa.migration.tables import MigrationDataError, file_format, relation
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
+
+
+def check_migrate_step(step: object, context: StepCheckContext) -> list[StepProblem]:
+    """Problems with a `migrate:` step on this plan, found without a CRM."""
+    if not isinstance(step, MigrateStep):
+        return []
+    spec = plan_migration(context.plan)
+    entity = step.migrate.entity
+    where = ("migrate", "entity")
+    if spec is None:
+        return [StepProblem("a migrate step needs the plan's `migration:` section (source, "
+                            "target and mapping)", where)]
+    if entity not in spec.source or entity not in spec.target:
+        known = sorted(set(spec.source) & set(spec.target))
+        return [StepProblem(f"the plan's migration section has no source and target for "
+                            f"'{entity}' (it has: {', '.join(known) or 'none'})", where)]
+    try:
+        columns = _columns(spec, entity, context.base_dir, "source")
+        mapping = spec.mapping.get(entity, {})
+        for name, field_spec in mapping.items():
+            field_sql(name, field_spec, columns, context.base_dir, f"migration.mapping.{entity}")
+        for key in spec.source[entity].keys:
+            if key not in columns:
+                raise MigrationDataError(f"migration.source.{entity}.key: the source has no "
+                                         f"column '{key}' (columns: {', '.join(columns)})")
+        if spec.target[entity].file is not None:
+            _columns(spec, entity, context.base_dir, "target")
+        unknown = [f for f in step.migrate.fields or [] if f not in mapping]
+        if unknown:
+            raise MigrationDataError(f"fields {', '.join(unknown)} are not in the mapping of "
+                                     f"{entity}")
+    except MigrationDataError as error:
+        return [StepProblem(str(error), where)]
+    return []
+
+
+def _columns(spec: MigrationSpec, entity: str, base_dir: Path, side: str) -> list[str]:
+    table = spec.source[entity] if side == "source" else spec.target[entity]
+    assert table.file is not None
+    folders = search_folders(base_dir)
+    path = find_data_file(table.file, folders)
+    if path is None:
+        raise MigrationDataError(f"migration.{side}.{entity}: "
+                                 f"{missing_file_message(table.file, folders)}")
+    return list(_read_columns(path, path.stat().st_mtime_ns, file_format(path, table.format),
+                              table.table, table.encoding, table.delimiter))
+
+
+@cache
+def _read_columns(path: Path, _mtime: int, fmt: str, table: str | None, encoding: str,
+                  delimiter: str | None) -> tuple[str, ...]:
+    con = duckdb.connect()
+    try:
+        return tuple(relation(con, "probe", path, fmt, table=table, encoding=encoding,
+                              delimiter=delimiter))
+    finally:
+        con.close()

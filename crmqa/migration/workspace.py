@@ -1,0 +1,229 @@
+"""One DuckDB workspace per worker: each entity's mapped source, its target, and their diff.
+
+For an entity the workspace defines two views and builds one table, once:
+- view `src_<entity>`: the legacy rows mapped to canonical fields, with `__key` (the join key:
+  the target's key fields as the mapping makes them) and `__source_key` (the legacy key);
+- view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
+  `__key` from the target's key fields;
+- table `joined_<entity>`: one full outer join of the two (a single scan of each file), one
+  narrow row per joined record: the keys, `__missing` / `__unexpected`, a `d_<field>` flag per
+  compared field, and the two values of a field only where they differ (so the table stays
+  small however large the data: the values that agree are never stored).
+Checks query `joined_<entity>`; the few that need every value (duplicates, required,
+references) scan the views. DuckDB works out of core within `memory_limit`, spilling to the run
+folder, so the size of the data is bounded by disk, not memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from crmqa.migration.mapping import field_sql, normalised
+from crmqa.migration.spec import MigrationSpec, TargetTable
+from crmqa.migration.tables import MigrationDataError, file_format, quote, relation
+from crmqa.plan.files import find_data_file, missing_file_message, search_folders
+
+# Reads an entity's migrated records through the CRM: (entity, target spec) -> records.
+RecordReader = Callable[[str, TargetTable], list[dict[str, Any]]]
+
+
+@dataclass
+class Prepared:
+    """An entity ready to check: its tables, its fields, how each is compared, its counts."""
+
+    entity: str
+    fields: list[str]  # canonical fields mapped and present in the target
+    compare: dict[str, str]
+    source_rows: int
+    target_rows: int
+    matched: int  # records found on both sides
+    source_columns: list[str]
+    target_columns: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+class Workspace:
+    """The DuckDB connection of one worker and the entities prepared in it."""
+
+    def __init__(self, spec: MigrationSpec, base_dir: Path, run_dir: Path,
+                 read_records: RecordReader | None = None,
+                 required: Mapping[str, list[str]] | None = None) -> None:
+        self.spec = spec
+        # entity -> canonical fields the plan's requirements say are required
+        self.required = dict(required or {})
+        self.base_dir = base_dir
+        self.folder = run_dir / "migration"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "tmp").mkdir(exist_ok=True)
+        self.con = duckdb.connect(config={
+            "memory_limit": spec.memory_limit,
+            "temp_directory": str(self.folder / "tmp"),
+        })
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._read_records = read_records
+        self._prepared: dict[str, Prepared] = {}
+
+    def close(self) -> None:
+        self.con.close()
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(query, params or []).fetchall()
+
+    # ------------------------------------------------------------------ preparing
+
+    def source_view(self, entity: str) -> list[str]:
+        """The raw legacy rows of `entity` as view `raw_<entity>`; returns its columns."""
+        source = self.spec.source.get(entity)
+        if source is None:
+            raise MigrationDataError(f"the plan's migration section has no source '{entity}' "
+                                     f"(sources: {', '.join(self.spec.source) or 'none'})")
+        path = self._file(source.file, f"migration.source.{entity}")
+        return relation(self.con, f"raw_{entity}", path, file_format(path, source.format),
+                        table=source.table, encoding=source.encoding,
+                        delimiter=source.delimiter)
+
+    def prepared(self, entity: str) -> Prepared:
+        found = self._prepared.get(entity)
+        if found is None:
+            found = self._prepare(entity)
+            self._prepared[entity] = found
+        return found
+
+    def _prepare(self, entity: str) -> Prepared:
+        source = self.spec.source[entity]
+        target = self.spec.target.get(entity)
+        if target is None:
+            raise MigrationDataError(f"the plan's migration section has no target '{entity}'")
+        columns = self.source_view(entity)
+        mapping = self.spec.mapping.get(entity, {})
+        where = f"migration.mapping.{entity}"
+        expressions = {name: field_sql(name, spec, columns, self.base_dir, where)
+                       for name, spec in mapping.items()}
+        missing_keys = [key for key in target.keys if key not in expressions]
+        if missing_keys:
+            raise MigrationDataError(
+                f"migration.target.{entity}.key names {', '.join(missing_keys)}, which the "
+                f"mapping does not make: map it from the legacy key ({', '.join(source.keys)})")
+        for key in source.keys:
+            if key not in columns:
+                raise MigrationDataError(f"migration.source.{entity}.key: the source has no "
+                                         f"column '{key}' (columns: {', '.join(columns)})")
+        join_key = _joined([expressions[key] for key in target.keys])
+        legacy_key = _joined([quote(key) for key in source.keys])
+        selected = ", ".join(f"{sql} AS {quote(name)}" for name, sql in expressions.items())
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {quote('src_' + entity)} AS SELECT {join_key} AS __key, "
+            f"{legacy_key} AS __source_key{', ' + selected if selected else ''} "
+            f"FROM {quote('raw_' + entity)}")
+        target_columns = self._target_view(entity, target)
+        fields = [name for name in mapping if name in target_columns]
+        notes = [f"{name}: not in the migrated records, not compared"
+                 for name in mapping if name not in target_columns]
+        compare: dict[str, str] = {name: str(mapping[name].compare) for name in fields}
+        self._join(entity, fields, compare)
+        # A legacy record is counted once however many migrated records share its key; a
+        # migrated record once per legacy record it matched (duplicates are their own check).
+        distinct_sources, keyless, target_rows, matched = self.sql(
+            "SELECT count(DISTINCT __source_key) FILTER (WHERE NOT __unexpected), "
+            "count(*) FILTER (WHERE NOT __unexpected AND __source_key IS NULL), "
+            "count(*) FILTER (WHERE NOT __missing), "
+            "count(*) FILTER (WHERE NOT __missing AND NOT __unexpected) "
+            f"FROM {quote('joined_' + entity)}")[0]
+        return Prepared(entity, fields, compare, int(distinct_sources) + int(keyless),
+                        int(target_rows), int(matched), columns, target_columns, notes)
+
+    def _target_view(self, entity: str, target: TargetTable) -> list[str]:
+        """View `tgt_<entity>`: canonical fields as text, and `__key`; returns its fields."""
+        name = quote("tgt_" + entity)
+        if target.file is not None:
+            path = self._file(target.file, f"migration.target.{entity}")
+            columns = relation(self.con, f"tgtraw_{entity}", path,
+                               file_format(path, target.format), table=target.table,
+                               encoding=target.encoding, delimiter=target.delimiter)
+            renamed = {canonical: extract for canonical, extract in target.columns.items()}
+            fields = [c for c in columns if c not in renamed.values()] + list(renamed)
+            exprs = [f"{quote(renamed.get(f, f))} AS {quote(f)}" for f in fields]
+            origin = quote(f"tgtraw_{entity}")
+        else:
+            if self._read_records is None:
+                raise MigrationDataError("reading the target through the CRM needs a driver")
+            records = self._read_records(entity, target)
+            path = self.folder / f"target-{entity}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                for record in records:
+                    out.write(json.dumps({k: _text(v) for k, v in record.items()},
+                                         ensure_ascii=False) + "\n")
+            fields = sorted({key for record in records for key in record})
+            if not records:
+                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT NULL::VARCHAR AS "
+                                 "__key WHERE false")
+                return []
+            columns_spec = "{" + ", ".join(f"{_json_key(f)}: 'VARCHAR'" for f in fields) + "}"
+            origin = (f"read_json({_json_literal(str(path))}, format = 'newline_delimited', "
+                      f"columns = {columns_spec})")
+            exprs = [quote(f) for f in fields]
+        missing = [key for key in target.keys if key not in fields]
+        if missing:
+            raise MigrationDataError(
+                f"migration.target.{entity}.key: the migrated records have no field "
+                f"{', '.join(missing)} (fields: {', '.join(fields)})")
+        key = _joined([quote(k) for k in target.keys])
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {key} AS __key, "
+                         f"{', '.join(exprs)} FROM {origin}")
+        return fields
+
+    def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
+        source, target = quote("src_" + entity), quote("tgt_" + entity)
+        columns = []
+        for name in fields:
+            differs = (f"({normalised('s.' + quote(name), compare[name])} <> "
+                       f"{normalised('t.' + quote(name), compare[name])})")
+            columns += [f"{differs} AS {quote('d_' + name)}",
+                        f"CASE WHEN {differs} THEN s.{quote(name)} END AS {quote('s_' + name)}",
+                        f"CASE WHEN {differs} THEN t.{quote(name)} END AS {quote('t_' + name)}"]
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {quote('joined_' + entity)} AS "
+            "SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
+            "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
+            + "".join(f", {column}" for column in columns)
+            + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
+
+    def _file(self, name: str, where: str) -> Path:
+        folders = search_folders(self.base_dir)
+        found = find_data_file(name, folders)
+        if found is None:
+            raise MigrationDataError(f"{where}: {missing_file_message(name, folders)}")
+        return found
+
+    def export(self, query: str, name: str) -> Path:
+        """Write a query's rows to a CSV file in the run folder (evidence), return its path."""
+        path = self.folder / name
+        self.con.execute(f"COPY ({query}) TO {_json_literal(str(path))} (HEADER, DELIMITER ',')")
+        return path
+
+
+def _joined(parts: list[str]) -> str:
+    if len(parts) == 1:
+        return f"nullif(trim(CAST({parts[0]} AS VARCHAR)), '')"
+    return "concat_ws('|', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(
+        value)
+
+
+def _json_key(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _json_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,196 @@
+"""`crmqa calibrate`: grouping faults that cannot interact, blaming failures, the matrix.
+
+The logic is tested with a runner that answers like a sandbox would (a case fails when a
+fault it can see is on); the slow test runs the real command on plans/sandbox.yaml against
+real sandboxes and asserts that every seeded fault is caught with no false failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from crmqa.cli.calibrate import (
+    UNIVERSE,
+    Calibration,
+    RunResult,
+    calibrate,
+    case_surfaces,
+    cases_for,
+    check_grouping,
+    expand,
+    group_faults,
+    overlap,
+    result_key,
+    to_json,
+    to_markdown,
+)
+from crmqa.core.results import CaseResult, Outcome
+from crmqa.plan.loader import load_plan
+from crmqa.sandbox.faults import BY_NAME, CATALOGUE, Fault
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_PLAN = REPO_ROOT / "plans" / "sandbox.yaml"
+
+TINY_PLAN = """\
+id: tiny
+name: tiny
+system: {name: x}
+target: sandbox
+targets:
+  sandbox:
+    profile: sandbox
+    base_url: "{{ env.CRMQA_SANDBOX_URL | default('http://127.0.0.1:9') }}"
+    destructive_ok: true
+cases:
+  - id: SEARCH
+    title: search
+    steps: [{op: lead.search, with: {query: x}}]
+  - id: EDIT
+    title: edit
+    steps: [{op: lead.update, with: {id: 1, data: {title: x}}}]
+  - id: BOTH
+    title: edit then search
+    steps:
+      - {op: lead.update, with: {id: 1, data: {title: x}}}
+      - {op: lead.search, with: {query: x}}
+  - id: CASES
+    title: cases
+    steps: [{op: case.update, with: {id: 1, data: {status: closed}}}]
+  - id: PAGE
+    title: a page
+    steps: [{ui: open, target: lead_list}]
+"""
+
+
+def test_every_fault_touches_surfaces_that_exist() -> None:
+    for fault in CATALOGUE:
+        assert fault.touches, fault.name
+        for pattern in fault.touches:
+            assert expand([pattern]) & UNIVERSE, (fault.name, pattern)
+
+
+def test_faults_sharing_a_surface_never_share_a_sandbox() -> None:
+    groups = group_faults(CATALOGUE)
+    check_grouping(groups)
+    names = [fault.name for group in groups for fault in group]
+    assert sorted(names) == sorted(BY_NAME)
+    assert overlap(BY_NAME["search_case_sensitive"], BY_NAME["sql_injection_search"])
+    assert overlap(BY_NAME["viewer_can_edit"], BY_NAME["contact_timestamps_no_zone"])
+    assert not overlap(BY_NAME["case_status_skip"], BY_NAME["idor_leads"])
+    # Far fewer sandboxes than faults, and the same grouping every time.
+    assert len(groups) <= len(CATALOGUE) // 3
+    assert [[f.name for f in g] for g in group_faults(CATALOGUE)] == \
+        [[f.name for f in g] for g in groups]
+    with pytest.raises(AssertionError, match="share a surface"):
+        check_grouping([[BY_NAME["search_case_sensitive"], BY_NAME["slow_search"]]])
+
+
+def test_case_surfaces_come_from_operations_screens_and_requests() -> None:
+    plan = load_plan(SANDBOX_PLAN)
+    by_id = {c.case.id: c for c in plan.cases}
+    assert {"lead.create", "lead.search"} <= case_surfaces(by_id["LEAD-SEARCH-001"])
+    assert case_surfaces(by_id["SEC-COOKIE-001"]) == {"http"}
+    assert {"screen:lead_form", "screen:lead_detail"} <= case_surfaces(by_id["UI-LEAD-ADD-001"])
+    assert "screen:login" in case_surfaces(by_id["SEC-LOCK-001"])
+    chosen = cases_for(plan, expand(BY_NAME["case_status_skip"].touches))
+    assert "CASE-WF-003" in chosen and "LEAD-ADD-001" not in chosen
+
+
+def _result(case_id: str, outcome: Outcome) -> CaseResult:
+    return CaseResult(plan_id="tiny", case_id=case_id, title=case_id, category="functional",
+                      module="m", severity="normal", priority="medium", outcome=outcome)
+
+
+def _fault(name: str, *touches: str) -> Fault:
+    return Fault(name, "functional", name, touches)
+
+
+class Sandbox:
+    """Answers like a sandbox: a case fails when a fault in `breaks[case]` is switched on."""
+
+    def __init__(self, plan_ids: list[str], breaks: dict[str, set[str]]) -> None:
+        self.plan_ids = plan_ids
+        self.breaks = breaks
+        self.calls: list[tuple[str, tuple[str, ...], list[str] | None]] = []
+
+    def __call__(self, label: str, faults: Sequence[str], cases: Sequence[str] | None
+                 ) -> RunResult:
+        self.calls.append((label, tuple(faults), list(cases) if cases is not None else None))
+        results = {}
+        for case_id in cases if cases is not None else self.plan_ids:
+            broken = self.breaks.get(case_id, set()) & set(faults)
+            result = _result(case_id, Outcome.FAILED if broken else Outcome.PASSED)
+            results[result_key(result)] = result
+        return RunResult(label, tuple(faults), list(cases) if cases else None, results, 0.1, 0)
+
+
+def _tiny(tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "plan.yaml").write_text(TINY_PLAN, encoding="utf-8")
+    return load_plan(tmp_path / "plan.yaml")
+
+
+def test_failures_are_blamed_and_shared_cases_run_again_per_fault(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    search = _fault("search_bug", "lead.search")
+    edit = _fault("edit_bug", "lead.update")
+    workflow = _fault("workflow_bug", "case.update")
+    silent = _fault("silent_bug", "screen:lead_list")
+    sandbox = Sandbox([c.case.id for c in plan.cases],
+                      {"SEARCH": {"search_bug"}, "BOTH": {"search_bug", "edit_bug"},
+                       "CASES": {"workflow_bug"}})
+    result = calibrate(plan, sandbox, faults=[search, edit, workflow, silent], jobs=1)
+    caught = {d.fault.name: d.caught_by for d in result.detections}
+    assert caught == {"search_bug": ["BOTH", "SEARCH"], "edit_bug": ["BOTH"],
+                      "workflow_bug": ["CASES"], "silent_bug": []}
+    assert not result.ok  # silent_bug went uncaught
+    assert result.clean_failures == []
+    # The four faults share no surface: one sandbox, then BOTH again for each of its two.
+    labels = [call[0] for call in sandbox.calls]
+    assert labels == ["clean", "group-00", "group-00-search_bug", "group-00-edit_bug"]
+    assert sandbox.calls[1][2] == ["SEARCH", "EDIT", "BOTH", "CASES", "PAGE"]
+    assert sandbox.calls[2] == ("group-00-search_bug", ("search_bug",), ["BOTH"])
+    verdicts = {d.fault.name: (d.verdict, d.verdict_changed) for d in result.detections}
+    assert verdicts["silent_bug"] == ("ACCEPTED", False)
+    assert verdicts["search_bug"] == ("REJECTED", True)
+    text = to_markdown(result)
+    assert "| `silent_bug` | functional | **missed** |" in text
+    assert to_json(result)["scores"] == {"functional": {"caught": 3, "seeded": 4}}
+
+
+def test_a_clean_failure_fails_calibration(tmp_path: Path) -> None:
+    plan = _tiny(tmp_path)
+    sandbox = Sandbox([c.case.id for c in plan.cases], {"EDIT": {""}})
+
+    def flaky(label: str, faults: Sequence[str], cases: Sequence[str] | None) -> RunResult:
+        run = sandbox(label, (*faults, ""), cases)
+        return RunResult(label, tuple(faults), run.cases, run.results, 0.1, 1)
+
+    result: Calibration = calibrate(plan, flaky, faults=[_fault("x", "case.update")], jobs=1)
+    assert result.clean_failures == ["EDIT"]
+    assert not result.ok
+
+
+@pytest.mark.slow
+def test_calibrate_catches_every_seeded_fault_of_the_catalogue(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "crmqa.cli.main", "calibrate", str(SANDBOX_PLAN),
+         "--reports", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500, check=False,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    matrices = sorted(tmp_path.glob("calibrate-*/calibration.json"))
+    assert matrices, completed.stdout[-3000:] + completed.stderr[-3000:]
+    matrix = json.loads(matrices[-1].read_text(encoding="utf-8"))
+    missed = [f["name"] for f in matrix["faults"] if not f["caught"]]
+    assert matrix["clean"]["failures"] == [], matrix["clean"]
+    assert missed == [], completed.stdout[-4000:]
+    assert len(matrix["faults"]) == len(CATALOGUE) >= 40
+    assert completed.returncode == 0
+    assert (matrices[-1].parent / "calibration.md").exists()

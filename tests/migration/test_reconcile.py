@@ -1,0 +1,177 @@
+"""Reconciliation checks through real DuckDB on real files: each check sees what it should."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from crmqa.migration.checks import run_check
+from crmqa.migration.spec import MigrationSpec
+from crmqa.migration.step import MigrationCheck
+from crmqa.migration.tables import MigrationDataError
+from crmqa.migration.workspace import Workspace
+
+LEGACY = [
+    ["LegacyId", "FirstName", "LastName", "Email", "Status", "Notes", "Created", "Amount"],
+    ["1", "Ann", "Lee", " ANN@x.test ", "Open", "hello", "2024-01-01 10:00:00", "10.50"],
+    ["2", "Иван", "Петров", "ivan@x.test", "Working", "две\nстроки", "2024-01-02 10:00:00",
+     "3"],
+    ["3", "王", "伟", "wang@x.test", "Open", 'say "hi"', "2024-01-03 10:00:00", "7"],
+    ["4", "Bob", "Ray", "bob@x.test", "Closed", "x" * 300, "2024-01-04 10:00:00", "1.25"],
+    ["5", "Zoë", "Noël", "not-an-email", "Open", "", "2024-01-05 10:00:00", "0"],
+]
+# what a faithful migration makes of LEGACY (the expected side)
+MIGRATED = [
+    ["email", "first_name", "last_name", "status", "notes", "created_at", "amount"],
+    ["ann@x.test", "Ann", "Lee", "new", "hello", "2024-01-01T10:00:00", "10.5"],
+    ["ivan@x.test", "Иван", "Петров", "contacted", "две\nстроки", "2024-01-02T10:00:00", "3"],
+    ["wang@x.test", "王", "伟", "new", 'say "hi"', "2024-01-03T10:00:00", "7"],
+    ["bob@x.test", "Bob", "Ray", "unqualified", "x" * 300, "2024-01-04T10:00:00", "1.25"],
+    ["not-an-email", "Zoë", "Noël", "new", "", "2024-01-05T10:00:00", "0"],
+]
+
+MAPPING = {
+    "email": {"from": "Email", "transform": ["trim", "lower"]},
+    "first_name": {"from": "FirstName"},
+    "last_name": {"from": "LastName"},
+    "status": {"from": "Status", "map": {"Open": "new", "Working": "contacted",
+                                         "Closed": "unqualified"}},
+    "notes": {"from": "Notes"},
+    "created_at": {"from": "Created", "transform": [{"timestamp": "%Y-%m-%d %H:%M:%S"}],
+                   "compare": "timestamp"},
+    "amount": {"from": "Amount", "compare": "number"},
+}
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def workspace(tmp_path: Path, migrated: list[list[str]], source: dict | None = None,
+              **extra) -> Workspace:
+    write_csv(tmp_path / "legacy.csv", LEGACY)
+    write_csv(tmp_path / "migrated.csv", migrated)
+    spec = MigrationSpec.model_validate({
+        "source": {"lead": source or {"file": "legacy.csv", "key": "LegacyId"}},
+        "target": {"lead": {"file": "migrated.csv", "key": "email"}},
+        "mapping": {"lead": MAPPING},
+        "quality": {"lead": {"email": ["Email"], "duplicates": [["FirstName", "LastName"]]}},
+        **extra,
+    })
+    return Workspace(spec, tmp_path, tmp_path / "run")
+
+
+def check(space: Workspace, name: str, **kwargs) -> dict[str, tuple[bool, object]]:
+    outcome = run_check(space, MigrationCheck(check=name, entity="lead", **kwargs))
+    return {c.name: (c.ok, c.actual) for c in outcome.checks}
+
+
+def changed(rows: list[list[str]], row: int, column: str, value: str) -> list[list[str]]:
+    copy = [list(r) for r in rows]
+    copy[row][copy[0].index(column)] = value
+    return copy
+
+
+def test_a_faithful_migration_passes_every_check(tmp_path: Path) -> None:
+    space = workspace(tmp_path, MIGRATED)
+    for name in ("row_counts", "missing", "unexpected", "fields", "text_roundtrip",
+                 "truncation", "precision", "duplicates"):
+        results = check(space, name)
+        assert all(ok for ok, _ in results.values()), (name, results)
+    assert check(space, "required", fields=["email", "last_name"]) == {
+        "lead.email filled": (True, "0 of 5 (0.00%)"),
+        "lead.last_name filled": (True, "0 of 5 (0.00%)")}
+
+
+def test_each_kind_of_damage_is_caught_by_its_check(tmp_path: Path) -> None:
+    bob = changed(changed(MIGRATED, 4, "notes", "x" * 255), 4, "status", "new")[4]
+    damaged = [MIGRATED[0],
+               changed(MIGRATED, 1, "created_at", "2024-01-01T13:00:00")[1],  # time zone
+               changed(MIGRATED, 2, "notes", "две строки")[2],  # a line break lost
+               bob,  # notes cut at 255, a picklist value mapped wrongly
+               MIGRATED[5],
+               ["extra@x.test", "X", "Y", "new", "", "2024-01-06T10:00:00", "1"]]
+    # wang@x.test (non-Latin name) is dropped; extra@x.test was never in the source
+    space = workspace(tmp_path, damaged)
+    assert check(space, "row_counts") == {"lead rows": (True, 5)}  # the counts hide it...
+    assert check(space, "missing")["lead missing records"] == (False, "1 of 5 (20.00%)")
+    assert check(space, "unexpected")["lead unexpected records"][0] is False
+    fields = check(space, "fields")
+    assert {name for name, (ok, _) in fields.items() if not ok} == {
+        "lead.created_at", "lead.notes", "lead.status"}
+    assert check(space, "text_roundtrip")["lead.notes"][0] is False
+    assert check(space, "truncation")["lead.notes"] == (False, "1 of 4 (25.00%)")
+    assert check(space, "precision")["lead.created_at"][0] is False
+    # every differing row is kept, with the legacy key, in the run folder
+    rows = (tmp_path / "run" / "migration" / "fields-lead-status.csv").read_text().splitlines()
+    assert rows == ["key,legacy_key,expected,migrated", "bob@x.test,4,unqualified,new"]
+
+
+def test_a_rate_can_be_allowed(tmp_path: Path) -> None:
+    damaged = [*MIGRATED[:4], changed(MIGRATED, 4, "status", "new")[4], MIGRATED[5]]
+    space = workspace(tmp_path, damaged)
+    assert check(space, "fields", fields=["status"], max_rate=0.25) == {
+        "lead.status": (True, "1 of 5 (20.00%)")}
+    assert check(space, "fields", fields=["status"])["lead.status"][0] is False
+
+
+def test_duplicates_on_both_sides(tmp_path: Path) -> None:
+    space = workspace(tmp_path, [*MIGRATED, MIGRATED[1]])
+    assert check(space, "duplicates") == {
+        "lead migrated duplicates": (False, "1 of 6 (16.67%)"),
+        "lead source duplicates": (True, "0 of 5 (0.00%)")}
+
+
+def test_the_data_quality_report_is_a_report_unless_a_rate_is_set(tmp_path: Path) -> None:
+    space = workspace(tmp_path, MIGRATED)
+    report = check(space, "source_quality")
+    assert report["Email e-mail"] == (True, "1 of 5 (20.00%)")  # counted, not failed
+    assert check(space, "source_quality", max_rate=0)["Email e-mail"][0] is False
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "sqlite", "parquet", "tsv"])
+def test_sources_in_other_formats(tmp_path: Path, kind: str) -> None:
+    if kind == "xlsx":
+        book = Workbook()
+        for row in LEGACY:
+            book.active.append(row)
+        book.save(tmp_path / "legacy.xlsx")
+        source = {"file": "legacy.xlsx", "key": "LegacyId"}
+    elif kind == "sqlite":
+        with sqlite3.connect(tmp_path / "legacy.db") as db:
+            db.execute(f"CREATE TABLE leads ({', '.join(LEGACY[0])})")
+            db.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * len(LEGACY[0]))})",
+                           LEGACY[1:])
+        source = {"file": "legacy.db", "table": "leads", "key": "LegacyId"}
+    elif kind == "parquet":
+        import duckdb
+
+        write_csv(tmp_path / "tmp.csv", LEGACY)
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{tmp_path / 'tmp.csv'}', all_varchar=true))"
+                   f" TO '{tmp_path / 'legacy.parquet'}'")
+        source = {"file": "legacy.parquet", "key": "LegacyId"}
+    else:
+        with (tmp_path / "legacy.tsv").open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle, delimiter="\t").writerows(LEGACY)
+        source = {"file": "legacy.tsv", "key": "LegacyId"}
+    space = workspace(tmp_path, MIGRATED, source=source)
+    assert all(ok for ok, _ in check(space, "fields").values())
+
+
+def test_set_up_mistakes_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "latin.csv").write_bytes("LegacyId,FirstName\n1,Zo\xeb\n".encode("latin-1"))
+    space = workspace(tmp_path, MIGRATED, source={"file": "latin.csv", "key": "LegacyId"})
+    with pytest.raises(MigrationDataError, match=r"latin\.csv is not valid utf-8 text"):
+        check(space, "fields")
+    space = workspace(tmp_path, MIGRATED, source={"file": "legacy.csv", "key": "LegacyID"})
+    with pytest.raises(MigrationDataError, match=r"the source has no column 'LegacyID'"):
+        check(space, "fields")
+    space = workspace(tmp_path, MIGRATED, source={"file": "nope.csv", "key": "LegacyId"})
+    with pytest.raises(MigrationDataError, match=r"data file 'nope\.csv' not found"):
+        check(space, "fields")
