@@ -161,6 +161,8 @@ def _requests(stats_file: Path) -> tuple[int, float, float]:
     rows = json.loads(stats_file.read_text())
     measured = [row for row in rows if row["name"] == "lead.get"]
     count = sum(row["num_requests"] for row in measured)
+    if not count:  # its users never got past logging in (a slow login on a busy machine)
+        return 0, 0.0, 0.0
     start = min(row["start_time"] for row in measured)
     end = max(row["last_request_timestamp"] for row in measured)
     return count, start, end
@@ -259,6 +261,10 @@ def main() -> None:
         label = f"{name}, {'1 process' if not workers else 'master + 2 workers'}"
         per = result.capacity_rps
         print(f"{label:<28}{result.rps:>12.1f}{result.cpu_ms_per_request:>12.3f}{per:>22.0f}")
+    missing = [f"{name}, {workers} workers" for name in ("raw", "crmqa") for workers in (0, 2)
+               if (name, workers) not in best]
+    if missing:
+        sys.exit(f"no measurement for {', '.join(missing)}: run longer (--seconds)")
     raw1, crmqa1 = best[("raw", 0)], best[("crmqa", 0)]
     crmqa2 = best[("crmqa", 2)]
     print()
