@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "ledger": {"core", "plan", "gates"},
     "reports": {"core", "plan", "gates", "ledger"},
     "sandbox": {"core"},
+    # A kind of work (its section model, rules, driver and Locust runtime) sits with drivers.
+    "load": {"core", "plan", "profiles", "checks", "drivers"},
 }
 
 

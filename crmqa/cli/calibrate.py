@@ -40,6 +40,7 @@ from crmqa.cli.calibrate_select import CASES_ENV
 from crmqa.core.errors import CrmqaError
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_screens
+from crmqa.plan.case_sections import section_steps, sections_of
 from crmqa.plan.loaded import LoadedCase, LoadedPlan
 from crmqa.plan.models import OpStep, RequestStep, UiStep, WaitStep
 from crmqa.sandbox.faults import CATALOGUE, Fault
@@ -95,6 +96,24 @@ def _step_surfaces(step: Any) -> set[str]:
     return set(surfaces()) if callable(surfaces) else set()
 
 
+class _SectionStep:
+    """A case section (`load:`) as the one step it runs as, with its inner steps' surfaces."""
+
+    def __init__(self, inner: list[Any]) -> None:
+        self.inner = inner
+
+    def surfaces(self) -> set[str]:
+        return set().union(*(_step_surfaces(step) for step in self.inner))
+
+
+def _section_steps(case: Any) -> list[_SectionStep]:
+    """One step per case section, after the case's steps, as the engine runs them."""
+    inner: dict[str, list[Any]] = {key: [] for key, _ in sections_of(case)}
+    for path, step in section_steps(case):
+        inner[str(path[0])].append(step)
+    return [_SectionStep(steps) for steps in inner.values()]
+
+
 def case_surfaces(case: LoadedCase) -> frozenset[str]:
     """The surfaces a case uses: its operations, the screens it acts on, `http`."""
     return frozenset().union(*step_surfaces(case))
@@ -106,7 +125,7 @@ def step_surfaces(case: LoadedCase) -> list[frozenset[str]]:
     body = case.case
     out: list[frozenset[str]] = []
     screen: set[str] = set()
-    for step in (*body.setup, *body.steps, *body.teardown):
+    for step in (*body.setup, *body.steps, *_section_steps(body), *body.teardown):
         found = _step_surfaces(step)
         if isinstance(step, UiStep):
             if found:

@@ -96,6 +96,14 @@ def cli() -> None:
 @click.option("--ui-timeout", type=float, metavar="S", callback=_ui_value("--crmqa-ui-timeout"),
               help="default bound of a UI step in seconds, at most 10 (default: 5)")
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
+@click.option("--confirm-load", is_flag=True,
+              help="allow load cases against a target that is not on this machine")
+@click.option("--load-workers", type=click.IntRange(0, 256), metavar="N",
+              help="run each load on a Locust master and N worker processes")
+@click.option("--load-external-workers", type=click.IntRange(0, 256), metavar="N",
+              help="also wait for N Locust workers started elsewhere (crmqa load-worker)")
+@click.option("--load-bind", metavar="HOST:PORT",
+              help="where the Locust master listens for workers (default: 127.0.0.1:5557)")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -114,10 +122,18 @@ def run(
     slow_mo: float | None,
     ui_timeout: float | None,
     html: bool,
+    confirm_load: bool,
+    load_workers: int | None,
+    load_external_workers: int | None,
+    load_bind: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
     from crmqa.cli.running import run_plan
+    from crmqa.load.options import pytest_load_arguments
+
+    load_args = pytest_load_arguments(confirm=confirm_load, workers=load_workers,
+                                      external_workers=load_external_workers, bind=load_bind)
 
     code = run_plan(
         plan,
@@ -136,10 +152,23 @@ def run(
         slow_mo=slow_mo,
         ui_timeout=ui_timeout,
         render_html=html,
-        extra=list(pytest_args),
+        extra=[*load_args, *pytest_args],
         console=console,
     )
     sys.exit(code)
+
+
+@cli.command("load-worker")
+@click.option("--master", "master", required=True, metavar="HOST[:PORT]",
+              help="the Locust master of a `crmqa run --load-external-workers N` (port 5557)")
+def load_worker(master: str) -> None:
+    """Lend this machine to a load: a Locust worker that takes its work from the master.
+
+    Needs crmqa installed and the target's credential variables set, as for a run.
+    """
+    from crmqa.load.distributed import run_worker
+
+    sys.exit(run_worker(master))
 
 
 @cli.command()

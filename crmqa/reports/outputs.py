@@ -112,7 +112,7 @@ def write_run_outputs(
     """
     run_dir = Path(run_dir)
     today = verdict.evaluated_on or date.today()
-    summary = build_summary(run_info, results, verdict, defects, plan)
+    summary = build_summary(run_info, results, verdict, defects, plan, run_dir)
     files = {
         run_dir / "verdict.json": json.dumps(
             verdict_document(verdict, run_info, results), indent=2, ensure_ascii=False

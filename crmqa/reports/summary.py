@@ -8,6 +8,8 @@ names come from the CRM under test and may hold markup.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import csv
 import io
 from collections import Counter
@@ -65,6 +67,18 @@ class LeftoverLine:
 
 
 @dataclass
+class Figure:
+    """A picture a case asked to show in the summary (a load's charts): embedded in the HTML
+    page (it opens from disk), linked from the Markdown one."""
+
+    case_id: str
+    title: str
+    name: str
+    link: str  # relative to the run folder when it is inside it
+    data_uri: str  # "" when the file is gone
+
+
+@dataclass
 class WaiverLine:
     case_id: str
     owner: str
@@ -111,6 +125,7 @@ class Summary:
     defects: list[Defect] = field(default_factory=list)
     leftovers: list[LeftoverLine] = field(default_factory=list)
     tables: list[CaseTables] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
@@ -187,8 +202,12 @@ def build_summary(
     verdict: Verdict,
     defects: Sequence[Defect],
     plan: Plan,
+    run_dir: Path | None = None,
 ) -> Summary:
-    """Collect the numbers and lists of the summary from a concluded run."""
+    """Collect the numbers and lists of the summary from a concluded run.
+
+    `run_dir` is where figure links start from (the run folder); images are embedded.
+    """
     today = verdict.evaluated_on or date.today()
     severities = [level.name for level in plan.scales.severity]
     applied = {
@@ -218,6 +237,7 @@ def build_summary(
             for left in r.leftovers
         ],
         tables=_tables(results),
+        figures=_figures(results, run_dir),
         waivers=[
             WaiverLine(
                 case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,
@@ -236,6 +256,29 @@ def build_summary(
             ),
         ),
     )
+
+
+def _figures(results: Sequence[CaseResult], run_dir: Path | None) -> list[Figure]:
+    """Every image attachment a case marked `show_in_summary`, in case order."""
+    found = []
+    for result in results:
+        for step in result.steps:
+            for attachment in step.attachments:
+                if not (attachment.show_in_summary and attachment.path
+                        and attachment.mime_type.startswith("image/")):
+                    continue
+                path = Path(attachment.path)
+                link = str(path)
+                if run_dir is not None:
+                    with contextlib.suppress(ValueError):
+                        link = str(path.resolve().relative_to(Path(run_dir).resolve()))
+                data = ""
+                if path.is_file():
+                    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+                    data = f"data:{attachment.mime_type};base64,{encoded}"
+                found.append(Figure(result.case_id + _params_suffix(result), result.title,
+                                    attachment.name, link, data))
+    return found
 
 
 # --------------------------------------------------------------------------- rendering

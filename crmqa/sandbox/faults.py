@@ -193,6 +193,19 @@ CATALOGUE: tuple[Fault, ...] = (
           ("screen:lead_form", "screen:lead_edit", "screen:lead_detail")),
 )
 
+# ----------------------------------------------------------- faults under concurrency
+# Defects that show only when requests overlap (crmqa/sandbox/contention.py): a functional
+# case, one request at a time, never meets them; a load case does. Kept apart from the list
+# above so that the two grow without touching each other.
+CONCURRENCY_FAULTS: tuple[Fault, ...] = (
+    Fault("concurrent_writes_fail", "performance",
+          "when more than 3 lead writes overlap, the others answer 500 'database is locked'",
+          # The API only: the web forms write one at a time through another route.
+          touches=("lead.create", "lead.update", "lead.delete", "lead.import")),
+)
+CATALOGUE = (*CATALOGUE, *CONCURRENCY_FAULTS)
+# -----------------------------------------------------------------------------------------
+
 BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOGUE}
 
 

@@ -28,6 +28,7 @@ from crmqa.cli.calibrate import (
     group_faults,
     overlap,
     result_key,
+    step_surfaces,
     to_json,
     to_markdown,
 )
@@ -101,6 +102,10 @@ def test_case_surfaces_come_from_operations_screens_and_requests() -> None:
     assert "screen:login" in case_surfaces(by_id["SEC-LOCK-001"])
     chosen = cases_for(plan, expand(BY_NAME["case_status_skip"].touches))
     assert "CASE-WF-003" in chosen and "LEAD-ADD-001" not in chosen
+    # a case section (`load:`) runs as one step that uses its inner steps' surfaces
+    load = by_id["PERF-CONC-001"]
+    assert step_surfaces(load)[-1] == {"lead.create", "lead.update", "lead.delete"}
+    assert "PERF-CONC-001" in cases_for(plan, expand(BY_NAME["concurrent_writes_fail"].touches))
 
 
 def _result(case_id: str, outcome: Outcome) -> CaseResult:

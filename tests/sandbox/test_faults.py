@@ -18,6 +18,9 @@ import pytest
 import requests
 from sandbox_data import csrf_from, new_lead, ui_login, unique_email, unique_word
 
+# Probes of the faults that show only under concurrency live with their own tests.
+from test_concurrency_faults import concurrent_writes_fail  # noqa: F401
+
 from crmqa.sandbox.faults import BY_NAME, CATALOGUE
 from crmqa.sandbox.testing import SandboxClient, SandboxHandle
 
