@@ -81,6 +81,8 @@ def cli() -> None:
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives reports/<run-id>/")
 @click.option("--run-id", help="name of the run folder (default: time + random)")
+@click.option("--build", help="the build or version under test (default: the plan's "
+              "system.version); the campaign tracks defects across builds")
 @click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
               help="keep requests, screenshots and traces (default: retain-on-failure)")
 @click.option("--headed", is_flag=True, help="show the browser for UI steps")
@@ -105,6 +107,7 @@ def run(
     workers: int,
     reports: Path,
     run_id: str | None,
+    build: str | None,
     evidence: str | None,
     headed: bool,
     viewport: str | None,
@@ -127,6 +130,7 @@ def run(
         workers=workers,
         reports=reports,
         run_id=run_id,
+        build=build,
         evidence=evidence,
         headed=headed,
         viewport=viewport,
@@ -337,6 +341,15 @@ def calibrate(plan: Path, faults: str, jobs: int | None, reports: Path) -> None:
     console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
                   soft_wrap=True)
     sys.exit(0 if result.ok else 1)
+
+
+def _add_subgroups() -> None:
+    from crmqa.cli.campaign import campaign
+
+    cli.add_command(campaign)
+
+
+_add_subgroups()
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ def pytest_arguments(
     workers: int = 1,
     reports: Path = Path("reports"),
     run_id: str | None = None,
+    build: str | None = None,
     evidence: str | None = None,
     headed: bool = False,
     viewport: str | None = None,
@@ -61,6 +62,8 @@ def pytest_arguments(
         args += ["-n", str(workers), "--dist", "loadgroup"]
     if run_id:
         args += ["--crmqa-run-id", run_id]
+    if build:
+        args += ["--crmqa-build", build]
     if evidence:
         args += ["--crmqa-evidence", evidence]
     if headed:
