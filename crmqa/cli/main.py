@@ -265,6 +265,29 @@ def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("run", required=False)
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="plan file to describe (default: the one the run recorded)")
+@click.option("--pdf/--no-pdf", default=False,
+              help="also print each document to PDF with Chromium (CHROMIUM_PATH)")
+def documents(run: str | None, reports: Path, plan_path: Path | None, pdf: bool) -> None:
+    """Write the test plan, test case specification (HTML and CSV), defect report, test
+    completion report and traceability matrix of RUN (default: the latest run) into
+    RUN/documents/."""
+    from crmqa.cli.running import write_run_documents
+
+    write_run_documents(find_run(reports, run), plan_path, pdf=pdf, console=console)
+
+
+def find_run(reports: Path, run: str | None) -> Path:
+    from crmqa.cli.running import find_run_dir
+
+    return find_run_dir(reports, run)
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Scaffold a plan, a target profile and a suite in DIRECTORY."""

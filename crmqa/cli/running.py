@@ -177,6 +177,24 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
     return conclusion.exit_code
 
 
+def write_run_documents(
+    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console
+) -> list[Path]:
+    """Write the documents of a concluded run (and their PDFs when asked); print where."""
+    from crmqa.reports.documents import documents_for_run, write_documents
+
+    written = write_documents(documents_for_run(run_dir, plan_path), run_dir)
+    if pdf:
+        from crmqa.reports.pdf import print_pdfs
+
+        written += print_pdfs([path for path in written if path.suffix == ".html"])
+    console.print(
+        f"Documents:      [bold]{escape(str(run_dir / 'documents'))}[/] ({len(written)} files)",
+        soft_wrap=True,
+    )
+    return written
+
+
 def run_demo(
     plan: Path, *, faults: str, workers: int, render_html: bool, console: Console
 ) -> int:
