@@ -325,7 +325,8 @@ def cases_csv(documents: DocumentSet) -> str:
         preconditions = "; ".join(
             line.name or line.action for line in spec.steps if line.phase == "setup"
         ) + ("; depends on " + ", ".join(case.depends_on) if case.depends_on else "")
-        for line in [s for s in spec.steps if s.phase != "setup"] or [None]:
+        lines: list[StepLine | None] = [s for s in spec.steps if s.phase != "setup"]
+        for line in lines or [None]:
             row = [
                 case.id, case.title, case.category.value, case.module, case.severity,
                 case.priority, ", ".join(case.requirements), ", ".join(case.tags),
