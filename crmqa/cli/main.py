@@ -98,6 +98,8 @@ def cli() -> None:
 @click.option("--ui-timeout", type=float, metavar="S", callback=_ui_value("--crmqa-ui-timeout"),
               help="default bound of a UI step in seconds, at most 10 (default: 5)")
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
+@click.option("--documents", "documents_format", type=click.Choice(["html", "pdf"]),
+              help="also write the documents (crmqa documents): html, or html and pdf")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -117,6 +119,7 @@ def run(
     slow_mo: float | None,
     ui_timeout: float | None,
     html: bool,
+    documents_format: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
@@ -140,6 +143,7 @@ def run(
         slow_mo=slow_mo,
         ui_timeout=ui_timeout,
         render_html=html,
+        documents=documents_format,
         extra=list(pytest_args),
         console=console,
     )

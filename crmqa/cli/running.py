@@ -88,6 +88,7 @@ def run_plan(
     *,
     console: Console,
     render_html: bool = False,
+    documents: str | None = None,
     **options: object,
 ) -> int:
     """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
@@ -127,6 +128,13 @@ def run_plan(
             console.print(f"Allure report:  [bold]{escape(str(index))}[/]", soft_wrap=True)
         except CrmqaError as error:
             console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
+    if documents:
+        try:
+            write_run_documents(run_dir, plan, pdf=documents == "pdf", console=console)
+        except CrmqaError as error:
+            # the verdict stands: documents are a view of it, and can be written later
+            console.print(f"[yellow]Documents not written:[/] {escape(str(error))} "
+                          f"(try `crmqa documents {escape(str(run_dir))}`)", soft_wrap=True)
     console.print(
         f"Test summary:   [bold]{escape(str(run_dir / 'summary.html'))}[/] (and summary.md)",
         soft_wrap=True,

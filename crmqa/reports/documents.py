@@ -109,13 +109,26 @@ class TraceRow:
 
 
 @dataclass
+class Evidence:
+    """A piece of evidence of a failure: a file (linked) or a text kept inline (redacted)."""
+
+    label: str
+    link: str = ""  # relative to the documents folder
+    text: str = ""
+
+
+# characters of an inline evidence text shown in the defect report; the Allure report has all
+EVIDENCE_LIMIT = 4000
+
+
+@dataclass
 class DefectEntry:
     """A defect of the defect report: its story, how to reproduce it, and the evidence."""
 
     story: DefectStory
     case: CaseSpec | None
     failed_steps: list[tuple[int, str, str, str]]  # number, name, action, message
-    evidence: list[tuple[str, str]]  # name, link relative to the documents folder
+    evidence: list[Evidence]
 
 
 @dataclass
@@ -207,17 +220,22 @@ def case_steps(case: Case) -> list[StepLine]:
     return lines
 
 
-def _evidence(result: CaseResult, run_dir: Path) -> list[tuple[str, str]]:
-    links = []
+def _evidence(result: CaseResult, run_dir: Path) -> list[Evidence]:
+    found = []
     for step in result.steps:
         for attachment in step.attachments:
+            label = f"step {step.number}: {attachment.name}"
             if attachment.path:
                 path = Path(attachment.path)
                 if not path.is_absolute():
                     path = run_dir / path
-                links.append((f"step {step.number}: {attachment.name}",
-                              _relative(path, run_dir / DOCUMENTS_DIR)))
-    return links
+                found.append(Evidence(label, link=_relative(path, run_dir / DOCUMENTS_DIR)))
+            elif attachment.text:
+                text = attachment.text
+                if len(text) > EVIDENCE_LIMIT:
+                    text = text[:EVIDENCE_LIMIT] + "\n… (cut; the Allure report has it all)"
+                found.append(Evidence(label, text=text))
+    return found
 
 
 def _relative(path: Path, start: Path) -> str:
