@@ -100,6 +100,8 @@ def cli() -> None:
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
 @click.option("--documents", "documents_format", type=click.Choice(["html", "pdf"]),
               help="also write the documents (crmqa documents): html, or html and pdf")
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -120,6 +122,7 @@ def run(
     ui_timeout: float | None,
     html: bool,
     documents_format: str | None,
+    lang: str,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
@@ -144,6 +147,7 @@ def run(
         ui_timeout=ui_timeout,
         render_html=html,
         documents=documents_format,
+        lang=lang,
         extra=list(pytest_args),
         console=console,
     )
@@ -276,13 +280,17 @@ def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
               help="plan file to describe (default: the one the run recorded)")
 @click.option("--pdf/--no-pdf", default=False,
               help="also print each document to PDF with Chromium (CHROMIUM_PATH)")
-def documents(run: str | None, reports: Path, plan_path: Path | None, pdf: bool) -> None:
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words (plan and CRM data as written)")
+def documents(
+    run: str | None, reports: Path, plan_path: Path | None, pdf: bool, lang: str
+) -> None:
     """Write the test plan, test case specification (HTML and CSV), defect report, test
     completion report and traceability matrix of RUN (default: the latest run) into
     RUN/documents/."""
     from crmqa.cli.running import write_run_documents
 
-    write_run_documents(find_run(reports, run), plan_path, pdf=pdf, console=console)
+    write_run_documents(find_run(reports, run), plan_path, pdf=pdf, console=console, lang=lang)
 
 
 def find_run(reports: Path, run: str | None) -> Path:

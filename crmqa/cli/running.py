@@ -89,6 +89,7 @@ def run_plan(
     console: Console,
     render_html: bool = False,
     documents: str | None = None,
+    lang: str = "en",
     **options: object,
 ) -> int:
     """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
@@ -130,7 +131,8 @@ def run_plan(
             console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
     if documents:
         try:
-            write_run_documents(run_dir, plan, pdf=documents == "pdf", console=console)
+            write_run_documents(run_dir, plan, pdf=documents == "pdf", console=console,
+                                lang=lang)
         except CrmqaError as error:
             # the verdict stands: documents are a view of it, and can be written later
             console.print(f"[yellow]Documents not written:[/] {escape(str(error))} "
@@ -186,12 +188,12 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
 
 
 def write_run_documents(
-    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console
+    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console, lang: str = "en"
 ) -> list[Path]:
     """Write the documents of a concluded run (and their PDFs when asked); print where."""
     from crmqa.reports.documents import documents_for_run, write_documents
 
-    written = write_documents(documents_for_run(run_dir, plan_path), run_dir)
+    written = write_documents(documents_for_run(run_dir, plan_path), run_dir, lang)
     if pdf:
         from crmqa.reports.pdf import print_pdfs
 

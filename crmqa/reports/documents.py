@@ -25,6 +25,7 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
     "traceability.html": ("doc_traceability.html.j2", "Traceability matrix"),
 }
 NO_REQUIREMENT = "(no requirement)"
+# Languages of the documents' fixed words: English is the source, the others have a catalogue
+# in locales/<lang>.yaml (English text -> translation). Data from the plan and the CRM is
+# shown as written.
+LANGUAGES: tuple[str, ...] = ("en", "zh", "ru")
+LOCALES = TEMPLATES / "locales"
 
 
 @dataclass
@@ -315,22 +321,52 @@ def build_documents(
 # --------------------------------------------------------------------------- writing
 
 
-def _environment() -> Environment:
+class UnknownLanguage(ValueError):
+    """A language the documents have no catalogue for."""
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, str]:
+    """The translations of the documents' fixed words into `lang` ({} for English)."""
+    if lang not in LANGUAGES:
+        raise UnknownLanguage(f"no catalogue for {lang!r}: use one of {', '.join(LANGUAGES)}")
+    if lang == "en":
+        return {}
+    data = yaml.safe_load((LOCALES / f"{lang}.yaml").read_text(encoding="utf-8"))
+    return {str(key): str(value) for key, value in data.items()}
+
+
+def _environment(lang: str = "en") -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    words = catalogue(lang)
+
+    def gettext(message: str) -> str:
+        return words.get(message, message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return gettext(singular if n == 1 else plural)
+
+    # new style: `_("... %(n)s", n=x)` formats after translating, and escapes the values
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, ngettext, newstyle=True
     )
     environment.filters["short"] = shorten
     return environment
 
 
-def render_document(documents: DocumentSet, name: str) -> str:
-    """One document's HTML page (`name` is a key of `DOCUMENTS`)."""
+def render_document(documents: DocumentSet, name: str, lang: str = "en") -> str:
+    """One document's HTML page (`name` is a key of `DOCUMENTS`), its fixed words in `lang`."""
     template, title = DOCUMENTS[name]
-    return _environment().get_template(template).render(d=documents, title=title, name=name)
+    return _environment(lang).get_template(template).render(
+        d=documents, title=title, name=name, lang=lang
+    )
 
 
 def cases_csv(documents: DocumentSet) -> str:
@@ -365,14 +401,15 @@ def _spreadsheet_safe(value: str) -> str:
     return value
 
 
-def write_documents(documents: DocumentSet, run_dir: Path) -> list[Path]:
-    """Write the HTML documents and test-cases.csv into `<run_dir>/documents/`."""
+def write_documents(documents: DocumentSet, run_dir: Path, lang: str = "en") -> list[Path]:
+    """Write the HTML documents (fixed words in `lang`) and test-cases.csv into
+    `<run_dir>/documents/`."""
     folder = Path(run_dir) / DOCUMENTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in DOCUMENTS:
         path = folder / name
-        path.write_text(render_document(documents, name), encoding="utf-8")
+        path.write_text(render_document(documents, name, lang), encoding="utf-8")
         written.append(path)
     path = folder / "test-cases.csv"
     path.write_text(cases_csv(documents), encoding="utf-8")

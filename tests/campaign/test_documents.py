@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import crmqa.reports as reports_package
 from crmqa.core.results import CaseResult, Outcome, RunInfo, StepResult
 from crmqa.gates import Decision, Verdict
-from crmqa.ledger import Campaign, Ledger, campaign_status
+from crmqa.ledger import Campaign, Ledger, Lifecycle, campaign_status
 from crmqa.plan.loader import load_plan
-from crmqa.reports.documents import DOCUMENTS, build_documents, cases_csv, write_documents
+from crmqa.reports.documents import (
+    DOCUMENTS,
+    LANGUAGES,
+    build_documents,
+    cases_csv,
+    catalogue,
+    render_document,
+    write_documents,
+)
 
 PLAN = """\
 id: docs
@@ -96,3 +106,45 @@ def test_documents_show_every_case_escaped_and_traced(tmp_path: Path) -> None:
                                                      ("A-3", "1")]
     assert rows[0]["Action"] == "create: op: lead.create, with: {data: {last_name: =HYPERLINK(1)}}"
     assert rows[1]["Expected result"] == "status: 200"
+
+
+# words the templates translate from data: outcomes, states, decisions, suspensions, titles
+DYNAMIC = [
+    *(outcome.value for outcome in Outcome), "not run", *(s.value for s in Lifecycle),
+    *(d.value for d in Decision), "no verdict", "NO VERDICT (environment problem)",
+    "NO VERDICT (test defect)", "NO VERDICT (interrupted)", "suspended", "resumed",
+    "still suspended", "passing", "failing", "not fully verified",
+    *(title for _, title in DOCUMENTS.values()),
+]
+TEMPLATE_DIR = Path(reports_package.__file__).parent
+
+
+def test_every_fixed_word_has_a_translation_in_every_catalogue() -> None:
+    used = set(DYNAMIC)
+    for template in TEMPLATE_DIR.glob("doc_*.html.j2"):
+        used |= set(re.findall(r'_\("([^"]+)"', template.read_text(encoding="utf-8")))
+    assert len(used) > 100
+    for lang in LANGUAGES[1:]:
+        missing = sorted(used - set(catalogue(lang)))
+        assert missing == [], (lang, missing)
+        for source, translated in catalogue(lang).items():
+            # a placeholder lost in translation would raise when the page is rendered
+            assert set(re.findall(r"%\(\w+\)s", source)) == set(
+                re.findall(r"%\(\w+\)s", translated)), (lang, source)
+
+
+def test_documents_in_chinese_keep_data_as_written(tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(PLAN)
+    info = RunInfo(run_id="r1", plan_id="docs", plan_name="Docs", plan_file=str(plan_file),
+                   started_at=datetime(2026, 11, 1, tzinfo=UTC))
+    verdict = Verdict(decision=Decision.SUSPENDED, evaluated_on=date(2026, 11, 1))
+    documents = build_documents(tmp_path, info, [], verdict, load_plan(plan_file), None)
+
+    page = render_document(documents, "test-summary.html", "zh")
+
+    assert '<html lang="zh">' in page and "测试完成报告" in page and "暂停" in page
+    assert "Create &lt;script&gt;" not in page  # not listed here; the plan's name is:
+    assert "Docs &lt;b&gt;plan&lt;/b&gt;" in page
+    assert "未完全验证" in render_document(documents, "traceability.html", "zh")
+    assert "Матрица трассируемости" in render_document(documents, "traceability.html", "ru")
