@@ -288,15 +288,10 @@ def documents(
     """Write the test plan, test case specification (HTML and CSV), defect report, test
     completion report and traceability matrix of RUN (default: the latest run) into
     RUN/documents/."""
-    from crmqa.cli.running import write_run_documents
+    from crmqa.cli.running import find_run_dir, write_run_documents
 
-    write_run_documents(find_run(reports, run), plan_path, pdf=pdf, console=console, lang=lang)
-
-
-def find_run(reports: Path, run: str | None) -> Path:
-    from crmqa.cli.running import find_run_dir
-
-    return find_run_dir(reports, run)
+    write_run_documents(find_run_dir(reports, run), plan_path, pdf=pdf, console=console,
+                        lang=lang)
 
 
 @cli.command()
