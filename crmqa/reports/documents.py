@@ -157,6 +157,11 @@ class DocumentSet:
     def plan(self) -> Any:
         return self.loaded.plan
 
+    @property
+    def planned(self) -> int:
+        """Planned case runs: a parametrised case runs once per parameter set."""
+        return sum(max(1, len(spec.case.parameters)) for spec in self.cases)
+
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome.value == outcome)
 
