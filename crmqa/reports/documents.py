@@ -6,6 +6,7 @@
   suspension and resumption criteria, environment, roles, deliverables;
 - test-cases.html and test-cases.csv: the test case specification, every case with its steps
   and expected results (the CSV has one row per step, as test-management tools import it);
+- test-data.html: the test data description (generated data, variables, files, field rules);
 - defect-report.html: each defect of the campaign as of the run, with its lifecycle,
   reproduction steps, evidence links, severity and priority;
 - test-summary.html: the test completion report in the shape of ISO/IEC/IEEE 29119-3, with a
@@ -52,6 +53,7 @@ CASE_CSV_COLUMNS = (
 DOCUMENTS: dict[str, tuple[str, str]] = {
     "test-plan.html": ("doc_test_plan.html.j2", "Test plan"),
     "test-cases.html": ("doc_test_cases.html.j2", "Test case specification"),
+    "test-data.html": ("doc_test_data.html.j2", "Test data description"),
     "defect-report.html": ("doc_defects.html.j2", "Defect report"),
     "test-summary.html": ("doc_test_summary.html.j2", "Test completion report"),
     "traceability.html": ("doc_traceability.html.j2", "Traceability matrix"),

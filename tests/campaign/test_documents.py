@@ -91,6 +91,7 @@ def test_documents_show_every_case_escaped_and_traced(tmp_path: Path) -> None:
     assert "status: 200" in pages["test-cases.html"]  # the expected result of step 2
     assert "Suspend when more than 7 defects are open; resume once they are down to 3" \
         in pages["test-plan.html"]
+    assert "Generated data" in pages["test-data.html"] and "en_US" in pages["test-data.html"]
     assert "REJECTED" in pages["test-summary.html"]
     assert "Vendor representative" in pages["test-summary.html"]
     assert "Cases not run in this run, so not verified: A-3" in pages["test-summary.html"]
