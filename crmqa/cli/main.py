@@ -81,6 +81,8 @@ def cli() -> None:
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives reports/<run-id>/")
 @click.option("--run-id", help="name of the run folder (default: time + random)")
+@click.option("--build", help="the build or version under test (default: the plan's "
+              "system.version); the campaign tracks defects across builds")
 @click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
               help="keep requests, screenshots and traces (default: retain-on-failure)")
 @click.option("--headed", is_flag=True, help="show the browser for UI steps")
@@ -104,6 +106,10 @@ def cli() -> None:
               help="also wait for N Locust workers started elsewhere (crmqa load-worker)")
 @click.option("--load-bind", metavar="HOST:PORT",
               help="where the Locust master listens for workers (default: 127.0.0.1:5557)")
+@click.option("--documents", "documents_format", type=click.Choice(["html", "pdf"]),
+              help="also write the documents (crmqa documents): html, or html and pdf")
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -113,6 +119,7 @@ def run(
     workers: int,
     reports: Path,
     run_id: str | None,
+    build: str | None,
     evidence: str | None,
     headed: bool,
     viewport: str | None,
@@ -126,6 +133,8 @@ def run(
     load_workers: int | None,
     load_external_workers: int | None,
     load_bind: str | None,
+    documents_format: str | None,
+    lang: str,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
@@ -143,6 +152,7 @@ def run(
         workers=workers,
         reports=reports,
         run_id=run_id,
+        build=build,
         evidence=evidence,
         headed=headed,
         viewport=viewport,
@@ -152,6 +162,8 @@ def run(
         slow_mo=slow_mo,
         ui_timeout=ui_timeout,
         render_html=html,
+        documents=documents_format,
+        lang=lang,
         extra=[*load_args, *pytest_args],
         console=console,
     )
@@ -290,6 +302,28 @@ def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("run", required=False)
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="plan file to describe (default: the one the run recorded)")
+@click.option("--pdf/--no-pdf", default=False,
+              help="also print each document to PDF with Chromium (CHROMIUM_PATH)")
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words (plan and CRM data as written)")
+def documents(
+    run: str | None, reports: Path, plan_path: Path | None, pdf: bool, lang: str
+) -> None:
+    """Write the test plan, test case specification (HTML and CSV), defect report, test
+    completion report and traceability matrix of RUN (default: the latest run) into
+    RUN/documents/."""
+    from crmqa.cli.running import find_run_dir, write_run_documents
+
+    write_run_documents(find_run_dir(reports, run), plan_path, pdf=pdf, console=console,
+                        lang=lang)
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Scaffold a plan, a target profile and a suite in DIRECTORY."""
@@ -366,6 +400,15 @@ def calibrate(plan: Path, faults: str, jobs: int | None, reports: Path) -> None:
     console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
                   soft_wrap=True)
     sys.exit(0 if result.ok else 1)
+
+
+def _add_subgroups() -> None:
+    from crmqa.cli.campaign import campaign
+
+    cli.add_command(campaign)
+
+
+_add_subgroups()
 
 
 def main() -> None:

@@ -39,6 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep requests/responses, screenshots and traces (default: retain-on-failure)",
     )
     group.addoption(
+        "--crmqa-build",
+        default=None,
+        help="the build or version of the CRM under test (default: the plan's system.version)",
+    )
+    group.addoption(
         "--crmqa-live", action="store_true", help="print one line per case as it finishes"
     )
     # Every option carries the --crmqa- prefix: other plugins (pytest-playwright's --headed)
