@@ -256,6 +256,11 @@ UiAction = Literal[
     "wait_for",
     "screenshot",
     "accessibility",
+    # UX: a task measured from task_start to task_end (docs/ux.md)
+    "task_start",
+    "task_end",
+    "expect_feedback",
+    "expect_field_error",
 ]
 
 

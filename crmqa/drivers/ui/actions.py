@@ -23,7 +23,7 @@ from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from crmqa.core.errors import EnvironmentProblem
-from crmqa.core.results import CheckResult
+from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.ui.browser import join_url
 from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.targets import Resolved, UiStepError, resolve
@@ -59,6 +59,8 @@ class ActionContext:
     base_dir: Path | None = None  # the plan's folder, for relative file paths
     data: dict[str, Any] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)  # evidence kept, pass or fail
+    ux: Any = None  # the case's UX state (crmqa.drivers.ui.ux.UxState), for UX actions
 
     @property
     def timeout_ms(self) -> float:
@@ -617,28 +619,43 @@ def find_axe() -> Path | None:
     return None
 
 
-def do_accessibility(ctx: ActionContext) -> None:
-    """Run axe-core on the page (or `target`); fail on violations of impact `value` or worse."""
+def run_axe(page: Page, locator: Locator | None = None,
+            tags: list[str] | None = None) -> list[dict[str, Any]]:
+    """axe-core's violations on the page (or inside `locator`), limited to rules with `tags`.
+
+    Each violation: `id`, `impact`, `help`, `tags` and `nodes` (CSS paths of what failed).
+    """
     axe = find_axe()
     if axe is None:
         raise EnvironmentProblem(
             "axe-core is not installed: run scripts/setup.sh (npm ci) or set CRMQA_AXE_PATH"
         )
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(axe))
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if tags:
+        options["runOnly"] = {"type": "tag", "values": list(tags)}
+    script = ("([el, options]) => axe.run(el || document, options)"
+              ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+              " tags: v.tags, nodes: v.nodes.map(n => n.target.join(' '))})))")
+    if locator is not None:
+        return list(locator.evaluate("(el, options) => (" + script + ")([el, options])",
+                                     options))
+    return list(page.evaluate(script, [None, options]))
+
+
+def do_accessibility(ctx: ActionContext) -> None:
+    """Run axe-core on the page (or `target`); fail on violations of impact `value` or worse."""
     threshold = str(ctx.step.value or "serious")
     if threshold not in IMPACTS:
         raise UiStepError(
             f"ui: accessibility value is the least impact that fails: {', '.join(IMPACTS)}"
         )
-    if not ctx.page.evaluate("() => typeof window.axe !== 'undefined'"):
-        ctx.page.add_script_tag(path=str(axe))
-    script = ("(el) => axe.run(el || document, {resultTypes: ['violations']})"
-              ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-              " nodes: v.nodes.map(n => n.target.join(' '))})))")
     if ctx.step.target:
         element, locator = ctx.element(ctx.step.target)
-        violations = _act(ctx, element, locator, "checked", lambda: locator.evaluate(script))
+        violations = _act(ctx, element, locator, "checked", lambda: run_axe(ctx.page, locator))
     else:
-        violations = ctx.page.evaluate(script, None)
+        violations = run_axe(ctx.page)
     ctx.data["violations"] = violations
     least = IMPACTS.index(threshold)
     serious = [v for v in violations if v.get("impact") in IMPACTS[least:]]
