@@ -199,9 +199,9 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("error_not_linked", "ux",
           "the lead form shows field errors that are not linked to their fields",
           ("screen:lead_form", "screen:lead_edit")),
-    Fault("list_scrolls_sideways", "ux",
-          "the lead list has a fixed width: on a phone the page scrolls sideways",
-          ("screen:lead_list",)),
+    Fault("detail_scrolls_sideways", "ux",
+          "a lead's detail page has a fixed width: on a phone it scrolls sideways",
+          ("screen:lead_detail",)),
     Fault("slow_save_feedback", "ux",
           f"after a lead is saved in the web form its confirmation stays hidden for "
           f"{SLOW_FEEDBACK_S:g} s", ("screen:lead_form", "screen:lead_edit")),

@@ -356,7 +356,6 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
                                                  page=None),
                 "export_href": "/leads/export" + (f"?{urlencode(keep)}" if keep else ""),
                 "can_write": user["role"] != "viewer",
-                "fixed_width": entity is LEAD and faults.active("list_scrolls_sideways"),
             })
 
         return await guarded(request, handle)
@@ -396,7 +395,7 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
             return render(request, "detail.html", {
                 "title": f"{label} details", "entity": entity, "record": record,
                 "can_write": user["role"] != "viewer",
-                "fixed_width": entity is LEAD and faults.active("list_scrolls_sideways"),
+                "fixed_width": entity is LEAD and faults.active("detail_scrolls_sideways"),
             })
 
         return await guarded(request, handle)
