@@ -29,6 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
 from crmqa.core.results import Attachment
+from crmqa.core.tasks import task_check_name
 from crmqa.drivers.ui.actions import (
     IMPACTS,
     ActionContext,
@@ -479,11 +480,11 @@ def do_task_end(ctx: ActionContext) -> None:
     if task.accessibility is not None:
         _accessibility_checks(ctx, task)
     if task.keyboard:
-        ctx.check(f"task {task.label}: visible focus", not task.unfocused,
+        ctx.check(task_check_name(task.label, "visible focus"), not task.unfocused,
                   "a visible focus indicator at every focus stop",
                   task.unfocused or "visible at every stop",
                   f"task {task.label}: no visible focus on {', '.join(task.unfocused[:5])}")
-        ctx.check(f"task {task.label}: no focus trap", not task.traps, "no focus trap",
+        ctx.check(task_check_name(task.label, "no focus trap"), not task.traps, "no focus trap",
                   task.traps or "none", f"task {task.label}: " + "; ".join(task.traps))
     if task.viewport is not None:
         _viewport_checks(ctx, task)
@@ -505,7 +506,7 @@ def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
         raise UiStepError(f"task_end {metric} budget must be a number, not {budget!r}") from None
     unit = BUDGETS[metric]
     shown = f"at most {budget:g}{unit}" if isinstance(budget, float) else f"at most {budget}{unit}"
-    name = f"task {task.label}: {metric}"
+    name = task_check_name(task.label, metric)
     if value is None:
         # The browser gives no such entry (a remote non-Chromium browser): said, not judged.
         ctx.check(name, True, shown, "not measured by this browser", "")
@@ -521,7 +522,7 @@ def _accessibility_checks(ctx: ActionContext, task: UxTask) -> None:
         violations = visit_.violations or []
         failing = [v for v in violations if v.get("impact") in IMPACTS[least:]]
         ctx.check(
-            f"task {task.label}: accessibility of {visit_.screen}", not failing,
+            task_check_name(task.label, f"accessibility of {visit_.screen}"), not failing,
             f"no {'/'.join(task.tags)} violations of impact {threshold} or worse",
             [f"{v['id']} ({v['impact']}): {', '.join(v['nodes'][:3])}" for v in failing]
             or f"{len(violations)} violation(s), none {threshold} or worse",
@@ -567,12 +568,13 @@ def _viewport_checks(ctx: ActionContext, task: UxTask) -> None:
         scroll = visit_.scroll or {}
         width, viewport = scroll.get("page_width"), scroll.get("viewport_width")
         sideways = width is not None and viewport is not None and width > viewport + 1
-        ctx.check(f"task {task.label}: no horizontal scroll on {visit_.screen}", not sideways,
+        ctx.check(task_check_name(task.label, f"no horizontal scroll on {visit_.screen}"),
+                  not sideways,
                   f"page width at most {viewport}px", f"{width}px",
                   f"task {task.label}: {visit_.screen} is {width}px wide in a {viewport}px "
                   "viewport: the user must scroll sideways")
         small = visit_.small_targets
-        ctx.check(f"task {task.label}: target size on {visit_.screen}", not small,
+        ctx.check(task_check_name(task.label, f"target size on {visit_.screen}"), not small,
                   f"targets at least {task.min_target_px}x{task.min_target_px}px",
                   small or "all large enough",
                   f"task {task.label}: {len(small)} target(s) smaller than "
