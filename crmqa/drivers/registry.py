@@ -27,7 +27,8 @@ EvidenceMode = Literal["on", "off", "retain-on-failure"]
 EVIDENCE_MODES: tuple[str, ...] = ("on", "off", "retain-on-failure")
 
 ENTRY_POINT_GROUP = "crmqa.drivers"
-BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.migration")
+BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui",
+                                      "crmqa.drivers.questionnaire", "crmqa.migration")
 
 
 class StepDefect(CrmqaError):
