@@ -2,12 +2,12 @@
 
 A step says what it does by exactly one key: `op`, `request`, `ui`, `wait_until`,
 `questionnaire`, or the key of a kind another package adds (a migration check, a fuzzing run).
-Each kind is a `StepKind`: its key and its pydantic model (built on crmqa.plan.steps: `StepBase` gives `name`, `expect`,
-`save`, `as`, ...). A package adds kinds through the `crmqa.step_kinds` entry-point group, whose
-entries are a `StepKind`, a sequence of them, or a callable returning either; crmqa's own
-kinds beyond the five built in here register the same way, in its pyproject.toml. The registry
-is read once, when the plan models are built, so every kind takes part in validation, in the
-positioned errors and in the JSON Schema editors use.
+Each kind is a `StepKind`: its key and its pydantic model (built on crmqa.plan.steps: `StepBase`
+gives `name`, `expect`, `save`, `as`, ...). A package adds kinds through the `crmqa.step_kinds`
+entry-point group, whose entries are a `StepKind`, a sequence of them, or a callable returning
+either; crmqa's own kinds beyond the five built in here register the same way, in its
+pyproject.toml. The registry is read once, when the plan models are built, so every kind takes
+part in validation, in the positioned errors and in the JSON Schema editors use.
 
 A kind's work is done by a driver registered for its model in crmqa.drivers.registry.
 """
