@@ -99,6 +99,10 @@ def test_the_clean_sandbox_passes_every_ux_case_with_its_evidence(
     feedback = _checks(by_case["UX-LEAD-FEEDBACK-001", None])
     assert any("in status after" in str(c.actual) for c in feedback.values())
 
+    # what users say: the SUS answers kept with the plan, scored
+    sus = _checks(by_case["UX-SUS-001", None])
+    assert sus["SUS score"].actual == 79.6 and sus["SUS respondents"].actual == 6
+
 
 @pytest.mark.slow
 def test_each_ux_fault_fails_exactly_its_case(
