@@ -27,7 +27,7 @@ UX_FAULTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "mouse_only_save": ("UX-LEAD-KEYS-001", {}, "cannot be reached with Tab"),
     "error_not_linked": ("UX-LEAD-ERRORS-001", {}, "has no error message linked to it"),
     "detail_scrolls_sideways": ("UX-LEAD-VIEW-001", {"viewport": "phone"},
-                                "lead_detail is 1"),
+                                "wide in a 390px viewport"),
     "slow_save_feedback": ("UX-LEAD-FEEDBACK-001", {}, "over the budget of 2 s"),
 }
 
