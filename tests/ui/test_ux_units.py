@@ -112,3 +112,40 @@ def test_task_checks_are_named_so_reports_find_them() -> None:
     assert split_task_check(name) == ("add a lead (phone 390x844)",
                                       "no horizontal scroll on lead_form")
     assert split_task_check("expect_text lead_detail.message") is None
+
+
+TASK_PLAN = """\
+id: p
+name: p
+system: {name: s}
+target: crm
+targets:
+  crm: {profile: sandbox, base_url: "http://127.0.0.1:9"}
+cases:
+  - id: OPEN
+    title: a task never ended
+    category: ux
+    steps:
+      - ui: task_start
+        value: add a lead
+      - ui: open
+        target: lead_form
+  - id: STRAY
+    title: an end without a start
+    category: ux
+    steps:
+      - ui: task_end
+"""
+
+
+def test_a_task_must_be_ended_and_an_end_must_follow_a_start(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(TASK_PLAN, encoding="utf-8")
+    with pytest.raises(PlanError) as caught:
+        load_plan(plan)
+    messages = [issue.format().splitlines()[0] for issue in caught.value.issues]
+    assert messages == [
+        f"{plan}:12:13: this task is never ended: add a ui: task_end step (with its budgets) "
+        "after the task's last step",
+        f"{plan}:20:13: ui: task_end without a task: start one with ui: task_start before it",
+    ]
