@@ -34,12 +34,12 @@ from crmqa.drivers.ui.actions import (
     IMPACTS,
     ActionContext,
     ActionFailed,
-    _act,
-    _kind_of,
-    _pattern,
-    _set_value,
-    _show,
+    act_on,
+    kind_of,
     run_axe,
+    set_value,
+    show_text,
+    text_pattern,
 )
 from crmqa.drivers.ui.targets import Resolved, UiStepError
 from crmqa.drivers.ui.ux_options import BUDGETS, OPTIONS_OF
@@ -319,7 +319,7 @@ def tab_to(task: UxTask, ctx: ActionContext, resolved: Resolved, locator: Locato
     """Move the focus to the element with Tab only; fail when the keyboard cannot reach it."""
     page = ctx.page
     target = locator.first
-    _act(ctx, resolved, target, "found",
+    act_on(ctx, resolved, target, "found",
          lambda: target.wait_for(state="visible", timeout=ctx.timeout_ms))
     if target.evaluate(_HOLDS_FOCUS_JS):
         return
@@ -361,7 +361,7 @@ def _activate(task: UxTask, ctx: ActionContext, resolved: Resolved, locator: Loc
 def _key_fill(task: UxTask, ctx: ActionContext, resolved: Resolved, locator: Locator,
               value: Any) -> None:
     tab_to(task, ctx, resolved, locator)
-    kind = resolved.kind or _kind_of(locator)
+    kind = resolved.kind or kind_of(locator)
     if kind == "checkbox":
         wanted = (value if isinstance(value, bool)
                   else str(value).lower() in ("1", "true", "yes", "on"))
@@ -372,7 +372,7 @@ def _key_fill(task: UxTask, ctx: ActionContext, resolved: Resolved, locator: Loc
     if kind in ("select", "file"):
         # The focused control takes its choice as a keyboard user gives it (type to pick);
         # Playwright sets it directly, and one keystroke is counted.
-        _set_value(ctx, resolved, locator, value)
+        set_value(ctx, resolved, locator, value)
         task.keystrokes += 1
         return
     text = "" if value is None else str(value)
@@ -627,14 +627,14 @@ def do_expect_feedback(ctx: ActionContext) -> None:
     if since is None:
         raise UiStepError("ui: expect_feedback follows a change (a click, a press, a check...); "
                           "no change came before it in this case")
-    wanted = _pattern(ctx.step.value) if ctx.step.value is not None else None
+    wanted = text_pattern(ctx.step.value) if ctx.step.value is not None else None
     selector = {"confirmation": "[role=status],[aria-live=polite],output",
                 "error": '[role=alert],[aria-live=assertive]'}.get(kind, LIVE_REGIONS)
     name = f"expect_feedback after {ux.last_change_step}".strip()
     budget = f"a message in a live region within {within:g} s"
     if wanted is not None:
         budget += f", {'matching' if isinstance(wanted, re.Pattern) else 'containing'} " \
-                  f"{_show(wanted)}"
+                  f"{show_text(wanted)}"
     locator: Locator | None = None
     resolved: Resolved | None = None
     if ctx.step.target:
@@ -717,9 +717,9 @@ def do_expect_field_error(ctx: ActionContext) -> None:
     """
     _unknown_options(ctx)
     resolved, locator = ctx.element(ctx.step.target)
-    info = _act(ctx, resolved, locator.first, "read",
+    info = act_on(ctx, resolved, locator.first, "read",
                 lambda: locator.first.evaluate(_FIELD_ERROR_JS, timeout=ctx.timeout_ms))
-    wanted = _pattern(ctx.step.value) if ctx.step.value is not None else None
+    wanted = text_pattern(ctx.step.value) if ctx.step.value is not None else None
     label_text = " ".join(info["labels"])
     linked: list[tuple[str, str]] = [("aria-errormessage", t) for t in info["errormessage"]]
     linked += [("aria-describedby", t) for t in info["describedby"]]
@@ -730,7 +730,7 @@ def do_expect_field_error(ctx: ActionContext) -> None:
     name = f"expect_field_error {resolved.ref}"
     ctx.data["field_error"] = info
     expected = "an error message linked to the named field" + (
-        f", {'matching' if isinstance(wanted, re.Pattern) else 'containing'} {_show(wanted)}"
+        f", {'matching' if isinstance(wanted, re.Pattern) else 'containing'} {show_text(wanted)}"
         if wanted is not None else "")
     if not info["name"]:
         ctx.check(name, False, expected, "the field has no accessible name",
