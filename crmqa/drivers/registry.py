@@ -28,7 +28,8 @@ EVIDENCE_MODES: tuple[str, ...] = ("on", "off", "retain-on-failure")
 
 ENTRY_POINT_GROUP = "crmqa.drivers"
 BUILTIN_PROVIDERS: tuple[str, ...] = (
-    "crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.migration", "crmqa.load",
+    "crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.drivers.questionnaire", "crmqa.migration",
+    "crmqa.load",
 )
 
 

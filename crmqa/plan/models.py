@@ -42,6 +42,8 @@ from crmqa.plan.steps import HttpRequest as HttpRequest
 from crmqa.plan.steps import OperationName as OperationName
 from crmqa.plan.steps import OpStep as OpStep
 from crmqa.plan.steps import PathExpression as PathExpression
+from crmqa.plan.steps import Questionnaire as Questionnaire
+from crmqa.plan.steps import QuestionnaireStep as QuestionnaireStep
 from crmqa.plan.steps import RequestStep as RequestStep
 from crmqa.plan.steps import StepBase as StepBase
 from crmqa.plan.steps import Strict as Strict

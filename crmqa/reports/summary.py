@@ -21,6 +21,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
+from crmqa.core.tasks import split_task_check
 from crmqa.gates import CATEGORY_ORDER, Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
@@ -79,6 +80,18 @@ class Figure:
 
 
 @dataclass
+class UxLine:
+    """One UX measurement against its budget: a task's metric, or feedback after a change."""
+
+    case_id: str
+    task: str
+    measure: str
+    budget: str
+    measured: str
+    ok: bool
+
+
+@dataclass
 class WaiverLine:
     case_id: str
     owner: str
@@ -126,6 +139,7 @@ class Summary:
     leftovers: list[LeftoverLine] = field(default_factory=list)
     tables: list[CaseTables] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    ux: list[UxLine] = field(default_factory=list)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
@@ -238,6 +252,7 @@ def build_summary(
         ],
         tables=_tables(results),
         figures=_figures(results, run_dir),
+        ux=_ux_lines(results),
         waivers=[
             WaiverLine(
                 case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,
@@ -279,6 +294,26 @@ def _figures(results: Sequence[CaseResult], run_dir: Path | None) -> list[Figure
                 found.append(Figure(result.case_id + _params_suffix(result), result.title,
                                     attachment.name, link, data))
     return found
+def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
+    """Every task metric (checks named by crmqa.core.tasks) and every feedback check of the
+    ux cases, in run order: what the summary's UX section shows against the budgets."""
+    lines: list[UxLine] = []
+    for result in results:
+        for step in result.steps:
+            for check in step.checks:
+                split = split_task_check(check.name)
+                if split is not None:
+                    task, measure = split
+                elif result.category == "ux" and check.name.startswith(
+                        ("expect_feedback", "expect_field_error")):
+                    task, measure = "", check.name
+                else:
+                    continue
+                lines.append(UxLine(
+                    case_id=result.case_id + _params_suffix(result), task=task,
+                    measure=measure, budget=shorten(check.expected, 120),
+                    measured=shorten(check.actual, 160), ok=check.ok))
+    return lines
 
 
 # --------------------------------------------------------------------------- rendering

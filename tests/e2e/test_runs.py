@@ -67,6 +67,20 @@ def test_clean_sandbox_is_accepted_with_every_report(sandbox, tmp_path: Path) ->
     lines = sum(len(p.read_text().splitlines()) for p in (run / "results").glob("*.jsonl"))
     assert lines == len(results)
     assert sandbox.password not in (run / "summary.md").read_text()
+    # UX evidence reaches Allure: an axe table per screen, a screenshot per viewport
+    attached = {a["name"]: a["type"] for path in results
+                for a in _attachments(json.loads(path.read_text()))}
+    assert attached["axe: lead_form"] == "text/csv"
+    assert attached["screenshot: add a lead and find it again (phone 390x844)"] == "image/png"
+    assert "## Usability: measured against the budgets" in (run / "summary.md").read_text()
+
+
+def _attachments(node: dict) -> list[dict]:
+    """Every attachment of an Allure result, its steps' included."""
+    found = list(node.get("attachments", []))
+    for step in node.get("steps", []):
+        found += _attachments(step)
+    return found
 
 
 def test_seeded_search_fault_rejects_and_fails_the_right_cases(

@@ -13,7 +13,8 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from crmqa.core.results import CaseResult
+from crmqa.core.results import CaseResult, CheckResult, Outcome, StepResult
+from crmqa.core.tasks import split_task_check, task_check_name
 from crmqa.gates import Decision
 from crmqa.reports import (
     RunFolderError,
@@ -358,3 +359,32 @@ def test_evidence_tables_are_shown_in_summary_html(concluded: Concluded) -> None
             '<td class="fail">FAILED</td>') in tables
     assert "<td>k19@x.test</td>" in tables and "k20@x.test" not in tables  # 20 rows shown
     assert "5 more rows" in tables and "&lt;b&gt;new&lt;/b&gt;" in tables  # escaped
+
+
+def test_summary_shows_each_ux_task_metric_against_its_budget(concluded: Concluded) -> None:
+    checks = [
+        CheckResult(name=task_check_name("add a lead", "clicks"), ok=True, expected="at most 6",
+                    actual=5),
+        CheckResult(name=task_check_name("add a lead (phone 390x844)",
+                                         "no horizontal scroll on lead_detail"),
+                    ok=False, expected="page width at most 390px", actual="576px"),
+        CheckResult(name="expect_feedback after click lead_form.save", ok=False,
+                    expected="a message in a live region within 2 s",
+                    actual=f"'{XSS}' in status after 2.9 s"),
+        CheckResult(name="status", ok=True, expected=200, actual=200),
+    ]
+    step = StepResult(number=1, name="task_end", kind="ui", outcome=Outcome.FAILED,
+                      checks=checks)
+    concluded.results.append(case("UX-1", "failed", category="ux", steps=[step],
+                                  params={"viewport": "phone"}))
+    write(concluded)
+    md = (concluded.run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "## Usability: measured against the budgets" in md
+    assert "| UX-1 [viewport=phone] | add a lead | clicks | at most 6 | 5 | within |" in md
+    assert ("| add a lead (phone 390x844) | no horizontal scroll on lead_detail | "
+            "page width at most 390px | 576px | **OVER** |") in md
+    assert "expect_feedback after click lead_form.save" in md and "| status |" not in md
+    html = (concluded.run_dir / "summary.html").read_text(encoding="utf-8")
+    assert "Usability: measured against the budgets" in html and XSS not in html
+    assert split_task_check("task a: b: c") == ("a: b", "c")
+    assert split_task_check("status") is None
