@@ -17,6 +17,11 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 # CJK glyphs, so that screenshot evidence shows Chinese lead names instead of empty boxes
 fc-list 2>/dev/null | grep -qi "wenquanyi micro" || missing+=(fonts-wqy-microhei)
+# database servers the migration tests start throw-away instances of (legacy data in
+# PostgreSQL and MySQL/MariaDB); crmqa itself only needs their Python drivers
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+  || missing+=(postgresql)
+command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -35,7 +40,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing crmqa and its Python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,db]'
   echo "$want" > "$stamp"
 fi
 

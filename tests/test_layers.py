@@ -24,6 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "ledger": {"core", "plan", "gates"},
     "reports": {"core", "plan", "gates", "ledger"},
     "sandbox": {"core"},
+    # A kind of work (its section model, rules, driver and Locust runtime) sits with drivers.
+    "load": {"core", "plan", "profiles", "checks", "drivers"},
 }
 
 
@@ -51,3 +53,21 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
             if imported != "__init__":
                 offending.append(f"{path.relative_to(PACKAGE.parent)} imports crmqa.{imported}")
     assert not offending, "\n".join(offending)
+
+
+def test_no_product_name_in_the_engine_or_the_drivers() -> None:
+    """Vendor specifics live in profiles: the engine and the drivers name no product that
+    has a built-in profile (the sandbox's name is an ordinary word and stays allowed)."""
+    import re
+
+    products = sorted({re.sub(r"\d+$", "", path.stem)
+                       for path in (PACKAGE / "profiles" / "builtin").glob("*.yaml")}
+                      - {"sandbox"})
+    assert {"salesforce", "dynamics", "hubspot", "bottlecrm"} <= set(products)
+    pattern = re.compile("|".join(products), re.IGNORECASE)
+    offending = [f"{path.relative_to(PACKAGE.parent)}:{number}: {line.strip()}"
+                 for layer in ("engine", "drivers")
+                 for path in sorted((PACKAGE / layer).rglob("*.py"))
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if pattern.search(line)]
+    assert offending == []

@@ -19,6 +19,7 @@ from typing import Any
 
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_screens
+from crmqa.plan.case_sections import section_steps, sections_of
 from crmqa.plan.loaded import LoadedCase, LoadedPlan
 from crmqa.plan.models import OpStep, RequestStep, UiStep, WaitStep
 from crmqa.sandbox.faults import Fault
@@ -63,13 +64,31 @@ def _step_surfaces(step: Any) -> set[str]:
     return set(surfaces()) if callable(surfaces) else set()
 
 
+class _SectionStep:
+    """A case section (`load:`) as the one step it runs as, with its inner steps' surfaces."""
+
+    def __init__(self, inner: list[Any]) -> None:
+        self.inner = inner
+
+    def surfaces(self) -> set[str]:
+        return set().union(*(_step_surfaces(step) for step in self.inner))
+
+
+def _section_steps(case: Any) -> list[_SectionStep]:
+    """One step per case section, after the case's steps, as the engine runs them."""
+    inner: dict[str, list[Any]] = {key: [] for key, _ in sections_of(case)}
+    for path, step in section_steps(case):
+        inner[str(path[0])].append(step)
+    return [_SectionStep(steps) for steps in inner.values()]
+
+
 def step_surfaces(case: LoadedCase) -> list[frozenset[str]]:
     """The surface of each step in run order (setup, steps, teardown), numbered as results
     number them; a UI step on a raw locator is on the screen opened last."""
     body = case.case
     out: list[frozenset[str]] = []
     screen: set[str] = set()
-    for step in (*body.setup, *body.steps, *body.teardown):
+    for step in (*body.setup, *body.steps, *_section_steps(body), *body.teardown):
         found = _step_surfaces(step)
         if isinstance(step, UiStep):
             if found:
@@ -85,10 +104,12 @@ def case_surfaces(case: LoadedCase) -> frozenset[str]:
 
 
 def checking_surfaces(case: LoadedCase) -> frozenset[str]:
-    """The surfaces of the case's own steps (not its setup or teardown): where it checks."""
+    """The surfaces of the case's own steps and sections (not its setup or teardown): where
+    it checks."""
     surfaces = step_surfaces(case)
     first = len(case.case.setup)
-    return frozenset().union(*surfaces[first:first + len(case.case.steps)])
+    own = len(case.case.steps) + len(_section_steps(case.case))
+    return frozenset().union(*surfaces[first:first + own])
 
 
 def failing_step_surfaces(case: LoadedCase, result: CaseResult) -> frozenset[str] | None:

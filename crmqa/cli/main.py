@@ -81,6 +81,8 @@ def cli() -> None:
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives reports/<run-id>/")
 @click.option("--run-id", help="name of the run folder (default: time + random)")
+@click.option("--build", help="the build or version under test (default: the plan's "
+              "system.version); the campaign tracks defects across builds")
 @click.option("--evidence", type=click.Choice(["on", "off", "retain-on-failure"]),
               help="keep requests, screenshots and traces (default: retain-on-failure)")
 @click.option("--headed", is_flag=True, help="show the browser for UI steps")
@@ -96,6 +98,18 @@ def cli() -> None:
 @click.option("--ui-timeout", type=float, metavar="S", callback=_ui_value("--crmqa-ui-timeout"),
               help="default bound of a UI step in seconds, at most 10 (default: 5)")
 @click.option("--html/--no-html", default=False, help="also render the Allure HTML report")
+@click.option("--confirm-load", is_flag=True,
+              help="allow load cases against a target that is not on this machine")
+@click.option("--load-workers", type=click.IntRange(0, 256), metavar="N",
+              help="run each load on a Locust master and N worker processes")
+@click.option("--load-external-workers", type=click.IntRange(0, 256), metavar="N",
+              help="also wait for N Locust workers started elsewhere (crmqa load-worker)")
+@click.option("--load-bind", metavar="HOST:PORT",
+              help="where the Locust master listens for workers (default: 127.0.0.1:5557)")
+@click.option("--documents", "documents_format", type=click.Choice(["html", "pdf"]),
+              help="also write the documents (crmqa documents): html, or html and pdf")
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -105,6 +119,7 @@ def run(
     workers: int,
     reports: Path,
     run_id: str | None,
+    build: str | None,
     evidence: str | None,
     headed: bool,
     viewport: str | None,
@@ -114,10 +129,20 @@ def run(
     slow_mo: float | None,
     ui_timeout: float | None,
     html: bool,
+    confirm_load: bool,
+    load_workers: int | None,
+    load_external_workers: int | None,
+    load_bind: str | None,
+    documents_format: str | None,
+    lang: str,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run an acceptance PLAN and print the verdict. Extra arguments go to pytest."""
     from crmqa.cli.running import run_plan
+    from crmqa.load.options import pytest_load_arguments
+
+    load_args = pytest_load_arguments(confirm=confirm_load, workers=load_workers,
+                                      external_workers=load_external_workers, bind=load_bind)
 
     code = run_plan(
         plan,
@@ -127,6 +152,7 @@ def run(
         workers=workers,
         reports=reports,
         run_id=run_id,
+        build=build,
         evidence=evidence,
         headed=headed,
         viewport=viewport,
@@ -136,10 +162,25 @@ def run(
         slow_mo=slow_mo,
         ui_timeout=ui_timeout,
         render_html=html,
-        extra=list(pytest_args),
+        documents=documents_format,
+        lang=lang,
+        extra=[*load_args, *pytest_args],
         console=console,
     )
     sys.exit(code)
+
+
+@cli.command("load-worker")
+@click.option("--master", "master", required=True, metavar="HOST[:PORT]",
+              help="the Locust master of a `crmqa run --load-external-workers N` (port 5557)")
+def load_worker(master: str) -> None:
+    """Lend this machine to a load: a Locust worker that takes its work from the master.
+
+    Needs crmqa installed and the target's credential variables set, as for a run.
+    """
+    from crmqa.load.distributed import run_worker
+
+    sys.exit(run_worker(master))
 
 
 @cli.command()
@@ -261,6 +302,28 @@ def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("run", required=False)
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
+              show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="plan file to describe (default: the one the run recorded)")
+@click.option("--pdf/--no-pdf", default=False,
+              help="also print each document to PDF with Chromium (CHROMIUM_PATH)")
+@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
+              help="language of the documents' fixed words (plan and CRM data as written)")
+def documents(
+    run: str | None, reports: Path, plan_path: Path | None, pdf: bool, lang: str
+) -> None:
+    """Write the test plan, test case specification (HTML and CSV), defect report, test
+    completion report and traceability matrix of RUN (default: the latest run) into
+    RUN/documents/."""
+    from crmqa.cli.running import find_run_dir, write_run_documents
+
+    write_run_documents(find_run_dir(reports, run), plan_path, pdf=pdf, console=console,
+                        lang=lang)
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Scaffold a plan, a target profile and a suite in DIRECTORY."""
@@ -360,6 +423,15 @@ def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, cle
     console.print(f"Matrix: {escape(str(md_path))} and {escape(str(json_path))}",
                   soft_wrap=True)
     sys.exit(0 if result.ok else 1 if result.complete else 4)
+
+
+def _add_subgroups() -> None:
+    from crmqa.cli.campaign import campaign
+
+    cli.add_command(campaign)
+
+
+_add_subgroups()
 
 
 def main() -> None:

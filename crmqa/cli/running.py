@@ -23,6 +23,7 @@ def pytest_arguments(
     workers: int = 1,
     reports: Path = Path("reports"),
     run_id: str | None = None,
+    build: str | None = None,
     evidence: str | None = None,
     headed: bool = False,
     viewport: str | None = None,
@@ -62,6 +63,8 @@ def pytest_arguments(
         args += ["-n", str(workers), "--dist", "loadgroup"]
     if run_id:
         args += ["--crmqa-run-id", run_id]
+    if build:
+        args += ["--crmqa-build", build]
     if evidence:
         args += ["--crmqa-evidence", evidence]
     if headed:
@@ -86,6 +89,8 @@ def run_plan(
     *,
     console: Console,
     render_html: bool = False,
+    documents: str | None = None,
+    lang: str = "en",
     **options: object,
 ) -> int:
     """Validate the plan (exit 3 on problems), run it through pytest, report, return the code."""
@@ -125,6 +130,14 @@ def run_plan(
             console.print(f"Allure report:  [bold]{escape(str(index))}[/]", soft_wrap=True)
         except CrmqaError as error:
             console.print(f"[yellow]Allure HTML not rendered:[/] {error}")
+    if documents:
+        try:
+            write_run_documents(run_dir, plan, pdf=documents == "pdf", console=console,
+                                lang=lang)
+        except CrmqaError as error:
+            # the verdict stands: documents are a view of it, and can be written later
+            console.print(f"[yellow]Documents not written:[/] {escape(str(error))} "
+                          f"(try `crmqa documents {escape(str(run_dir))}`)", soft_wrap=True)
     console.print(
         f"Test summary:   [bold]{escape(str(run_dir / 'summary.html'))}[/] (and summary.md)",
         soft_wrap=True,
@@ -173,6 +186,24 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
             "suspension state and open defects are unchanged."
         )
     return conclusion.exit_code
+
+
+def write_run_documents(
+    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console, lang: str = "en"
+) -> list[Path]:
+    """Write the documents of a concluded run (and their PDFs when asked); print where."""
+    from crmqa.reports.documents import documents_for_run, write_documents
+
+    written = write_documents(documents_for_run(run_dir, plan_path), run_dir, lang)
+    if pdf:
+        from crmqa.reports.pdf import print_pdfs
+
+        written += print_pdfs([path for path in written if path.suffix == ".html"])
+    console.print(
+        f"Documents:      [bold]{escape(str(run_dir / 'documents'))}[/] ({len(written)} files)",
+        soft_wrap=True,
+    )
+    return written
 
 
 def run_demo(

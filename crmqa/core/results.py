@@ -55,6 +55,8 @@ class Attachment(BaseModel):
     mime_type: str = "text/plain"
     path: str | None = None  # a file under the run folder
     text: str | None = None  # or inline text (already redacted)
+    # A figure a manager reads (a load's charts): summary.html shows it, not only Allure.
+    show_in_summary: bool = False
 
 
 class StepResult(BaseModel):

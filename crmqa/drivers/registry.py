@@ -27,8 +27,10 @@ EvidenceMode = Literal["on", "off", "retain-on-failure"]
 EVIDENCE_MODES: tuple[str, ...] = ("on", "off", "retain-on-failure")
 
 ENTRY_POINT_GROUP = "crmqa.drivers"
-BUILTIN_PROVIDERS: tuple[str, ...] = ("crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.migration",
-                                      "crmqa.fuzzing")
+BUILTIN_PROVIDERS: tuple[str, ...] = (
+    "crmqa.drivers.api", "crmqa.drivers.ui", "crmqa.drivers.questionnaire", "crmqa.migration",
+    "crmqa.load", "crmqa.fuzzing",
+)
 
 
 class StepDefect(CrmqaError):

@@ -65,6 +65,11 @@ class CaseContext:
     created: list[CreatedRecord] = field(default_factory=list)
     pending: list[PendingEvidence] = field(default_factory=list)
     current_driver: Any = None
+    # The case's template names (fake, vars, saved, params, unique, rules): a driver that
+    # renders templates itself (a case section such as `load:`) starts from these.
+    templates: dict[str, Any] = field(default_factory=dict)
+    # Live progress of a long step (a load) for the console; the reporter's, if it has one.
+    progress: Callable[[str], None] | None = None
 
     @property
     def target(self) -> ResolvedTarget:

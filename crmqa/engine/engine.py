@@ -53,6 +53,7 @@ from crmqa.drivers.registry import (
 )
 from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
+from crmqa.plan.case_sections import is_section, section_key, section_steps, sections_of
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.step_kinds import step_kinds
@@ -104,7 +105,7 @@ def _step_kind(step: Any) -> str:
     for kind in step_kinds():
         if isinstance(step, kind.model):
             return kind.key
-    return "step"
+    return section_key(step) or "step"
 
 
 def _label(phase: str, number: int, step: Any, title: str) -> str:
@@ -280,6 +281,12 @@ class Engine:
             if any(m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing):
                 result.left_out_by = LeftOutBy.TARGET
             return
+        refused = self._refusal(case)
+        if refused:
+            # The target's set-up (not the product) keeps the case from running here.
+            self._finish(result, Outcome.NOT_APPLICABLE, refused)
+            result.left_out_by = LeftOutBy.TARGET
+            return
         unfit = [m for m in (self._fit.misfit(need) for need in self._needs(case)) if m]
         if unfit:
             self._finish(result, Outcome.BROKEN, f"{unfit[0].message()}; not sent",
@@ -304,13 +311,16 @@ class Engine:
             case_id=case.id, worker_id=self.worker_id,
             evidence=CaseEvidence(self.run_dir, f"{case.id}-{result.history_id[:8]}"),
             resolved_target=self.target, evidence_mode=self.evidence_mode,
+            templates=tctx, progress=getattr(self.reporter, "progress", None),
         )
+        # A case section (`load:`) runs as one more step, through the driver registered for it.
+        body = [*case.steps, *(section for _, section in sections_of(case))]
         teardown_done = False
         try:
             if self._phase("setup", case.setup, tctx, ctx, result):
-                self._phase("step", case.steps, tctx, ctx, result)
+                self._phase("step", body, tctx, ctx, result)
             else:
-                for step in case.steps:
+                for step in body:
                     self._skip(result, "step", step, tctx, "not run: setup did not pass")
             teardown_done = True
             self._phase("teardown", case.teardown, tctx, ctx, result)
@@ -416,8 +426,10 @@ class Engine:
                     for attachment in output.attachments:  # driver evidence reaches Allure too
                         self.reporter.attach(attachment)
                     checks = list(output.checks)
-                    checks.extend(evaluate(rendered.expect, output, self.base_dir))
-                    save = rendered.save
+                    expect = getattr(rendered, "expect", None)  # a case section has none
+                    if expect is not None:
+                        checks.extend(evaluate(expect, output, self.base_dir))
+                    save = getattr(rendered, "save", None) or {}
                 step_result.status, step_result.answer = output.status, output.outcome
                 step_result.checks = checks
                 failed = [check for check in checks if not check.ok]
@@ -472,7 +484,13 @@ class Engine:
         step_result.broken_kind = kind
 
     def _render_step(self, step: Any, tctx: dict[str, Any]) -> Any:
-        """The step with its templates resolved; untemplated steps are used as they are."""
+        """The step with its templates resolved; untemplated steps are used as they are.
+
+        A case section is handed over as written: its driver renders its templates itself,
+        from `ctx.templates` (a load renders them anew for every virtual user and run).
+        """
+        if is_section(step):
+            return step
         # Keyed by id() but holding the step itself, so a recycled id can never match.
         cached = self._template_cache.get(id(step))
         if cached is None or cached[0] is not step:
@@ -576,8 +594,11 @@ class Engine:
         if cached is not None and cached[0] is case:
             return cached[1]
         needs: list[str] = []
+        # A case section (`load:`) needs what its driver says, and what its inner steps need.
         phased = [*(("setup", step) for step in case.setup),
                   *(("step", step) for step in case.steps),
+                  *(("step", section) for _, section in sections_of(case)),
+                  *(("step", step) for _, step in section_steps(case)),
                   *(("teardown", step) for step in case.teardown)]
         for phase, step in phased:
             inner = step.wait_until.step if isinstance(step, WaitStep) else step
@@ -604,6 +625,23 @@ class Engine:
         unique = list(dict.fromkeys(needs))
         self._needs_cache[id(case)] = (case, unique)
         return unique
+
+    def _refusal(self, case: Any) -> str | None:
+        """Why the target's set-up keeps the case from running, or None.
+
+        A driver may offer `refusal(step) -> str | None` for what the plan's flags cannot say
+        (a load against a CRM that is not on this machine, without the run's confirmation).
+        """
+        for step in [*case.setup, *case.steps, *(s for _, s in sections_of(case))]:
+            try:
+                driver = self._driver_for(step)
+            except CrmqaError:
+                continue  # reported as a missing driver
+            refusal = getattr(driver, "refusal", None)
+            reason = refusal(step) if callable(refusal) else None
+            if reason:
+                return str(reason)
+        return None
 
     def _not_applicable(self, missing: list[str]) -> str:
         assert self.target is not None

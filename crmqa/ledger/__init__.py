@@ -1,6 +1,16 @@
 """The defect ledger: defects, runs and the suspension state of each campaign (SQLite)."""
 
 from crmqa.ledger.campaign import Campaign
+from crmqa.ledger.lifecycle import (
+    CampaignStatus,
+    CycleLine,
+    DefectStory,
+    Lifecycle,
+    campaign_status,
+    cycle_lines,
+    defect_stories,
+    fingerprint,
+)
 from crmqa.ledger.store import (
     DEFAULT_LEDGER_PATH,
     Defect,
@@ -14,10 +24,18 @@ from crmqa.ledger.store import (
 __all__ = [
     "DEFAULT_LEDGER_PATH",
     "Campaign",
+    "CampaignStatus",
+    "CycleLine",
     "Defect",
     "DefectStatus",
+    "DefectStory",
     "Ledger",
     "LedgerError",
+    "Lifecycle",
     "RunRecord",
+    "campaign_status",
+    "cycle_lines",
+    "defect_stories",
+    "fingerprint",
     "params_hash",
 ]

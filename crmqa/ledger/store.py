@@ -295,6 +295,20 @@ class Ledger:
             ).fetchall()
         return [_run_record(row) for row in rows]
 
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign with a recorded run, in the order their first runs were recorded."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT plan_id, target FROM runs GROUP BY plan_id, target ORDER BY MIN(seq)"
+            ).fetchall()
+        return [Campaign(row["plan_id"], row["target"]) for row in rows]
+
+    def find_run(self, run_id: str) -> RunRecord | None:
+        """The recorded run with this id, in whichever campaign; None if never recorded."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_record(row) if row else None
+
     def latest_run(self, campaign: Campaign) -> RunRecord | None:
         """The campaign's latest recorded run (the one its current state comes from)."""
         with self._connect() as connection:

@@ -8,6 +8,8 @@ in the evidence, so a reader sees which records differ and how.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +35,8 @@ class Outcome:
     checks: list[CheckResult] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     files: list[tuple[str, Path]] = field(default_factory=list)  # (title, CSV file)
-    samples: list[str] = field(default_factory=list)  # readable tables for the evidence
+    # (title, CSV text): the first `sample_rows` rows of each file, shown as a table
+    samples: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_check(space: Workspace, check: MigrationCheck) -> Outcome:
@@ -76,9 +79,15 @@ def _sample(space: Workspace, outcome: Outcome, title: str, query: str, file: st
     outcome.files.append((title, path))
     rows = space.con.execute(f"SELECT * FROM ({query}) LIMIT {space.spec.sample_rows}")
     names = [column[0] for column in rows.description]
-    lines = [" | ".join(names)] + [" | ".join("" if v is None else str(v) for v in row)
-                                   for row in rows.fetchall()]
-    outcome.samples.append(f"{title}\n" + "\n".join(lines))
+    outcome.samples.append((title, csv_text([names, *rows.fetchall()])))
+
+
+def csv_text(rows: list[Any]) -> str:
+    """Rows as CSV text (a table Allure and summary.html show as one)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows([["" if value is None else value for value in row] for row in rows])
+    return out.getvalue()
 
 
 def _row_counts(space: Workspace, check: MigrationCheck) -> Outcome:

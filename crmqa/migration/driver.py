@@ -14,7 +14,7 @@ from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.results import Attachment
 from crmqa.drivers.base import StepContext, StepDriver, StepOutput
 from crmqa.drivers.registry import DriverEnvironment, StepDefect
-from crmqa.migration.checks import run_check
+from crmqa.migration.checks import csv_text, run_check
 from crmqa.migration.spec import MigrationSpec, TargetTable
 from crmqa.migration.step import MigrateStep
 from crmqa.migration.tables import MigrationDataError
@@ -60,11 +60,17 @@ class MigrationDriver:
             outcome = run_check(self._workspace(), check)
         except MigrationDataError as error:
             raise StepDefect(str(error)) from None
-        attachments = [Attachment(name=title, mime_type="text/csv", path=str(path))
-                       for title, path in outcome.files]
-        if outcome.samples:
-            attachments.insert(0, Attachment(name=f"{check.check} {check.entity}: samples",
-                                             text="\n\n".join(outcome.samples)))
+        # first the results (one row per field, with its rate), then the first differing rows
+        # of each, as tables; then every differing row, as the files in the run folder
+        results = csv_text([["check", "allowed", "found", "result"]] + [
+            [result.name, result.expected, result.actual, "ok" if result.ok else "FAILED"]
+            for result in outcome.checks])
+        attachments = [Attachment(name=f"{check.check} {check.entity}: results",
+                                  mime_type="text/csv", text=results)]
+        attachments += [Attachment(name=f"sample: {title}", mime_type="text/csv", text=text)
+                        for title, text in outcome.samples]
+        attachments += [Attachment(name=f"all rows: {title}", mime_type="text/csv",
+                                   path=str(path)) for title, path in outcome.files]
         files = ", ".join(path.name for _title, path in outcome.files)
         summary = f"{check.check} {check.entity}" + (f": the rows are in {files}" if files
                                                       else "")

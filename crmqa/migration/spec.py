@@ -16,6 +16,17 @@ migration:
     lead: {email: Email, phone: Phone, duplicates: [Email]}
 ```
 
+A side may also be a table (or a query) of a PostgreSQL or MySQL/MariaDB database; its
+credentials come from environment variables only:
+
+```yaml
+    lead:
+      database: {engine: postgresql, host: legacy-db, name: crm,
+                 user_env: LEGACY_DB_USER, password_env: LEGACY_DB_PASSWORD}
+      table: public.leads                   # or sql: "SELECT ... FROM leads JOIN ..."
+      key: LegacyId
+```
+
 Every key is validated like the rest of the plan (unknown keys, wrong types, positions); files
 and columns are checked by the migration step check before anything runs (crmqa.validation).
 """
@@ -29,36 +40,92 @@ from pydantic import Field, model_validator
 from crmqa.plan.steps import Strict
 
 SourceFormat = Literal["csv", "tsv", "parquet", "xlsx", "sqlite", "json"]
+DatabaseEngine = Literal["postgresql", "mysql", "mariadb"]
 
 
-class SourceTable(Strict):
-    """One table of data in a file: a CSV/TSV/Parquet/JSON file, an XLSX sheet, a SQLite table."""
+class DatabaseConnection(Strict):
+    """A PostgreSQL or MySQL/MariaDB server to read from. The plan names where it is; who
+    logs in, and with what password, only ever comes from environment variables."""
 
-    file: str = Field(description="path, relative to the plan's folder or a parent of it")
+    engine: DatabaseEngine = Field(description="postgresql, mysql or mariadb")
+    url_env: str | None = Field(
+        None, description="an environment variable holding the whole connection URL "
+        "(postgresql://user:password@host:5432/name, mysql://user:password@host:3306/name); "
+        "instead of host, port, name, user_env and password_env",
+    )
+    host: str | None = Field(None, description="the server's host name or address")
+    port: int | None = Field(None, ge=1, le=65535,
+                             description="default: 5432 (PostgreSQL), 3306 (MySQL)")
+    name: str | None = Field(None, description="the database to read")
+    user_env: str | None = Field(None, description="environment variable holding the user name")
+    password_env: str | None = Field(None,
+                                     description="environment variable holding the password")
+    connect_timeout: int = Field(10, ge=1, le=300, description="seconds to wait for the server")
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> DatabaseConnection:
+        if (self.url_env is None) == (self.host is None):
+            raise ValueError("a database needs exactly one of `url_env` or `host`")
+        if self.url_env is not None and any(
+                value is not None for value in (self.port, self.name, self.user_env,
+                                                self.password_env)):
+            raise ValueError("`url_env` holds the whole connection: port, name, user_env and "
+                             "password_env go with `host`")
+        return self
+
+
+class _Extract(Strict):
+    """Where a side's rows are: a file, or a table or query of a database."""
+
+    file: str | None = Field(None, description="path, relative to the plan's folder or a "
+                             "parent of it")
+    database: DatabaseConnection | None = Field(
+        None, description="a PostgreSQL or MySQL/MariaDB database (give `table` or `sql`)")
     format: SourceFormat | None = Field(None, description="default: from the file's suffix")
-    table: str | None = Field(None, description="the SQLite table or XLSX sheet to read")
+    table: str | None = Field(
+        None, description="the SQLite table or XLSX sheet to read; with `database`, the table "
+        "(`schema.table` for another schema)")
+    sql: str | None = Field(None, description="with `database`: a SELECT whose rows are read "
+                            "instead of a table")
     encoding: str = Field("utf-8", description="text encoding of a CSV/TSV file")
     delimiter: str | None = Field(None, description="CSV delimiter (default: detected)")
+
+    def _check_database(self) -> None:
+        if self.database is not None:
+            if self.file is not None:
+                raise ValueError("give `file` or `database`, not both")
+            if (self.table is None) == (self.sql is None):
+                raise ValueError("a database side needs exactly one of `table` or `sql`")
+        elif self.sql is not None:
+            raise ValueError("`sql` reads from a `database`")
+
+
+class SourceTable(_Extract):
+    """The legacy rows: a CSV/TSV/Parquet/JSON file, an XLSX sheet, a SQLite table, or a table
+    or query of a PostgreSQL or MySQL database."""
+
     key: str | list[str] = Field(description="the column(s) that identify a record")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SourceTable:
+        if (self.file is None) == (self.database is None):
+            raise ValueError("a source needs exactly one of `file` or `database`")
+        self._check_database()
+        return self
 
     @property
     def keys(self) -> list[str]:
         return [self.key] if isinstance(self.key, str) else list(self.key)
 
 
-class TargetTable(Strict):
+class TargetTable(_Extract):
     """Where the migrated records are read back: through the CRM, or from an extract."""
 
     from_: Literal["crm"] | None = Field(
         None, alias="from",
         description="`crm`: read through the target's profile (its export, else every list "
-        "page); omit it and give `file` for an extract the vendor delivers",
+        "page); omit it and give `file` or `database` for an extract the vendor delivers",
     )
-    file: str | None = Field(None, description="an extract of the migrated records")
-    format: SourceFormat | None = Field(None, description="default: from the file's suffix")
-    table: str | None = Field(None, description="the SQLite table or XLSX sheet to read")
-    encoding: str = Field("utf-8", description="text encoding of a CSV/TSV extract")
-    delimiter: str | None = Field(None, description="CSV delimiter (default: detected)")
     key: str | list[str] = Field(
         description="the canonical field(s) holding the source key after the mapping"
     )
@@ -74,8 +141,9 @@ class TargetTable(Strict):
 
     @model_validator(mode="after")
     def _one_place(self) -> TargetTable:
-        if (self.from_ is None) == (self.file is None):
-            raise ValueError("a target needs exactly one of `from: crm` or `file`")
+        if sum(place is not None for place in (self.from_, self.file, self.database)) != 1:
+            raise ValueError("a target needs exactly one of `from: crm`, `file` or `database`")
+        self._check_database()
         return self
 
     @property

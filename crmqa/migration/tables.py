@@ -1,6 +1,8 @@
 """Reading data files into DuckDB: CSV, TSV, Parquet and JSON natively; XLSX and SQLite
-through Python's own readers into Arrow, in batches (DuckDB's own extensions for them are
-downloaded at run time, which this machine and many enterprise networks do not allow).
+through Python's own readers, a batch at a time, into a Parquet spool file that DuckDB reads
+out of core (DuckDB's own extensions for them are downloaded at run time, which this machine
+and many enterprise networks do not allow). Databases (crmqa.migration.databases) use the
+same spool.
 
 Every value is read as text: the mapping decides what a value means, and the comparison how
 it is compared. A file that cannot be read (missing, wrong encoding, no such sheet or table,
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +55,12 @@ def literal(value: Any) -> str:
 
 
 def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
-             table: str | None = None, encoding: str = "utf-8",
+             spool_dir: Path, table: str | None = None, encoding: str = "utf-8",
              delimiter: str | None = None) -> list[str]:
-    """Make `name` a view over the file (all columns text); return its column names."""
+    """Make `name` a view over the file (all columns text); return its column names.
+
+    XLSX sheets and SQLite tables are first copied into a Parquet file in `spool_dir`.
+    """
     if not path.is_file():
         raise MigrationDataError(f"data file {path} does not exist")
     try:
@@ -70,9 +75,12 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
         elif fmt == "json":
             source = f"read_json_auto({literal(str(path))})"
         else:
-            arrow = _xlsx(path, table) if fmt == "xlsx" else _sqlite(path, table)
-            con.register(f"{name}__arrow", arrow)
-            source = quote(f"{name}__arrow")
+            spooled = spool_dir / f"{name}.parquet"
+            if fmt == "xlsx":
+                _xlsx(path, table, spooled)
+            else:
+                _sqlite(path, table, spooled)
+            source = f"read_parquet({literal(str(spooled))})"
         columns = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         selected = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in columns)
         con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT {selected} FROM {source}")
@@ -92,7 +100,7 @@ def _explain(path: Path, fmt: str, encoding: str, error: duckdb.Error) -> str:
     return f"{path.name} cannot be read as {fmt}: {first}"
 
 
-def _xlsx(path: Path, sheet: str | None) -> pa.Table:
+def _xlsx(path: Path, sheet: str | None, spooled: Path) -> None:
     from openpyxl import load_workbook
 
     workbook = load_workbook(path, read_only=True, data_only=True)
@@ -102,12 +110,12 @@ def _xlsx(path: Path, sheet: str | None) -> pa.Table:
                                      f"{', '.join(workbook.sheetnames)})")
         rows = (workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True)
         header = [str(cell) for cell in next(rows, ())]
-        return _arrow(header, rows)
+        spool(header, rows, spooled)
     finally:
         workbook.close()
 
 
-def _sqlite(path: Path, table: str | None) -> pa.Table:
+def _sqlite(path: Path, table: str | None, spooled: Path) -> None:
     if table is None:
         raise MigrationDataError(f"{path.name} is a SQLite database: give `table:`")
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -117,7 +125,7 @@ def _sqlite(path: Path, table: str | None) -> pa.Table:
         except sqlite3.Error as error:
             raise MigrationDataError(f"{path.name}: {error}") from None
         header = [column[0] for column in cursor.description]
-        return _arrow(header, _fetch(cursor))
+        spool(header, _fetch(cursor), spooled)
     finally:
         connection.close()
 
@@ -127,20 +135,36 @@ def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
         yield from batch
 
 
-def _arrow(header: list[str], rows: Iterator[Any]) -> pa.Table:
-    """Rows of Python values -> an Arrow table of text columns, built batch by batch."""
-    batches: list[pa.RecordBatch] = []
+def spool(header: Sequence[str], rows: Iterable[Sequence[Any]], path: Path) -> None:
+    """Rows of Python values -> a Parquet file of text columns, written a batch at a time,
+    so that memory holds one batch however many rows there are."""
+    import pyarrow.parquet as pq
+
     schema = pa.schema([(name, pa.string()) for name in header])
-    chunk: list[list[str | None]] = [[] for _ in header]
-    count = 0
-    for row in rows:
-        for index, column in enumerate(chunk):
-            value = row[index] if index < len(row) else None
-            column.append(None if value is None else str(value))
-        count += 1
-        if count == _BATCH:
-            batches.append(pa.record_batch(chunk, schema=schema))
-            chunk, count = [[] for _ in header], 0
-    if count or not batches:
-        batches.append(pa.record_batch(chunk, schema=schema))
-    return pa.Table.from_batches(batches, schema=schema)
+    with pq.ParquetWriter(path, schema) as writer:
+        batch: list[Sequence[Any]] = []
+        written = False
+        for row in rows:
+            batch.append(row)
+            if len(batch) == _BATCH:
+                writer.write_batch(_record_batch(batch, schema))
+                batch, written = [], True
+        if batch or not written:
+            writer.write_batch(_record_batch(batch, schema))
+
+
+def _record_batch(rows: list[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    width = len(schema)
+    # short rows (an XLSX row with empty trailing cells) are padded with nulls
+    padded = (tuple(row) + (None,) * (width - len(row)) if len(row) < width else row
+              for row in rows)
+    columns = list(zip(*padded, strict=False)) if rows else [() for _ in range(width)]
+    return pa.record_batch([_text_array(column) for column in columns[:width]], schema=schema)
+
+
+def _text_array(values: Sequence[Any]) -> pa.Array:
+    try:
+        return pa.array(values, type=pa.string())  # already text: no Python loop
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if value is None else str(value) for value in values],
+                        type=pa.string())

@@ -17,6 +17,7 @@ folder, so the size of the data is bounded by disk, not memory.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,10 @@ from typing import Any
 
 import duckdb
 
+from crmqa.migration.databases import Selection, extract
 from crmqa.migration.mapping import field_sql, normalised
-from crmqa.migration.spec import MigrationSpec, TargetTable
-from crmqa.migration.tables import MigrationDataError, file_format, quote, relation
+from crmqa.migration.spec import MigrationSpec, SourceTable, TargetTable
+from crmqa.migration.tables import MigrationDataError, file_format, literal, quote, relation
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 
 # Reads an entity's migrated records through the CRM: (entity, target spec) -> records.
@@ -68,9 +70,15 @@ class Workspace:
         self.con.execute("SET TimeZone = 'UTC'")
         self._read_records = read_records
         self._prepared: dict[str, Prepared] = {}
+        # entity -> why it could not be prepared: a down database is asked once, not per check
+        self._failed: dict[str, Exception] = {}
+        self._sources: dict[str, list[str]] = {}
 
     def close(self) -> None:
+        """Close DuckDB and remove its spill files and the spooled copies of database tables
+        and sheets: the run folder keeps the differing rows, not a copy of the legacy data."""
         self.con.close()
+        shutil.rmtree(self.folder / "tmp", ignore_errors=True)
 
     def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(query, params or []).fetchall()
@@ -83,15 +91,36 @@ class Workspace:
         if source is None:
             raise MigrationDataError(f"the plan's migration section has no source '{entity}' "
                                      f"(sources: {', '.join(self.spec.source) or 'none'})")
-        path = self._file(source.file, f"migration.source.{entity}")
-        return relation(self.con, f"raw_{entity}", path, file_format(path, source.format),
-                        table=source.table, encoding=source.encoding,
-                        delimiter=source.delimiter)
+        if entity not in self._sources:
+            self._sources[entity] = self._side_view(f"raw_{entity}", source,
+                                                    f"migration.source.{entity}")
+        return self._sources[entity]
+
+    def _side_view(self, name: str, side: SourceTable | TargetTable, where: str) -> list[str]:
+        """View `name` over a side's extract (a file, or a database's table or query)."""
+        if side.database is not None:
+            spooled = self.folder / "tmp" / f"{name}.parquet"
+            columns = extract(side.database, Selection(side.table, side.sql), spooled, where)
+            selected = ", ".join(quote(c) for c in columns) or "NULL AS __empty"
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT {selected} "
+                             f"FROM read_parquet({literal(str(spooled))})")
+            return columns
+        assert side.file is not None
+        path = self._file(side.file, where)
+        return relation(self.con, name, path, file_format(path, side.format),
+                        spool_dir=self.folder / "tmp", table=side.table,
+                        encoding=side.encoding, delimiter=side.delimiter)
 
     def prepared(self, entity: str) -> Prepared:
+        if entity in self._failed:
+            raise self._failed[entity]
         found = self._prepared.get(entity)
         if found is None:
-            found = self._prepare(entity)
+            try:
+                found = self._prepare(entity)
+            except Exception as error:
+                self._failed[entity] = error
+                raise
             self._prepared[entity] = found
         return found
 
@@ -141,11 +170,8 @@ class Workspace:
     def _target_view(self, entity: str, target: TargetTable) -> list[str]:
         """View `tgt_<entity>`: canonical fields as text, and `__key`; returns its fields."""
         name = quote("tgt_" + entity)
-        if target.file is not None:
-            path = self._file(target.file, f"migration.target.{entity}")
-            columns = relation(self.con, f"tgtraw_{entity}", path,
-                               file_format(path, target.format), table=target.table,
-                               encoding=target.encoding, delimiter=target.delimiter)
+        if target.from_ is None:
+            columns = self._side_view(f"tgtraw_{entity}", target, f"migration.target.{entity}")
             renamed = {canonical: extract for canonical, extract in target.columns.items()}
             fields = [c for c in columns if c not in renamed.values()] + list(renamed)
             exprs = [f"{quote(renamed.get(f, f))} AS {quote(f)}" for f in fields]

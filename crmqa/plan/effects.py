@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from crmqa.plan.canonical import CHANGING_OPERATIONS, changes_records
+from crmqa.plan.case_sections import section_effects
 from crmqa.plan.models import Case, Category, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.templating import has_template
 
@@ -63,10 +64,16 @@ def _writes(ref: str) -> bool:
 
 
 def case_effects(case: Case) -> list[str]:
-    """The target flags a case needs: `changes` (destructive_ok), `load` (load_ok)."""
+    """The target flags a case needs: `changes` (destructive_ok), `load` (load_ok).
+
+    Its steps and its sections both count: a `load:` that creates leads needs both flags.
+    """
     effects = []
     if any(step_changes_records(step) for step in (*case.setup, *case.steps, *case.teardown)):
         effects.append(CHANGES)
     if case.category is Category.PERFORMANCE:
         effects.append(LOAD)
+    # A case section (`load:`) says what it needs itself (crmqa.plan.case_sections).
+    effects.extend(effect for effect in dict.fromkeys(section_effects(case))
+                   if effect not in effects)
     return effects

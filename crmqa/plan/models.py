@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 # Re-exported: the vocabulary lives in crmqa.plan.canonical.
 from crmqa.plan.canonical import ENTITIES as ENTITIES
 from crmqa.plan.canonical import OPERATIONS as OPERATIONS
+from crmqa.plan.case_sections import attach_sections, sections_of
 from crmqa.plan.sections import with_sections
 from crmqa.plan.step_kinds import STEP_KINDS as STEP_KINDS
 from crmqa.plan.step_kinds import Step as Step
@@ -41,6 +42,8 @@ from crmqa.plan.steps import HttpRequest as HttpRequest
 from crmqa.plan.steps import OperationName as OperationName
 from crmqa.plan.steps import OpStep as OpStep
 from crmqa.plan.steps import PathExpression as PathExpression
+from crmqa.plan.steps import Questionnaire as Questionnaire
+from crmqa.plan.steps import QuestionnaireStep as QuestionnaireStep
 from crmqa.plan.steps import RequestStep as RequestStep
 from crmqa.plan.steps import StepBase as StepBase
 from crmqa.plan.steps import Strict as Strict
@@ -112,11 +115,11 @@ class Case(Strict):
     @model_validator(mode="after")
     def _has_steps_or_is_manual(self) -> Case:
         if self.category is Category.MANUAL:
-            if self.steps:
+            if self.steps or sections_of(self):
                 raise PydanticCustomError(
                     "manual_case_steps", "a manual case has instructions, not steps"
                 )
-        elif not self.steps:
+        elif not self.steps and not sections_of(self):
             raise PydanticCustomError(
                 "case_without_steps", "a case needs at least one step (or category: manual)"
             )
@@ -500,3 +503,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time the registered sections
     Plan = PlanBase
 else:
     Plan = with_sections(PlanBase, "Plan")
+
+# Kinds of work a case holds instead of steps (`load:`, ...) add their key to cases through
+# crmqa.plan.case_sections; the models that hold cases are rebuilt to see it.
+attach_sections(Case, Suite, PlanBase, Plan)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from crmqa.plan import models
+from crmqa.plan.case_sections import registered_sections
 
 __all__ = ["key_table", "refresh_reference"]
 
@@ -95,18 +96,22 @@ def key_table(model: type[BaseModel]) -> str:
 
 
 def _model_named(name: str) -> type[BaseModel]:
-    """A plan model, or a model of a registered generator's module (its section and parts)."""
+    """A plan model, or a model of a registered generator's or case section's module (their
+    sections and parts; `load:`'s models are documented in docs/load.md)."""
     found = getattr(models, name, None)
     if found is None:
         from crmqa.plan.generators.registry import registered_generators
 
-        for generator in registered_generators().values():
-            module = sys.modules.get(generator.section.__module__)
+        owners: list[type[BaseModel]] = [
+            generator.section for generator in registered_generators().values()]
+        owners += [section.model for section in registered_sections()]
+        for owner in owners:
+            module = sys.modules.get(owner.__module__)
             found = getattr(module, name, None) if module is not None else None
             if found is not None:
                 break
     if not (isinstance(found, type) and issubclass(found, BaseModel)):
-        raise KeyError(f"no plan or generator model named {name}")
+        raise KeyError(f"no plan, generator or case section model named {name}")
     return found
 
 
@@ -121,6 +126,7 @@ def refresh_reference(text: str) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - a convenience for maintainers
-    page = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/plan-reference.md")
-    page.write_text(refresh_reference(page.read_text(encoding="utf-8")), encoding="utf-8")
-    print(page)
+    for name in sys.argv[1:] or ["docs/plan-reference.md"]:
+        page = Path(name)
+        page.write_text(refresh_reference(page.read_text(encoding="utf-8")), encoding="utf-8")
+        print(page)

@@ -1,13 +1,13 @@
 """The kinds of step a case may hold: one registry, built-ins and third parties alike.
 
-A step says what it does by exactly one key: `op`, `request`, `ui`, `wait_until`, or the key
-of a kind another package adds (a migration check, a fuzzing run). Each kind is a `StepKind`:
-its key and its pydantic model (built on crmqa.plan.steps: `StepBase` gives `name`, `expect`,
-`save`, `as`, ...). A package adds kinds through the `crmqa.step_kinds` entry-point group, whose
-entries are a `StepKind`, a sequence of them, or a callable returning either; crmqa's own
-kinds beyond the four built in here register the same way, in its pyproject.toml (`migrate:`)
-or in `BUILTIN_KIND_PROVIDERS` below (`fuzz:`). The registry
-is read once, when the plan models are built, so every kind takes part in validation, in the
+A step says what it does by exactly one key: `op`, `request`, `ui`, `wait_until`,
+`questionnaire`, or the key of a kind another package adds (a migration check, a fuzzing run).
+Each kind is a `StepKind`: its key and its pydantic model (built on crmqa.plan.steps: `StepBase`
+gives `name`, `expect`, `save`, `as`, ...). A package adds kinds through the `crmqa.step_kinds`
+entry-point group, whose entries are a `StepKind`, a sequence of them, or a callable returning
+either; crmqa's own kinds beyond the five built in here register the same way, in its
+pyproject.toml (`migrate:`) or in `BUILTIN_KIND_PROVIDERS` below (`fuzz:`). The registry is
+read once, when the plan models are built, so every kind takes part in validation, in the
 positioned errors and in the JSON Schema editors use.
 
 A kind's work is done by a driver registered for its model in crmqa.drivers.registry.
@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, Discriminator, Tag
 
-from crmqa.plan.steps import OpStep, RequestStep, UiStep, WaitStep, kind_of_step
+from crmqa.plan.steps import (
+    OpStep,
+    QuestionnaireStep,
+    RequestStep,
+    UiStep,
+    WaitStep,
+    kind_of_step,
+)
 
 ENTRY_POINT_GROUP = "crmqa.step_kinds"
 
@@ -42,6 +49,7 @@ BUILTIN_KINDS: tuple[StepKind, ...] = (
     StepKind("request", RequestStep),
     StepKind("ui", UiStep),
     StepKind("wait_until", WaitStep),
+    StepKind("questionnaire", QuestionnaireStep),
 )
 
 
@@ -119,6 +127,6 @@ def _step_union() -> Any:
 
 
 if TYPE_CHECKING:  # what type checkers see; at run time the union holds every registered kind
-    Step = OpStep | RequestStep | UiStep | WaitStep
+    Step = OpStep | RequestStep | UiStep | WaitStep | QuestionnaireStep
 else:
     Step = _step_union()

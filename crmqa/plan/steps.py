@@ -257,6 +257,11 @@ UiAction = Literal[
     "screenshot",
     "accessibility",
     "expect_csrf_protected",
+    # UX: a task measured from task_start to task_end (docs/ux.md)
+    "task_start",
+    "task_end",
+    "expect_feedback",
+    "expect_field_error",
 ]
 
 
@@ -279,6 +284,29 @@ class UiStep(StepBase):
     values: dict[str, Any] = Field(
         default_factory=dict, description="element -> value, for filling a form in one step"
     )
+
+
+class Questionnaire(Strict):
+    """A usability questionnaire people filled in, scored from its results file."""
+
+    scale: Literal["sus"] = Field(
+        "sus", description="the questionnaire: sus (System Usability Scale, 10 items, 1-5)")
+    file: str = Field(description="the results file: CSV, a header row, one respondent a line "
+                      "(docs/ux.md)")
+    at_least: float = Field(68, ge=0, le=100,
+                            description="the mean score the product must reach (0-100)")
+    min_respondents: int = Field(
+        5, ge=1, description="fewer answers than this cannot speak for the users")
+
+
+class QuestionnaireStep(StepBase):
+    """A questionnaire's results, scored against a threshold (docs/ux.md)."""
+
+    questionnaire: Questionnaire = Field(description="which questionnaire, where its answers "
+                                         "are, and the score to reach")
+
+    def describe(self) -> str:
+        return f"questionnaire {self.questionnaire.scale} {self.questionnaire.file}"
 
 
 def kind_of_step(value: Any, tags: dict[str, str]) -> str | None:

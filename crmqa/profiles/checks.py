@@ -50,6 +50,8 @@ Problem = tuple[Path, str, str | None]
 def _problems(profile: Profile) -> Iterator[Problem]:
     yield from _templates(profile.headers, COMMON_NAMES, ("headers",))
     yield from _templates(profile.params, COMMON_NAMES, ("params",))
+    for key in ("token_url", "scope"):
+        yield from _templates(getattr(profile.auth, key, None), COMMON_NAMES, ("auth", key))
     for name, entity in profile.entities.items():
         yield from _entity(name, entity, ("entities", name))
     for name, probe in profile.probe.items():
@@ -101,6 +103,14 @@ def _list(entity: EntitySpec, where: Path) -> Iterator[Problem]:
             yield from _templates(request.filter, (*COMMON_NAMES, *FILTER_NAMES),
                                   (*at, "filter"))
         yield from _paging(request, spec.pagination.style, at)
+    if spec.count_request is not None:
+        at = (*where, "count_request")
+        for part in ("path", "params", "headers", "body"):
+            yield from _templates(getattr(spec.count_request, part),
+                                  (*COMMON_NAMES, *LIST_NAMES), (*at, part))
+        if spec.count_request.filter is not None:
+            yield from _templates(spec.count_request.filter, (*COMMON_NAMES, *FILTER_NAMES),
+                                  (*at, "filter"))
 
 
 def _reads(value: Any) -> set[str]:

@@ -123,13 +123,19 @@ class OAuth2PasswordAuth(ProfileModel):
     """OAuth2 resource-owner password grant (form body, RFC 6749 section 4.3)."""
 
     scheme: Literal["oauth2_password"]
-    token_url: str = Field(description="path relative to the base URL, or a full URL")
-    scope: str | None = None
+    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
+                           "use templates ({{ env.TENANT_ID }})")
+    scope: str | None = Field(None, description="may use templates "
+                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic", "none"] = Field(
         "body", description="how the client id and secret (if any) are sent"
     )
     token_path: ResultPath = "access_token"
     expires_path: ResultPath | None = "expires_in"
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -137,11 +143,17 @@ class OAuth2ClientCredentialsAuth(ProfileModel):
     """OAuth2 client-credentials grant (RFC 6749 section 4.4)."""
 
     scheme: Literal["oauth2_client_credentials"]
-    token_url: str
-    scope: str | None = None
+    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
+                           "use templates ({{ env.TENANT_ID }})")
+    scope: str | None = Field(None, description="may use templates "
+                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic"] = "basic"
     token_path: ResultPath = "access_token"
     expires_path: ResultPath | None = "expires_in"
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -162,6 +174,10 @@ class TokenEndpointAuth(ProfileModel):
     token_path: ResultPath = Field("access_token",
                                    description="JMESPath of the token in the answer")
     expires_path: ResultPath | None = None
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
     use: TokenUse = Field(default_factory=TokenUse)
 
 
@@ -296,6 +312,14 @@ class ListRequest(ProfileModel):
     )
 
 
+class CountRequest(ListRequest):
+    """A request that answers how many records a list or search matches (a SOQL
+    `SELECT COUNT()`, a `/count` resource). Its templates see what the list request's see;
+    without a `filter` of its own, `filter_clauses` are rendered with the list's."""
+
+    total_path: ResultPath = Field(description="JMESPath of the count in its answer")
+
+
 class ListSpec(ProfileModel):
     """Where list/search answers keep records and totals, and how to ask for pages."""
 
@@ -327,6 +351,12 @@ class ListSpec(ProfileModel):
     )
     search_request: ListRequest | None = Field(
         None, description="the search request as a template; default `request`"
+    )
+
+    count_request: CountRequest | None = Field(
+        None, description="a request of its own that counts the records a list or search "
+        "matches, for products whose list answers carry no total (a `SELECT COUNT()` query); "
+        "sent once per step when the pages gave no total"
     )
 
     def request_for(self, operation: str) -> ListRequest | None:

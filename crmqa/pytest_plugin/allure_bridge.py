@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,12 @@ class AllureReporter:
     allure-pytest would mark every step passed. The scope takes the step's result instead,
     and the step ends with an exception of the matching kind, caught right here, so that
     Allure's step statuses are crmqa's step outcomes.
+
+    `progress`, when given, shows a long step's progress lines (a load's) on the console.
     """
+
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+        self.progress = progress
 
     @contextmanager
     def step(self, title: str) -> Iterator[_StepScope]:

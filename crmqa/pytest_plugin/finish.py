@@ -89,7 +89,8 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
         plan_name=plan.name,
         plan_file=str(loaded.path),
         system=plan.system.name,
-        system_version=plan.system.version,
+        # The vendor ships builds faster than plans are edited: the run names its build.
+        system_version=state.config.option.crmqa_build or plan.system.version,
         target=target_name,
         base_url=base_url,
         profile=target.profile if target else "",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -65,3 +68,21 @@ def _first_message(report: pytest.TestReport) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     lines = str(report.longrepr or "").splitlines()
     return lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+
+
+def console_progress(config: pytest.Config) -> Callable[[str], None]:
+    """A writer of progress lines (a load's users, req/s, p95, errors) to the console.
+
+    The line goes to this process's own stderr with pytest's capture suspended for it, so it
+    shows while the case runs, in a plain run and from pytest-xdist workers alike.
+    """
+
+    def write(text: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        suspended = (capture.global_and_fixture_disabled() if capture is not None
+                     else contextlib.nullcontext())
+        with suspended:
+            sys.stderr.write(f"     {text}\n")
+            sys.stderr.flush()
+
+    return write

@@ -39,13 +39,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep requests/responses, screenshots and traces (default: retain-on-failure)",
     )
     group.addoption(
+        "--crmqa-build",
+        default=None,
+        help="the build or version of the CRM under test (default: the plan's system.version)",
+    )
+    group.addoption(
         "--crmqa-live", action="store_true", help="print one line per case as it finishes"
     )
     # Every option carries the --crmqa- prefix: other plugins (pytest-playwright's --headed)
     # live in the same environment, and argparse refuses a name twice.
+    from crmqa.load.options import add_load_options
     from crmqa.pytest_plugin.options import add_ui_options
 
     add_ui_options(group)
+    add_load_options(group)
 
 
 def looks_like_plan(path: Path) -> bool:
@@ -87,10 +94,12 @@ def pytest_configure(config: pytest.Config) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not getattr(option, "xmlpath", None):
             option.xmlpath = str(run_dir / "junit.xml")
-        # UI options travel to xdist workers through the environment they inherit.
+        # UI and load options travel to xdist workers through the environment they inherit.
+        from crmqa.load.options import export_load_options
         from crmqa.pytest_plugin.options import export_ui_options
 
         export_ui_options(option)
+        export_load_options(option)
     if option.crmqa_live and is_controller(config):
         from crmqa.pytest_plugin.live import LiveProgress
 

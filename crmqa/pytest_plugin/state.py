@@ -74,13 +74,14 @@ class RunState:
         if engine is None:
             from crmqa.engine import Engine
             from crmqa.pytest_plugin.allure_bridge import AllureReporter
+            from crmqa.pytest_plugin.live import console_progress
 
             engine = Engine(
                 loaded,
                 self.target_override,
                 self.run_dir,
                 worker_id(),
-                reporter=AllureReporter(),
+                reporter=AllureReporter(progress=console_progress(self.config)),
                 outcome_of=self._outcomes.get,
                 evidence=self.config.option.crmqa_evidence or "retain-on-failure",
             )

@@ -160,12 +160,19 @@ def executor_info(run_info: RunInfo) -> dict[str, Any]:
     }
 
 
-def allure_config(run_info: RunInfo) -> dict[str, Any]:
-    """An Allure 3 config (allurerc.json) carrying the report name and crmqa's categories."""
-    return {
-        "name": executor_info(run_info)["reportName"],
+def allure_config(run_info: RunInfo, *, headline: str | None = None,
+                  history_path: Path | None = None) -> dict[str, Any]:
+    """An Allure 3 config (allurerc.json): the report name (with the verdict's headline, so
+    that the title says ACCEPTED or REJECTED), crmqa's categories, and the history file that
+    carries trends from one run of a campaign to the next."""
+    name = executor_info(run_info)["reportName"]
+    config: dict[str, Any] = {
+        "name": f"{name}: {headline}" if headline else name,
         "categories": allure_categories(),
     }
+    if history_path is not None:
+        config["historyPath"] = str(history_path)
+    return config
 
 
 def write_allure_extras(results_dir: Path, run_info: RunInfo) -> list[Path]:

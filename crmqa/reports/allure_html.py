@@ -31,6 +31,7 @@ from crmqa.reports.run_folder import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALLURE_ENV = "CRMQA_ALLURE"  # path to Allure 3's cli.js, to use one installed elsewhere
 GENERATE_TIMEOUT_S = 600
+HISTORY_DIR = ".allure-history"
 INSTALL_HINT = (
     "install the npm tools with `bash scripts/setup.sh` (or `npm ci` at the repository root; "
     "Node.js 20 or newer is needed)"
@@ -95,6 +96,23 @@ def read_single_file_report(index_html: Path) -> dict[str, str]:
     }
 
 
+def campaign_history_path(run_dir: Path, plan_id: str, target: str) -> Path:
+    """Allure 3's history file of a campaign (plan + target), beside the runs' folders:
+    each rendered report adds its run, so trends and per-test history need no copying."""
+    def safe(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "_"
+
+    return run_dir.parent / HISTORY_DIR / f"{safe(plan_id)}--{safe(target)}.jsonl"
+
+
+def _headline(run_dir: Path) -> str | None:
+    """The verdict's headline from verdict.json, when the run was concluded."""
+    try:
+        return str(json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))["headline"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def render_allure_html(run_dir: Path) -> Path:
     """Render <run>/allure-report/index.html from <run>/allure-results; return its path.
 
@@ -112,9 +130,13 @@ def render_allure_html(run_dir: Path) -> Path:
         )
     command = _tool_command(run_dir)
     output = run_dir / ALLURE_REPORT_DIR
+    history = campaign_history_path(run_dir, run_info.plan_id, run_info.target)
+    history.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crmqa-allure-") as scratch:
         config = Path(scratch) / "allurerc.json"
-        config.write_text(json.dumps(allure_config(run_info), indent=2), encoding="utf-8")
+        config.write_text(json.dumps(allure_config(
+            run_info, headline=_headline(run_dir), history_path=history.resolve()), indent=2),
+            encoding="utf-8")
         command += [
             "awesome", str(results.resolve()), "--output", str(output.resolve()),
             "--single-file", "--config", str(config),

@@ -16,6 +16,7 @@ from crmqa.gates import Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
 from crmqa.reports.allure_extras import write_allure_extras
+from crmqa.reports.allure_verdict import write_allure_verdict
 from crmqa.reports.run_folder import ALLURE_RESULTS_DIR
 from crmqa.reports.summary import build_summary, render_html, render_markdown
 
@@ -103,14 +104,15 @@ def write_run_outputs(
     defects: Sequence[Defect],
     plan: Plan,
 ) -> list[Path]:
-    """Write verdict.json, defects.csv, summary.md, summary.html and the Allure extras.
+    """Write verdict.json, defects.csv, summary.md, summary.html, the Allure extras and the
+    verdict as an Allure result.
 
     `defects` are the ones to list (the ledger's open defects after the run, or its whole
     history for the plan). Returns the paths written.
     """
     run_dir = Path(run_dir)
     today = verdict.evaluated_on or date.today()
-    summary = build_summary(run_info, results, verdict, defects, plan)
+    summary = build_summary(run_info, results, verdict, defects, plan, run_dir)
     files = {
         run_dir / "verdict.json": json.dumps(
             verdict_document(verdict, run_info, results), indent=2, ensure_ascii=False
@@ -122,4 +124,5 @@ def write_run_outputs(
     for path, text in files.items():
         _write_atomically(path, text)
     extras = write_allure_extras(run_dir / ALLURE_RESULTS_DIR, run_info)
+    extras.append(write_allure_verdict(run_dir / ALLURE_RESULTS_DIR, verdict, run_info))
     return [*files, *extras]

@@ -8,6 +8,10 @@ names come from the CRM under test and may hold markup.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import csv
+import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
+from crmqa.core.tasks import split_task_check
 from crmqa.gates import CATEGORY_ORDER, Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
@@ -63,6 +68,30 @@ class LeftoverLine:
 
 
 @dataclass
+class Figure:
+    """A picture a case asked to show in the summary (a load's charts): embedded in the HTML
+    page (it opens from disk), linked from the Markdown one."""
+
+    case_id: str
+    title: str
+    name: str
+    link: str  # relative to the run folder when it is inside it
+    data_uri: str  # "" when the file is gone
+
+
+@dataclass
+class UxLine:
+    """One UX measurement against its budget: a task's metric, or feedback after a change."""
+
+    case_id: str
+    task: str
+    measure: str
+    budget: str
+    measured: str
+    ok: bool
+
+
+@dataclass
 class WaiverLine:
     case_id: str
     owner: str
@@ -70,6 +99,25 @@ class WaiverLine:
     expires: str
     active: bool
     applied: bool  # a failure of this run was kept out of the gates by it
+
+
+@dataclass
+class EvidenceTable:
+    """A small table a check attached as CSV text (a migration's per-field results, sample
+    rows); the summary shows its first rows, the Allure report and the run folder all."""
+
+    name: str
+    header: list[str]
+    rows: list[list[str]]
+    more: int  # rows not shown
+
+
+@dataclass
+class CaseTables:
+    case_id: str
+    title: str
+    outcome: str
+    tables: list[EvidenceTable]
 
 
 @dataclass
@@ -89,6 +137,9 @@ class Summary:
     waivers: list[WaiverLine] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)
     leftovers: list[LeftoverLine] = field(default_factory=list)
+    tables: list[CaseTables] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    ux: list[UxLine] = field(default_factory=list)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
@@ -129,6 +180,30 @@ def _lines(results: Sequence[CaseResult], outcome: Outcome, today: date) -> list
     ]
 
 
+TABLE_ROWS = 20  # rows of an evidence table shown in the summary
+
+
+def _tables(results: Sequence[CaseResult]) -> list[CaseTables]:
+    """The CSV tables the cases' steps attached inline, case by case."""
+    found = []
+    for result in results:
+        tables = []
+        for step in result.steps:
+            for attachment in step.attachments:
+                if attachment.mime_type != "text/csv" or not attachment.text:
+                    continue
+                rows = list(csv.reader(io.StringIO(attachment.text)))
+                if not rows:
+                    continue
+                body = rows[1:]
+                tables.append(EvidenceTable(attachment.name, rows[0], body[:TABLE_ROWS],
+                                            max(len(body) - TABLE_ROWS, 0)))
+        if tables:
+            found.append(CaseTables(result.case_id + _params_suffix(result), result.title,
+                                    result.outcome.value, tables))
+    return found
+
+
 def _params_suffix(result: CaseResult) -> str:
     if not result.params:
         return ""
@@ -141,8 +216,12 @@ def build_summary(
     verdict: Verdict,
     defects: Sequence[Defect],
     plan: Plan,
+    run_dir: Path | None = None,
 ) -> Summary:
-    """Collect the numbers and lists of the summary from a concluded run."""
+    """Collect the numbers and lists of the summary from a concluded run.
+
+    `run_dir` is where figure links start from (the run folder); images are embedded.
+    """
     today = verdict.evaluated_on or date.today()
     severities = [level.name for level in plan.scales.severity]
     applied = {
@@ -171,6 +250,9 @@ def build_summary(
             for r in results
             for left in r.leftovers
         ],
+        tables=_tables(results),
+        figures=_figures(results, run_dir),
+        ux=_ux_lines(results),
         waivers=[
             WaiverLine(
                 case_id=w.case, owner=w.owner, reason=w.reason, expires=w.expires,
@@ -189,6 +271,49 @@ def build_summary(
             ),
         ),
     )
+
+
+def _figures(results: Sequence[CaseResult], run_dir: Path | None) -> list[Figure]:
+    """Every image attachment a case marked `show_in_summary`, in case order."""
+    found = []
+    for result in results:
+        for step in result.steps:
+            for attachment in step.attachments:
+                if not (attachment.show_in_summary and attachment.path
+                        and attachment.mime_type.startswith("image/")):
+                    continue
+                path = Path(attachment.path)
+                link = str(path)
+                if run_dir is not None:
+                    with contextlib.suppress(ValueError):
+                        link = str(path.resolve().relative_to(Path(run_dir).resolve()))
+                data = ""
+                if path.is_file():
+                    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+                    data = f"data:{attachment.mime_type};base64,{encoded}"
+                found.append(Figure(result.case_id + _params_suffix(result), result.title,
+                                    attachment.name, link, data))
+    return found
+def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
+    """Every task metric (checks named by crmqa.core.tasks) and every feedback check of the
+    ux cases, in run order: what the summary's UX section shows against the budgets."""
+    lines: list[UxLine] = []
+    for result in results:
+        for step in result.steps:
+            for check in step.checks:
+                split = split_task_check(check.name)
+                if split is not None:
+                    task, measure = split
+                elif result.category == "ux" and check.name.startswith(
+                        ("expect_feedback", "expect_field_error")):
+                    task, measure = "", check.name
+                else:
+                    continue
+                lines.append(UxLine(
+                    case_id=result.case_id + _params_suffix(result), task=task,
+                    measure=measure, budget=shorten(check.expected, 120),
+                    measured=shorten(check.actual, 160), ok=check.ok))
+    return lines
 
 
 # --------------------------------------------------------------------------- rendering

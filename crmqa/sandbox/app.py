@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crmqa.sandbox.api import build_api_router
 from crmqa.sandbox.config import SandboxSettings
+from crmqa.sandbox.contention import add_concurrency_faults
 from crmqa.sandbox.services import Crm, NotAuthenticated, ServiceError, ValidationFailed
 from crmqa.sandbox.ui import build_ui_router
 
@@ -123,4 +124,5 @@ def create_app(settings: SandboxSettings, on_started: Callable[[], None] | None 
                        session_cookie="crmqa_session", same_site="lax", max_age=8 * 3600)
     app.add_middleware(SecurityHeaders, cookie_without_httponly=settings.faults.active(
         "session_cookie_not_httponly"))
+    add_concurrency_faults(app, settings.faults)  # faults that show only under load
     return app

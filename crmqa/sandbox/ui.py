@@ -69,6 +69,11 @@ def flash(request: Request, message: str) -> None:
     request.session["flash"] = message
 
 
+def late_flash(request: Request) -> None:
+    """The next page shows its flash message only after a while (slow_save_feedback)."""
+    request.session["flash_late"] = True
+
+
 def safe_next(target: str | None, faults: FaultSet | None = None) -> str:
     """Only local paths: never redirect a login to another site (unless the
     `open_redirect_login` fault says otherwise)."""
@@ -113,6 +118,7 @@ def build_ui_router(faults: FaultSet) -> APIRouter:
             "user": user,
             "csrf": csrf_token(request),
             "flash": request.session.pop("flash", None),
+            "flash_late": request.session.pop("flash_late", False),
             "nav": [(plural, ENTITIES[plural].label + "s" if plural != "opportunities"
                      else "Opportunities") for plural in NAV],
             "faults": faults,
@@ -311,6 +317,8 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
             "entity": entity, "record": record, "values": values, "errors": errors,
             "action": f"{base}/{record['id']}/edit" if record else f"{base}/new",
             "owners": owners(crm_of(request), user), "unlabelled": unlabelled,
+            "link_errors": not (entity is LEAD and faults.active("error_not_linked")),
+            "save_tabindex": entity is LEAD and faults.active("mouse_only_save"),
         }, status_code=status_code)
 
     async def list_page(request: Request) -> Response:
@@ -372,6 +380,8 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
                 record = crm_of(request).create_record(entity, user, values)
             except ValidationFailed as failure:
                 return form_page(request, user, None, values, failure.errors, status_code=422)
+            if entity is LEAD and faults.active("slow_save_feedback"):
+                late_flash(request)
             if not (entity is LEAD and faults.active("no_confirmation")):
                 flash(request, f"{label} created")
             return RedirectResponse(f"{base}/{record['id']}", status_code=303)
@@ -385,6 +395,7 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
             return render(request, "detail.html", {
                 "title": f"{label} details", "entity": entity, "record": record,
                 "can_write": user["role"] != "viewer",
+                "fixed_width": entity is LEAD and faults.active("detail_scrolls_sideways"),
             })
 
         return await guarded(request, handle)
@@ -411,6 +422,8 @@ def _add_entity_pages(router: APIRouter, entity: EntitySpec, faults: FaultSet, r
             except ValidationFailed as failure:
                 return form_page(request, user, record, {**record, **values}, failure.errors,
                                  status_code=422)
+            if entity is LEAD and faults.active("slow_save_feedback"):
+                late_flash(request)
             if not (entity is LEAD and faults.active("no_confirmation")):
                 flash(request, f"{label} updated")
             return RedirectResponse(f"{base}/{record_id}", status_code=303)

@@ -11,6 +11,7 @@ from crmqa.core.errors import CrmqaError, PlanIssue
 from crmqa.drivers.base import StepCheckContext
 from crmqa.drivers.registry import DriverRegistry
 from crmqa.plan.canonical import ENTITIES, OPERATIONS, canonical_elements, is_canonical_screen
+from crmqa.plan.case_sections import section_steps, sections_of
 from crmqa.plan.effects import CHANGES, LOAD, case_effects
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.loader import LoadedCase, LoadedPlan
@@ -26,13 +27,20 @@ _NEED_FORMS = ("api", "ui", "<entity>", "<entity>.<operation>", "screen:<screen>
 
 
 def steps_with_paths(loaded_case: LoadedCase) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Every step of a case with its path inside the case, the step a wait repeats included."""
+    """Every step of a case with its path inside the case, the step a wait repeats included.
+
+    A case section (`load:`) comes as a step of its own (its driver checks it), followed by
+    the ordinary steps written inside it.
+    """
     case = loaded_case.case
     for phase in _PHASES:
         for index, step in enumerate(getattr(case, phase)):
             yield (phase, index), step
             if isinstance(step, WaitStep):
                 yield (phase, index, "wait_until", "step"), step.wait_until.step
+    for key, section in sections_of(case):
+        yield (key,), section
+    yield from section_steps(case)
 
 
 def case_issue(loaded_case: LoadedCase, where: tuple[str | int, ...], message: str,

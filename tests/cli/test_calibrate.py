@@ -29,6 +29,7 @@ from crmqa.cli.calibrate import (
     group_faults,
     overlap,
     result_key,
+    step_surfaces,
     to_json,
     to_markdown,
 )
@@ -103,6 +104,10 @@ def test_case_surfaces_come_from_operations_screens_and_requests() -> None:
     assert "screen:login" in case_surfaces(by_id["SEC-LOCK-001"])
     chosen = cases_for(plan, expand(BY_NAME["case_status_skip"].touches))
     assert "CASE-WF-003" in chosen and "LEAD-ADD-001" not in chosen
+    # a case section (`load:`) runs as one step that uses its inner steps' surfaces
+    load = by_id["PERF-CONC-001"]
+    assert step_surfaces(load)[-1] == {"lead.create", "lead.update", "lead.delete"}
+    assert "PERF-CONC-001" in cases_for(plan, expand(BY_NAME["concurrent_writes_fail"].touches))
 
 
 def _result(case_id: str, outcome: Outcome) -> CaseResult:
@@ -153,9 +158,9 @@ def test_failures_are_blamed_and_shared_cases_run_again_per_fault(tmp_path: Path
                       "workflow_bug": ["CASES"], "silent_bug": []}
     assert not result.ok  # silent_bug went uncaught
     assert result.clean_failures == []
-    # The four faults share no surface: one sandbox, then BOTH again for each of its two.
+    # The four faults share no surface: one sandbox, then BOTH again for each of its two, and
+    # the fault nothing was blamed on alone (it may show where it did not declare).
     labels = [call[0] for call in sandbox.calls]
-    # ... and silent_bug, on which nothing was blamed, alone before it is called missed
     assert labels == ["clean", "group-00.1", "group-00-alone-search_bug.1",
                       "group-00-alone-edit_bug.1", "group-00-silent_bug.1"]
     assert sandbox.calls[1][2] == ["SEARCH", "EDIT", "BOTH", "CASES", "PAGE"]

@@ -422,8 +422,9 @@ def test_one_step_numbering_rendered_names_and_allure_step_statuses(sandbox, tmp
     # a teardown that needs a value the failed case never saved is skipped, not broken
     assert steps[4]["phase"] == "teardown" and "saved.never was never saved" in steps[4][
         "message"]
-    (allure,) = [json.loads(p.read_text()) for p in (folder / "allure-results").glob(
-        "*-result.json")]
+    (allure,) = [r for r in (json.loads(p.read_text()) for p in (
+        folder / "allure-results").glob("*-result.json"))
+        if not r["fullName"].startswith("crmqa.verdict.")]
     assert [(s["name"], s["status"]) for s in allure["steps"]] == [
         ("1. setup: prepare partner", "passed"), ("2. search partner", "passed"),
         ("3. count partner", "failed"), ("4. never run", "skipped"),

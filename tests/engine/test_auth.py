@@ -232,3 +232,55 @@ def test_expired_token_is_renewed_before_the_next_call(tiny_server, driver_facto
     time.sleep(0.3)
     assert driver.run(_get(), step_ctx).status == 200
     assert issued == ["tok-0", "tok-1"]
+
+
+def test_token_answer_moves_calls_to_its_base_url_and_logins_stay_put(tiny_server,
+                                                                     driver_factory, step_ctx):
+    """A login host apart from the data host: the token URL and scope are templates, the
+    answer names where later calls go (`base_url_path`), and a login after expiry goes back
+    to the login host, not to the host the first answer named."""
+    issued: list[str] = []
+    api = tiny_server(lambda request: (
+        (200, {}, {"id": 1}) if issued and request.headers.get("Authorization") == (
+            f"Bearer {issued[-1]}") else (401, {}, [{"errorCode": "INVALID_SESSION_ID"}])))
+
+    def login(request: Any) -> tuple[int, dict[str, str], Any]:
+        form = request.form()
+        if request.path != "/tenant-7/oauth2/token" or form.get("scope") != (
+                f"{login_host.base_url}/.default"):
+            return 400, {}, {"error": "invalid_request"}
+        issued.append(f"tok-{len(issued)}")
+        # expires_in minus the 5 s safety margin leaves 0.2 s
+        return 200, {}, {"access_token": issued[-1], "expires_in": 5.2,
+                         "instance_url": api.base_url + "/"}
+
+    login_host = tiny_server(login)
+    driver = driver_factory(
+        _profile({"scheme": "oauth2_client_credentials", "client_auth": "body",
+                  "token_url": "/{{ env.TENANT_ID }}/oauth2/token",
+                  "scope": "{{ target.base_url }}/.default",
+                  "base_url_path": "instance_url"}),
+        login_host.base_url,
+        identities={"default": {"client_id_env": "CID", "client_secret_env": "CS"}},
+        env={"CID": "cid", "CS": "csecret", "TENANT_ID": "tenant-7"})
+    assert driver.run(_get(), step_ctx).status == 200
+    assert [r.path for r in login_host.requests] == ["/tenant-7/oauth2/token"]
+    assert [r.path for r in api.requests] == ["/leads/1"]
+    time.sleep(0.3)
+    assert driver.run(_get(), step_ctx).status == 200
+    assert issued == ["tok-0", "tok-1"]
+    assert len(login_host.requests) == 2 and len(api.requests) == 2
+
+
+def test_a_token_answer_without_its_base_url_is_an_environment_problem(tiny_server,
+                                                                      driver_factory,
+                                                                      step_ctx):
+    server = tiny_server(lambda request: (200, {}, {"access_token": "t", "instance_url": ""}))
+    driver = driver_factory(
+        _profile({"scheme": "oauth2_client_credentials", "token_url": "/token",
+                  "base_url_path": "instance_url"}), server.base_url,
+        identities={"default": {"client_id_env": "CID", "client_secret_env": "CS"}},
+        env={"CID": "cid", "CS": "cs"})
+    with pytest.raises(EnvironmentProblem, match=r"answered no base URL at 'instance_url'"):
+        driver.run(_get(), step_ctx)
+    assert [r.path for r in server.requests] == ["/token"]

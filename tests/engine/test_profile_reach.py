@@ -573,6 +573,75 @@ def test_search_body_with_after_cursor(tiny_server, driver_factory, step_ctx):
     assert [r["last_name"] for r in third.data["records"]] == ["Otto"]
 
 
+def test_a_count_request_gives_the_total_a_page_lacks(tiny_server, driver_factory, step_ctx):
+    """Pages asked with LIMIT/OFFSET count only themselves; the total comes from a request
+    of its own with the same WHERE, sent once per step."""
+    asked: list[str] = []
+
+    def handle(request: Any) -> Reply:
+        soql = request.q("q") or ""
+        asked.append(soql)
+        rows = [p for p in PEOPLE if "Status = 'Open'" not in soql or p["Status"] == "Open"]
+        if soql.startswith("SELECT COUNT()"):
+            return 200, {}, {"totalSize": len(rows), "done": True, "records": []}
+        offset = int(re.search(r"OFFSET (\d+)", soql).group(1))  # type: ignore[union-attr]
+        chunk = rows[offset:offset + 2]
+        return 200, {}, {"totalSize": len(chunk), "done": True, "records": chunk}
+
+    server = tiny_server(handle)
+    where = ("{% if filter_clauses %} WHERE {{ filter_clauses | join(' AND ') }}{% endif %}")
+    profile = {"name": "counted", "entities": {"lead": {
+        "collection": "/sobjects/Lead", "id_field": "Id",
+        "fields": {"last_name": "LastName", "status": "Status"},
+        "operations": ["list"],
+        "list": {"path": "/query", "items_path": "records", "total_path": None,
+                 "pagination": {"style": "offset"},
+                 "request": {"filter": "{{ field }} = {{ value | soql }}",
+                             "params": {"q": "SELECT {{ fields | join(', ') }} FROM Lead"
+                                             + where + " LIMIT {{ page_size or 2 }} "
+                                             "OFFSET {{ offset }}"}},
+                 "count_request": {"params": {"q": "SELECT COUNT() FROM Lead" + where},
+                                   "total_path": "totalSize"}}}}}
+    driver = driver_factory(profile, server.base_url, identities={"admin": {}})
+    second = driver.run(_op("lead.list", filters={"status": "Open"}, page=2, page_size=2),
+                        step_ctx)
+    assert [r["last_name"] for r in second.data["records"]] == ["Olsen", "Otto"]
+    assert second.data["total"] == 4  # not the page's own totalSize (2)
+    assert asked[-1] == "SELECT COUNT() FROM Lead WHERE Status = 'Open'"
+    assert sum(q.startswith("SELECT COUNT()") for q in asked) == 1
+
+    def refuse(request: Any) -> Reply:
+        if (request.q("q") or "").startswith("SELECT COUNT()"):
+            return 400, {}, [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}]
+        return handle(request)
+
+    broken = tiny_server(refuse)
+    driver = driver_factory(profile, broken.base_url, identities={"admin": {}})
+    with pytest.raises(EnvironmentProblem, match=r"the count request was refused"):
+        driver.run(_op("lead.list", page=1, page_size=2), step_ctx)
+
+
+def test_field_errors_name_the_last_part_of_nested_product_fields(tiny_server,
+                                                                    driver_factory, step_ctx):
+    """Products that keep fields in an object (`properties.firstname`) name them in errors
+    without it (`firstname`)."""
+    server = tiny_server(lambda request: (400, {}, {
+        "message": "Property values were not valid",
+        "errors": [{"message": "Enter the first name.", "context": {"propertyName":
+                                                                    ["firstname"]}},
+                   {"message": "Unknown property", "context": {"propertyName": ["shoe"]}}]}))
+    profile = {"name": "nested",
+               "errors": {"field_errors_path": "errors[].{f: context.propertyName, m: message}",
+                          "shape": "list", "field_key": "f", "message_key": "m"},
+               "entities": {"lead": {"collection": "/contacts",
+                                     "fields": {"first_name": "properties.firstname"},
+                                     "operations": ["create"]}}}
+    driver = driver_factory(profile, server.base_url, identities={"admin": {}})
+    refused = driver.run(_op("lead.create", data={"first_name": ""}), step_ctx)
+    assert refused.field_errors == {"first_name": ["Enter the first name."],
+                                    "shoe": ["Unknown property"]}
+
+
 # --------------------------------------------------------------------------- the engine
 
 

@@ -129,6 +129,19 @@ def test_a_faithful_migration_is_accepted_and_a_damaged_one_fails_the_right_chec
         assert "lead.status: 1 of 3" in fields["message"]
         evidence = [a for s in fields["steps"] for a in s["attachments"]]
         assert any("ivan." in (a.get("text") or "") for a in evidence)
+        # the per-field table (with its rate) and the first differing rows, as tables in the
+        # summary and in Allure; every differing row in a CSV file of the run folder
+        (folder,) = [p for p in (tmp_path / "bad").iterdir() if p.is_dir()]
+        summary = (folder / "summary.html").read_text(encoding="utf-8")
+        assert "Evidence tables" in summary
+        assert '<td>lead.status</td><td>none</td><td>1 of 3 (33.33%)</td><td class="fail">' \
+               'FAILED</td>' in summary, summary[summary.find("Evidence tables"):][:3000]
+        assert f"ivan.{tag}@migrated.test" in summary
+        stored = (folder / "migration" / "fields-lead-status.csv").read_text(encoding="utf-8")
+        assert stored.splitlines()[1:] == [f"ivan.{tag}@migrated.test,A2,contacted,new"]
+        allure = [path.read_text(encoding="utf-8", errors="replace")
+                  for path in (folder / "allure-results").glob("*-attachment.csv")]
+        assert any("lead.status,none,1 of 3 (33.33%),FAILED" in text for text in allure)
     finally:
         for lead_id in ids:
             admin.delete(f"/api/leads/{lead_id}")

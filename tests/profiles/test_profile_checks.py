@@ -163,3 +163,37 @@ def test_validation_reports_them_before_any_request(tmp_path):
     formatted = [issue.format() for issue in caught.value.issues]
     assert any("profile.yaml:" in text and "'qurey' is not defined here" in text
                for text in formatted), formatted
+
+
+def test_templated_token_url_scope_and_count_request_are_checked(tmp_path):
+    text = """
+        name: counted
+        auth:
+          scheme: oauth2_client_credentials
+          token_url: "{{ env.LOGIN_URL }}/{{ tenant }}/token"
+          scope: "{{ target.base_url }}/.default"
+          base_url_path: instance_url
+        entities:
+          lead:
+            collection: /leads
+            operations: [list]
+            list:
+              total_path: null
+              count_request:
+                params: {q: "SELECT COUNT() FROM Lead {{ filter_clause }}"}
+                total_path: totalSize
+    """
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 2, problems
+    token = next(problem for problem in problems if "tenant" in problem)
+    count = next(problem for problem in problems if "filter_clause" in problem)
+    assert token.startswith(f"{tmp_path / 'profile.yaml'}:5:")
+    assert "'tenant' is not defined here" in token
+    assert count.startswith(f"{tmp_path / 'profile.yaml'}:15:")
+    assert "'filter_clause' is not defined here" in count and (
+        "did you mean 'filter_clauses'?" in count)
+    fixed = text.replace("{{ tenant }}", "{{ env.TENANT }}").replace(
+        "{{ filter_clause }}", "{{ filter_clauses | join(' AND ') }}")
+    profile = load_profile(_write(tmp_path, fixed))
+    assert profile.auth.base_url_path == "instance_url"  # type: ignore[union-attr]
+    assert profile.entities["lead"].list_.count_request is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,9 @@ from crmqa.reports import (
     render_allure_html,
     write_allure_extras,
 )
-from crmqa.reports.allure_html import find_allure_cli
+from crmqa.gates import Decision, GateKind, GateResult, Verdict
+from crmqa.reports.allure_html import campaign_history_path, find_allure_cli
+from crmqa.reports.allure_verdict import write_allure_verdict
 from tests.reports.conftest import SECRET, make_run_info
 
 THROWAWAY_TESTS = textwrap.dedent('''
@@ -60,6 +63,9 @@ def make_run_folder(tmp_path: Path) -> Path:
     info = make_run_info("r1")
     (run_dir / "run.json").write_text(info.model_dump_json())
     write_allure_extras(results_dir, info)
+    write_allure_verdict(results_dir, Verdict(decision=Decision.REJECTED, gate_results=[
+        GateResult(name="pass rate: functional", kind=GateKind.PASS_RATE, required="≥ 95%",
+                   actual="66.7% (2/3)", passed=False)]), info)
     return run_dir
 
 
@@ -79,6 +85,9 @@ def test_render_allure_html_offline_single_file(tmp_path: Path) -> None:
         "test_export_has_header_row", "test_known_import_bug",
     ):
         assert name in everything
+    # the acceptance verdict and its gates are in the report a manager opens
+    assert "Acceptance verdict: REJECTED" in everything
+    assert "pass rate: functional — 66.7% (2/3) (required ≥ 95%)" in everything
     categories = embedded["widgets/categories.json"]
     assert "Environment problems" in categories
     assert "Product defects" in categories
@@ -122,3 +131,37 @@ def test_run_without_allure_results_is_a_clear_error(tmp_path: Path) -> None:
         render_allure_html(run_dir)
     with pytest.raises(RunFolderError, match="does not exist"):
         render_allure_html(tmp_path / "missing")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_allure_cli() is None, reason="npm tools not installed (scripts/setup.sh)")
+def test_a_manager_sees_the_verdict_and_the_gates_in_allure_and_history_carries_over(
+    tmp_path: Path,
+) -> None:
+    """Opened in headless Chromium, the report's title and its first suite say REJECTED, and
+    the verdict's steps are the gates; a second render of the campaign keeps the first in its
+    history file without copying anything by hand."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip(f"no Chromium at {chromium} (set CHROMIUM_PATH)")
+    run_dir = make_run_folder(tmp_path)
+    (run_dir / "verdict.json").write_text(json.dumps({"headline": "REJECTED"}))
+    render_allure_html(run_dir)
+    index = render_allure_html(run_dir)  # the campaign's second report
+    history = campaign_history_path(run_dir, "acme-crm", "sandbox")
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 2
+
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(index.as_uri())
+            page.get_by_text("Acceptance verdict: REJECTED").first.wait_for(timeout=30_000)
+            assert "REJECTED" in page.title()
+            page.get_by_text("Acceptance verdict: REJECTED").first.click()
+            gate = page.get_by_text("pass rate: functional — 66.7% (2/3) (required ≥ 95%)")
+            gate.first.wait_for(timeout=30_000)
+        finally:
+            browser.close()

@@ -13,7 +13,8 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from crmqa.core.results import CaseResult
+from crmqa.core.results import CaseResult, CheckResult, Outcome, StepResult
+from crmqa.core.tasks import split_task_check, task_check_name
 from crmqa.gates import Decision
 from crmqa.reports import (
     RunFolderError,
@@ -23,8 +24,9 @@ from crmqa.reports import (
     render_verdict,
     write_run_outputs,
 )
+from crmqa.reports.allure_verdict import verdict_result_uuid
 from crmqa.reports.summary import markdown_cell
-from tests.reports.conftest import SECRET, XSS, Concluded, make_run_info
+from tests.reports.conftest import SECRET, XSS, Concluded, case, make_run_info
 
 
 def write(c: Concluded) -> list[Path]:
@@ -34,11 +36,12 @@ def write(c: Concluded) -> list[Path]:
 def test_writes_every_file(concluded: Concluded) -> None:
     written = write(concluded)
     names = sorted(p.relative_to(concluded.run_dir).as_posix() for p in written)
-    assert names == [
+    verdict_file = f"allure-results/{verdict_result_uuid(concluded.run_info.run_id)}-result.json"
+    assert names == sorted([
         "allure-results/categories.json", "allure-results/environment.properties",
-        "allure-results/executor.json", "defects.csv", "summary.html", "summary.md",
-        "verdict.json",
-    ]
+        "allure-results/executor.json", verdict_file, "defects.csv", "summary.html",
+        "summary.md", "verdict.json",
+    ])
     assert all(p.stat().st_size > 0 for p in written)
     assert not list(concluded.run_dir.glob(".*.tmp"))  # no temporary files left behind
 
@@ -164,6 +167,30 @@ def test_allure_environment_and_executor(concluded: Concluded) -> None:
     executor = json.loads((results_dir / "executor.json").read_text())
     assert executor["buildName"] == concluded.run_info.run_id
     assert executor["name"] == "crmqa"
+
+
+def test_the_verdict_is_an_allure_result_with_a_step_per_gate(concluded: Concluded) -> None:
+    write(concluded)
+    write(concluded)  # re-gating a run replaces its verdict, never adds a second one
+    results = [json.loads(p.read_text(encoding="utf-8"))
+               for p in (concluded.run_dir / "allure-results").glob("*-result.json")]
+    (verdict,) = results
+    assert concluded.verdict.decision == Decision.REJECTED
+    assert verdict["name"] == "Acceptance verdict: REJECTED"
+    assert verdict["status"] == "failed"
+    labels = {label["name"]: label["value"] for label in verdict["labels"]}
+    assert labels["parentSuite"] == "Acceptance verdict"
+    gates = concluded.verdict.gate_results
+    assert [step["name"].split(" — ")[0] for step in verdict["steps"]] == [g.name for g in gates]
+    statuses = {step["name"].split(" — ")[0]: step["status"] for step in verdict["steps"]}
+    for gate in gates:
+        expected = "skipped" if not gate.applicable else "passed" if gate.passed else "failed"
+        assert statuses[gate.name] == expected, gate.name
+    failing = [g for g in gates if g.applicable and not g.passed]
+    assert failing and all(g.name in verdict["statusDetails"]["message"] for g in failing)
+    assert "| gate | required | actual | result | detail |" in verdict["description"]
+    assert "<table>" in verdict["descriptionHtml"] and "<script" not in verdict[
+        "descriptionHtml"]
 
 
 def test_environment_properties_escape_non_ascii(tmp_path: Path) -> None:
@@ -308,3 +335,56 @@ def test_long_messages_are_shortened_in_the_summary(concluded: Concluded) -> Non
     for name in ("summary.md", "summary.html"):
         text = (concluded.run_dir / name).read_text(encoding="utf-8")
         assert "status 500: xxx" in text and "x" * 400 not in text and "…" in text
+
+
+def test_evidence_tables_are_shown_in_summary_html(concluded: Concluded) -> None:
+    # a migration check's results (per field, with its rate) and its first differing rows
+    results_table = ("check,allowed,found,result\nlead.email,none,0 of 3 (0.00%),ok\n"
+                     "lead.status,none,1 of 3 (33.33%),FAILED\n")
+    sample = "key,legacy_key,expected,migrated\n" + "".join(
+        f"k{n}@x.test,{n},contacted,<b>new</b>\n" for n in range(25))
+    steps = [{"number": 1, "kind": "migrate", "name": "migrate fields lead",
+              "outcome": "failed", "attachments": [
+                  {"name": "fields lead: results", "mime_type": "text/csv",
+                   "text": results_table},
+                  {"name": "sample: lead.status", "mime_type": "text/csv", "text": sample},
+                  {"name": "all rows", "mime_type": "text/csv", "path": "migration/x.csv"}]}]
+    concluded.results.append(case("MIG-FIELDS-001", "failed", category="migration",
+                                  steps=steps, message="lead.status: 1 of 3 differ"))
+    write(concluded)
+    page = (concluded.run_dir / "summary.html").read_text(encoding="utf-8")
+    tables = page[page.index("<h2>Evidence tables</h2>"):page.index("<h2>Left behind")]
+    assert "<h3>MIG-FIELDS-001" in tables and "<caption>fields lead: results</caption>" in tables
+    assert ('<td>lead.status</td><td>none</td><td>1 of 3 (33.33%)</td>'
+            '<td class="fail">FAILED</td>') in tables
+    assert "<td>k19@x.test</td>" in tables and "k20@x.test" not in tables  # 20 rows shown
+    assert "5 more rows" in tables and "&lt;b&gt;new&lt;/b&gt;" in tables  # escaped
+
+
+def test_summary_shows_each_ux_task_metric_against_its_budget(concluded: Concluded) -> None:
+    checks = [
+        CheckResult(name=task_check_name("add a lead", "clicks"), ok=True, expected="at most 6",
+                    actual=5),
+        CheckResult(name=task_check_name("add a lead (phone 390x844)",
+                                         "no horizontal scroll on lead_detail"),
+                    ok=False, expected="page width at most 390px", actual="576px"),
+        CheckResult(name="expect_feedback after click lead_form.save", ok=False,
+                    expected="a message in a live region within 2 s",
+                    actual=f"'{XSS}' in status after 2.9 s"),
+        CheckResult(name="status", ok=True, expected=200, actual=200),
+    ]
+    step = StepResult(number=1, name="task_end", kind="ui", outcome=Outcome.FAILED,
+                      checks=checks)
+    concluded.results.append(case("UX-1", "failed", category="ux", steps=[step],
+                                  params={"viewport": "phone"}))
+    write(concluded)
+    md = (concluded.run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "## Usability: measured against the budgets" in md
+    assert "| UX-1 [viewport=phone] | add a lead | clicks | at most 6 | 5 | within |" in md
+    assert ("| add a lead (phone 390x844) | no horizontal scroll on lead_detail | "
+            "page width at most 390px | 576px | **OVER** |") in md
+    assert "expect_feedback after click lead_form.save" in md and "| status |" not in md
+    html = (concluded.run_dir / "summary.html").read_text(encoding="utf-8")
+    assert "Usability: measured against the budgets" in html and XSS not in html
+    assert split_task_check("task a: b: c") == ("a: b", "c")
+    assert split_task_check("status") is None

@@ -18,6 +18,9 @@ import pytest
 import requests
 from sandbox_data import csrf_from, new_lead, ui_login, unique_email, unique_word
 
+# Probes of the faults that show only under concurrency live with their own tests.
+from test_concurrency_faults import concurrent_writes_fail  # noqa: F401
+
 from crmqa.sandbox.faults import BY_NAME, CATALOGUE
 from crmqa.sandbox.testing import SandboxClient, SandboxHandle
 
@@ -473,6 +476,42 @@ def migration_loses_owner(probe: Probe) -> bool:
 def migration_duplicates_on_rerun(probe: Probe) -> bool:
     emails = [lead["email"] for lead in _legacy(probe)]
     return len(emails) != len(set(emails))
+
+
+def mouse_only_save(probe: Probe) -> bool:
+    html = probe.ui().get(f"{probe.handle.base_url}/leads/new", timeout=10).text
+    return 'data-testid="save-button" tabindex="-1"' in html
+
+
+def error_not_linked(probe: Probe) -> bool:
+    base = probe.handle.base_url
+    http = probe.ui()
+    form = http.get(f"{base}/leads/new", timeout=10).text
+    refused = http.post(f"{base}/leads/new", timeout=10, data={
+        "csrf_token": csrf_from(form), "first_name": "", "last_name": "Err",
+        "email": unique_email("err"), "status": "new", "source": "web"})
+    assert 'data-testid="error-first_name"' in refused.text, "the form did not refuse"
+    return 'aria-describedby="field-first_name-error"' not in refused.text
+
+
+def detail_scrolls_sideways(probe: Probe) -> bool:
+    lead = probe.api().post("/api/leads", json={
+        "first_name": "Wide", "last_name": "Detail", "email": unique_email("wide")}).json()
+    try:
+        html = probe.ui().get(f"{probe.handle.base_url}/leads/{lead['id']}", timeout=10).text
+    finally:
+        probe.api().delete(f"/api/leads/{lead['id']}")
+    return "fixed-wide" in html
+
+
+def slow_save_feedback(probe: Probe) -> bool:
+    base = probe.handle.base_url
+    http = probe.ui()
+    form = http.get(f"{base}/leads/new", timeout=10).text
+    saved = http.post(f"{base}/leads/new", timeout=10, data={
+        "csrf_token": csrf_from(form), "first_name": "Late", "last_name": "Flash",
+        "email": unique_email("late"), "status": "new", "source": "web"})
+    return 'class="flash late"' in saved.text
 
 
 PROBES: dict[str, Callable[[Probe], bool]] = {

@@ -28,6 +28,7 @@ from crmqa.profiles.models import (
     TokenUse,
 )
 from crmqa.profiles.target import ANONYMOUS, Identity
+from crmqa.profiles.templates import render_value
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _EXPIRY_MARGIN_S = 5.0
@@ -76,6 +77,9 @@ class _TokenLogin:
         self.identity = identity
         self.expires_at: float | None = None
         self.logged_in = False
+        # Where the token endpoint is: the target's base URL, kept apart from the base URL a
+        # token answer may move later calls to (`base_url_path`).
+        self.login_base: str | None = None
 
     def __call__(self, session: ApiSession) -> None:
         if self.logged_in and (self.expires_at is None or time.monotonic() < self.expires_at):
@@ -89,6 +93,8 @@ class _TokenLogin:
             )
         session.redactor.add_secret(token)
         _use_token(session, self.spec.use, token)
+        if self.spec.base_url_path:
+            session.base_url = self._base_url(answer)
         expires = search_path(self.spec.expires_path, answer) if self.spec.expires_path else None
         self.expires_at = (
             time.monotonic() + float(expires) - _EXPIRY_MARGIN_S
@@ -96,8 +102,22 @@ class _TokenLogin:
         )
         self.logged_in = True
 
+    def _base_url(self, answer: Any) -> str:
+        """The base URL the token answer names for later calls (an `instance_url`); an
+        answer without one is an environment problem."""
+        path = self.spec.base_url_path or ""
+        value = search_path(path, answer)
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise EnvironmentProblem(
+                f"login for identity {self.identity.name!r} answered no base URL at "
+                f"{path!r} (got {value!r})"
+            )
+        return value.rstrip("/")
+
     def _request_token(self, session: ApiSession) -> Any:
         spec = self.spec
+        if self.login_base is None:
+            self.login_base = session.base_url
         ident = self.identity
         auth: tuple[str, str] | None = None
         if isinstance(spec, TokenEndpointAuth):
@@ -118,7 +138,9 @@ class _TokenLogin:
                 ident.require("client_id", "client_secret")
                 form["grant_type"] = "client_credentials"
             if spec.scope:
-                form["scope"] = spec.scope
+                # A scope may name the installation (`{{ target.base_url }}/.default`).
+                form["scope"] = str(render_value(spec.scope, session.template_context,
+                                                 "auth.scope"))
             if ident.client_id is not None and spec.client_auth != "none":
                 secret = ident.client_secret.reveal() if ident.client_secret else ""
                 if spec.client_auth == "basic":
@@ -128,7 +150,14 @@ class _TokenLogin:
                     if secret:
                         form["client_secret"] = secret
             kwargs = {"data": form}
-            method, path = "POST", spec.token_url
+            # The token endpoint may be another host, named per tenant from the environment.
+            method = "POST"
+            path = str(render_value(spec.token_url, session.template_context,
+                                    "auth.token_url"))
+        if not path.startswith(("http://", "https://")):
+            # A login again after expiry goes to the token endpoint, not to the base URL
+            # the first token answer moved this session to.
+            path = f"{self.login_base}/{path.lstrip('/')}"
         # The login call goes through the session (evidence, events) but not through auth.
         saved_auth = session.http.auth
         session.http.auth = auth

@@ -31,7 +31,13 @@ from crmqa.drivers.api.mapping import (
 )
 from crmqa.drivers.api.session import ApiSession, Exchange, as_header_values, without_empty
 from crmqa.profiles.adapter import OperationResult
-from crmqa.profiles.models import EntitySpec, ListRequest, ListSpec, NoEquivalent
+from crmqa.profiles.models import (
+    CountRequest,
+    EntitySpec,
+    ListRequest,
+    ListSpec,
+    NoEquivalent,
+)
 from crmqa.profiles.templates import render_value
 
 if TYPE_CHECKING:
@@ -180,10 +186,39 @@ class Lister:
             else:
                 break
             current += 1
+        if total is None and spec.count_request is not None:
+            total = self._count(entity, op, spec.count_request, template, asked, args, api,
+                                timeout_s)
         result.records = [to_canonical(entity, item) for item in records]
         result.total = total if total is not None else (
             len(result.records) if asked.walk_all else None)
         return result, records
+
+    def _count(self, entity: EntitySpec, op: str, count: CountRequest,
+               template: ListRequest | None, asked: _Asked, args: dict[str, Any],
+               api: ApiSession, timeout_s: float | None) -> int | None:
+        """The total from the profile's count request (products whose pages carry none)."""
+        clauses_from = count if count.filter is not None else (template or count)
+        context = self._template_context(entity, clauses_from, asked, 1, None, 0, api)
+        where = f"entities.{op} count_request"
+        path = str(render_value(count.path or entity.list_.path or entity.collection,
+                                context, where))
+        params = without_empty(render_value(count.params, context, where))
+        headers = as_header_values(without_empty(render_value(count.headers, context, where)))
+        body = _without_nulls(render_value(count.body, context, where))
+        exchange = self.runner.send(entity.operation(op), api, count.method, path, args,
+                                    params=params or None, json=body,
+                                    headers=headers or None, timeout_s=timeout_s,
+                                    name=f"{count.method} {count.path or path} (count)")
+        answer = self.runner.decode(exchange, expect_json=True)
+        if self.runner.outcome(exchange, answer, None, api) != _OK:
+            raise EnvironmentProblem(f"the count request was refused: {exchange.summary()}")
+        found = search_path(count.total_path, answer) if isinstance(answer, dict | list) \
+            else answer
+        if isinstance(found, int) and not isinstance(found, bool):
+            return found
+        raise EnvironmentProblem(f"the count request answered no count at "
+                                 f"{count.total_path!r}: {exchange.summary()}")
 
     # ------------------------------------------------------------------ what is asked
 

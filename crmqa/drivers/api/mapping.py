@@ -187,7 +187,8 @@ def canonical_field_name(errors: ErrorShape, entity: EntitySpec | None, name: st
 
     The profile's `errors.field_names` first, then the entity's field map (related records
     included; a composite product field stands for each of its parts), then a canonical
-    name written in another case; else the name as given.
+    name written in another case, then the last part of a nested product field
+    (`firstname` for `properties.firstname`); else the name as given.
     """
     if name in errors.field_names:
         return [errors.field_names[name]]
@@ -203,6 +204,11 @@ def canonical_field_name(errors: ErrorShape, entity: EntitySpec | None, name: st
     lowered = name.casefold()
     for product, canonical in entity.reverse_fields.items():
         if product.casefold() == lowered:
+            return [canonical]
+    # Products that keep fields inside an object (`properties.firstname`) name them in
+    # errors without it (`firstname`).
+    for product, canonical in entity.reverse_fields.items():
+        if "." in product and product.rsplit(".", 1)[1].casefold() == lowered:
             return [canonical]
     return [name]
 

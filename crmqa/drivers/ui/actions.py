@@ -23,7 +23,7 @@ from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from crmqa.core.errors import EnvironmentProblem
-from crmqa.core.results import CheckResult
+from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.ui.browser import join_url
 from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.targets import Resolved, UiStepError, resolve
@@ -59,6 +59,8 @@ class ActionContext:
     base_dir: Path | None = None  # the plan's folder, for relative file paths
     data: dict[str, Any] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)  # evidence kept, pass or fail
+    ux: Any = None  # the case's UX state (crmqa.drivers.ui.ux.UxState), for UX actions
 
     @property
     def timeout_ms(self) -> float:
@@ -124,7 +126,7 @@ def _not_done(ctx: ActionContext, resolved: Resolved, locator: Locator, exc: Pla
                         expected=f"one element matching {resolved.spec}, {doing}", actual=seen)
 
 
-def _act(ctx: ActionContext, resolved: Resolved, locator: Locator, doing: str,
+def act_on(ctx: ActionContext, resolved: Resolved, locator: Locator, doing: str,
          action: Callable[[], Any]) -> Any:
     try:
         return action()
@@ -139,7 +141,7 @@ def _texts(locator: Locator) -> list[str]:
         return []
 
 
-def _pattern(value: Any) -> str | re.Pattern[str]:
+def text_pattern(value: Any) -> str | re.Pattern[str]:
     """A value to compare text with: `/regex/flags` becomes a pattern, anything else a string."""
     text = "" if value is None else str(value)
     match = TextMatch.parse(text) if text.strip() else None
@@ -154,7 +156,7 @@ def _pattern(value: Any) -> str | re.Pattern[str]:
 _FLAG_LETTERS = ((re.I, "i"), (re.M, "m"), (re.S, "s"))
 
 
-def _show(value: Any) -> str:
+def show_text(value: Any) -> str:
     """`"text"` or `/regex/i`, as a step wrote it."""
     if isinstance(value, re.Pattern):
         flags = "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)
@@ -164,8 +166,8 @@ def _show(value: Any) -> str:
 
 def _text_wanted(wanted: str | re.Pattern[str]) -> str:
     """What a text expectation asks, as `CheckResult.expected`."""
-    return f"matches {_show(wanted)}" if isinstance(wanted, re.Pattern) else (
-        f"contains {_show(wanted)}")
+    return f"matches {show_text(wanted)}" if isinstance(wanted, re.Pattern) else (
+        f"contains {show_text(wanted)}")
 
 
 def _first_text(locator: Locator) -> str | None:
@@ -280,11 +282,11 @@ def do_open(ctx: ActionContext) -> None:
                            expected="a page (HTTP status below 500)", actual=status)
     if ready is not None and ready.spec is not None:
         locator = build_locator(ctx.page, ready.spec)
-        _act(ctx, ready, locator, "seen",
+        act_on(ctx, ready, locator, "seen",
              lambda: locator.wait_for(state="visible", timeout=ctx.timeout_ms))
 
 
-def _set_value(ctx: ActionContext, resolved: Resolved, locator: Locator, value: Any) -> None:
+def set_value(ctx: ActionContext, resolved: Resolved, locator: Locator, value: Any) -> None:
     """Fill, select, check or upload, by what the element is."""
     kind = resolved.kind
     timeout = ctx.timeout_ms
@@ -296,22 +298,22 @@ def _set_value(ctx: ActionContext, resolved: Resolved, locator: Locator, value: 
             # Not a text field after all (the profile did not say `kind`): look at the element.
             if kind is not None or not _wrong_kind(exc):
                 raise _not_done(ctx, resolved, locator, exc, "filled") from None
-            kind = _kind_of(locator)
+            kind = kind_of(locator)
     if kind == "select":
         options = value if isinstance(value, list) else [str(value)]
-        _act(ctx, resolved, locator, "selected",
+        act_on(ctx, resolved, locator, "selected",
              lambda: locator.select_option([str(o) for o in options], timeout=timeout))
     elif kind == "checkbox":
         checked = (value if isinstance(value, bool)
                    else str(value).lower() in ("1", "true", "yes", "on"))
-        _act(ctx, resolved, locator, "checked",
+        act_on(ctx, resolved, locator, "checked",
              lambda: locator.set_checked(checked, timeout=timeout))
     elif kind == "file":
         path = find_file(str(value), ctx.base_dir)
-        _act(ctx, resolved, locator, "given a file",
+        act_on(ctx, resolved, locator, "given a file",
              lambda: locator.set_input_files(path, timeout=timeout))
     else:
-        _act(ctx, resolved, locator, "filled",
+        act_on(ctx, resolved, locator, "filled",
              lambda: locator.fill("" if value is None else str(value), timeout=timeout))
 
 
@@ -321,7 +323,7 @@ def _wrong_kind(exc: PlaywrightError) -> bool:
     return "not an <input>" in text or "checkbox" in text or "Cannot type" in text
 
 
-def _kind_of(locator: Locator) -> str:
+def kind_of(locator: Locator) -> str:
     try:
         tag, kind = locator.evaluate(
             "el => [el.tagName.toLowerCase(), (el.type || '').toLowerCase()]"
@@ -350,33 +352,33 @@ def do_fill(ctx: ActionContext) -> None:
         for key, value in step.values.items():
             ref = f"{screen}.{key}" if screen and "." not in key and "=" not in key else key
             element, locator = ctx.element(ref)
-            _set_value(ctx, element, locator, value)
+            set_value(ctx, element, locator, value)
         return
     element, locator = ctx.element(step.target)
-    _set_value(ctx, element, locator, step.value)
+    set_value(ctx, element, locator, step.value)
 
 
 def do_select(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
     value = ctx.step.value
     options = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    _act(ctx, element, locator, "selected",
+    act_on(ctx, element, locator, "selected",
          lambda: locator.select_option(options, timeout=ctx.timeout_ms))
 
 
 def do_check(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
-    _act(ctx, element, locator, "checked", lambda: locator.check(timeout=ctx.timeout_ms))
+    act_on(ctx, element, locator, "checked", lambda: locator.check(timeout=ctx.timeout_ms))
 
 
 def do_uncheck(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
-    _act(ctx, element, locator, "unchecked", lambda: locator.uncheck(timeout=ctx.timeout_ms))
+    act_on(ctx, element, locator, "unchecked", lambda: locator.uncheck(timeout=ctx.timeout_ms))
 
 
 def do_click(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
-    _act(ctx, element, locator, "clicked", lambda: locator.click(timeout=ctx.timeout_ms))
+    act_on(ctx, element, locator, "clicked", lambda: locator.click(timeout=ctx.timeout_ms))
 
 
 def do_press(ctx: ActionContext) -> None:
@@ -385,7 +387,7 @@ def do_press(ctx: ActionContext) -> None:
         raise UiStepError("ui: press needs a value: the key, e.g. Enter or Control+A")
     if ctx.step.target:
         element, locator = ctx.element(ctx.step.target)
-        _act(ctx, element, locator, "given the key",
+        act_on(ctx, element, locator, "given the key",
              lambda: locator.press(key, timeout=ctx.timeout_ms))
     else:
         ctx.page.keyboard.press(key)
@@ -397,7 +399,7 @@ def do_upload(ctx: ActionContext) -> None:
     paths = [_upload_copy(ctx, find_file(str(v), ctx.base_dir)) for v in values if v is not None]
     if not paths:
         raise UiStepError("ui: upload needs a value: the file path (fixtures/leads/x.csv)")
-    _act(ctx, element, locator, "given a file",
+    act_on(ctx, element, locator, "given a file",
          lambda: locator.set_input_files(paths, timeout=ctx.timeout_ms))
 
 
@@ -431,9 +433,9 @@ def do_download(ctx: ActionContext) -> None:
     expected = ctx.step.value
     for wanted in expected if isinstance(expected, list) else [expected] if expected else []:
         ctx.check(f"download {element.ref} contains", str(wanted) in content,
-                  f"contains {_show(wanted)}", content[:500],
+                  f"contains {show_text(wanted)}", content[:500],
                   f"download {element.ref}: the downloaded file {name} does not contain "
-                  f"{_show(wanted)}")
+                  f"{show_text(wanted)}")
 
 
 def _expect(ctx: ActionContext, name: str, assertion: Callable[[], None], expected: Any,
@@ -459,14 +461,14 @@ def _expect(ctx: ActionContext, name: str, assertion: Callable[[], None], expect
 
 def do_expect_text(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
-    wanted = _pattern(ctx.step.value)
+    wanted = text_pattern(ctx.step.value)
     name = f"expect_text {element.ref}"
     ctx.data["text"] = _expect(
         ctx, name,
         lambda: expect(locator.first).to_contain_text(wanted, timeout=ctx.timeout_ms),
         _text_wanted(wanted), lambda: _first_text(locator),
         lambda seen: (
-            f"{name}: expected text {_show(wanted)} in {element.describe()}, but "
+            f"{name}: expected text {show_text(wanted)} in {element.describe()}, but "
             + (f"no element matched within {_seconds(ctx)}" if seen is None
                else f"found {seen!r} after {_seconds(ctx)}")
         ),
@@ -530,11 +532,11 @@ def do_expect_url(ctx: ActionContext) -> None:
         raw = step.value if step.value is not None else step.target
         if raw is None:
             raise UiStepError("ui: expect_url needs a screen as target or a URL part as value")
-        pattern = _pattern(raw)
+        pattern = text_pattern(raw)
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
         matches = lambda url: regex.search(url) is not None  # noqa: E731
-        shown = (f"URL matching {_show(pattern)}" if isinstance(pattern, re.Pattern)
-                 else f"URL containing {_show(pattern)}")
+        shown = (f"URL matching {show_text(pattern)}" if isinstance(pattern, re.Pattern)
+                 else f"URL containing {show_text(pattern)}")
     name = f"expect_url {step.target or step.value}"
     try:
         ctx.page.wait_for_url(matches, timeout=ctx.timeout_ms, wait_until="commit")
@@ -547,7 +549,7 @@ def do_expect_url(ctx: ActionContext) -> None:
 
 def do_expect_value(ctx: ActionContext) -> None:
     element, locator = ctx.element(ctx.step.target)
-    wanted = _pattern(ctx.step.value)
+    wanted = text_pattern(ctx.step.value)
     name = f"expect_value {element.ref}"
 
     def observe() -> str | None:
@@ -559,8 +561,8 @@ def do_expect_value(ctx: ActionContext) -> None:
 
     ctx.data["value"] = _expect(
         ctx, name, lambda: expect(locator.first).to_have_value(wanted, timeout=ctx.timeout_ms),
-        f"matches {_show(wanted)}" if isinstance(wanted, re.Pattern) else wanted, observe,
-        lambda seen: f"{name}: expected value {_show(wanted)} in {element.describe()}, "
+        f"matches {show_text(wanted)}" if isinstance(wanted, re.Pattern) else wanted, observe,
+        lambda seen: f"{name}: expected value {show_text(wanted)} in {element.describe()}, "
         + ("but no element matched" if seen is None else f"found {seen!r}")
         + f" after {_seconds(ctx)}",
     )
@@ -617,28 +619,43 @@ def find_axe() -> Path | None:
     return None
 
 
-def do_accessibility(ctx: ActionContext) -> None:
-    """Run axe-core on the page (or `target`); fail on violations of impact `value` or worse."""
+def run_axe(page: Page, locator: Locator | None = None,
+            tags: list[str] | None = None) -> list[dict[str, Any]]:
+    """axe-core's violations on the page (or inside `locator`), limited to rules with `tags`.
+
+    Each violation: `id`, `impact`, `help`, `tags` and `nodes` (CSS paths of what failed).
+    """
     axe = find_axe()
     if axe is None:
         raise EnvironmentProblem(
             "axe-core is not installed: run scripts/setup.sh (npm ci) or set CRMQA_AXE_PATH"
         )
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(axe))
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if tags:
+        options["runOnly"] = {"type": "tag", "values": list(tags)}
+    script = ("([el, options]) => axe.run(el || document, options)"
+              ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+              " tags: v.tags, nodes: v.nodes.map(n => n.target.join(' '))})))")
+    if locator is not None:
+        return list(locator.evaluate("(el, options) => (" + script + ")([el, options])",
+                                     options))
+    return list(page.evaluate(script, [None, options]))
+
+
+def do_accessibility(ctx: ActionContext) -> None:
+    """Run axe-core on the page (or `target`); fail on violations of impact `value` or worse."""
     threshold = str(ctx.step.value or "serious")
     if threshold not in IMPACTS:
         raise UiStepError(
             f"ui: accessibility value is the least impact that fails: {', '.join(IMPACTS)}"
         )
-    if not ctx.page.evaluate("() => typeof window.axe !== 'undefined'"):
-        ctx.page.add_script_tag(path=str(axe))
-    script = ("(el) => axe.run(el || document, {resultTypes: ['violations']})"
-              ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-              " nodes: v.nodes.map(n => n.target.join(' '))})))")
     if ctx.step.target:
         element, locator = ctx.element(ctx.step.target)
-        violations = _act(ctx, element, locator, "checked", lambda: locator.evaluate(script))
+        violations = act_on(ctx, element, locator, "checked", lambda: run_axe(ctx.page, locator))
     else:
-        violations = ctx.page.evaluate(script, None)
+        violations = run_axe(ctx.page)
     ctx.data["violations"] = violations
     least = IMPACTS.index(threshold)
     serious = [v for v in violations if v.get("impact") in IMPACTS[least:]]
@@ -706,8 +723,8 @@ def do_expect_csrf_protected(ctx: ActionContext) -> None:
     """
     element, locator = ctx.element(ctx.step.target)
     name = f"expect_csrf_protected {element.ref}"
-    form = _act(ctx, element, locator, "read",
-                lambda: locator.first.evaluate(_FORM_SCRIPT, timeout=ctx.timeout_ms))
+    form = act_on(ctx, element, locator, "read",
+                  lambda: locator.first.evaluate(_FORM_SCRIPT, timeout=ctx.timeout_ms))
     if not form:
         raise ActionFailed(f"{name}: {element.describe()} is not inside a form",
                            expected="a form", actual="no form")

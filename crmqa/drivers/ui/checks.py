@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from crmqa.drivers.base import StepCheckContext, StepProblem
+from crmqa.drivers.ui.ux_options import OPTIONS_OF, option_problems
 from crmqa.plan.canonical import canonical_elements, canonical_screens, is_canonical_screen
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import UiStep
@@ -31,6 +32,8 @@ def check_ui_step(step: Any, context: StepCheckContext) -> list[StepProblem]:
     profile = context.profile.name
     problems = [problem for where, ref in _references(step)
                 for problem in _reference_problems(ref, where, screens, profile)]
+    problems += [StepProblem(message, ("values", key), _suggest(key, sorted(OPTIONS_OF[step.ui])))
+                 for key, message in option_problems(step.ui, step.values)]
     if step.ui == "upload":
         values = step.value if isinstance(step.value, list) else [step.value]
         for index, value in enumerate(values):

@@ -37,6 +37,7 @@ from crmqa.drivers.ui.targets import (
     resolve,
     ui_target,
 )
+from crmqa.drivers.ui.ux import CHANGES, UX_ACTIONS, UxState, count_step, keyboard_action, visit
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
 
@@ -57,6 +58,7 @@ class _CaseBrowser:
     # The case's own evidence folder: its contexts close only when the next case starts (or
     # the driver closes), and a trace kept then still belongs to this case.
     evidence: Any = None
+    ux: UxState = field(default_factory=UxState)  # the task measured, the last change
 
 
 class UiDriver:
@@ -115,11 +117,19 @@ class UiDriver:
             page=page, step=step, screens=target.screens, base_url=target.base_url,
             timeout_s=timeout_s, profile_name=f"the profile of {target.name}",
             save_file=lambda name: self._evidence_path(case, ctx, name),
-            base_dir=self.base_dir,
+            base_dir=self.base_dir, ux=case.ux,
         )
+        if step.ui in CHANGES:
+            case.ux.last_change, case.ux.last_change_step = time.perf_counter(), label
+        task = case.ux.task
         error: str | None = None
         try:
-            ACTIONS[step.ui](action)
+            if task is not None:
+                count_step(task, action)
+            if not keyboard_action(action):
+                (UX_ACTIONS.get(step.ui) or ACTIONS[step.ui])(action)
+            if task is not None and case.ux.task is task:
+                visit(task, action)  # a screen the task reached with this step
         except ActionFailed as failure:
             action.checks.append(CheckResult(name=label, ok=False, expected=failure.expected,
                                              actual=failure.actual, message=failure.message))
@@ -135,7 +145,7 @@ class UiDriver:
             # Also when the step failed or broke: a record the CRM made must be tracked.
             _track(ctx, identity, watch.after(step, page.url, error is None and not failed))
         data = {**url_info(page, target.screens), **action.data}
-        attachments: list[Attachment] = []
+        attachments: list[Attachment] = list(action.attachments)
         if action.step.ui == "screenshot" and "screenshot" in action.data:
             attachments.append(Attachment(name="screenshot", mime_type="image/png",
                                           path=action.data["screenshot"]))

@@ -138,6 +138,8 @@ BUILTIN_RULE_MODULES: tuple[str, ...] = (
     "crmqa.plan.rules.cases",
     "crmqa.plan.rules.references",
     "crmqa.plan.rules.templates",
+    "crmqa.load.rules",  # the `load:` section's rules, beside its model
+    "crmqa.plan.rules.tasks",
 )
 #: Entry-point group of other packages' rules: each names a module or a rule function.
 ENTRY_POINT_GROUP = "crmqa.plan_rules"

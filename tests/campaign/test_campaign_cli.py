@@ -1,0 +1,54 @@
+"""`crmqa campaign` on a ledger with several campaigns: choosing one, and its errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crmqa.cli.main import cli
+from crmqa.core.results import CaseResult, Outcome, RunInfo
+from crmqa.ledger import Ledger
+
+
+def crmqa(*args: object) -> tuple[int, str]:
+    done = CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200"})
+    return done.exit_code, done.output
+
+
+def record(ledger: Ledger, run_id: str, target: str, failing: bool) -> None:
+    info = RunInfo(run_id=run_id, plan_id="plan-a", plan_name="A", plan_file="a.yaml",
+                   target=target, system_version="2.0",
+                   started_at=datetime(2026, 11, 1, tzinfo=UTC))
+    ledger.record_run(info, [CaseResult(
+        plan_id="plan-a", case_id="C-1", title="one", category="functional", module="m",
+        severity="critical", priority="high",
+        outcome=Outcome.FAILED if failing else Outcome.PASSED, message="boom")])
+
+
+def test_campaign_commands_choose_among_campaigns(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    code, output = crmqa("campaign", "status", "--reports", reports)
+    assert code == 3 and "no ledger at" in output
+
+    ledger = Ledger(reports / "ledger.sqlite")
+    record(ledger, "a1", "vendor-a", failing=True)
+    record(ledger, "b1", "vendor-b", failing=False)
+
+    code, output = crmqa("campaign", "status", "--reports", reports)
+    assert code == 3 and "2 campaigns fit" in output and "--target vendor-b" in output
+    code, output = crmqa("campaign", "status", "--reports", reports, "--target", "vendor-c")
+    assert code == 3 and "no campaign of plan (any) on target vendor-c" in output
+
+    code, output = crmqa("campaign", "status", "--reports", reports, "--target", "vendor-a",
+                         "--json")
+    assert code == 0, output
+    status = json.loads(output)
+    assert [(d["case"], d["state"]) for d in status["defects"]] == [("C-1", "new")]
+    code, output = crmqa("campaign", "list", "--reports", reports)
+    assert code == 0 and "plan-a on vendor-a: 1 run(s)" in output
+    code, output = crmqa("campaign", "diff", "2.0", "3.0", "--builds", "--reports", reports,
+                         "--target", "vendor-a")
+    assert code == 3 and "has no run of build '3.0'; builds: 2.0" in output
