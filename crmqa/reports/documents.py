@@ -26,13 +26,13 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from pydantic import BaseModel
 
 from crmqa.core.results import CaseResult, Outcome, RunInfo
@@ -41,7 +41,7 @@ from crmqa.ledger import CampaignStatus, DefectStory, Lifecycle, params_hash
 from crmqa.plan.loaded import LoadedPlan
 from crmqa.plan.models import Case
 from crmqa.reports.allure_extras import public_url
-from crmqa.reports.summary import shorten
+from crmqa.reports.summary import template_environment
 
 TEMPLATES = Path(__file__).parent
 DOCUMENTS_DIR = "documents"
@@ -332,7 +332,7 @@ class UnknownLanguage(ValueError):
     """A language the documents have no catalogue for."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """The translations of the documents' fixed words into `lang` ({} for English)."""
     if lang not in LANGUAGES:
@@ -344,14 +344,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def _environment(lang: str = "en") -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
+    environment = template_environment(["jinja2.ext.i18n"])
     words = catalogue(lang)
 
     def gettext(message: str) -> str:
@@ -364,7 +357,6 @@ def _environment(lang: str = "en") -> Environment:
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         gettext, ngettext, newstyle=True
     )
-    environment.filters["short"] = shorten
     return environment
 
 

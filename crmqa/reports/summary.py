@@ -319,16 +319,24 @@ def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _environment() -> Environment:
+def template_environment(extensions: Sequence[str] = ()) -> Environment:
+    """The Jinja settings every report page shares: templates beside this module, HTML
+    escaped, `short` to cut long messages."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=list(extensions),
     )
-    environment.filters["md"] = markdown_cell
     environment.filters["short"] = shorten
+    return environment
+
+
+def _environment() -> Environment:
+    environment = template_environment()
+    environment.filters["md"] = markdown_cell
     environment.globals["COLUMNS"] = COLUMNS
     environment.globals["COLUMN_TITLES"] = COLUMN_TITLES
     return environment
