@@ -146,6 +146,9 @@ class FaultDetection:
     verdict: str | None = None
     verdict_changed: bool = False
     regrouped: bool = False  # some of its cases ran again with it alone
+    # it ran alone on every case that uses its surfaces (not only on a neighbour's ambiguous
+    # failures): only then may it be called missed
+    ran_alone_fully: bool = False
     not_run: str | None = None  # why its runs produced no results (then it is not judged)
 
     @property
@@ -284,9 +287,9 @@ def _alone_before_missed(plan: LoadedPlan, works: list[_GroupWork], queue: list[
             continue
         for fault in work.faults:
             detection = detections[fault.name]
-            if fault.name in caught or detection.regrouped or detection.not_run:
+            if fault.name in caught or detection.ran_alone_fully or detection.not_run:
                 continue
-            detection.regrouped = True
+            detection.regrouped = detection.ran_alone_fully = True
             notes.append(f"{fault.name}: nothing blamed on it in {work.label}; it ran alone "
                          "to be sure")
             single = cases_for(plan, fault_surfaces(fault))

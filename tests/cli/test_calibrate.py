@@ -307,3 +307,28 @@ def test_calibrate_catches_every_seeded_fault_of_the_catalogue(tmp_path: Path) -
     assert len(matrix["faults"]) == len(CATALOGUE) >= 40
     assert completed.returncode == 0
     assert (matrices[-1].parent / "calibration.md").exists()
+
+
+def test_a_fault_masked_by_its_neighbour_runs_alone_on_all_its_cases(tmp_path: Path) -> None:
+    """Two faults with no common surface can still hide each other: a case that uses both
+    surfaces fails for the first fault, and with it on the second one's symptom never shows
+    (the migration read through a search that misses records). The second fault, re-run
+    alone only on the ambiguous case, passes there: it must then run alone on every case of
+    its surfaces before it is called missed."""
+    plan = _tiny(tmp_path)
+    search = _fault("search_bug", "lead.search")
+    owner = _fault("owner_bug", "lead.update")
+
+    class Masking(Sandbox):
+        def __call__(self, label: str, faults: Sequence[str], cases: Sequence[str] | None
+                     ) -> RunResult:
+            on = set(faults)
+            self.breaks = {"BOTH": {"search_bug"} & on,
+                           "EDIT": {"owner_bug"} & on if "search_bug" not in on else set()}
+            return super().__call__(label, faults, cases)
+
+    sandbox = Masking([c.case.id for c in plan.cases], {})
+    result = calibrate(plan, sandbox, faults=[search, owner], jobs=1)
+    caught = {d.fault.name: d.caught_by for d in result.detections}
+    assert caught == {"search_bug": ["BOTH"], "owner_bug": ["EDIT"]}
+    assert result.ok
