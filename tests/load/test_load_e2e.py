@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from crmqa.core.results import BrokenKind, LeftOutBy, Outcome
+from crmqa.load.stats import read_timeline, tally
 
 from .conftest import RunLoad, leads_named
 
@@ -189,8 +190,12 @@ def test_concurrency_fault_is_caught_by_load_and_missed_one_at_a_time(
     many = run_load(cases, "SAVE-MANY", base_url=faulty.base_url)
     assert many.result.outcome is Outcome.FAILED, many.result.message
     assert "error rate of all requests is" in many.result.message
+    # crmqa's own timeline has every failed request; Locust's CSV can lack the last moment's
+    # (docs/load.md), so it is read for the reason only when it has rows
+    assert tally(read_timeline(many.load_dir / "timeline.jsonl")).failures > 0
     failures = (many.load_dir / "locust_failures.csv").read_text()
-    assert "outcome: expected 'ok', got 'error'" in failures, failures
+    if len(failures.splitlines()) > 1:
+        assert "outcome: expected 'ok', got 'error'" in failures, failures
     # what the failing load created is cleaned up all the same
     assert not many.result.leftovers, many.result.leftovers
     left = leads_named(faulty.base_url, faulty.password, word)
