@@ -8,6 +8,8 @@ calls take microseconds), so one connection is enough.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,18 +86,60 @@ class Page:
     page_size: int
 
 
+class StatementResult:
+    """The rows of one statement, read to the end (see `SerializedConnection`)."""
+
+    def __init__(self, rows: list[sqlite3.Row], lastrowid: int | None, rowcount: int) -> None:
+        self._rows = rows
+        self.lastrowid = lastrowid
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[sqlite3.Row]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[sqlite3.Row]:
+        return iter(self._rows)
+
+
+class SerializedConnection:
+    """One SQLite connection shared by the event loop's thread and the thread pool's (sync
+    dependencies): each statement runs and is read to the end under one lock.
+
+    Two threads inside one connection deadlock as soon as a statement calls a Python function
+    (`casefold` in every search): one thread holds the connection's mutex inside the statement
+    and waits for the GIL, the other holds the GIL in a call that waits for the mutex. The
+    sandbox then stops answering, and every run against it hangs."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> StatementResult:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            return StatementResult(cursor.fetchall(), cursor.lastrowid, cursor.rowcount)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 class Store:
     """The sandbox database."""
 
     def __init__(self, db_path: Path | None, faults: FaultSet) -> None:
         self.faults = faults
         target = str(db_path) if db_path is not None else ":memory:"
-        self.conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.create_function("match_without_email", 2, _match_without_email,
-                                  deterministic=True)
+        conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.create_function("match_without_email", 2, _match_without_email,
+                             deterministic=True)
         # SQLite's lower() folds ASCII letters only; search folds every script (ж/Ж, é/É).
-        self.conn.create_function("casefold", 1, _casefold, deterministic=True)
+        conn.create_function("casefold", 1, _casefold, deterministic=True)
+        self.conn = SerializedConnection(conn)
         self.conn.execute("PRAGMA foreign_keys = OFF")
         if db_path is not None:
             self.conn.execute("PRAGMA journal_mode = WAL")

@@ -70,3 +70,30 @@ def test_clean_sandbox_takes_a_burst_of_writes(sandbox: SandboxHandle) -> None:
         assert [r.status_code for r in answers] == [201] * 6
     finally:
         admin.close()
+
+
+def test_the_clean_sandbox_keeps_answering_concurrent_searches(sandbox: SandboxHandle) -> None:
+    """Searches (which call a Python function inside SQLite) and token checks (run in the
+    thread pool) at the same time once deadlocked the sandbox's one connection: every
+    request then waited forever. Each of these must be answered."""
+    with requests.Session() as login:
+        token = "Bearer " + login.post(
+            f"{sandbox.base_url}/api/auth/token",
+            json={"username": "admin", "password": sandbox.password}, timeout=10,
+        ).json()["access_token"]
+    paths = ["/api/contacts?q=%D0%B8", "/api/accounts?q=a", "/api/leads?q=son",
+             "/api/leads?page=1", "/api/cases?q=e", "/api/opportunities?q=o"]
+
+    def hammer(worker: int) -> int:
+        answered = 0
+        with requests.Session() as http:
+            for round_ in range(15):
+                path = paths[(worker + round_) % len(paths)]
+                reply = http.get(f"{sandbox.base_url}{path}",
+                                 headers={"Authorization": token}, timeout=15)
+                assert reply.status_code == 200, (path, reply.status_code, reply.text[:200])
+                answered += 1
+        return answered
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(hammer, range(8))) == 8 * 15
