@@ -23,6 +23,7 @@ from typing import Any
 
 from crmqa.core.results import RunInfo
 from crmqa.gates import Decision, GateResult, Verdict
+from crmqa.reports.markdown import markdown_cell
 
 VERDICT_SUITE = "Acceptance verdict"
 
@@ -44,6 +45,11 @@ def _gate_status(row: GateResult) -> str:
     return "passed" if row.passed else "failed"
 
 
+def _gate_word(row: GateResult) -> str:
+    """The result column of a gate row, as summary.md and summary.html write it."""
+    return "n/a" if not row.applicable else ("PASS" if row.passed else "FAIL")
+
+
 def _gate_step(row: GateResult, start: int, stop: int) -> dict[str, Any]:
     required = f"required {row.required}, actual {row.actual}"
     step: dict[str, Any] = {
@@ -63,8 +69,7 @@ def _gate_step(row: GateResult, start: int, stop: int) -> dict[str, Any]:
 def _gate_table_html(verdict: Verdict) -> str:
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in (
-            row.name, row.required, row.actual,
-            "n/a" if not row.applicable else ("PASS" if row.passed else "FAIL"), row.detail,
+            row.name, row.required, row.actual, _gate_word(row), row.detail,
         )) + "</tr>"
         for row in verdict.gate_results
     )
@@ -80,9 +85,7 @@ def _gate_table_html(verdict: Verdict) -> str:
 
 
 def _gate_table_markdown(verdict: Verdict) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
+    cell = markdown_cell
     lines = [f"**{verdict.headline}** (exit code {verdict.exit_code})", ""]
     if verdict.decision is None and verdict.withheld:
         lines += [verdict.withheld.reason, ""]
@@ -90,8 +93,7 @@ def _gate_table_markdown(verdict: Verdict) -> str:
     lines += ["", "| gate | required | actual | result | detail |", "|---|---|---|---|---|"]
     lines += [
         f"| {cell(row.name)} | {cell(row.required)} | {cell(row.actual)} | "
-        f"{'n/a' if not row.applicable else ('PASS' if row.passed else 'FAIL')} | "
-        f"{cell(row.detail)} |"
+        f"{_gate_word(row)} | {cell(row.detail)} |"
         for row in verdict.gate_results
     ]
     return "\n".join(lines) + "\n"
