@@ -119,45 +119,45 @@ class TokenUse(ProfileModel):
     query_param: str | None = Field(None, description="send as this query parameter instead")
 
 
-class OAuth2PasswordAuth(ProfileModel):
+class _TokenAnswer(ProfileModel):
+    """Where a login answer keeps the token (and a base URL), and how the token is sent."""
+
+    token_path: ResultPath = Field("access_token",
+                                   description="JMESPath of the token in the answer")
+    expires_path: ResultPath | None = "expires_in"
+    base_url_path: ResultPath | None = Field(
+        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
+        "once logged in, this identity's calls go there instead of the target's base_url"
+    )
+    use: TokenUse = Field(default_factory=TokenUse)
+
+
+class _OAuth2Grant(_TokenAnswer):
+    """What both OAuth2 grants share: the token endpoint and the scope asked for."""
+
+    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
+                           "use templates ({{ env.TENANT_ID }})")
+    scope: str | None = Field(None, description="may use templates "
+                              "({{ target.base_url }}/.default)")
+
+
+class OAuth2PasswordAuth(_OAuth2Grant):
     """OAuth2 resource-owner password grant (form body, RFC 6749 section 4.3)."""
 
     scheme: Literal["oauth2_password"]
-    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
-                           "use templates ({{ env.TENANT_ID }})")
-    scope: str | None = Field(None, description="may use templates "
-                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic", "none"] = Field(
         "body", description="how the client id and secret (if any) are sent"
     )
-    token_path: ResultPath = "access_token"
-    expires_path: ResultPath | None = "expires_in"
-    base_url_path: ResultPath | None = Field(
-        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
-        "once logged in, this identity's calls go there instead of the target's base_url"
-    )
-    use: TokenUse = Field(default_factory=TokenUse)
 
 
-class OAuth2ClientCredentialsAuth(ProfileModel):
+class OAuth2ClientCredentialsAuth(_OAuth2Grant):
     """OAuth2 client-credentials grant (RFC 6749 section 4.4)."""
 
     scheme: Literal["oauth2_client_credentials"]
-    token_url: str = Field(description="path relative to the base URL, or a full URL; may "
-                           "use templates ({{ env.TENANT_ID }})")
-    scope: str | None = Field(None, description="may use templates "
-                              "({{ target.base_url }}/.default)")
     client_auth: Literal["body", "basic"] = "basic"
-    token_path: ResultPath = "access_token"
-    expires_path: ResultPath | None = "expires_in"
-    base_url_path: ResultPath | None = Field(
-        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
-        "once logged in, this identity's calls go there instead of the target's base_url"
-    )
-    use: TokenUse = Field(default_factory=TokenUse)
 
 
-class TokenEndpointAuth(ProfileModel):
+class TokenEndpointAuth(_TokenAnswer):
     """A product-specific login endpoint answering a token.
 
     `body` maps the product's body keys to credential placeholders: `{username}`,
@@ -171,14 +171,7 @@ class TokenEndpointAuth(ProfileModel):
     body: dict[str, str] = Field(
         default_factory=lambda: {"username": "{username}", "password": "{password}"}
     )
-    token_path: ResultPath = Field("access_token",
-                                   description="JMESPath of the token in the answer")
     expires_path: ResultPath | None = None
-    base_url_path: ResultPath | None = Field(
-        None, description="JMESPath of a base URL in the token answer (an `instance_url`): "
-        "once logged in, this identity's calls go there instead of the target's base_url"
-    )
-    use: TokenUse = Field(default_factory=TokenUse)
 
 
 class FormLoginAuth(ProfileModel):
@@ -586,7 +579,8 @@ class RelatedSpec(ProfileModel):
         default_factory=dict, description="overrides for create, get, update, delete (method, "
         "path, success, body_wrapper, record_path, id_path, headers, params, body_defaults)")
 
-    @field_validator("operations", mode="before")
+    @field_validator("operations", mode="before",
+                     json_schema_input_type=dict[str, OperationSpec | None])
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         if isinstance(value, dict):
@@ -656,7 +650,8 @@ class EntitySpec(ProfileModel):
     export: ExportSpec | None = None
     convert: ConvertSpec | None = None
 
-    @field_validator("operations", mode="before")
+    @field_validator("operations", mode="before",
+                     json_schema_input_type=list[str] | dict[str, OperationSpec | None])
     @classmethod
     def _list_of_names(cls, value: Any) -> Any:
         # `operations: [create, get]` is the short form of a map with no overrides.

@@ -193,7 +193,7 @@ class Screen(BaseModel):
     )
     elements: dict[str, Element] = Field(default_factory=dict)
 
-    @field_validator("elements", mode="before")
+    @field_validator("elements", mode="before", json_schema_input_type=dict[str, str | Element])
     @classmethod
     def _short_form(cls, value: object) -> object:
         # `first_name: label="First name"` is the short form of `{locator: ...}`

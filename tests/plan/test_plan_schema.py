@@ -14,14 +14,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_committed_schemas_are_up_to_date(tmp_path: Path) -> None:
-    """Fails after a model change until `crmqa schema` (or python -m crmqa.plan.schema) is run."""
-    written = export_schemas(tmp_path)
-    assert [p.name for p in written] == [f"{stem}.schema.json" for stem, *_ in BUILTIN_SCHEMAS]
+    """Fails after a plan or profile model change until `crmqa schema` is run."""
+    from crmqa.cli.schemas import export_all
+
+    written = export_all(tmp_path)
+    assert [p.name for p in written] == [
+        *(f"{stem}.schema.json" for stem, *_ in BUILTIN_SCHEMAS), "profile.schema.json"
+    ]
     for path in written:
         committed = REPO / "schema" / path.name
         assert committed.exists(), f"schema/{path.name} is missing"
         assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
-            f"schema/{path.name} is stale: run `python -m crmqa.plan.schema schema`"
+            f"schema/{path.name} is stale: run `crmqa schema`"
         )
 
 
@@ -75,3 +79,13 @@ def test_reference_page_tables_match_the_models() -> None:
     assert refresh_reference(text) == text, (
         "docs/test-design.md is stale: run `python -m crmqa.plan.reference docs/test-design.md`"
     )
+
+
+def test_profile_schema_accepts_the_builtin_profiles() -> None:
+    profile_schema = json.loads((REPO / "schema" / "profile.schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(profile_schema)
+    profiles = sorted((REPO / "crmqa" / "profiles" / "builtin").glob("*.yaml"))
+    assert profiles
+    for path in profiles:
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        assert errors == [], f"{path}: {errors[0].message if errors else ''}"
