@@ -20,18 +20,23 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from faker import Faker
 from faker.providers import BaseProvider
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
 from crmqa.core.errors import CrmqaError
+from crmqa.core.jinja import (
+    MAX_TEMPLATE_DEPTH,
+    MappingFirstEnvironment,
+    TemplateAnalysis,
+    TemplateLanguage,
+    has_markup,
+    render_nested,
+)
 
 __all__ = [
     "MAX_TEMPLATE_DEPTH",
@@ -54,9 +59,6 @@ RESERVED_NAMES: tuple[str, ...] = ("fake", "vars", "saved", "env", "params", "un
 # A process-wide token so that values made by two runs (or two processes) never collide.
 # Deliberately not derived from the Faker seed: a seeded plan repeats its data, not its emails.
 _RUN_TOKEN = secrets.token_hex(3)
-
-_TEMPLATE_MARKERS = ("{{", "{%", "{#")
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 
 
 class TemplateRenderError(CrmqaError):
@@ -145,35 +147,23 @@ def _suggest(word: str, known: Collection[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _PlanEnvironment(SandboxedEnvironment):
-    """Sandboxed Jinja2 where `mapping.key` finds the key before any dict method.
+class _PlanEnvironment(MappingFirstEnvironment):
+    """Sandboxed Jinja2 for plan values.
 
-    Without this, `saved.items` or `vars.count` would return dict methods instead of the values
-    a plan saved under those names.
+    `saved.items` or `vars.count` are the values a plan saved under those names, not dict
+    methods; a nested mapping keeps its dotted name for undefined-name messages.
     """
 
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return _scoped(obj, attribute, obj[attribute])
-            except KeyError:
-                if isinstance(obj, (_Scope, _EnvScope)):
-                    return self.undefined(obj=obj, name=attribute)
-            except TemplateRenderError:
-                raise
-        return super().getattr(obj, attribute)
+    def found(self, owner: Mapping[str, Any], key: str, value: Any) -> Any:
+        if isinstance(value, Mapping) and not isinstance(value, _Scope):
+            base = getattr(owner, "scope_path", "")
+            return _Scope.wrap(value, f"{base}.{key}" if base else key)
+        return value
 
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, Mapping) and isinstance(argument, str):
-            return self.getattr(obj, argument)
-        return super().getitem(obj, argument)
-
-
-def _scoped(owner: Mapping[str, Any], key: str, value: Any) -> Any:
-    if isinstance(value, Mapping) and not isinstance(value, _Scope):
-        base = getattr(owner, "scope_path", "")
-        return _Scope.wrap(value, f"{base}.{key}" if base else key)
-    return value
+    def missing_key(self, owner: Mapping[str, Any], key: str) -> Any:
+        if isinstance(owner, (_Scope, _EnvScope)):
+            return self.undefined(obj=owner, name=key)
+        return self.attribute_of(owner, key)
 
 
 def _no_functions(value: Any) -> Any:
@@ -184,19 +174,13 @@ def _no_functions(value: Any) -> Any:
     return value
 
 
-_ENVIRONMENT = _PlanEnvironment(
-    undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=_no_functions
+_LANGUAGE = TemplateLanguage(
+    _PlanEnvironment(
+        undefined=_Undefined, autoescape=False, keep_trailing_newline=True,
+        finalize=_no_functions,
+    ),
+    callables=("fake",),
 )
-
-
-@lru_cache(maxsize=4096)
-def _compiled_template(text: str) -> Any:
-    return _ENVIRONMENT.from_string(text)
-
-
-@lru_cache(maxsize=4096)
-def _compiled_expression(expression: str) -> Any:
-    return _ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -204,17 +188,7 @@ def _compiled_expression(expression: str) -> Any:
 
 def has_template(text: str) -> bool:
     """True when `text` holds Jinja markup (`{{`, `{%` or `{#`)."""
-    return any(marker in text for marker in _TEMPLATE_MARKERS)
-
-
-def _single_expression(text: str) -> str | None:
-    match = _SINGLE_EXPRESSION.match(text)
-    if not match:
-        return None
-    expression = match.group("expr")
-    if "{{" in expression or "}}" in expression or not expression.strip():
-        return None
-    return expression.strip()
+    return has_markup(text)
 
 
 def _plain(value: Any) -> Any:
@@ -225,21 +199,10 @@ def _plain(value: Any) -> Any:
 
 
 def _render_text(text: str, context: Mapping[str, Any]) -> Any:
-    if not has_template(text):
+    if not has_markup(text):
         return text
     try:
-        expression = _single_expression(text)
-        if expression is not None:
-            try:
-                compiled = _compiled_expression(expression)
-            except TemplateSyntaxError:
-                compiled = None  # e.g. a filter block; fall back to text rendering
-            if compiled is not None:
-                value = compiled(**context)
-                if isinstance(value, Undefined):
-                    str(value)  # raises UndefinedError with our message
-                return _plain(_no_functions(value))
-        return _compiled_template(text).render(**context)
+        return _plain(_no_functions(_LANGUAGE.evaluate(text, context)))
     except TemplateRenderError as error:
         error.template = text
         raise
@@ -262,65 +225,15 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     strings with markup return text; everything else is returned unchanged. Dict keys are not
     rendered. Raises `TemplateRenderError` for undefined names, sandbox violations and errors.
     """
-    if isinstance(value, str):
-        return _render_text(value, context)
-    if isinstance(value, Mapping):
-        return {key: render(item, context) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [render(item, context) for item in value]
-    return value
+    return render_nested(value, lambda text: _render_text(text, context))
 
 
-#: How deeply a template's expressions may nest. Jinja's parser and compiler recurse, so
-#: a runaway template (a hundred nested brackets) must become an issue, not a RecursionError.
-MAX_TEMPLATE_DEPTH = 30
-
-
-@dataclass(frozen=True)
-class TemplateAnalysis:
-    """What validation needs to know about one template text, from one parse."""
-
-    error: str | None
-    references: tuple[tuple[str, str | None], ...] = ()
-    uncalled: tuple[str, ...] = ()
-
-
-_PLAIN = TemplateAnalysis(None)
-
-
-def _depth(tree: nodes.Node) -> int:
-    """The depth of a syntax tree, walked without recursion."""
-    deepest = 0
-    stack: list[tuple[nodes.Node, int]] = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
-    return deepest
-
-
-@lru_cache(maxsize=65536)
 def analyse_template(text: str) -> TemplateAnalysis:
     """Parse `text` once: its syntax error, the names it reads, and `fake.X` left uncalled.
 
     Cached by text: a plan repeats the same templates in thousands of cases.
     """
-    if not has_template(text):
-        return _PLAIN
-    try:
-        tree = _ENVIRONMENT.parse(text)
-        too_deep = _depth(tree) > MAX_TEMPLATE_DEPTH + 3  # Template, Output and the expression
-    except TemplateSyntaxError as error:
-        where = f" (template line {error.lineno})" if "\n" in text.strip() else ""
-        return TemplateAnalysis(f"bad template syntax: {error.message}{where}")
-    except RecursionError:
-        too_deep = True
-    if too_deep:
-        return TemplateAnalysis(
-            f"template nested too deeply: at most {MAX_TEMPLATE_DEPTH} levels of brackets, "
-            "filters and attributes"
-        )
-    return TemplateAnalysis(None, tuple(_references(tree)), tuple(_uncalled(tree)))
+    return _LANGUAGE.analyse(text)
 
 
 def template_error(text: str) -> str | None:
@@ -344,48 +257,6 @@ def template_references(text: str) -> list[tuple[str, str | None]]:
     empty list when the text has no markup or does not parse.
     """
     return list(analyse_template(text).references)
-
-
-def _uncalled(tree: nodes.Template) -> list[str]:
-    used_further = {id(call.node) for call in tree.find_all(nodes.Call)}
-    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        used_further.add(id(getattr(access, "node", None)))
-    return [
-        access.attr
-        for access in tree.find_all(nodes.Getattr)
-        if isinstance(access.node, nodes.Name)
-        and access.node.name == "fake"
-        and id(access) not in used_further
-    ]
-
-
-def _references(tree: nodes.Template) -> list[tuple[str, str | None]]:
-    assigned: set[str] = set()
-    for statement in tree.find_all((nodes.Assign, nodes.For)):
-        if isinstance(statement, nodes.Assign | nodes.For):
-            targets = [statement.target, *statement.target.find_all(nodes.Name)]
-            assigned.update(t.name for t in targets if isinstance(t, nodes.Name))
-    found: list[tuple[str, str | None]] = []
-    seen_names: set[int] = set()
-    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        assert isinstance(access, nodes.Getattr | nodes.Getitem)
-        inner = access.node
-        if isinstance(inner, nodes.Name) and inner.ctx == "load" and inner.name not in assigned:
-            key: str | None = None
-            if isinstance(access, nodes.Getattr):
-                key = access.attr
-            elif isinstance(access.arg, nodes.Const) and isinstance(access.arg.value, str):
-                key = access.arg.value
-            found.append((inner.name, key))
-            seen_names.add(id(inner))
-    for name_node in tree.find_all(nodes.Name):
-        if (
-            name_node.ctx == "load"
-            and id(name_node) not in seen_names
-            and name_node.name not in assigned
-        ):
-            found.append((name_node.name, None))
-    return found
 
 
 # --------------------------------------------------------------------------- faker

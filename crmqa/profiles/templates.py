@@ -21,15 +21,14 @@ import re
 import uuid
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 
 from crmqa.core.errors import EnvironmentProblem
+from crmqa.core.jinja import MappingFirstEnvironment, TemplateLanguage, has_markup, render_nested
 from crmqa.plan.templating import TemplateRenderError
 
 __all__ = [
@@ -45,15 +44,6 @@ __all__ = [
 #: Names every profile template may use: the environment, the target, the identity acting,
 #: and two helpers for values that must differ per request.
 COMMON_NAMES: tuple[str, ...] = ("env", "target", "identity", "uuid", "now")
-
-_MARKERS = ("{{", "{%", "{#")
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
-
-
-def has_markup(text: str) -> bool:
-    """True when `text` holds Jinja markup."""
-    return any(marker in text for marker in _MARKERS)
-
 
 # --------------------------------------------------------------------------- filters
 
@@ -180,45 +170,13 @@ class TemplateEnv(Mapping[str, str]):
         return len(self._values)
 
 
-class _ProfileEnvironment(SandboxedEnvironment):
-    """Sandboxed Jinja2 where `mapping.key` finds the key before any dict method."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except KeyError:
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-_ENVIRONMENT = _ProfileEnvironment(undefined=_Undefined, autoescape=False,
-                                   keep_trailing_newline=True, finalize=_finalize)
-_ENVIRONMENT.filters.update(FILTERS)
-
-
-@lru_cache(maxsize=2048)
-def _template(text: str) -> Any:
-    return _ENVIRONMENT.from_string(text)
-
-
-@lru_cache(maxsize=2048)
-def _expression(text: str) -> Any:
-    return _ENVIRONMENT.compile_expression(text, undefined_to_none=False)
-
-
-def _single(text: str) -> str | None:
-    match = _SINGLE_EXPRESSION.match(text)
-    if not match:
-        return None
-    expression = match.group("expr")
-    if "{{" in expression or "}}" in expression or not expression.strip():
-        return None
-    return expression.strip()
+_LANGUAGE = TemplateLanguage(MappingFirstEnvironment(
+    undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize))
+_LANGUAGE.environment.filters.update(FILTERS)
 
 
 def common_context(env: Mapping[str, str], target: Mapping[str, Any],
@@ -237,18 +195,7 @@ def _render_text(text: str, context: Mapping[str, Any], where: str) -> Any:
     if not has_markup(text):
         return text
     try:
-        expression = _single(text)
-        if expression is not None:
-            try:
-                compiled = _expression(expression)
-            except TemplateSyntaxError:
-                compiled = None
-            if compiled is not None:
-                value = compiled(**context)
-                if isinstance(value, Undefined):
-                    str(value)  # raises UndefinedError with the message above
-                return value
-        return _template(text).render(**context)
+        return _LANGUAGE.evaluate(text, context)
     except UndefinedError as error:
         message = error.message or "undefined name"
         if message.startswith("environment variable"):
@@ -272,45 +219,15 @@ def render_value(value: Any, context: Mapping[str, Any], where: str = "profile")
     Raises `EnvironmentProblem` for an unset environment variable, `TemplateRenderError`
     for anything else a template gets wrong at run time; `where` names the profile key.
     """
-    if isinstance(value, str):
-        return _render_text(value, context, where)
-    if isinstance(value, Mapping):
-        return {key: render_value(item, context, where) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [render_value(item, context, where) for item in value]
-    return value
+    return render_nested(value, lambda text: _render_text(text, context, where))
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _names_read(tree: nodes.Template) -> set[str]:
-    """Top-level names a template reads (loop and set targets excluded)."""
-    assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
-    return {node.name for node in tree.find_all(nodes.Name)
-            if node.ctx == "load" and node.name not in assigned}
-
-
-def _filters_used(tree: nodes.Template) -> set[str]:
-    return {node.name for node in tree.find_all(nodes.Filter)}
-
-
-@lru_cache(maxsize=4096)
-def _analyse(text: str) -> tuple[str | None, frozenset[str], frozenset[str]]:
-    try:
-        tree = _ENVIRONMENT.parse(text)
-    except TemplateSyntaxError as error:
-        return f"bad template syntax: {error.message}", frozenset(), frozenset()
-    except RecursionError:
-        return "template nested too deeply", frozenset(), frozenset()
-    return None, frozenset(_names_read(tree)), frozenset(_filters_used(tree))
-
-
 def names_read(text: str) -> set[str]:
     """The top-level names a template reads (empty when it has no markup or does not parse)."""
-    if not has_markup(text):
-        return set()
-    return set(_analyse(text)[1])
+    return set(_LANGUAGE.analyse(text).names)
 
 
 def template_problem(text: str, names: Collection[str]) -> tuple[str, str | None] | None:
@@ -318,18 +235,16 @@ def template_problem(text: str, names: Collection[str]) -> tuple[str, str | None
 
     Checks the syntax, every filter it names, and every top-level name it reads.
     """
-    if not has_markup(text):
-        return None
-    error, read, filters = _analyse(text)
-    if error is not None:
-        return error, None
-    known_filters = set(_ENVIRONMENT.filters)
-    for name in sorted(filters - known_filters):
+    analysis = _LANGUAGE.analyse(text)
+    if analysis.error is not None:
+        return analysis.error, None
+    known_filters = set(_LANGUAGE.environment.filters)
+    for name in sorted(set(analysis.filters) - known_filters):
         close = difflib.get_close_matches(name, sorted(known_filters), n=1)
         return (f"no filter named '{name}'",
                 f"did you mean '{close[0]}'?" if close else None)
-    allowed = set(names) | set(_ENVIRONMENT.globals) | {"loop"}
-    for name in sorted(read - allowed):
+    allowed = set(names) | set(_LANGUAGE.environment.globals) | {"loop"}
+    for name in sorted(analysis.names - allowed):
         close = difflib.get_close_matches(name, sorted(names), n=1)
         return (f"'{name}' is not defined here (this template may use "
                 f"{', '.join(sorted(names))})",
