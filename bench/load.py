@@ -15,6 +15,10 @@ Two figures per variant:
 Goals (issue 11): crmqa >= 90 % of raw per generator process; two workers >= 1.8x one.
 The load average is printed with the figures.
 
+A third figure attributes crmqa's share: the CPU its own flow code (rendering, the profile's
+operation, mapping the answer to canonical fields, the sample) takes per step with the HTTP
+answer canned in the same process, so no network and no Locust: the part crmqa can change.
+
     .venv/bin/python bench/load.py [--users 10] [--seconds 10] [--repeat 2]
 """
 
@@ -211,6 +215,14 @@ def plan_crmqa(base_url: str, users: int, seconds: int, workers: int, folder: Pa
     return Planned("crmqa", lead, workers, worker, folder, folder / "locust.json")
 
 
+def flow_cpu_us() -> float:
+    """crmqa's own CPU per load step, measured by bench/load_flow.py in a process of its own
+    (Locust must be imported, and gevent patch, before anything else loads requests)."""
+    answer = subprocess.run([sys.executable, str(Path(__file__).with_name("load_flow.py"))],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(answer.stdout.split()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -267,6 +279,9 @@ def main() -> None:
         sys.exit(f"no measurement for {', '.join(missing)}: run longer (--seconds)")
     raw1, crmqa1 = best[("raw", 0)], best[("crmqa", 0)]
     crmqa2 = best[("crmqa", 2)]
+    own_us = flow_cpu_us()
+    print(f"crmqa's own flow code per step (answer canned, no network): {own_us:.1f} us CPU ="
+          f" {own_us / (10 * raw1.cpu_ms_per_request):.1f} % of raw Locust's CPU per request")
     print()
     print(f"crmqa vs raw, per generator process: {crmqa1.capacity_rps / raw1.capacity_rps:.0%}"
           f" (goal >= 90%); throughput seen: {crmqa1.rps / raw1.rps:.0%}")

@@ -156,14 +156,19 @@ def to_canonical(entity: EntitySpec, record: Any) -> Any:
     """
     if not isinstance(record, dict):
         return record
+    # Every answer of a load goes through here: the lookups are hoisted out of the loops.
+    reverse_values = entity.reverse_values
     out: dict[str, Any] = {}
-    mapped_products = entity.reverse_fields
     for canonical, product in entity.fields.items():
         if product is None:
             continue
-        value = get_dotted(record, product)
+        value = record.get(product, _ABSENT) if "." not in product else get_dotted(record,
+                                                                                   product)
         if value is not _ABSENT:
-            out[canonical] = value_in(entity, canonical, value)
+            mapping = reverse_values.get(canonical)
+            if mapping is not None and isinstance(value, str | int | float | bool):
+                value = mapping.get(value, value)
+            out[canonical] = value
     composite_roots = set()
     for product, spec in entity.composite.items():
         composite_roots.add(product.split(".", 1)[0])
@@ -171,6 +176,7 @@ def to_canonical(entity: EntitySpec, record: Any) -> Any:
         if value is not _ABSENT:
             for field, part in _read_composite(product, spec, value, record).items():
                 out[field] = value_in(entity, field, part)
+    mapped_products = entity.reverse_fields
     for key, value in record.items():
         if (key not in mapped_products and key not in out and key not in composite_roots
                 and entity.has_equivalent(key)):
