@@ -145,25 +145,10 @@ class ApiSession:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        data: Any = None,
-        files: Any = None,
-        headers: dict[str, str] | None = None,
-        timeout_s: float | None = None,
-        name: str | None = None,
-        authenticate: bool = True,
-    ) -> requests.Response:
-        """Send one request; returns the response, or raises `EnvironmentProblem`."""
-        return self.send(
-            method, path, params=params, json=json, data=data, files=files, headers=headers,
-            timeout_s=timeout_s, name=name, authenticate=authenticate,
-        ).response  # type: ignore[return-value]
+    def request(self, method: str, path: str, **options: Any) -> requests.Response:
+        """Send one request (the options of `send`); returns the response, or raises
+        `EnvironmentProblem`. This is the `http.request` an adapter is given."""
+        return self.send(method, path, **options).response  # type: ignore[return-value]
 
     def send(
         self,
