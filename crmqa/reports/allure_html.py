@@ -19,8 +19,11 @@ import tempfile
 from pathlib import Path
 
 from crmqa.core.errors import CrmqaError
+from crmqa.gates import Verdict
 from crmqa.reports.allure_extras import allure_config
+from crmqa.reports.i18n import decision_word, gettext_for
 from crmqa.reports.run_folder import (
+    GATES_PAGE,
     ALLURE_REPORT_DIR,
     ALLURE_RESULTS_DIR,
     RunFolderError,
@@ -105,12 +108,17 @@ def campaign_history_path(run_dir: Path, plan_id: str, target: str) -> Path:
     return run_dir.parent / HISTORY_DIR / f"{safe(plan_id)}--{safe(target)}.jsonl"
 
 
-def _headline(run_dir: Path) -> str | None:
-    """The verdict's headline from verdict.json, when the run was concluded."""
+def _headline(run_dir: Path, lang: str) -> str | None:
+    """The verdict's headline from verdict.json in the run's language, when concluded."""
     try:
-        return str(json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))["headline"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    try:
+        return decision_word(Verdict.model_validate(data), gettext_for(lang))
+    except ValueError:  # not crmqa's verdict.json (written by hand): its headline as it is
+        headline = data.get("headline") if isinstance(data, dict) else None
+        return str(headline) if headline is not None else None
 
 
 def render_allure_html(run_dir: Path) -> Path:
@@ -134,8 +142,11 @@ def render_allure_html(run_dir: Path) -> Path:
     history.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crmqa-allure-") as scratch:
         config = Path(scratch) / "allurerc.json"
+        gates = run_dir / GATES_PAGE
         config.write_text(json.dumps(allure_config(
-            run_info, headline=_headline(run_dir), history_path=history.resolve()), indent=2),
+            run_info, headline=_headline(run_dir, run_info.lang),
+            history_path=history.resolve(),
+            global_attachments=[gates.resolve()] if gates.is_file() else []), indent=2),
             encoding="utf-8")
         command += [
             "awesome", str(results.resolve()), "--output", str(output.resolve()),
