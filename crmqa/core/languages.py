@@ -42,7 +42,7 @@ def language_suggestion(value: str) -> str | None:
         return base
     if text in _ALIASES or base in _ALIASES:
         return _ALIASES.get(text) or _ALIASES[base]
-    close = difflib.get_close_matches(text, [*LANGUAGES, *_ALIASES], n=1, cutoff=0.5)
+    close = difflib.get_close_matches(text, [*LANGUAGES, *_ALIASES], n=1, cutoff=0.75)
     return (_ALIASES.get(close[0], close[0])) if close else None
 
 
