@@ -20,6 +20,7 @@ from crmqa.reports import (
     write_allure_extras,
 )
 from crmqa.reports.allure_html import campaign_history_path, find_allure_cli
+from crmqa.reports.allure_quality_gate import config_module, quality_gate_rows
 from crmqa.reports.allure_verdict import write_allure_verdict
 from crmqa.reports.outputs import gates_page
 from crmqa.reports.run_folder import GATES_PAGE
@@ -185,3 +186,28 @@ def test_a_manager_sees_the_verdict_and_the_gates_in_allure_and_history_carries_
             assert page.get_by_text("executed cases").first.is_visible()
         finally:
             browser.close()
+
+
+def test_quality_gate_rows_are_crmqas_gate_rows_in_the_runs_language() -> None:
+    """Allure judges nothing: each rule answers with the row crmqa's gates computed."""
+    verdict = Verdict(decision=Decision.SUSPENDED, gate_results=[
+        GateResult(name="open defects", kind=GateKind.SUSPENSION, required="≤ 2",
+                   actual="3 open", passed=False),
+        GateResult(name="share of top severity", kind=GateKind.SUSPENSION, required="≤ 50%",
+                   actual="n/a", passed=True, applicable=False, detail="applies from 100"),
+        GateResult(name="open defects", kind=GateKind.SUSPENSION, required="≤ 2",
+                   actual="3 open", passed=False),
+    ])
+    rows = quality_gate_rows(verdict, "ru")
+    assert [(r["rule"], r["success"], r["actual"], r["expected"]) for r in rows] == [
+        ("открытые дефекты", False, "3 open", "≤ 2"),
+        ("доля высшей серьёзности", True, "n/a", "≤ 50%"),
+        ("открытые дефекты (2)", False, "3 open", "≤ 2"),  # Allure keys rules by name
+    ]
+    assert rows[0]["message"] == "открытые дефекты: 3 open (требуется ≤ 2)"
+    assert rows[1]["message"].startswith("н/п — ") and rows[1]["message"].endswith(
+        "\napplies from 100")
+    module = config_module({"name": "x </script>"}, rows)
+    assert module.rstrip().endswith("export default config;")
+    assert json.dumps(rows, ensure_ascii=False, indent=2) in module
+    assert "qualityGate" in module and "validate: async () =>" in module
