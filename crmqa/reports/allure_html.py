@@ -31,9 +31,9 @@ from crmqa.reports.allure_quality_gate import (
 )
 from crmqa.reports.i18n import decision_word, gettext_for
 from crmqa.reports.run_folder import (
-    GATES_PAGE,
     ALLURE_REPORT_DIR,
     ALLURE_RESULTS_DIR,
+    GATES_PAGE,
     RunFolderError,
     read_run_info,
 )

@@ -33,14 +33,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from crmqa.core.languages import check_language
 from crmqa.core.results import CaseResult, Outcome, RunInfo
 from crmqa.gates import CATEGORY_ORDER, Verdict, required_pass_rate
 from crmqa.ledger import CampaignStatus, DefectStory, Lifecycle, params_hash
 from crmqa.plan.loaded import LoadedPlan
 from crmqa.plan.models import Case
-from crmqa.core.languages import check_language
 from crmqa.reports.allure_extras import public_url
-from crmqa.reports.i18n import N_, gettext_for
+from crmqa.reports.i18n import N_
 from crmqa.reports.summary import template_environment
 
 TEMPLATES = Path(__file__).parent
@@ -349,9 +349,10 @@ def case_rows(documents: DocumentSet, lang: str = "en") -> Iterator[list[str]]:
     `lang` where the suite translated them."""
     for spec in documents.cases:
         case = spec.case
+        names = {line.name: case.step_name_in(line.name, lang) for line in spec.steps}
 
         def named(line: StepLine) -> str:
-            return case.step_name_in(line.name, lang) if line.name else ""
+            return names.get(line.name, "") if line.name else ""
 
         preconditions = "; ".join(
             named(line) or line.action for line in spec.steps if line.phase == "setup"

@@ -10,24 +10,22 @@ suite translated (`Case.translations`).
 The .po files are read at run time with Babel and turned into gettext translations in
 memory (once per language and process, a few milliseconds): a fresh clone, an editable
 install and a wheel all work without a compile step, and nothing generated is committed
-that could drift from the .po files. `python -m crmqa.reports.i18n update` re-extracts the
-messages and merges them into the .po files (new ones empty, for a translator to fill);
-tests/reports/test_i18n.py fails while a message has no translation.
+that could drift from the .po files. `python -m crmqa.reports.catalogues update` re-extracts the
+messages and merges them into the .po files (new ones empty, for a translator to fill;
+crmqa.reports.catalogues); tests/reports/test_i18n.py fails while a message has no
+translation.
 """
 
 from __future__ import annotations
 
 import gettext as gettext_module
 import io
-import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from crmqa.core.languages import (
-    LANGUAGES,
     SOURCE_LANGUAGE,
-    TRANSLATED_LANGUAGES,
     check_language,
 )
 from crmqa.gates import GateResult, Verdict, WithheldKind
@@ -40,7 +38,7 @@ DOMAIN = "crmqa"
 Gettext = Callable[[str], str]
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
+def N_(message: str) -> str:
     """Mark a message for extraction where it is defined; it is translated where shown."""
     return message
 
@@ -160,89 +158,3 @@ def reasons(verdict: Verdict, _: Gettext) -> list[str]:
         lines.append(_("%(gate)s: %(actual)s (required %(required)s)") % {
             "gate": gate_name(row.name, _), "actual": row.actual, "required": row.required})
     return lines
-
-
-# --------------------------------------------------------------------------- the catalogue
-
-
-def extract_messages() -> dict[str, list[tuple[str, int]]]:
-    """Every message the reports use: msgid -> [(file, line)], from the code and the
-    templates of crmqa/reports."""
-    from babel.messages.extract import extract_from_dir
-
-    method_map = [("**.py", "python"), ("**.j2", "jinja2.ext:babel_extract")]
-    options_map = {
-        "**.j2": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
-                  "lstrip_blocks": "true", "newstyle_gettext": "true"},
-        "**.py": {},
-    }
-    found: dict[str, list[tuple[str, int]]] = {}
-    for filename, line, message, _comments, _context in extract_from_dir(
-        str(REPORTS_DIR), method_map, options_map, keywords={"_": None, "N_": None,
-                                                              "gettext": None},
-    ):
-        if isinstance(message, tuple):  # plural forms: both are messages
-            for text in message:
-                found.setdefault(text, []).append((filename, line))
-        elif message:
-            found.setdefault(message, []).append((filename, line))
-    return found
-
-
-def untranslated(lang: str) -> list[str]:
-    """Messages the reports use that `lang`'s catalogue lacks or leaves empty or fuzzy."""
-    from babel.messages.pofile import read_po
-
-    with po_file(lang).open("rb") as stream:
-        catalog = read_po(stream, locale=lang)
-    missing = []
-    for message_id in sorted(extract_messages()):
-        message = catalog.get(message_id)
-        if message is None or not message.string or message.fuzzy:
-            missing.append(message_id)
-    return missing
-
-
-def update_catalogues() -> list[Path]:
-    """Write messages.pot from the code and merge it into every language's .po file."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import read_po, write_po
-
-    template = Catalog(project="crmqa", domain=DOMAIN, charset="utf-8")
-    for message_id, locations in sorted(extract_messages().items()):
-        template.add(message_id, locations=[(f"crmqa/reports/{f}", n) for f, n in locations],
-                     flags=("python-format",) if "%(" in message_id else ())
-    written = [TEMPLATE_FILE]
-    with TEMPLATE_FILE.open("wb") as stream:
-        write_po(stream, template, width=0, omit_header=False, no_location=True)
-    for lang in TRANSLATED_LANGUAGES:
-        path = po_file(lang)
-        with path.open("rb") as stream:
-            catalog = read_po(stream, locale=lang, domain=DOMAIN)
-        catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        with path.open("wb") as stream:
-            write_po(stream, catalog, width=0, no_location=True, sort_output=True)
-        written.append(path)
-    return written
-
-
-def main(argv: list[str]) -> int:
-    """`python -m crmqa.reports.i18n update|check`: maintain the catalogues."""
-    if argv[:1] == ["update"]:
-        for path in update_catalogues():
-            print(f"wrote {path}")
-        return 0
-    if argv[:1] == ["check"]:
-        problems = 0
-        for lang in LANGUAGES[1:]:
-            for message in untranslated(lang):
-                print(f"{po_file(lang)}: no translation of {message!r}")
-                problems += 1
-        return 1 if problems else 0
-    print("usage: python -m crmqa.reports.i18n update|check", file=sys.stderr)
-    return 3
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

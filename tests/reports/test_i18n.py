@@ -27,15 +27,14 @@ from crmqa.ledger import Lifecycle
 from crmqa.plan.loader import load_plan
 from crmqa.reports import render_verdict, write_run_outputs
 from crmqa.reports.allure_verdict import verdict_result
+from crmqa.reports.catalogues import extract_messages, untranslated
 from crmqa.reports.i18n import (
     DECISION_WORDS,
     GATE_NAMES,
     STATE_WORDS,
     WITHHELD_WORDS,
-    extract_messages,
     po_file,
     translations,
-    untranslated,
 )
 from tests.reports.conftest import Concluded
 
@@ -48,7 +47,7 @@ def test_every_message_of_every_report_has_a_translation_in_zh_and_ru() -> None:
     assert len(used) > 200  # the summary, console, Allure verdict and six documents
     assert "Gates: actual vs required" in used and "Test completion report" in used
     for lang in TRANSLATED_LANGUAGES:
-        assert untranslated(lang) == [], f"{po_file(lang)}: run python -m crmqa.reports.i18n update"
+        assert untranslated(lang) == [], f"{po_file(lang)}: run python -m crmqa.reports.catalogues update"
         _ = translations(lang).gettext
         for message in used:
             translated = _(message)
