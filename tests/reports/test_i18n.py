@@ -47,7 +47,8 @@ def test_every_message_of_every_report_has_a_translation_in_zh_and_ru() -> None:
     assert len(used) > 200  # the summary, console, Allure verdict and six documents
     assert "Gates: actual vs required" in used and "Test completion report" in used
     for lang in TRANSLATED_LANGUAGES:
-        assert untranslated(lang) == [], f"{po_file(lang)}: run python -m crmqa.reports.catalogues update"
+        assert untranslated(lang) == [], (
+            f"{po_file(lang)}: run python -m crmqa.reports.catalogues update, then translate")
         _ = translations(lang).gettext
         for message in used:
             translated = _(message)
