@@ -135,6 +135,10 @@ def test_three_builds_suspended_then_rejected_then_accepted(
     zh_summary = (reports / "b3" / "summary.html").read_text()
     assert '<html lang="zh">' in zh_summary and "验收门限：实际与要求" in zh_summary
     assert json.loads((reports / "b3" / "run.json").read_text())["lang"] == "zh"
+    titles = {result["name"] for path in (reports / "b3" / "allure-results").glob("*-result.json")
+              for result in [json.loads(path.read_text())]}
+    assert f"{SEARCH}: 搜索不区分大小写" in titles  # Allure's test title, from the suite
+    assert "验收结论：验收通过 (ACCEPTED)" in titles  # the verdict's result
 
     # build 1.1's documents again, in Russian: titles and step names as the suite gives them
     done = crmqa("documents", "b2", "--reports", reports, "--lang", "ru")
