@@ -66,6 +66,16 @@ def _ui_value(pytest_option: str) -> Callable[[click.Context, click.Parameter, o
     return check
 
 
+def _language(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A report language crmqa has a catalogue for; anything else is a usage error (exit 3)
+    that names the languages and the likely one (`zh-CN` -> zh)."""
+    from crmqa.core.languages import LANGUAGES, unknown_language_message
+
+    if value is None or value in LANGUAGES:
+        return value
+    raise click.BadParameter(unknown_language_message(value))
+
+
 @click.group(cls=CrmqaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crmqa")
 def cli() -> None:
@@ -108,8 +118,9 @@ def cli() -> None:
               help="where the Locust master listens for workers (default: 127.0.0.1:5557)")
 @click.option("--documents", "documents_format", type=click.Choice(["html", "pdf"]),
               help="also write the documents (crmqa documents): html, or html and pdf")
-@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
-              help="language of the documents' fixed words")
+@click.option("--lang", default="en", show_default=True, callback=_language,
+              help="language of the reports: en, zh or ru (summary, verdict, Allure, "
+              "documents; case titles where the suite translated them)")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     plan: Path,
@@ -309,10 +320,11 @@ def gates(run: str | None, reports: Path, plan_path: Path | None) -> None:
               help="plan file to describe (default: the one the run recorded)")
 @click.option("--pdf/--no-pdf", default=False,
               help="also print each document to PDF with Chromium (CHROMIUM_PATH)")
-@click.option("--lang", type=click.Choice(["en", "zh", "ru"]), default="en", show_default=True,
-              help="language of the documents' fixed words (plan and CRM data as written)")
+@click.option("--lang", callback=_language,
+              help="language of the documents: en, zh or ru (default: the run's language); "
+              "plan and CRM data as written, case titles as the suite translated them")
 def documents(
-    run: str | None, reports: Path, plan_path: Path | None, pdf: bool, lang: str
+    run: str | None, reports: Path, plan_path: Path | None, pdf: bool, lang: str | None
 ) -> None:
     """Write the test plan, test case specification (HTML and CSV), defect report, test
     completion report and traceability matrix of RUN (default: the latest run) into

@@ -32,6 +32,7 @@ def pytest_arguments(
     trace: str | None = None,
     slow_mo: float | None = None,
     ui_timeout: float | None = None,
+    lang: str | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
     """The pytest command line `crmqa run` stands for (also handy to print for CI users).
@@ -55,6 +56,8 @@ def pytest_arguments(
     ]
     if target:
         args += ["--crmqa-target", target]
+    if lang and lang != "en":
+        args += ["--crmqa-lang", lang]
     if keyword:
         args += ["-k", keyword]
     if marker:
@@ -114,7 +117,7 @@ def run_plan(
     reports = Path(str(options.get("reports") or "reports"))
     run_id = str(options.get("run_id") or "") or new_run_id()
     options["run_id"] = run_id
-    code = int(pytest.main(pytest_arguments(plan, **options)))  # type: ignore[arg-type]
+    code = int(pytest.main(pytest_arguments(plan, lang=lang, **options)))  # type: ignore[arg-type]
     run_dir = reports / run_id
     if not (run_dir / "verdict.json").exists():
         # pytest's own usage errors (a bad option value) exit 4, which crmqa keeps for the
@@ -178,7 +181,7 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
     conclusion = conclude(
         run_dir, run_info, results, loaded, ledger_path=run_dir.parent / "ledger.sqlite"
     )
-    render_verdict(console, conclusion.verdict)
+    render_verdict(console, conclusion.verdict, run_info.lang)
     if not conclusion.latest:
         console.print(
             f"Run {run_info.run_id} is not the latest run of campaign {conclusion.campaign}: "
@@ -189,12 +192,15 @@ def regate(run_dir: Path, plan_path: Path | None, console: Console) -> int:
 
 
 def write_run_documents(
-    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console, lang: str = "en"
+    run_dir: Path, plan_path: Path | None, *, pdf: bool, console: Console,
+    lang: str | None = None,
 ) -> list[Path]:
-    """Write the documents of a concluded run (and their PDFs when asked); print where."""
+    """Write the documents of a concluded run (and their PDFs when asked) in `lang` (default:
+    the run's language); print where."""
     from crmqa.reports.documents import documents_for_run, write_documents
 
-    written = write_documents(documents_for_run(run_dir, plan_path), run_dir, lang)
+    documents = documents_for_run(run_dir, plan_path)
+    written = write_documents(documents, run_dir, lang or documents.run_info.lang)
     if pdf:
         from crmqa.reports.pdf import print_pdfs
 

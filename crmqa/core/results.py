@@ -111,6 +111,8 @@ class CaseResult(BaseModel):
     plan_id: str
     case_id: str
     title: str
+    # the title in other languages, where the case's suite translated it (lang -> title)
+    titles: dict[str, str] = Field(default_factory=dict)
     category: str
     module: str
     severity: str
@@ -150,3 +152,4 @@ class RunInfo(BaseModel):
     finished_at: datetime | None = None
     crmqa_version: str = ""
     selection: str = ""  # -k expression or similar, for the record
+    lang: str = "en"  # the reports' language (crmqa.core.languages), kept for re-gating

@@ -238,6 +238,7 @@ class Engine:
         clock = time.perf_counter()
         result = CaseResult(
             plan_id=self.plan.id, case_id=case.id, title=case.title,
+            titles={lang: t.title for lang, t in case.translations.items() if t.title},
             category=case.category.value, module=case.module, severity=case.severity,
             priority=case.priority, tags=list(case.tags), requirements=list(case.requirements),
             params=params, history_id=history_id(self.plan.id, case.id, params),

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 # Re-exported: the vocabulary lives in crmqa.plan.canonical.
+from crmqa.core.languages import TranslatedLanguage
 from crmqa.plan.canonical import ENTITIES as ENTITIES
 from crmqa.plan.canonical import OPERATIONS as OPERATIONS
 from crmqa.plan.case_sections import attach_sections, sections_of
@@ -66,6 +67,16 @@ class Category(StrEnum):
 
 
 # --------------------------------------------------------------------------- cases
+
+
+class CaseTranslation(Strict):
+    """A case's words in another language, shown by the reports written in that language."""
+
+    title: str | None = Field(None, description="the case's title in this language")
+    steps: dict[str, str] = Field(
+        default_factory=dict,
+        description="a step's name as written in the case -> its name in this language",
+    )
 
 
 class Case(Strict):
@@ -111,6 +122,21 @@ class Case(Strict):
         default_factory=list, description="clean-up steps, run even when the case fails"
     )
     instructions: str | None = Field(None, description="what a person does (manual cases)")
+    translations: dict[TranslatedLanguage, CaseTranslation] = Field(
+        default_factory=dict,
+        description="the title (and step names) in other report languages (zh, ru): "
+        "`crmqa run --lang zh` shows them, English where a translation is missing",
+    )
+
+    def title_in(self, lang: str) -> str:
+        """The title in `lang` where the case gives one, else as written."""
+        translation = self.translations.get(lang)  # type: ignore[call-overload]
+        return (translation.title if translation else None) or self.title
+
+    def step_name_in(self, name: str, lang: str) -> str:
+        """A step's name in `lang` where the case gives one, else as written."""
+        translation = self.translations.get(lang)  # type: ignore[call-overload]
+        return (translation.steps.get(name) if translation else None) or name
 
     @model_validator(mode="after")
     def _has_steps_or_is_manual(self) -> Case:

@@ -25,14 +25,17 @@ def label_case(
     params: dict[str, Any],
     result: CaseResult | None = None,
     allure_severity: str | None = None,
+    lang: str = "en",
 ) -> None:
-    """epic = category, feature = module, story = title, plus severity, tags, id and links."""
+    """epic = category, feature = module, story = title (in the run's language where the
+    suite translated it), plus severity, tags, id and links."""
     case = loaded_case.case
     if result is None:
-        allure.dynamic.title(f"{case.id}: {case.title}")
+        title = case.title_in(lang)
+        allure.dynamic.title(f"{case.id}: {title}")
         allure.dynamic.epic(str(case.category))
         allure.dynamic.feature(case.module)
-        allure.dynamic.story(case.title)
+        allure.dynamic.story(title)
         # The report's tree: category, then module (instead of the plan file's name).
         allure.dynamic.parent_suite(str(case.category))
         allure.dynamic.suite(case.module)

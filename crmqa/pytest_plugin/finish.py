@@ -52,7 +52,8 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     if allure_dir.is_dir():
         stamp_history_ids(allure_dir)
     state.summary_text = _render_summary(
-        conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config)
+        conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config),
+        lang=run_info.lang,
     )
     return conclusion.exit_code
 
@@ -98,6 +99,7 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
         finished_at=datetime.now(UTC),
         crmqa_version=__version__,
         selection=state.config.option.keyword or "",
+        lang=state.config.option.crmqa_lang or "en",
     )
 
 
@@ -109,7 +111,7 @@ def _terminal_has_markup(config: pytest.Config) -> bool:
     return bool(config.get_terminal_writer().hasmarkup)
 
 
-def _render_summary(verdict: Verdict, run_dir: Path, *, markup: bool) -> str:
+def _render_summary(verdict: Verdict, run_dir: Path, *, markup: bool, lang: str = "en") -> str:
     from crmqa.reports import render_verdict
 
     buffer = io.StringIO()
@@ -122,6 +124,6 @@ def _render_summary(verdict: Verdict, run_dir: Path, *, markup: bool) -> str:
         highlight=False,
     )
     console.print()
-    render_verdict(console, verdict)
+    render_verdict(console, verdict, lang)
     console.print(f"Reports: {run_dir}/ (summary.md, summary.html, verdict.json, defects.csv)")
     return buffer.getvalue()

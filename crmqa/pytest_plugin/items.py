@@ -116,6 +116,7 @@ class CaseItem(pytest.Item):
         label_case(
             self.loaded_case, plan.id, self.params,
             allure_severity=level.allure if level and level.allure else None,
+            lang=self.config.option.crmqa_lang or "en",
         )
         engine = state.engine_for(self.plan_file.loaded)
         result = engine.run_case(self.loaded_case, self.params or None)

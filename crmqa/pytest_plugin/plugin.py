@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from crmqa.core.errors import PlanError
+from crmqa.core.languages import LANGUAGES
 from crmqa.pytest_plugin.state import (
     RunState,
     has_state,
@@ -45,6 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--crmqa-live", action="store_true", help="print one line per case as it finishes"
+    )
+    group.addoption(
+        "--crmqa-lang",
+        default="en",
+        choices=LANGUAGES,
+        help="language of the reports (summary, verdict, Allure verdict, documents)",
     )
     # Every option carries the --crmqa- prefix: other plugins (pytest-playwright's --headed)
     # live in the same environment, and argparse refuses a name twice.

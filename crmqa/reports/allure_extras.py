@@ -12,7 +12,9 @@ categories from its config, not from categories.json; Allure 2 and `classic` rea
 
 from __future__ import annotations
 
+import glob
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -161,10 +163,12 @@ def executor_info(run_info: RunInfo) -> dict[str, Any]:
 
 
 def allure_config(run_info: RunInfo, *, headline: str | None = None,
-                  history_path: Path | None = None) -> dict[str, Any]:
+                  history_path: Path | None = None,
+                  global_attachments: Sequence[Path] = ()) -> dict[str, Any]:
     """An Allure 3 config (allurerc.json): the report name (with the verdict's headline, so
-    that the title says ACCEPTED or REJECTED), crmqa's categories, and the history file that
-    carries trends from one run of a campaign to the next."""
+    that the title says ACCEPTED or REJECTED), crmqa's categories, the history file that
+    carries trends from one run of a campaign to the next, and the files shown as global
+    attachments on the overview (the gate table)."""
     name = executor_info(run_info)["reportName"]
     config: dict[str, Any] = {
         "name": f"{name}: {headline}" if headline else name,
@@ -172,6 +176,9 @@ def allure_config(run_info: RunInfo, *, headline: str | None = None,
     }
     if history_path is not None:
         config["historyPath"] = str(history_path)
+    if global_attachments:
+        # Allure reads these as glob patterns: escape the run folder's own characters
+        config["globalAttachments"] = [glob.escape(str(path)) for path in global_attachments]
     return config
 
 

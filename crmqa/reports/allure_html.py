@@ -1,9 +1,11 @@
 """`crmqa report`: the Allure 3 HTML report of a run, as one file that opens from disk.
 
 Allure 3 is a Node tool installed into the repository's node_modules by scripts/setup.sh
-(`npm ci`). We run `allure awesome <run>/allure-results -o <run>/allure-report --single-file`
-with an allurerc.json that carries crmqa's categories (Allure 3 reads categories from its
-config). The generated page embeds a Google Analytics tag that can only fail offline and
+(`npm ci`). We run `allure run` with its awesome report as one file, over a copy of
+<run>/allure-results, and an allurerc.mjs that carries crmqa's categories, the report's title
+and language, the campaign's history file, gates.html as a global attachment, and crmqa's
+gate rows as Allure quality gates (crmqa.reports.allure_quality_gate says why `run` and not
+`awesome`). The generated page embeds a Google Analytics tag that can only fail offline and
 would send a request out of a closed network: it is stripped.
 """
 
@@ -19,10 +21,19 @@ import tempfile
 from pathlib import Path
 
 from crmqa.core.errors import CrmqaError
+from crmqa.gates import Verdict
 from crmqa.reports.allure_extras import allure_config
+from crmqa.reports.allure_quality_gate import (
+    COPY_RESULTS_SCRIPT,
+    NODE_POLYFILL,
+    config_module,
+    quality_gate_rows,
+)
+from crmqa.reports.i18n import decision_word, gettext_for
 from crmqa.reports.run_folder import (
     ALLURE_REPORT_DIR,
     ALLURE_RESULTS_DIR,
+    GATES_PAGE,
     RunFolderError,
     read_run_info,
 )
@@ -105,12 +116,26 @@ def campaign_history_path(run_dir: Path, plan_id: str, target: str) -> Path:
     return run_dir.parent / HISTORY_DIR / f"{safe(plan_id)}--{safe(target)}.jsonl"
 
 
-def _headline(run_dir: Path) -> str | None:
-    """The verdict's headline from verdict.json, when the run was concluded."""
+def _verdict(run_dir: Path, lang: str) -> tuple[str | None, Verdict | None]:
+    """The verdict's headline in the run's language, and the verdict, from verdict.json."""
     try:
-        return str(json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))["headline"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        data = json.loads((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    try:
+        verdict = Verdict.model_validate(data)
+    except ValueError:  # not crmqa's verdict.json (written by hand): its headline as it is
+        headline = data.get("headline") if isinstance(data, dict) else None
+        return (str(headline) if headline is not None else None), None
+    return decision_word(verdict, gettext_for(lang)), verdict
+
+
+def _node_options() -> str:
+    """NODE_OPTIONS with the polyfill Allure's quality gate needs on Node 20 (see
+    crmqa.reports.allure_quality_gate); options the user set are kept."""
+    own = f'--require "{NODE_POLYFILL}"'
+    existing = os.environ.get("NODE_OPTIONS", "").strip()
+    return f"{existing} {own}" if existing else own
 
 
 def render_allure_html(run_dir: Path) -> Path:
@@ -132,21 +157,33 @@ def render_allure_html(run_dir: Path) -> Path:
     output = run_dir / ALLURE_REPORT_DIR
     history = campaign_history_path(run_dir, run_info.plan_id, run_info.target)
     history.parent.mkdir(parents=True, exist_ok=True)
+    index = output / "index.html"
+    index.unlink(missing_ok=True)  # a report left from an earlier rendering is no proof
+    headline, verdict = _verdict(run_dir, run_info.lang)
     with tempfile.TemporaryDirectory(prefix="crmqa-allure-") as scratch:
-        config = Path(scratch) / "allurerc.json"
-        config.write_text(json.dumps(allure_config(
-            run_info, headline=_headline(run_dir), history_path=history.resolve()), indent=2),
+        config = allure_config(
+            run_info, headline=headline, history_path=history.resolve(),
+            global_attachments=[(run_dir / GATES_PAGE).resolve()]
+            if (run_dir / GATES_PAGE).is_file() else [])
+        config["plugins"] = {"awesome": {"options": {
+            "singleFile": True, "reportLanguage": run_info.lang}}}
+        config_file = Path(scratch) / "allurerc.mjs"
+        config_file.write_text(config_module(
+            config, quality_gate_rows(verdict, run_info.lang) if verdict else []),
             encoding="utf-8")
+        watched = Path(scratch) / "allure-results"
         command += [
-            "awesome", str(results.resolve()), "--output", str(output.resolve()),
-            "--single-file", "--config", str(config),
+            "run", "--config", str(config_file), "--output", str(output.resolve()),
+            "--results-dir", str(watched), "--silent", "--",
+            command[0], "-e", COPY_RESULTS_SCRIPT, str(results.resolve()), str(watched),
         ]
         try:
             completed = subprocess.run(
                 command, cwd=scratch, capture_output=True, text=True,
                 timeout=GENERATE_TIMEOUT_S, check=False,
                 # No colour codes in messages we may show; no update checks or telemetry.
-                env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
+                env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0",
+                     "NODE_OPTIONS": _node_options()},
             )
         except subprocess.TimeoutExpired:
             raise ReportGenerationFailed(
@@ -154,8 +191,8 @@ def render_allure_html(run_dir: Path) -> Path:
             ) from None
         except OSError as error:
             raise ReportToolMissing(f"cannot run Allure ({error}): {INSTALL_HINT}") from None
-    index = output / "index.html"
-    if completed.returncode != 0 or not index.is_file():
+    # `allure run` exits 1 when a quality gate failed, a report written all the same
+    if completed.returncode not in (0, 1) or not index.is_file():
         tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-8:])
         raise ReportGenerationFailed(
             f"Allure could not render {results} (exit code {completed.returncode}):\n{tail}"

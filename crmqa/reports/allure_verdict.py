@@ -9,6 +9,8 @@ Allure 3, which both read any `*-result.json`.
 
 The file name is derived from the run id, so `crmqa gates` (re-gating a run) replaces it; the
 history id is derived from plan and target, so Allure's history shows the verdict over runs.
+Its words are in the run's language (`RunInfo.lang`); the suite keeps one English name, so
+that a campaign's runs in different languages stay one history.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from typing import Any
 
 from crmqa.core.results import RunInfo
 from crmqa.gates import Decision, GateResult, Verdict
+from crmqa.reports.i18n import (
+    Gettext,
+    decision_word,
+    gate_name,
+    gate_result_word,
+    gettext_for,
+    reasons,
+)
 from crmqa.reports.markdown import markdown_cell
 
 VERDICT_SUITE = "Acceptance verdict"
@@ -45,87 +55,102 @@ def _gate_status(row: GateResult) -> str:
     return "passed" if row.passed else "failed"
 
 
-def _gate_word(row: GateResult) -> str:
-    """The result column of a gate row, as summary.md and summary.html write it."""
-    return "n/a" if not row.applicable else ("PASS" if row.passed else "FAIL")
-
-
-def _gate_step(row: GateResult, start: int, stop: int) -> dict[str, Any]:
-    required = f"required {row.required}, actual {row.actual}"
+def _gate_step(row: GateResult, start: int, stop: int, _: Gettext) -> dict[str, Any]:
+    values = {"gate": gate_name(row.name, _), "actual": row.actual, "required": row.required}
     step: dict[str, Any] = {
-        "name": f"{row.name} — {row.actual} (required {row.required})",
+        "name": _("%(gate)s — %(actual)s (required %(required)s)") % values,
         "status": _gate_status(row),
         "stage": "finished",
         "start": start,
         "stop": stop,
-        "parameters": [{"name": "required", "value": row.required},
-                       {"name": "actual", "value": row.actual}],
+        "parameters": [{"name": _("Required"), "value": row.required},
+                       {"name": _("Actual"), "value": row.actual}],
     }
     if row.detail or not row.passed:
-        step["statusDetails"] = {"message": row.detail or required}
+        step["statusDetails"] = {
+            "message": row.detail or _("required %(required)s, actual %(actual)s") % values}
     return step
 
 
-def _gate_table_html(verdict: Verdict) -> str:
+def _headings(_: Gettext) -> list[str]:
+    return [_("Gate"), _("Required"), _("Actual"), _("Result"), _("Detail")]
+
+
+def _gate_cells(row: GateResult, _: Gettext) -> list[str]:
+    return [gate_name(row.name, _), row.required, row.actual, gate_result_word(row, _),
+            row.detail]
+
+
+def _title(verdict: Verdict, _: Gettext) -> str:
+    return f"{decision_word(verdict, _)} (" + _("exit code %(code)s") % {
+        "code": verdict.exit_code} + ")"
+
+
+def gate_table_html(verdict: Verdict, lang: str = "en") -> str:
+    """The decision, its reasons and the gate table as an HTML fragment (every value
+    escaped): the verdict's description in Allure and its global attachment."""
+    _ = gettext_for(lang)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in (
-            row.name, row.required, row.actual, _gate_word(row), row.detail,
-        )) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _gate_cells(row, _))
+        + "</tr>"
         for row in verdict.gate_results
     )
-    reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in verdict.reasons)
+    lines = "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons(verdict, _))
     withheld = (f"<p>{html.escape(verdict.withheld.reason)}</p>"
                 if verdict.decision is None and verdict.withheld else "")
+    head = "".join(f"<th>{html.escape(heading)}</th>" for heading in _headings(_))
     return (
-        f"<h3>{html.escape(verdict.headline)} (exit code {verdict.exit_code})</h3>{withheld}"
-        + (f"<ul>{reasons}</ul>" if reasons else "")
-        + "<table><thead><tr><th>gate</th><th>required</th><th>actual</th><th>result</th>"
-        "<th>detail</th></tr></thead><tbody>" + rows + "</tbody></table>"
+        f"<h3>{html.escape(_title(verdict, _))}</h3>{withheld}"
+        + (f"<ul>{lines}</ul>" if lines else "")
+        + f"<table><thead><tr>{head}</tr></thead><tbody>" + rows + "</tbody></table>"
     )
 
 
-def _gate_table_markdown(verdict: Verdict) -> str:
+def gate_table_markdown(verdict: Verdict, lang: str = "en") -> str:
+    """The decision, its reasons and the gate table as Markdown (cells escaped)."""
+    _ = gettext_for(lang)
     cell = markdown_cell
-    lines = [f"**{verdict.headline}** (exit code {verdict.exit_code})", ""]
+    lines = [f"**{cell(_title(verdict, _))}**", ""]
     if verdict.decision is None and verdict.withheld:
         lines += [verdict.withheld.reason, ""]
-    lines += [f"- {reason}" for reason in verdict.reasons]
-    lines += ["", "| gate | required | actual | result | detail |", "|---|---|---|---|---|"]
+    lines += [f"- {reason}" for reason in reasons(verdict, _)]
+    lines += ["", "| " + " | ".join(_headings(_)) + " |", "|---|---|---|---|---|"]
     lines += [
-        f"| {cell(row.name)} | {cell(row.required)} | {cell(row.actual)} | "
-        f"{_gate_word(row)} | {cell(row.detail)} |"
+        "| " + " | ".join(cell(value) for value in _gate_cells(row, _)) + " |"
         for row in verdict.gate_results
     ]
     return "\n".join(lines) + "\n"
 
 
 def verdict_result(verdict: Verdict, run_info: RunInfo) -> dict[str, Any]:
-    """The Allure result (allure-results JSON format) that carries the verdict."""
+    """The Allure result (allure-results JSON format) that carries the verdict, its words in
+    the run's language."""
+    _ = gettext_for(run_info.lang)
     stop = _millis(run_info.finished_at, _millis(run_info.started_at, 0))
     start = _millis(run_info.started_at, stop)
     history = hashlib.md5(
         f"crmqa:verdict:{run_info.plan_id}:{run_info.target}".encode()).hexdigest()
     status = _STATUS[verdict.decision] if verdict.decision is not None else "broken"
     failing = verdict.failing()
-    message = verdict.headline
+    headline = decision_word(verdict, _)
+    message = headline
     if verdict.decision is None and verdict.withheld:
         message += f": {verdict.withheld.reason}"
     elif failing:
-        message += ": " + "; ".join(f"{row.name} {row.actual} (required {row.required})"
-                                    for row in failing if row.applicable)
+        message += ": " + "; ".join(reasons(verdict, _))
     return {
         "uuid": verdict_result_uuid(run_info.run_id),
         "historyId": history,
         "testCaseId": history,
-        "name": f"Acceptance verdict: {verdict.headline}",
+        "name": _("Acceptance verdict: %(decision)s") % {"decision": headline},
         "fullName": f"crmqa.verdict.{run_info.plan_id}",
         "status": status,
         "statusDetails": {"message": message},
         "stage": "finished",
         "start": start,
         "stop": stop,
-        "description": _gate_table_markdown(verdict),
-        "descriptionHtml": _gate_table_html(verdict),
+        "description": gate_table_markdown(verdict, run_info.lang),
+        "descriptionHtml": gate_table_html(verdict, run_info.lang),
         "labels": [
             {"name": "parentSuite", "value": VERDICT_SUITE},
             {"name": "suite", "value": run_info.plan_name or run_info.plan_id},
@@ -139,7 +164,7 @@ def verdict_result(verdict: Verdict, run_info: RunInfo) -> dict[str, Any]:
             {"name": "target", "value": run_info.target},
             {"name": "run", "value": run_info.run_id},
         ],
-        "steps": [_gate_step(row, start, stop) for row in verdict.gate_results],
+        "steps": [_gate_step(row, start, stop, _) for row in verdict.gate_results],
     }
 
 

@@ -7,7 +7,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from crmqa.gates import Decision, Verdict
+from crmqa.gates import Decision, GateResult, Verdict
+from crmqa.reports.i18n import (
+    N_,
+    decision_word,
+    gate_name,
+    gate_result_word,
+    gettext_for,
+    reasons,
+    state_word,
+)
 
 _STYLES = {
     Decision.ACCEPTED: "bold white on green",
@@ -16,41 +25,52 @@ _STYLES = {
 }
 
 
-def gate_table(verdict: Verdict) -> Table:
-    """The gate rows as a rich table: gate, required, actual, result, detail."""
-    table = Table(title="Gates: actual vs required", title_justify="left", expand=False)
-    table.add_column("Gate", no_wrap=True)
-    table.add_column("Required", no_wrap=True)
-    table.add_column("Actual", no_wrap=True)
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Detail", overflow="fold")
+
+def _result_style(row: GateResult) -> str:
+    if not row.applicable:
+        return "dim"
+    return "bold green" if row.passed else "bold red"
+
+
+def gate_table(verdict: Verdict, lang: str = "en") -> Table:
+    """The gate rows as a rich table: gate, required, actual, result, detail (in `lang`)."""
+    _ = gettext_for(lang)
+    table = Table(title=_("Gates: actual vs required"), title_justify="left", expand=False)
+    table.add_column(_("Gate"), no_wrap=True)
+    table.add_column(_("Required"), no_wrap=True)
+    table.add_column(_("Actual"), no_wrap=True)
+    table.add_column(_("Result"), no_wrap=True)
+    table.add_column(_("Detail"), overflow="fold")
     for row in verdict.gate_results:
-        if not row.applicable:
-            result = Text("n/a", style="dim")
-        elif row.passed:
-            result = Text("PASS", style="bold green")
-        else:
-            result = Text("FAIL", style="bold red")
+        result = Text(gate_result_word(row, _), style=_result_style(row))
         # Text(...) keeps square brackets in CRM data from being read as rich markup.
         table.add_row(
-            Text(row.name), Text(row.required), Text(row.actual), result, Text(row.detail)
+            Text(gate_name(row.name, _)), Text(row.required), Text(row.actual), result,
+            Text(row.detail),
         )
     return table
 
 
-def render_verdict(console: Console, verdict: Verdict) -> None:
-    """Print the verdict for a person at a terminal (the CLI and the plugin call this)."""
+ALL_PASSED = N_("all gates passed")
+
+
+def render_verdict(console: Console, verdict: Verdict, lang: str = "en") -> None:
+    """Print the verdict for a person at a terminal (the CLI and the plugin call this), its
+    fixed words in `lang`."""
+    _ = gettext_for(lang)
     counts = ", ".join(
-        f"{name.replace('_', ' ')} {number}" for name, number in verdict.counts.items() if number
+        f"{state_word(name, _).replace('_', ' ')} {number}"
+        for name, number in verdict.counts.items() if number
     )
     heading = Text.assemble(
-        (f" {verdict.headline} ",
+        (f" {decision_word(verdict, _)} ",
          _STYLES[verdict.decision] if verdict.decision else "bold white on grey30"),
-        f"  exit code {verdict.exit_code}  ·  executed {verdict.executed}",
+        "  " + _("exit code %(code)s") % {"code": verdict.exit_code} + "  ·  "
+        + _("executed %(count)s") % {"count": verdict.executed},
         f"  ·  {counts}" if counts else "",
     )
     body = Text()
-    for reason in verdict.reasons:
+    for reason in reasons(verdict, _):
         body.append("✗ ", style="red")
         body.append(reason + "\n")
     for warning in verdict.warnings:
@@ -58,6 +78,6 @@ def render_verdict(console: Console, verdict: Verdict) -> None:
         body.append(warning + "\n")
     body.rstrip()
     if not body.plain:
-        body = Text("all gates passed")
+        body = Text(_(ALL_PASSED))
     console.print(Panel(body, title=heading, title_align="left", expand=False))
-    console.print(gate_table(verdict))
+    console.print(gate_table(verdict, lang))

@@ -24,23 +24,23 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment
 from pydantic import BaseModel
 
+from crmqa.core.languages import check_language
 from crmqa.core.results import CaseResult, Outcome, RunInfo
 from crmqa.gates import CATEGORY_ORDER, Verdict, required_pass_rate
 from crmqa.ledger import CampaignStatus, DefectStory, Lifecycle, params_hash
 from crmqa.plan.loaded import LoadedPlan
 from crmqa.plan.models import Case
 from crmqa.reports.allure_extras import public_url
+from crmqa.reports.i18n import N_
 from crmqa.reports.summary import template_environment
 
 TEMPLATES = Path(__file__).parent
@@ -51,19 +51,17 @@ CASE_CSV_COLUMNS = (
 )
 # file name -> (template, title); the order is the order of the deliverables list
 DOCUMENTS: dict[str, tuple[str, str]] = {
-    "test-plan.html": ("doc_test_plan.html.j2", "Test plan"),
-    "test-cases.html": ("doc_test_cases.html.j2", "Test case specification"),
-    "test-data.html": ("doc_test_data.html.j2", "Test data description"),
-    "defect-report.html": ("doc_defects.html.j2", "Defect report"),
-    "test-summary.html": ("doc_test_summary.html.j2", "Test completion report"),
-    "traceability.html": ("doc_traceability.html.j2", "Traceability matrix"),
+    "test-plan.html": ("doc_test_plan.html.j2", N_("Test plan")),
+    "test-cases.html": ("doc_test_cases.html.j2", N_("Test case specification")),
+    "test-data.html": ("doc_test_data.html.j2", N_("Test data description")),
+    "defect-report.html": ("doc_defects.html.j2", N_("Defect report")),
+    "test-summary.html": ("doc_test_summary.html.j2", N_("Test completion report")),
+    "traceability.html": ("doc_traceability.html.j2", N_("Traceability matrix")),
 }
-NO_REQUIREMENT = "(no requirement)"
-# Languages of the documents' fixed words: English is the source, the others have a catalogue
-# in locales/<lang>.yaml (English text -> translation). Data from the plan and the CRM is
-# shown as written.
-LANGUAGES: tuple[str, ...] = ("en", "zh", "ru")
-LOCALES = TEMPLATES / "locales"
+NO_REQUIREMENT = N_("(no requirement)")
+# The documents' fixed words come from the reports' gettext catalogue (crmqa.reports.i18n);
+# data from the plan and the CRM is shown as written, case titles and step names as the
+# suite translated them (`Case.translations`).
 
 
 @dataclass
@@ -182,6 +180,14 @@ class DocumentSet:
     def suites(self) -> list[tuple[str, int]]:
         counts = Counter(spec.suite for spec in self.cases)
         return sorted(counts.items())
+
+    def title_of(self, case_id: str, written: str, lang: str) -> str:
+        """A case's title in `lang` where its suite translated it (a defect keeps the title
+        it was recorded with, in English)."""
+        for spec in self.cases:
+            if spec.case.id == case_id:
+                return spec.case.title_in(lang) if lang != "en" else written
+        return written
 
     def open_defects(self) -> list[DefectEntry]:
         return [d for d in self.defects if d.story.is_open]
@@ -328,69 +334,93 @@ def build_documents(
 # --------------------------------------------------------------------------- writing
 
 
-class UnknownLanguage(ValueError):
-    """A language the documents have no catalogue for."""
-
-
-@cache
-def catalogue(lang: str) -> dict[str, str]:
-    """The translations of the documents' fixed words into `lang` ({} for English)."""
-    if lang not in LANGUAGES:
-        raise UnknownLanguage(f"no catalogue for {lang!r}: use one of {', '.join(LANGUAGES)}")
-    if lang == "en":
-        return {}
-    data = yaml.safe_load((LOCALES / f"{lang}.yaml").read_text(encoding="utf-8"))
-    return {str(key): str(value) for key, value in data.items()}
-
-
-def _environment(lang: str = "en") -> Environment:
-    environment = template_environment(["jinja2.ext.i18n"])
-    words = catalogue(lang)
-
-    def gettext(message: str) -> str:
-        return words.get(message, message)
-
-    def ngettext(singular: str, plural: str, n: int) -> str:
-        return gettext(singular if n == 1 else plural)
-
-    # new style: `_("... %(n)s", n=x)` formats after translating, and escapes the values
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext, ngettext, newstyle=True
-    )
-    return environment
-
-
 def render_document(documents: DocumentSet, name: str, lang: str = "en") -> str:
     """One document's HTML page (`name` is a key of `DOCUMENTS`), its fixed words in `lang`."""
     template, title = DOCUMENTS[name]
-    return _environment(lang).get_template(template).render(
+    check_language(lang)
+    return template_environment(lang).get_template(template).render(
         d=documents, title=title, name=name, lang=lang
     )
 
 
-def cases_csv(documents: DocumentSet) -> str:
-    """test-cases.csv: one row per step, the case's fields repeated (test-management import)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CASE_CSV_COLUMNS)
+def case_rows(documents: DocumentSet, lang: str = "en") -> Iterator[list[str]]:
+    """The test case specification as rows of CASE_CSV_COLUMNS: one row per step, the case's
+    fields repeated (how test-management tools import cases); titles and step names in
+    `lang` where the suite translated them."""
     for spec in documents.cases:
         case = spec.case
+        names = {line.name: case.step_name_in(line.name, lang) for line in spec.steps}
+
+        def named(line: StepLine) -> str:
+            return names.get(line.name, "") if line.name else ""
+
         preconditions = "; ".join(
-            line.name or line.action for line in spec.steps if line.phase == "setup"
+            named(line) or line.action for line in spec.steps if line.phase == "setup"
         ) + ("; depends on " + ", ".join(case.depends_on) if case.depends_on else "")
         lines: list[StepLine | None] = [s for s in spec.steps if s.phase != "setup"]
         for line in lines or [None]:
-            row = [
-                case.id, case.title, case.category.value, case.module, case.severity,
+            yield [
+                case.id, case.title_in(lang), case.category.value, case.module, case.severity,
                 case.priority, ", ".join(case.requirements), ", ".join(case.tags),
                 preconditions.strip("; "),
                 str(line.number) if line else "",
-                (f"{line.name}: {line.action}" if line.name else line.action) if line else "",
+                (f"{named(line)}: {line.action}" if line.name else line.action) if line else "",
                 line.expected if line else "",
                 " ".join((case.description or "").split()),
             ]
-            writer.writerow([_spreadsheet_safe(cell) for cell in row])
+
+
+def cases_csv(documents: DocumentSet, lang: str = "en") -> str:
+    """test-cases.csv: the rows of `case_rows`, formula-like cells defused."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CASE_CSV_COLUMNS)
+    for row in case_rows(documents, lang):
+        writer.writerow([_spreadsheet_safe(cell) for cell in row])
     return buffer.getvalue()
+
+
+XLSX_SHEET = "Test cases"
+
+
+def write_cases_xlsx(documents: DocumentSet, path: Path, lang: str = "en") -> Path:
+    """test-cases.xlsx: the rows of `case_rows` in one sheet (header frozen, filterable).
+
+    Every cell is written as text: a value the CRM or the plan wrote as `=...` stays that
+    text, never a formula, without the CSV's leading apostrophe.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None  # a new workbook has one sheet
+    sheet.title = XLSX_SHEET
+    sheet.append(list(CASE_CSV_COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    widths = [len(name) for name in CASE_CSV_COLUMNS]
+    for number, row in enumerate(case_rows(documents, lang), start=2):
+        for column, value in enumerate(row, start=1):
+            cell = sheet.cell(row=number, column=column)
+            cell.value = _xlsx_text(value)
+            cell.data_type = "s"
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            widths[column - 1] = max(widths[column - 1], min(len(value), 60))
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=column).column_letter].width = width + 2
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    workbook.save(path)
+    return path
+
+
+# characters XML 1.0 (and so an .xlsx) cannot hold; CRM data may contain them
+_XML_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)], "\ufffd")
+
+
+def _xlsx_text(value: str) -> str:
+    return value.translate(_XML_ILLEGAL)
 
 
 def _spreadsheet_safe(value: str) -> str:
@@ -401,8 +431,8 @@ def _spreadsheet_safe(value: str) -> str:
 
 
 def write_documents(documents: DocumentSet, run_dir: Path, lang: str = "en") -> list[Path]:
-    """Write the HTML documents (fixed words in `lang`) and test-cases.csv into
-    `<run_dir>/documents/`."""
+    """Write the HTML documents (fixed words in `lang`), test-cases.csv and test-cases.xlsx
+    into `<run_dir>/documents/`."""
     folder = Path(run_dir) / DOCUMENTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -411,8 +441,9 @@ def write_documents(documents: DocumentSet, run_dir: Path, lang: str = "en") -> 
         path.write_text(render_document(documents, name, lang), encoding="utf-8")
         written.append(path)
     path = folder / "test-cases.csv"
-    path.write_text(cases_csv(documents), encoding="utf-8")
+    path.write_text(cases_csv(documents, lang), encoding="utf-8")
     written.append(path)
+    written.append(write_cases_xlsx(documents, folder / "test-cases.xlsx", lang))
     return written
 
 

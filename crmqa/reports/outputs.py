@@ -16,8 +16,8 @@ from crmqa.gates import Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
 from crmqa.reports.allure_extras import write_allure_extras
-from crmqa.reports.allure_verdict import write_allure_verdict
-from crmqa.reports.run_folder import ALLURE_RESULTS_DIR
+from crmqa.reports.allure_verdict import gate_table_html, write_allure_verdict
+from crmqa.reports.run_folder import ALLURE_RESULTS_DIR, GATES_PAGE
 from crmqa.reports.summary import build_summary, render_html, render_markdown
 
 DEFECT_COLUMNS = (
@@ -96,6 +96,17 @@ def defects_csv(defects: Sequence[Defect], today: date) -> str:
     return buffer.getvalue()
 
 
+def gates_page(verdict: Verdict, run_info: RunInfo) -> str:
+    """gates.html: the decision and the gate table alone, the Allure report's global
+    attachment (its overview shows it beside the results), in the run's language."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="{run_info.lang}"><head><meta charset="utf-8">'
+        "<style>body{font:14px/1.4 system-ui,sans-serif}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccd;padding:.2rem .5rem;text-align:left}</style></head>"
+        f"<body>{gate_table_html(verdict, run_info.lang)}</body></html>\n"
+    )
+
+
 def write_run_outputs(
     run_dir: Path,
     run_info: RunInfo,
@@ -104,15 +115,15 @@ def write_run_outputs(
     defects: Sequence[Defect],
     plan: Plan,
 ) -> list[Path]:
-    """Write verdict.json, defects.csv, summary.md, summary.html, the Allure extras and the
-    verdict as an Allure result.
+    """Write verdict.json, defects.csv, summary.md, summary.html, gates.html, the Allure
+    extras and the verdict as an Allure result, in the run's language (`run_info.lang`).
 
     `defects` are the ones to list (the ledger's open defects after the run, or its whole
     history for the plan). Returns the paths written.
     """
     run_dir = Path(run_dir)
     today = verdict.evaluated_on or date.today()
-    summary = build_summary(run_info, results, verdict, defects, plan, run_dir)
+    summary = build_summary(run_info, results, verdict, defects, plan, run_dir, run_info.lang)
     files = {
         run_dir / "verdict.json": json.dumps(
             verdict_document(verdict, run_info, results), indent=2, ensure_ascii=False
@@ -120,6 +131,7 @@ def write_run_outputs(
         run_dir / "defects.csv": defects_csv(summary.defects, today),
         run_dir / "summary.md": render_markdown(summary),
         run_dir / "summary.html": render_html(summary),
+        run_dir / GATES_PAGE: gates_page(verdict, run_info),
     }
     for path, text in files.items():
         _write_atomically(path, text)

@@ -21,6 +21,7 @@ from crmqa.core.results import CaseResult, RunInfo
 RUN_INFO_FILE = "run.json"
 RESULTS_DIR = "results"
 ALLURE_RESULTS_DIR = "allure-results"
+GATES_PAGE = "gates.html"  # the decision and gate table, Allure's global attachment
 ALLURE_REPORT_DIR = "allure-report"
 
 

@@ -26,6 +26,15 @@ from crmqa.gates import CATEGORY_ORDER, Verdict, waiver_active
 from crmqa.ledger import Defect
 from crmqa.plan.models import Plan
 from crmqa.reports.allure_extras import public_url
+from crmqa.reports.i18n import (
+    N_,
+    decision_word,
+    gate_name,
+    gate_result_word,
+    reasons,
+    state_word,
+    translations,
+)
 from crmqa.reports.markdown import markdown_cell
 
 # Next to this module, so the package data pattern "*.j2" ships them in the wheel.
@@ -35,8 +44,9 @@ COLUMNS: tuple[str, ...] = (
     "passed", "failed", "waived", "broken", "blocked", "skipped", "not_applicable",
 )
 COLUMN_TITLES = {
-    "passed": "passed", "failed": "failed", "waived": "waived", "broken": "broken",
-    "blocked": "blocked", "skipped": "skipped", "not_applicable": "n/a",
+    "passed": N_("passed"), "failed": N_("failed"), "waived": N_("waived"),
+    "broken": N_("broken"), "blocked": N_("blocked"), "skipped": N_("skipped"),
+    "not_applicable": N_("n/a"),
 }
 
 
@@ -140,9 +150,15 @@ class Summary:
     tables: list[CaseTables] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     ux: list[UxLine] = field(default_factory=list)
+    lang: str = "en"
+    # case id -> its title in `lang` where the suite translated it (defects carry English)
+    titles: dict[str, str] = field(default_factory=dict)
 
     def defect_waived(self, defect: Defect) -> bool:
         return waiver_active(defect.waiver, self.today)
+
+    def defect_title(self, defect: Defect) -> str:
+        return self.titles.get(defect.case_id, defect.title)
 
 
 def _column(result: CaseResult, today: date) -> str:
@@ -172,9 +188,17 @@ def _breakdown(
     )
 
 
-def _lines(results: Sequence[CaseResult], outcome: Outcome, today: date) -> list[CaseLine]:
+def title_in(result: CaseResult, lang: str) -> str:
+    """The case's title in `lang` where its suite translated it, else as written."""
+    return result.titles.get(lang) or result.title
+
+
+def _lines(
+    results: Sequence[CaseResult], outcome: Outcome, today: date, lang: str
+) -> list[CaseLine]:
     return [
-        CaseLine(r.case_id + _params_suffix(r), r.title, r.category, r.module, r.message)
+        CaseLine(r.case_id + _params_suffix(r), title_in(r, lang), r.category, r.module,
+                 r.message)
         for r in results
         if r.outcome is outcome and _column(r, today) != "waived"
     ]
@@ -183,7 +207,7 @@ def _lines(results: Sequence[CaseResult], outcome: Outcome, today: date) -> list
 TABLE_ROWS = 20  # rows of an evidence table shown in the summary
 
 
-def _tables(results: Sequence[CaseResult]) -> list[CaseTables]:
+def _tables(results: Sequence[CaseResult], lang: str) -> list[CaseTables]:
     """The CSV tables the cases' steps attached inline, case by case."""
     found = []
     for result in results:
@@ -199,7 +223,7 @@ def _tables(results: Sequence[CaseResult]) -> list[CaseTables]:
                 tables.append(EvidenceTable(attachment.name, rows[0], body[:TABLE_ROWS],
                                             max(len(body) - TABLE_ROWS, 0)))
         if tables:
-            found.append(CaseTables(result.case_id + _params_suffix(result), result.title,
+            found.append(CaseTables(result.case_id + _params_suffix(result), title_in(result, lang),
                                     result.outcome.value, tables))
     return found
 
@@ -217,10 +241,12 @@ def build_summary(
     defects: Sequence[Defect],
     plan: Plan,
     run_dir: Path | None = None,
+    lang: str = "en",
 ) -> Summary:
     """Collect the numbers and lists of the summary from a concluded run.
 
     `run_dir` is where figure links start from (the run folder); images are embedded.
+    `lang` is the report's language: its fixed words and the case titles a suite translated.
     """
     today = verdict.evaluated_on or date.today()
     severities = [level.name for level in plan.scales.severity]
@@ -236,22 +262,25 @@ def build_summary(
         today=today,
         totals={c: totals[c] for c in COLUMNS},
         breakdowns=[
-            _breakdown("By category", results, lambda r: r.category, CATEGORY_ORDER, today),
-            _breakdown("By module", results, lambda r: r.module, (), today),
-            _breakdown("By severity", results, lambda r: r.severity, severities, today),
+            _breakdown(N_("By category"), results, lambda r: r.category, CATEGORY_ORDER,
+                       today),
+            _breakdown(N_("By module"), results, lambda r: r.module, (), today),
+            _breakdown(N_("By severity"), results, lambda r: r.severity, severities, today),
         ],
-        failed=_lines(results, Outcome.FAILED, today),
-        broken=_lines(results, Outcome.BROKEN, today),
-        blocked=_lines(results, Outcome.BLOCKED, today),
-        not_applicable=_lines(results, Outcome.NOT_APPLICABLE, today),
+        failed=_lines(results, Outcome.FAILED, today, lang),
+        broken=_lines(results, Outcome.BROKEN, today, lang),
+        blocked=_lines(results, Outcome.BLOCKED, today, lang),
+        not_applicable=_lines(results, Outcome.NOT_APPLICABLE, today, lang),
         leftovers=[
             LeftoverLine(r.case_id + _params_suffix(r), left.entity, str(left.record_id),
                          left.reason)
             for r in results
             for left in r.leftovers
         ],
-        tables=_tables(results),
-        figures=_figures(results, run_dir),
+        tables=_tables(results, lang),
+        figures=_figures(results, run_dir, lang),
+        lang=lang,
+        titles={r.case_id: r.titles[lang] for r in results if r.titles.get(lang)},
         ux=_ux_lines(results),
         waivers=[
             WaiverLine(
@@ -273,7 +302,7 @@ def build_summary(
     )
 
 
-def _figures(results: Sequence[CaseResult], run_dir: Path | None) -> list[Figure]:
+def _figures(results: Sequence[CaseResult], run_dir: Path | None, lang: str) -> list[Figure]:
     """Every image attachment a case marked `show_in_summary`, in case order."""
     found = []
     for result in results:
@@ -291,7 +320,7 @@ def _figures(results: Sequence[CaseResult], run_dir: Path | None) -> list[Figure
                 if path.is_file():
                     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
                     data = f"data:{attachment.mime_type};base64,{encoded}"
-                found.append(Figure(result.case_id + _params_suffix(result), result.title,
+                found.append(Figure(result.case_id + _params_suffix(result), title_in(result, lang),
                                     attachment.name, link, data))
     return found
 def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
@@ -319,23 +348,39 @@ def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
 # --------------------------------------------------------------------------- rendering
 
 
-def template_environment(extensions: Sequence[str] = ()) -> Environment:
+def template_environment(lang: str = "en") -> Environment:
     """The Jinja settings every report page shares: templates beside this module, HTML
-    escaped, `short` to cut long messages."""
+    escaped, `short` to cut long messages, and the fixed words in `lang`: `_("...")` (new
+    style: `_("%(n)s cases", n=x)` escapes the values), `N_` to mark a word shown later, and
+    the verdict's words (`decision_text`, `reasons`, `gate_name`, `gate_result`, `state`)."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=list(extensions),
+        extensions=["jinja2.ext.i18n"],
     )
     environment.filters["short"] = shorten
+    catalogue = translations(lang)
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        catalogue, newstyle=True
+    )
+    _ = catalogue.gettext
+    environment.globals.update(
+        N_=N_,
+        lang=lang,
+        decision_text=lambda verdict: decision_word(verdict, _),
+        reasons=lambda verdict: reasons(verdict, _),
+        gate_name=lambda name: gate_name(name, _),
+        gate_result=lambda row: gate_result_word(row, _),
+        state=lambda word: state_word(word, _),
+    )
     return environment
 
 
-def _environment() -> Environment:
-    environment = template_environment()
+def _environment(lang: str = "en") -> Environment:
+    environment = template_environment(lang)
     environment.filters["md"] = markdown_cell
     environment.globals["COLUMNS"] = COLUMNS
     environment.globals["COLUMN_TITLES"] = COLUMN_TITLES
@@ -353,9 +398,9 @@ def shorten(value: object, limit: int = MESSAGE_LIMIT) -> str:
 
 def render_markdown(summary: Summary) -> str:
     """summary.md: for a merge request, a wiki page or a terminal."""
-    return _environment().get_template("summary.md.j2").render(s=summary)
+    return _environment(summary.lang).get_template("summary.md.j2").render(s=summary)
 
 
 def render_html(summary: Summary) -> str:
     """summary.html: one self-contained page, no JavaScript."""
-    return _environment().get_template("summary.html.j2").render(s=summary)
+    return _environment(summary.lang).get_template("summary.html.j2").render(s=summary)

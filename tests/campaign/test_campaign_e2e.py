@@ -5,7 +5,9 @@ bound (2), so testing is SUSPENDED. Build 1.1 fixes two: one open defect is down
 resumption bound (1), testing resumes, and the build is REJECTED on that defect. Build 1.2 is
 clean: ACCEPTED. Each build is a separate sandbox, as a vendor's builds are separate
 deployments; the ledger, the campaign commands, the diff and the documents are checked on what
-the three runs left behind.
+the three runs left behind. Build 1.2 is reported in Chinese (`--lang zh`), and build 1.1's
+documents are written again in Russian: the case titles and step names come from the suite's
+translations.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
@@ -50,8 +53,10 @@ def test_three_builds_suspended_then_rejected_then_accepted(
             monkeypatch.setenv("CRMQA_SANDBOX_PASSWORD", sandbox.password)
             done = crmqa("run", PLAN, "--reports", reports, "--build", build,
                          "--run-id", f"b{number}",
-                         *(["--documents", "pdf"] if number == 2 else []))
+                         *(["--documents", "pdf"] if number == 2 else []),
+                         *(["--lang", "zh"] if number == 3 else []))
         assert done.exit_code == exit_code, done.output[-3000:]
+    assert "验收通过 (ACCEPTED)" in done.output and "所有门限均已通过" in done.output
     print(f"three builds ran in {time.monotonic() - started:.1f} s")
 
     decisions = [json.loads((reports / f"b{n}" / "verdict.json").read_text())["decision"]
@@ -118,10 +123,32 @@ def test_three_builds_suspended_then_rejected_then_accepted(
     for name in ("test-plan", "test-cases", "defect-report", "test-summary", "traceability"):
         assert (folder / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
 
-    # documents of another run, written later by `crmqa documents`
+    sheet = openpyxl.load_workbook(folder / "test-cases.xlsx")["Test cases"]
+    assert [[cell or "" for cell in row] for row in sheet.iter_rows(min_row=2, values_only=True)] \
+        == [list(row.values()) for row in rows]
+
+    # documents of another run, written later by `crmqa documents`: in the run's language
     done = crmqa("documents", "b3", "--reports", reports)
     assert done.exit_code == 0, done.output
-    assert "ACCEPTED" in (reports / "b3" / "documents" / "test-summary.html").read_text()
+    accepted = (reports / "b3" / "documents" / "test-summary.html").read_text()
+    assert "验收通过 (ACCEPTED)" in accepted and "测试完成报告" in accepted
+    zh_summary = (reports / "b3" / "summary.html").read_text()
+    assert '<html lang="zh">' in zh_summary and "验收门限：实际与要求" in zh_summary
+    assert json.loads((reports / "b3" / "run.json").read_text())["lang"] == "zh"
+    titles = {result["name"] for path in (reports / "b3" / "allure-results").glob("*-result.json")
+              for result in [json.loads(path.read_text())]}
+    assert f"{SEARCH}: 搜索不区分大小写" in titles  # Allure's test title, from the suite
+    assert "验收结论：验收通过 (ACCEPTED)" in titles  # the verdict's result
+
+    # build 1.1's documents again, in Russian: titles and step names as the suite gives them
+    done = crmqa("documents", "b2", "--reports", reports, "--lang", "ru")
+    assert done.exit_code == 0, done.output
+    defects = (folder / "defect-report.html").read_text()
+    assert "Поиск не зависит от регистра букв" in defects and "поиск строчными буквами" in defects
+    assert "Шаги воспроизведения" in defects
+    sheet = openpyxl.load_workbook(folder / "test-cases.xlsx")["Test cases"]
+    titles = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert titles[SEARCH] == "Поиск не зависит от регистра букв"
 
 
 def _today():  # type: ignore[no-untyped-def]

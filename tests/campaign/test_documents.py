@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import crmqa.reports as reports_package
+import openpyxl
+
 from crmqa.core.results import CaseResult, Outcome, RunInfo, StepResult
 from crmqa.gates import Decision, Verdict
-from crmqa.ledger import Campaign, Ledger, Lifecycle, campaign_status
+from crmqa.ledger import Campaign, Ledger, campaign_status
 from crmqa.plan.loader import load_plan
 from crmqa.reports.documents import (
+    CASE_CSV_COLUMNS,
     DOCUMENTS,
-    LANGUAGES,
+    XLSX_SHEET,
     build_documents,
     cases_csv,
-    catalogue,
     render_document,
     write_documents,
 )
@@ -81,7 +81,7 @@ def test_documents_show_every_case_escaped_and_traced(tmp_path: Path) -> None:
     documents = build_documents(run_dir, info, [failed, passed], verdict, loaded, status)
     written = write_documents(documents, run_dir)
 
-    assert {p.name for p in written} == {*DOCUMENTS, "test-cases.csv"}
+    assert {p.name for p in written} == {*DOCUMENTS, "test-cases.csv", "test-cases.xlsx"}
     pages = {p.name: p.read_text() for p in written if p.suffix == ".html"}
     for name, page in pages.items():
         assert "<script" not in page and "<img" not in page, name
@@ -108,30 +108,15 @@ def test_documents_show_every_case_escaped_and_traced(tmp_path: Path) -> None:
     assert rows[0]["Action"] == "create: op: lead.create, with: {data: {last_name: =HYPERLINK(1)}}"
     assert rows[1]["Expected result"] == "status: 200"
 
-
-# words the templates translate from data: outcomes, states, decisions, suspensions, titles
-DYNAMIC = [
-    *(outcome.value for outcome in Outcome), "not run", *(s.value for s in Lifecycle),
-    *(d.value for d in Decision), "no verdict", "NO VERDICT (environment problem)",
-    "NO VERDICT (test defect)", "NO VERDICT (interrupted)", "suspended", "resumed",
-    "still suspended", "passing", "failing", "not fully verified",
-    *(title for _, title in DOCUMENTS.values()),
-]
-TEMPLATE_DIR = Path(reports_package.__file__).parent
-
-
-def test_every_fixed_word_has_a_translation_in_every_catalogue() -> None:
-    used = set(DYNAMIC)
-    for template in TEMPLATE_DIR.glob("doc_*.html.j2"):
-        used |= set(re.findall(r'_\("([^"]+)"', template.read_text(encoding="utf-8")))
-    assert len(used) > 100
-    for lang in LANGUAGES[1:]:
-        missing = sorted(used - set(catalogue(lang)))
-        assert missing == [], (lang, missing)
-        for source, translated in catalogue(lang).items():
-            # a placeholder lost in translation would raise when the page is rendered
-            assert set(re.findall(r"%\(\w+\)s", source)) == set(
-                re.findall(r"%\(\w+\)s", translated)), (lang, source)
+    # the XLSX beside the CSV holds the same rows, every cell text (read back by openpyxl)
+    workbook = openpyxl.load_workbook(run_dir / "documents" / "test-cases.xlsx")
+    sheet = workbook[XLSX_SHEET]
+    cells = [list(row) for row in sheet.iter_rows()]
+    assert [c.value for c in cells[0]] == list(CASE_CSV_COLUMNS)
+    assert [[c.value or "" for c in row] for row in cells[1:]] == [
+        [r[name] for name in CASE_CSV_COLUMNS] for r in rows]
+    assert {c.data_type for row in cells[1:] for c in row if c.value} == {"s"}
+    assert sheet.freeze_panes == "A2"
 
 
 def test_documents_in_chinese_keep_data_as_written(tmp_path: Path) -> None:

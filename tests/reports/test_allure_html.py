@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crmqa.gates import Decision, GateKind, GateResult, Verdict
 from crmqa.reports import (
     ReportToolMissing,
     RunFolderError,
@@ -18,9 +19,11 @@ from crmqa.reports import (
     render_allure_html,
     write_allure_extras,
 )
-from crmqa.gates import Decision, GateKind, GateResult, Verdict
 from crmqa.reports.allure_html import campaign_history_path, find_allure_cli
+from crmqa.reports.allure_quality_gate import config_module, quality_gate_rows
 from crmqa.reports.allure_verdict import write_allure_verdict
+from crmqa.reports.outputs import gates_page
+from crmqa.reports.run_folder import GATES_PAGE
 from tests.reports.conftest import SECRET, make_run_info
 
 THROWAWAY_TESTS = textwrap.dedent('''
@@ -63,9 +66,14 @@ def make_run_folder(tmp_path: Path) -> Path:
     info = make_run_info("r1")
     (run_dir / "run.json").write_text(info.model_dump_json())
     write_allure_extras(results_dir, info)
-    write_allure_verdict(results_dir, Verdict(decision=Decision.REJECTED, gate_results=[
+    verdict = Verdict(decision=Decision.REJECTED, gate_results=[
         GateResult(name="pass rate: functional", kind=GateKind.PASS_RATE, required="≥ 95%",
-                   actual="66.7% (2/3)", passed=False)]), info)
+                   actual="66.7% (2/3)", passed=False),
+        GateResult(name="executed cases", kind=GateKind.MIN_EXECUTED, required="≥ 1",
+                   actual="3", passed=True)])
+    write_allure_verdict(results_dir, verdict, info)
+    (run_dir / "verdict.json").write_text(verdict.model_dump_json())
+    (run_dir / GATES_PAGE).write_text(gates_page(verdict, info))
     return run_dir
 
 
@@ -95,6 +103,13 @@ def test_render_allure_html_offline_single_file(tmp_path: Path) -> None:
     environment = embedded["widgets/allure_environment.json"]
     assert "SandboxCRM" in environment
     assert SECRET not in page and SECRET not in everything
+    # crmqa's gate rows are Allure's quality gates; the gate table a global attachment
+    gates = {row["rule"]: row for row in
+             json.loads(embedded["widgets/quality-gate.json"])["default"]}
+    assert gates["pass rate: functional"]["success"] is False
+    assert gates["pass rate: functional"]["expected"] == "≥ 95%"
+    assert gates["executed cases"]["success"] is True
+    assert "gates.html" in embedded["widgets/globals.json"]
 
 
 def _fake_results_folder(tmp_path: Path) -> Path:
@@ -146,7 +161,6 @@ def test_a_manager_sees_the_verdict_and_the_gates_in_allure_and_history_carries_
     if not Path(chromium).exists():
         pytest.skip(f"no Chromium at {chromium} (set CHROMIUM_PATH)")
     run_dir = make_run_folder(tmp_path)
-    (run_dir / "verdict.json").write_text(json.dumps({"headline": "REJECTED"}))
     render_allure_html(run_dir)
     index = render_allure_html(run_dir)  # the campaign's second report
     history = campaign_history_path(run_dir, "acme-crm", "sandbox")
@@ -163,5 +177,37 @@ def test_a_manager_sees_the_verdict_and_the_gates_in_allure_and_history_carries_
             page.get_by_text("Acceptance verdict: REJECTED").first.click()
             gate = page.get_by_text("pass rate: functional — 66.7% (2/3) (required ≥ 95%)")
             gate.first.wait_for(timeout=30_000)
+            # the Quality Gates tab of the overview shows crmqa's gate rows
+            page.goto(index.as_uri())
+            page.get_by_role("button", name="Quality Gates").or_(
+                page.get_by_text("Quality Gates")).first.click()
+            page.get_by_text("pass rate: functional: 66.7% (2/3) (required ≥ 95%)").first \
+                .wait_for(timeout=30_000)
+            assert page.get_by_text("executed cases").first.is_visible()
         finally:
             browser.close()
+
+
+def test_quality_gate_rows_are_crmqas_gate_rows_in_the_runs_language() -> None:
+    """Allure judges nothing: each rule answers with the row crmqa's gates computed."""
+    verdict = Verdict(decision=Decision.SUSPENDED, gate_results=[
+        GateResult(name="open defects", kind=GateKind.SUSPENSION, required="≤ 2",
+                   actual="3 open", passed=False),
+        GateResult(name="share of top severity", kind=GateKind.SUSPENSION, required="≤ 50%",
+                   actual="n/a", passed=True, applicable=False, detail="applies from 100"),
+        GateResult(name="open defects", kind=GateKind.SUSPENSION, required="≤ 2",
+                   actual="3 open", passed=False),
+    ])
+    rows = quality_gate_rows(verdict, "ru")
+    assert [(r["rule"], r["success"], r["actual"], r["expected"]) for r in rows] == [
+        ("открытые дефекты", False, "3 open", "≤ 2"),
+        ("доля высшей серьёзности", True, "n/a", "≤ 50%"),
+        ("открытые дефекты (2)", False, "3 open", "≤ 2"),  # Allure keys rules by name
+    ]
+    assert rows[0]["message"] == "открытые дефекты: 3 open (требуется ≤ 2)"
+    assert rows[1]["message"].startswith("н/п — ") and rows[1]["message"].endswith(
+        "\napplies from 100")
+    module = config_module({"name": "x </script>"}, rows)
+    assert module.rstrip().endswith("export default config;")
+    assert json.dumps(rows, ensure_ascii=False, indent=2) in module
+    assert "qualityGate" in module and "validate: async () =>" in module

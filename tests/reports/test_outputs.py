@@ -39,8 +39,8 @@ def test_writes_every_file(concluded: Concluded) -> None:
     verdict_file = f"allure-results/{verdict_result_uuid(concluded.run_info.run_id)}-result.json"
     assert names == sorted([
         "allure-results/categories.json", "allure-results/environment.properties",
-        "allure-results/executor.json", verdict_file, "defects.csv", "summary.html",
-        "summary.md", "verdict.json",
+        "allure-results/executor.json", verdict_file, "defects.csv", "gates.html",
+        "summary.html", "summary.md", "verdict.json",
     ])
     assert all(p.stat().st_size > 0 for p in written)
     assert not list(concluded.run_dir.glob(".*.tmp"))  # no temporary files left behind
@@ -188,7 +188,7 @@ def test_the_verdict_is_an_allure_result_with_a_step_per_gate(concluded: Conclud
         assert statuses[gate.name] == expected, gate.name
     failing = [g for g in gates if g.applicable and not g.passed]
     assert failing and all(g.name in verdict["statusDetails"]["message"] for g in failing)
-    assert "| gate | required | actual | result | detail |" in verdict["description"]
+    assert "| Gate | Required | Actual | Result | Detail |" in verdict["description"]
     assert "<table>" in verdict["descriptionHtml"] and "<script" not in verdict[
         "descriptionHtml"]
 

@@ -121,3 +121,30 @@ def known_identities(context: RuleContext) -> Iterator[PlanIssue]:
                             path,
                             suggestion=did_you_mean(name, [*identities, "anonymous"]),
                         )
+
+
+@plan_rule
+def translated_step_names(context: RuleContext) -> Iterator[PlanIssue]:
+    """A case's `translations.<lang>.steps` name steps the case has: a step renamed later
+    would otherwise keep its English name in every translated report without a word."""
+    for case in context.cases:
+        translations = case.raw.get("translations")
+        if not isinstance(translations, dict):
+            continue
+        names = [
+            step["name"] for phase in PHASES for step in case.steps(phase)
+            if isinstance(step, dict) and isinstance(step.get("name"), str)
+        ]
+        for lang, translation in translations.items():
+            if not isinstance(translation, dict) or not isinstance(translation.get("steps"), dict):
+                continue
+            for name in translation["steps"]:
+                if name not in names:
+                    written = ", ".join(f"'{clip(n)}'" for n in names) or "none"
+                    yield case.issue(
+                        f"translations.{lang}.steps names no step of this case: "
+                        f"'{clip(str(name))}' (its named steps: {written})",
+                        "translations", lang, "steps", name,
+                        at_key=True,
+                        suggestion=did_you_mean(str(name), names),
+                    )
