@@ -80,7 +80,7 @@ class FuzzSpec(Strict):
 
 
 class FuzzStep(StepBase):
-    """Fuzz the target's OpenAPI; fail on any 5xx answer (see crmqa.fuzzing)."""
+    """Fuzz the target's OpenAPI; fail on a finding of the step's `checks` (crmqa.fuzzing)."""
 
     fuzz: FuzzSpec = Field(description="the OpenAPI document and the bounds")
 
