@@ -1,10 +1,12 @@
 """Robustness fuzzing of a target's OpenAPI with Schemathesis: the `fuzz:` step kind.
 
 A case with a `fuzz:` step (crmqa.fuzzing.step) reads the OpenAPI document the target
-publishes and sends the requests Schemathesis generates from it; any 5xx answer fails the
-step with the reproducing request as evidence (crmqa.fuzzing.driver). The step kind and its
-driver register the way a third party's would: `step_kinds()` for crmqa.plan.step_kinds,
-`register()` for crmqa.drivers.registry.
+publishes and sends the requests Schemathesis generates from it; a 5xx answer (and, as the
+step asks, an answer off its declared schema or invalid input accepted) fails the step with
+the reproducing request as evidence (crmqa.fuzzing.driver). Fuzzed writes reach only what
+crmqa.fuzzing.records allows, and what they made is deleted when the case ends. The step kind
+and its driver register the way a third party's would: `step_kinds()` for
+crmqa.plan.step_kinds, `register()` for crmqa.drivers.registry.
 """
 
 from __future__ import annotations

@@ -71,6 +71,32 @@ def _without_httponly(cookie: bytes) -> bytes:
     return b";".join(parts)
 
 
+# What the sandbox answers to a refused request (the handlers above), as its OpenAPI declares it.
+ERROR_BODY: dict[str, Any] = {
+    "title": "Error", "type": "object", "required": ["detail"],
+    "properties": {
+        "detail": {"title": "Detail", "type": "string"},
+        "errors": {"title": "Errors", "type": "object",
+                   "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+
+
+def _describe_errors_as_answered(app: FastAPI) -> None:
+    """The document declares the error body the sandbox sends, not FastAPI's default list of
+    validation errors (a schema-conformance check of the answers holds the document to it)."""
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_BODY
+        return schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
 def _field_of(location: tuple[Any, ...]) -> str:
     parts = [str(part) for part in location if part not in ("body", "query", "path")]
     return ".".join(parts) or str(location[0] if location else "request")
@@ -118,6 +144,7 @@ def create_app(settings: SandboxSettings, on_started: Callable[[], None] | None 
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     app.include_router(build_api_router())
+    _describe_errors_as_answered(app)
     app.include_router(build_ui_router(settings.faults))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),

@@ -182,6 +182,12 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("unknown_sort_server_error", "security",
           "a lead list sorted by a field that is not sortable answers 500 instead of "
           "refusing the request (422)", ("lead.list", "lead.search", "http")),
+    Fault("update_unknown_field_server_error", "security",
+          "a change (PATCH) naming a field the record does not have answers 500: every key "
+          "sent is written as a column", ("*.update", "http")),
+    Fault("csrf_convert_import_unchecked", "security",
+          "the forms added last (the convert button on a lead's page, the import form) accept "
+          "a submission without its CSRF token", ("screen:lead_detail", "screen:lead_import")),
     Fault("csrf_delete_unchecked", "security",
           "the delete confirmation pages accept a form without its CSRF token",
           ("screen:*_delete",)),

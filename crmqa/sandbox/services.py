@@ -10,6 +10,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import sqlite3
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -367,6 +368,11 @@ class Crm:
                       data: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial change."""
         current = self._get_for_write(entity, user, record_id)
+        if self.faults.active("update_unknown_field_server_error"):
+            known = {spec.name for spec in entity.fields} | {"owner"}
+            unknown = [name for name in data if name not in known]
+            if unknown:  # the vendor writes every key it is sent as a column
+                raise sqlite3.OperationalError(f"no such column: {unknown[0]}")
         clean, errors = validate(self._rules_of(entity), data, partial=True)
         self._seeded_write_faults(entity, clean, errors)
         for spec in entity.fields:

@@ -221,7 +221,10 @@ def build_ui_router(faults: FaultSet) -> APIRouter:
     async def import_upload(request: Request) -> Response:
         async def handle() -> Response:
             user = require_user(request)
-            form = await checked_form(request)
+            if faults.active("csrf_convert_import_unchecked"):
+                form = await request.form()  # the vendor forgot the token on the newer forms
+            else:
+                form = await checked_form(request)
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 return render(request, "import.html", {
@@ -271,7 +274,10 @@ def build_ui_router(faults: FaultSet) -> APIRouter:
     async def convert(request: Request, record_id: int) -> Response:
         async def handle() -> Response:
             user = require_user(request)
-            await checked_form(request)
+            if faults.active("csrf_convert_import_unchecked"):
+                await request.form()
+            else:
+                await checked_form(request)
             ids = crm_of(request).convert_lead(user, record_id)
             flash(request, "Lead converted")
             return RedirectResponse(f"/contacts/{ids['contact_id']}", status_code=303)

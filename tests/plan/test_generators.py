@@ -547,9 +547,27 @@ def test_csrf_checks_every_form_that_changes_records(tmp_path: Path) -> None:
     assert [s.ui for s in form.steps] == ["open", "fill", "expect_csrf_protected"]
     # a valid record, so that a refusal can only be for the forgery
     assert set(form.steps[1].values) == {"first_name", "last_name", "email"}
-    assert form.steps[-1].target == "lead_form.save" and not form.setup
+    # the whole screen: every form on it that posts, found in the page
+    assert form.steps[-1].target == "lead_form" and not form.setup
     delete = cases["GEN-CSRF-opportunity-delete"]
     assert delete.setup[0].op == "opportunity.create"
     assert delete.steps[0].values == {"id": "{{ saved.record_id }}"}
-    assert delete.steps[-1].target == "opportunity_delete.confirm"
+    assert delete.steps[-1].target == "opportunity_delete"
     assert str(delete.category.value) == "security" and "csrf" in delete.tags
+
+
+def test_csrf_covers_buttons_that_post_and_import_forms_with_a_file(tmp_path: Path) -> None:
+    cases = generated(load(tmp_path, "generate:\n  csrf:\n"
+                           "    records: {lead: {status: qualified}}\n"
+                           "    import_files: {lead: leads.csv}\n"), "csrf")
+    kinds = {case_id.rsplit("-", 1)[1] for case_id in cases if "-lead-" in case_id}
+    assert kinds == {"form", "edit", "delete", "convert", "import", "detail", "list"}
+    # the record the detail page shows can be converted: its convert button is there to check
+    detail = cases["GEN-CSRF-lead-detail"]
+    assert detail.setup[0].with_["data"]["status"] == "qualified"
+    assert detail.steps[-1].target == "lead_detail"
+    upload = cases["GEN-CSRF-lead-import"].steps[1]
+    assert (upload.ui, upload.target, upload.value) == ("upload", "lead_import.file", "leads.csv")
+    # no file for opportunities: a forgery without one could be refused for that alone
+    assert "GEN-CSRF-opportunity-import" not in cases
+    assert "GEN-CSRF-opportunity-list" in cases

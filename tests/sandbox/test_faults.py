@@ -401,6 +401,20 @@ def csrf_delete_unchecked(probe: Probe) -> bool:
     return answer.status_code < 400
 
 
+def update_unknown_field_server_error(probe: Probe) -> bool:
+    contact = probe.api().post("/api/contacts", json={"first_name": "Un",
+                                                      "last_name": unique_word("uk")}).json()
+    return probe.api().patch(f"/api/contacts/{contact['id']}",
+                             json={"no_such_field": "x"}).status_code >= 500
+
+
+def csrf_convert_import_unchecked(probe: Probe) -> bool:
+    lead = probe.api().post("/api/leads", json=new_lead(status="qualified")).json()
+    answer = probe.ui().post(f"{probe.handle.base_url}/leads/{lead['id']}/convert", data={},
+                             allow_redirects=False, timeout=10)
+    return answer.status_code < 400
+
+
 def session_cookie_not_httponly(probe: Probe) -> bool:
     answer = requests.get(f"{probe.handle.base_url}/login", timeout=10)
     cookie = answer.headers.get("set-cookie", "")

@@ -11,6 +11,7 @@ from crmqa.drivers.ui.created import (
     Creation,
     create_form_entity,
     entity_and_kind,
+    forged_creations,
 )
 from crmqa.plan.models import UiStep
 from crmqa.profiles.loader import resolve_profile
@@ -142,3 +143,16 @@ def test_what_is_not_a_create(start: str, steps: list[tuple[dict[str, Any], str 
         page.step(raw, then)
     page.step({"ui": "open", "target": "lead_list"}, "/leads")
     assert page.made == []
+
+
+def test_a_forged_create_the_crm_accepted_is_tracked_by_what_it_sent() -> None:
+    forged = [
+        {"method": "POST", "status": 303, "fields": {"first_name": "Ann", "email": "a@x.test",
+                                                     "password": "secret"}},
+        {"method": "POST", "status": 403, "fields": {"first_name": "Refused"}},  # made nothing
+    ]
+    assert forged_creations(forged, ADMIN, "lead_form") == [
+        Creation("lead", None, {"first_name": "Ann", "email": "a@x.test"})]
+    # an edit or a delete page's forgery changes a record, it makes none
+    assert forged_creations(forged, SANDBOX, "lead_edit") == []
+    assert forged_creations(forged, SANDBOX, "lead_delete") == []

@@ -20,6 +20,7 @@ from crmqa.drivers.ui.driver import UiDriver
 from crmqa.drivers.ui.options import CHROMIUM_ARGS, UiOptions
 from crmqa.drivers.ui.targets import UiStepError, UiTarget
 from crmqa.plan.models import UiStep
+from crmqa.profiles.models import NoEquivalent
 from crmqa.sandbox.testing import SandboxHandle, free_port
 from tests.ui.conftest import ROOT, CaseContext, FolderEvidence, failed_messages, sandbox_ui_target
 
@@ -115,6 +116,14 @@ def test_upload_fills_placeholders_and_shows_rejected_rows(run_steps: Run) -> No
     assert failed_messages(outputs) == []
     uploaded = next(Path(p) for p in (ROOT / "fixtures").rglob("ui_import.csv"))
     assert "${unique}" in uploaded.read_text()  # the fixture itself stays a template
+
+
+def test_csrf_on_a_page_without_a_form_that_posts_is_not_applicable(run_steps: Run) -> None:
+    # `expect_csrf_protected` on a whole screen forges every form on it that posts (see
+    # tests/e2e/test_fuzz_writes_and_csrf.py); a page without one has nothing to forge.
+    run_steps({"ui": "open", "target": "/static/style.css"})
+    with pytest.raises(NoEquivalent, match="no form that changes anything"):
+        run_steps({"ui": "expect_csrf_protected"})
 
 
 def test_plan_mistakes_are_errors_not_failures(run_steps: Run) -> None:

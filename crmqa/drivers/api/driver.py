@@ -13,7 +13,7 @@ from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.results import Attachment
 from crmqa.drivers.api.auth import configure
 from crmqa.drivers.api.mapping import field_errors
-from crmqa.drivers.api.operations import OperationError, OperationRunner
+from crmqa.drivers.api.operations import CONVERT_CREATES, OperationError, OperationRunner
 from crmqa.drivers.api.redaction import Redactor
 from crmqa.drivers.api.session import ApiSession, Exchange
 from crmqa.drivers.base import StepContext, StepOutput
@@ -26,10 +26,6 @@ from crmqa.profiles.models import ApiKeyAuth, BearerAuth, NoEquivalent
 from crmqa.profiles.needs import fields_read
 from crmqa.profiles.target import ANONYMOUS, ResolvedTarget
 from crmqa.profiles.templates import common_context, names_read
-
-# Converting a lead creates records of these entities; cleanup deletes them too.
-_CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
-                    "opportunity_id": "opportunity"}
 
 
 class StepArgumentError(StepDefect):
@@ -198,7 +194,7 @@ class ApiDriver:
         for record_id in result.created_ids:
             ctx.track_created(entity, record_id, identity)
         if operation == "convert" and result.outcome == "ok" and result.record:
-            for key, created_entity in _CONVERT_CREATES.items():
+            for key, created_entity in CONVERT_CREATES.items():
                 if result.record.get(key) is not None:
                     ctx.track_created(created_entity, result.record[key], identity)
         data: dict[str, Any] = {

@@ -42,6 +42,7 @@ from crmqa.plan.models import CanonicalOutcome
 from crmqa.profiles.adapter import OperationCall, OperationResult
 from crmqa.profiles.models import (
     CallSpec,
+    ConvertSpec,
     EntitySpec,
     ImportSpec,
     NoEquivalent,
@@ -54,6 +55,11 @@ from crmqa.profiles.templates import render_value
 _GATEWAY_ERRORS = frozenset({502, 503, 504})
 _OK = CanonicalOutcome.OK.value
 _ID_IN_BRACKETS = re.compile(r"\(([^()]*)\)\s*$")
+
+
+#: Converting a lead creates records of these entities (canonical key of the answer -> entity).
+CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
+                   "opportunity_id": "opportunity"}
 
 
 class OperationError(Exception):
@@ -193,6 +199,31 @@ class OperationRunner:
         if bracketed:
             return bracketed.group(1)
         return value.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or None
+
+    def created_by(self, entity_name: str, op: str, exchange: Exchange) -> list[tuple[str, Any]]:
+        """(entity, id) of the records a successful create or convert answer names, read the
+        profile's way: for writes sent without an operation (fuzzing), so that they are
+        deleted afterwards. Empty when the answer names none."""
+        entity = self.entity(entity_name)
+        body = _json(exchange, expect_json=False)
+        if op == "create":
+            spec = entity.operation("create")
+            new_id = None
+            if spec.id_path and isinstance(body, dict | list):
+                new_id = search_path(spec.id_path, body)
+            if new_id is None:
+                new_id = self.id_from_header(spec, exchange)
+            if new_id is None:
+                product = self._product_record(entity, "create", body)
+                new_id = product.get(entity.id_field) if isinstance(product, dict) else None
+            return [(entity_name, new_id)] if new_id not in (None, "") else []
+        if op == "convert" and isinstance(body, dict | list):
+            results = entity.convert.results if entity.convert else ConvertSpec().results
+            made = [(CONVERT_CREATES[key], search_path(path, body))
+                    for key, path in results.items() if key in CONVERT_CREATES]
+            return [(made_entity, made_id) for made_entity, made_id in made
+                    if made_id not in (None, "")]
+        return []
 
     def _exchange(self, entity: EntitySpec, op: str, args: dict[str, Any], api: ApiSession,
                   timeout_s: float | None, *, method: str, path: str, default: str,

@@ -694,70 +694,142 @@ def find_file(value: str, base_dir: Path | None = None) -> str:
 
 # A site the forged submission claims to come from: a real cross-site request carries it.
 FORGERY_ORIGIN = "https://csrf-probe.invalid"
-# What the browser knows of the form around an element: its method, where it posts, and the
-# fields an attacker on another site can know (every field but those the page hid in it).
-_FORM_SCRIPT = """(el) => {
-  const form = el.form || el.closest('form');
-  if (!form) return null;
-  const hidden = new Set([...form.querySelectorAll('input[type=hidden]')].map(i => i.name));
-  const submitter = (el.type === 'submit' || el.type === 'image') ? el : undefined;
-  const fields = [];
-  let files = 0;
-  for (const [name, value] of new FormData(form, submitter)) {
-    if (hidden.has(name)) continue;
-    if (typeof value === 'string') fields.push([name, value]); else files += 1;
+# What the browser knows of the forms on the page (or the one form around an element): for each
+# distinct way of submitting it (the form's method and action, or a button's formmethod and
+# formaction), its fields as another site can know them (every field but those the page hid
+# in the form) and the files chosen in it. Files are read, so that a forged upload carries the
+# same file: without it, a refusal could be for the missing file.
+_FORMS_SCRIPT = """async (el) => {
+  const forms = el ? [el.form || el.closest('form')].filter(Boolean) : [...document.forms];
+  const encode = async (file) => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000)
+      text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return {name: file.name, type: file.type || 'application/octet-stream', base64: btoa(text)};
+  };
+  const out = [];
+  for (const form of forms) {
+    const hidden = new Set([...form.querySelectorAll('input[type=hidden]')].map(i => i.name));
+    let submitters = [...form.elements].filter(b => (b.type === 'submit' || b.type === 'image'));
+    if (el && (el.type === 'submit' || el.type === 'image')) submitters = [el];
+    if (!submitters.length) submitters = [undefined];
+    const seen = new Set();
+    for (const submitter of submitters) {
+      const method = ((submitter && submitter.getAttribute('formmethod')) ||
+                      form.getAttribute('method') || 'get').toUpperCase();
+      const action = submitter && submitter.hasAttribute('formaction') ? submitter.formAction
+                                                                       : form.action;
+      if (seen.has(method + ' ' + action)) continue;
+      seen.add(method + ' ' + action);
+      const fields = [];
+      const files = [];
+      for (const [name, value] of new FormData(form, submitter)) {
+        if (hidden.has(name)) continue;
+        if (typeof value === 'string') fields.push([name, value]);
+        else if (value.size > 0 || value.name) files.push([name, await encode(value)]);
+      }
+      const label = ((submitter && (submitter.innerText || submitter.value)) ||
+                     form.getAttribute('aria-label') || form.getAttribute('name') || '').trim();
+      out.push({method, action, label, fields, files,
+                enctype: (submitter && submitter.getAttribute('formenctype')) || form.enctype,
+                hidden: [...hidden].filter(Boolean)});
+    }
   }
-  return {method: (form.getAttribute('method') || 'get').toUpperCase(), action: form.action,
-          enctype: form.enctype, fields, hidden: [...hidden].filter(Boolean), files};
+  return out;
 }"""
+_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def do_expect_csrf_protected(ctx: ActionContext) -> None:
-    """The form around `target` (its submit button) refuses a forged submission.
+    """Forms refuse a submission forged on another site.
 
-    The forgery is what another site's page could make the user's browser send: the form's
-    visible fields as the page shows them (filled by earlier steps), with the user's session
-    cookies and another site's Origin, but without the values the page hid in the form (a
-    CSRF token among them). Refused means a 4xx answer; anything else (the change done, a
-    redirect after it) fails the check, with the request and the answer as evidence.
+    `target` an element (its submit button): the form around it. `target` a screen, or none:
+    every form on the page that changes something (it posts), each way it can be submitted
+    (buttons with their own formaction count), so that no form of the screen is left out. A
+    page with no such form makes the step not applicable: there is nothing to forge.
+
+    The forgery is what another site's page could make the user's browser send: each form's
+    visible fields as the page shows them (filled by earlier steps) and its chosen files, with
+    the user's session cookies and another site's Origin, but without the values the page hid
+    in the form (a CSRF token among them). Refused means a 4xx answer; anything else (the
+    change done, a redirect after it) fails the check, with the request and the answer as
+    evidence.
     """
-    element, locator = ctx.element(ctx.step.target)
-    name = f"expect_csrf_protected {element.ref}"
-    form = act_on(ctx, element, locator, "read",
-                  lambda: locator.first.evaluate(_FORM_SCRIPT, timeout=ctx.timeout_ms))
-    if not form:
-        raise ActionFailed(f"{name}: {element.describe()} is not inside a form",
-                           expected="a form", actual="no form")
+    from crmqa.profiles.models import NoEquivalent
+
+    resolved = ctx.resolve(ctx.step.target) if ctx.step.target else None
+    if resolved is not None and resolved.spec is not None:
+        element, locator = ctx.element(ctx.step.target)
+        scope = element.ref
+        forms = act_on(ctx, element, locator, "read",
+                       lambda: locator.first.evaluate(_FORMS_SCRIPT, timeout=ctx.timeout_ms))
+        if not forms:
+            raise ActionFailed(f"expect_csrf_protected {scope}: {element.describe()} is not "
+                               "inside a form", expected="a form", actual="no form")
+    else:
+        scope = resolved.ref if resolved is not None else "the page"
+        forms = ctx.page.evaluate(_FORMS_SCRIPT, None)
+    changing = [form for form in forms if str(form["method"]) in _CHANGING_METHODS]
+    ctx.data["forged"] = []
+    if not changing:
+        if resolved is not None and resolved.spec is not None:
+            # A GET form changes nothing a forgery could abuse.
+            ctx.data["forged"] = [{"method": form["method"], "url": form["action"]}
+                                  for form in forms]
+            ctx.check(f"expect_csrf_protected {scope}", True,
+                      "a form that changes nothing (GET)", "GET", "")
+            return
+        raise NoEquivalent(f"{scope} at {ctx.page.url} has no form that changes anything "
+                           f"(of {len(forms)} form(s), none posts): there is nothing to forge")
+    for form in changing:
+        _forge(ctx, scope, form)
+
+
+def _forge(ctx: ActionContext, scope: str, form: dict[str, Any]) -> None:
+    """Send one form's forgery and check it was refused."""
+    import base64
+
     method = str(form["method"])
-    if method == "GET":
-        # A GET form changes nothing a forgery could abuse.
-        ctx.data["forged"] = {"method": method, "url": form["action"]}
-        ctx.check(name, True, "a form that changes nothing (GET)", "GET", "")
-        return
     fields = [(str(k), str(v)) for k, v in form["fields"]]
+    files = [(str(k), v) for k, v in form["files"]]
+    label = str(form.get("label") or "")
+    name = f"expect_csrf_protected {scope}: {method} {urlsplit(str(form['action'])).path}" + (
+        f" ({label})" if label else "")
+    headers = {"Origin": FORGERY_ORIGIN, "Referer": f"{FORGERY_ORIGIN}/page"}
+    options: dict[str, Any] = {}
+    if files or "multipart" in str(form.get("enctype") or ""):
+        multipart: dict[str, Any] = dict(fields)
+        for key, file in files:
+            multipart[key] = {"name": file["name"], "mimeType": file["type"],
+                              "buffer": base64.b64decode(file["base64"])}
+        options["multipart"] = multipart
+    else:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        options["data"] = urlencode(fields)
     try:
         response = ctx.page.request.fetch(
-            str(form["action"]), method=method, data=urlencode(fields),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Origin": FORGERY_ORIGIN, "Referer": f"{FORGERY_ORIGIN}/page"},
-            max_redirects=0, timeout=ctx.timeout_ms, fail_on_status_code=False)
+            str(form["action"]), method=method, headers=headers, max_redirects=0,
+            timeout=ctx.timeout_ms, fail_on_status_code=False, **options)
     except PlaywrightError as exc:
         raise EnvironmentProblem(f"{name}: the forged request did not get an answer: "
                                  f"{str(exc).splitlines()[0]}") from None
     status = response.status
     location = response.headers.get("location")
-    ctx.data["forged"] = {
-        "method": method, "url": form["action"], "fields": dict(fields),
-        "left_out": form["hidden"], "files_left_out": form["files"],
-        "headers": {"Origin": FORGERY_ORIGIN}, "status": status, "location": location,
-    }
+    ctx.data["forged"].append({
+        "method": method, "url": form["action"], "label": label, "fields": dict(fields),
+        "files": [f"{key}={file['name']}" for key, file in files],
+        "left_out": form["hidden"], "headers": {"Origin": FORGERY_ORIGIN},
+        "status": status, "location": location,
+    })
     refused = 400 <= status < 500
     answer = f"{status}" + (f" to {location}" if location else "")
     ctx.check(name, refused, "a 4xx refusal", answer,
               f"{name}: the form accepted a submission forged on another site: {method} "
-              f"{form['action']} with the session's cookies, Origin {FORGERY_ORIGIN} and "
-              f"without its hidden field(s) {', '.join(form['hidden']) or '(none)'} answered "
-              f"{answer}")
+              f"{form['action']} with the session's cookies, Origin {FORGERY_ORIGIN}"
+              + (f", the chosen file(s) {', '.join(key for key, _ in files)}" if files else "")
+              + f" and without its hidden field(s) {', '.join(form['hidden']) or '(none)'} "
+              f"answered {answer}")
 
 
 ACTIONS: dict[str, Callable[[ActionContext], None]] = {

@@ -74,6 +74,20 @@ class Creation:
     values: dict[str, str]
 
 
+def forged_creations(forged: list[dict[str, Any]], screens: ScreenMap,
+                     screen: str | None) -> list[Creation]:
+    """Records that forged submissions of a create form made (`ui: expect_csrf_protected`
+    on a CRM that accepted them): known by the values sent, for the engine to find them by."""
+    entity = create_form_entity(screens, screen)
+    if entity is None:
+        return []
+    return [Creation(entity, None, {name: str(value) for name, value in
+                                    dict(sent.get("fields") or {}).items()
+                                    if not _SECRET_NAME.search(name)})
+            for sent in forged if not 400 <= int(sent.get("status") or 0) < 500
+            and sent.get("method") == "POST"]
+
+
 @dataclass
 class _Form:
     entity: str

@@ -28,7 +28,7 @@ from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
 from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
 from crmqa.drivers.ui.browser import BrowserSession, join_url
-from crmqa.drivers.ui.created import CreateWatch, Creation
+from crmqa.drivers.ui.created import CreateWatch, Creation, forged_creations
 from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.options import UiOptions, UiOptionsError
 from crmqa.drivers.ui.targets import (
@@ -144,6 +144,11 @@ class UiDriver:
                             error=error or (failed[0].message if failed else None)))
             # Also when the step failed or broke: a record the CRM made must be tracked.
             _track(ctx, identity, watch.after(step, page.url, error is None and not failed))
+            if step.ui == "expect_csrf_protected" and step.target:
+                # a forgery the CRM accepted made what a submitted form would have
+                _track(ctx, identity, forged_creations(
+                    action.data.get("forged") or [], target.screens,
+                    step.target.split(".", 1)[0]))
         data = {**url_info(page, target.screens), **action.data}
         attachments: list[Attachment] = list(action.attachments)
         if action.step.ui == "screenshot" and "screenshot" in action.data:
