@@ -37,6 +37,7 @@ from crmqa.drivers.api.mapping import (
 )
 from crmqa.drivers.api.related import RelatedRecords, reference_ids
 from crmqa.drivers.api.session import ApiSession, Exchange, as_header_values, without_empty
+from crmqa.plan.canonical import CONVERSION_IDS
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import CanonicalOutcome
 from crmqa.profiles.adapter import OperationCall, OperationResult
@@ -58,8 +59,7 @@ _ID_IN_BRACKETS = re.compile(r"\(([^()]*)\)\s*$")
 
 
 #: Converting a lead creates records of these entities (canonical key of the answer -> entity).
-CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
-                   "opportunity_id": "opportunity"}
+CONVERT_CREATES = {key: entity for entity, key in CONVERSION_IDS.items()}
 
 
 class OperationError(Exception):

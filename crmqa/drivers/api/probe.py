@@ -28,7 +28,7 @@ from typing import Any
 
 from crmqa.core.errors import CrmqaError, EnvironmentProblem
 from crmqa.drivers.api.driver import ApiDriver
-from crmqa.drivers.api.operations import OperationError
+from crmqa.drivers.api.operations import CONVERT_CREATES, OperationError
 from crmqa.drivers.api.session import Exchange
 from crmqa.plan.canonical import ENTITIES, FIELDS, OPERATIONS
 from crmqa.profiles.adapter import OperationCall, OperationResult
@@ -43,9 +43,6 @@ MISSING = "not in the profile"
 NOT_PROBED = "not probed"
 
 _COLLECTION_OPS = ("create", "list", "search", "import", "export")
-# Canonical entities a conversion makes, by the key that holds the new id.
-_CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
-                    "opportunity_id": "opportunity"}
 # The field that singles the throw-away record out, per entity (it holds the probe's token).
 _LABEL_FIELD = {"lead": "last_name", "contact": "last_name", "account": "name",
                 "opportunity": "name", "case": "subject", "user": "username", "role": "name"}
@@ -554,10 +551,10 @@ class Prober:
         result = self._perform(entity, "convert", {"id": record_id})
         self._require_ok(entity, "convert", result)
         made = result.record or {}
-        for key, created in _CONVERT_CREATES.items():
+        for key, created in CONVERT_CREATES.items():
             if made.get(key) is not None:
                 self.made.append(_Made(created, made[key]))
-        if not any(made.get(key) is not None for key in _CONVERT_CREATES):
+        if not any(made.get(key) is not None for key in CONVERT_CREATES):
             raise _Outcome(UNEXPECTED, "converted, but the answer names none of the records "
                            "made", self._hint(("entities", entity, "convert", "results"),
                                               "where the new ids are"))

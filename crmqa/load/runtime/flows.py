@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
 from crmqa.core.errors import EnvironmentProblem, PlanError
 from crmqa.drivers.api.mapping import field_errors
-from crmqa.drivers.api.operations import OperationError, OperationRunner
+from crmqa.drivers.api.operations import CONVERT_CREATES, OperationError, OperationRunner
 from crmqa.drivers.base import StepOutput
 from crmqa.load.model import request_name
 from crmqa.load.stats import AUTH_TYPE
@@ -37,10 +37,6 @@ from crmqa.plan.templating import TemplateRenderError, has_template, render, tem
 from crmqa.profiles.adapter import OperationCall, OperationResult, ProfileAdapter
 from crmqa.profiles.models import NoEquivalent, Profile
 from crmqa.profiles.target import ANONYMOUS
-
-# Converting a lead creates these records too (as the API driver tracks them).
-_CONVERT_CREATES = {"contact_id": "contact", "account_id": "account",
-                    "opportunity_id": "opportunity"}
 
 
 class LoadFailure(Exception):
@@ -203,7 +199,7 @@ class FlowRunner:
         for record_id in result.created_ids:
             self.journal.created(entity, record_id, identity)
         if operation == "convert" and result.outcome == "ok" and result.record:
-            for key, created in _CONVERT_CREATES.items():
+            for key, created in CONVERT_CREATES.items():
                 if result.record.get(key) is not None:
                     self.journal.created(created, result.record[key], identity)
         if operation == "delete" and result.outcome in ("ok", "not_found"):
