@@ -126,6 +126,29 @@ def test_duplicates_on_both_sides(tmp_path: Path) -> None:
     assert check(space, "duplicates") == {
         "lead migrated duplicates": (False, "1 of 6 (16.67%)"),
         "lead source duplicates": (True, "0 of 5 (0.00%)")}
+    # the legacy record joined twice is still one legacy record (its hash repeats: counted
+    # exactly from the source), the copy one more migrated record
+    assert check(space, "row_counts") == {"lead rows": (False, 6)}
+    assert space.prepared("lead").source_rows == 5
+
+
+def test_the_comparison_reads_each_file_once_and_keeps_only_what_it_reports(
+        tmp_path: Path) -> None:
+    damaged = [*MIGRATED[:3], changed(MIGRATED, 3, "status", "contacted")[3], MIGRATED[4],
+               ["extra@x.test", "X", "Y", "new", "", "2024-01-06T10:00:00", "1"]]
+    space = workspace(tmp_path, damaged)  # not-an-email dropped, wang's status changed
+    prepared = space.prepared("lead")
+    assert (prepared.source_rows, prepared.target_rows, prepared.matched) == (5, 5, 4)
+    # the CSV views read with the dialect sniffed once, not sniffed again by every query
+    views = dict(space.sql("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal"))
+    assert "auto_detect=false" in views["raw_lead"].replace(" ", "")
+    assert "auto_detect=false" in views["tgtraw_lead"].replace(" ", "")
+    # a row per joined record, but keys and values only for the three it reports
+    kept = space.sql('SELECT __key, __source_key, s_status, t_status FROM joined_lead '
+                     'WHERE __key IS NOT NULL ORDER BY __key')
+    assert kept == [("extra@x.test", None, None, "new"), ("not-an-email", "5", "new", None),
+                    ("wang@x.test", "3", "new", "contacted")]
+    assert space.sql("SELECT count(*), count(__source_hash) FROM joined_lead") == [(6, 5)]
 
 
 def test_the_data_quality_report_is_a_report_unless_a_rate_is_set(tmp_path: Path) -> None:
