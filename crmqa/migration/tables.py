@@ -69,11 +69,7 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
         raise MigrationDataError(f"data file {path} does not exist")
     try:
         if fmt in ("csv", "tsv"):
-            options = ["header = true", "all_varchar = true", f"encoding = {literal(encoding)}"]
-            separator = "\t" if fmt == "tsv" else delimiter
-            if separator:
-                options.append(f"delim = {literal(separator)}")
-            source = _sniffed(con, f"{literal(str(path))}, {', '.join(options)}")
+            source = _sniffed(con, path, encoding, "\t" if fmt == "tsv" else delimiter)
         elif fmt == "parquet":
             source = f"read_parquet({literal(str(path))})"
         elif fmt == "json":
@@ -93,18 +89,34 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
     return columns
 
 
-def _sniffed(con: duckdb.DuckDBPyConnection, arguments: str) -> str:
+def _sniffed(con: duckdb.DuckDBPyConnection, path: Path, encoding: str,
+             separator: str | None) -> str:
     """`read_csv(...)` with the dialect and columns DuckDB's sniffer finds, spelled out.
 
     A view over `read_csv` with auto-detection sniffs the file again each time a query uses
-    it (a few seconds on a large file, for every check); the sniffer's own `Prompt` is the
-    call that reads the file as it was sniffed, with detection off.
+    it (seconds on a large file, for every check); read with what was sniffed once and
+    detection off, the file is read the same way without it. (Not the sniffer's own `Prompt`:
+    it does not escape a quote in the file's name.)
     """
-    row = con.execute(f"SELECT Prompt FROM sniff_csv({arguments})").fetchall()
-    prompt = str(row[0][0]).strip().rstrip(";") if row else ""
-    if prompt.startswith("FROM read_csv("):
-        return prompt.removeprefix("FROM ")
-    return f"read_csv({arguments})"  # an unexpected answer: let DuckDB sniff as it reads
+    options = ["header = true", "all_varchar = true", f"encoding = {literal(encoding)}"]
+    if separator:
+        options.append(f"delim = {literal(separator)}")
+    arguments = f"{literal(str(path))}, {', '.join(options)}"
+    rows = con.execute("SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, "
+                       f"Columns FROM sniff_csv({arguments})").fetchall()
+    if not rows:
+        return f"read_csv({arguments})"
+    delimiter, quote_char, escape, new_line, comment, skip, columns = rows[0]
+
+    def given(value: str) -> str:
+        return literal("" if value == "(empty)" else value)
+
+    names = ", ".join(f"{literal(column['name'])}: 'VARCHAR'" for column in columns)
+    return (f"read_csv({literal(str(path))}, auto_detect = false, header = true, "
+            f"delim = {given(delimiter)}, quote = {given(quote_char)}, "
+            f"escape = {given(escape)}, new_line = {given(new_line)}, "
+            f"comment = {given(comment)}, skip = {int(skip)}, "
+            f"encoding = {literal(encoding)}, columns = {{{names}}})")
 
 
 def _explain(path: Path, fmt: str, encoding: str, error: duckdb.Error) -> str:

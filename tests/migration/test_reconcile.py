@@ -6,13 +6,14 @@ import csv
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pytest
 from openpyxl import Workbook
 
 from crmqa.migration.checks import run_check
 from crmqa.migration.spec import MigrationSpec
 from crmqa.migration.step import MigrationCheck
-from crmqa.migration.tables import MigrationDataError
+from crmqa.migration.tables import MigrationDataError, relation
 from crmqa.migration.workspace import Workspace
 
 LEGACY = [
@@ -198,3 +199,13 @@ def test_set_up_mistakes_are_clear_errors(tmp_path: Path) -> None:
     space = workspace(tmp_path, MIGRATED, source={"file": "nope.csv", "key": "LegacyId"})
     with pytest.raises(MigrationDataError, match=r"data file 'nope\.csv' not found"):
         check(space, "fields")
+
+
+def test_a_csv_is_read_as_sniffed_whatever_its_name_encoding_and_dialect(
+        tmp_path: Path) -> None:
+    con = duckdb.connect()
+    named = tmp_path / "o'neil ü.csv"  # a quote in the name: the read call must escape it
+    named.write_bytes("Id;Name\r\n1;\"Zoë; Noël\"\r\n".encode("latin-1"))
+    assert relation(con, "v", named, "csv", spool_dir=tmp_path, encoding="latin-1") == [
+        "Id", "Name"]
+    assert con.sql("SELECT * FROM v").fetchall() == [("1", "Zoë; Noël")]
