@@ -20,7 +20,6 @@ from crmqa.core.results import CheckResult
 from crmqa.migration.step import MigrationCheck
 from crmqa.migration.tables import MigrationDataError, literal, quote
 from crmqa.migration.workspace import Prepared, Workspace
-from crmqa.profiles.models import NoEquivalent
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _PHONE = r"^\+?[0-9 ()\-./]{7,20}$"
@@ -199,6 +198,9 @@ def _required(space: Workspace, check: MigrationCheck) -> Outcome:
     prepared = space.prepared(check.entity)
     names = check.fields or space.required.get(check.entity, [])
     if not names:
+        # imported here: the profile models are a heavy import that only this answer needs
+        from crmqa.profiles.models import NoEquivalent
+
         raise NoEquivalent(f"the plan declares no required {check.entity} fields "
                            "(requirements) and the step names none (fields)")
     outcome = Outcome()

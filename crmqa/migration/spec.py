@@ -225,6 +225,9 @@ class MigrationSpec(Strict):
     memory_limit: str = Field(
         "400MB", description="DuckDB's memory limit for the comparison (it spills to disk beyond)"
     )
+    threads: int | None = Field(
+        None, ge=1, description="threads DuckDB compares with (default: one per core)"
+    )
 
     @model_validator(mode="after")
     def _entities_agree(self) -> MigrationSpec:

@@ -15,12 +15,14 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from crmqa.core.errors import CrmqaError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet",
              ".xlsx": "xlsx", ".xlsm": "xlsx", ".sqlite": "sqlite", ".db": "sqlite",
@@ -59,17 +61,15 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
              delimiter: str | None = None) -> list[str]:
     """Make `name` a view over the file (all columns text); return its column names.
 
-    XLSX sheets and SQLite tables are first copied into a Parquet file in `spool_dir`.
+    XLSX sheets and SQLite tables are first copied into a Parquet file in `spool_dir`. A CSV
+    file is sniffed once, here: the view reads it with the dialect and columns found, so the
+    queries over it do not sniff it again.
     """
     if not path.is_file():
         raise MigrationDataError(f"data file {path} does not exist")
     try:
         if fmt in ("csv", "tsv"):
-            options = ["header = true", "all_varchar = true", f"encoding = {literal(encoding)}"]
-            separator = "\t" if fmt == "tsv" else delimiter
-            if separator:
-                options.append(f"delim = {literal(separator)}")
-            source = f"read_csv({literal(str(path))}, {', '.join(options)})"
+            source = _sniffed(con, path, encoding, "\t" if fmt == "tsv" else delimiter)
         elif fmt == "parquet":
             source = f"read_parquet({literal(str(path))})"
         elif fmt == "json":
@@ -87,6 +87,36 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
     except duckdb.Error as error:
         raise MigrationDataError(_explain(path, fmt, encoding, error)) from None
     return columns
+
+
+def _sniffed(con: duckdb.DuckDBPyConnection, path: Path, encoding: str,
+             separator: str | None) -> str:
+    """`read_csv(...)` with the dialect and columns DuckDB's sniffer finds, spelled out.
+
+    A view over `read_csv` with auto-detection sniffs the file again each time a query uses
+    it (seconds on a large file, for every check); read with what was sniffed once and
+    detection off, the file is read the same way without it. (Not the sniffer's own `Prompt`:
+    it does not escape a quote in the file's name.)
+    """
+    options = ["header = true", "all_varchar = true", f"encoding = {literal(encoding)}"]
+    if separator:
+        options.append(f"delim = {literal(separator)}")
+    arguments = f"{literal(str(path))}, {', '.join(options)}"
+    rows = con.execute("SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, "
+                       f"Columns FROM sniff_csv({arguments})").fetchall()
+    if not rows:
+        return f"read_csv({arguments})"
+    delimiter, quote_char, escape, new_line, comment, skip, columns = rows[0]
+
+    def given(value: str) -> str:
+        return literal("" if value == "(empty)" else value)
+
+    names = ", ".join(f"{literal(column['name'])}: 'VARCHAR'" for column in columns)
+    return (f"read_csv({literal(str(path))}, auto_detect = false, header = true, "
+            f"delim = {given(delimiter)}, quote = {given(quote_char)}, "
+            f"escape = {given(escape)}, new_line = {given(new_line)}, "
+            f"comment = {given(comment)}, skip = {int(skip)}, "
+            f"encoding = {literal(encoding)}, columns = {{{names}}})")
 
 
 def _explain(path: Path, fmt: str, encoding: str, error: duckdb.Error) -> str:
@@ -138,6 +168,8 @@ def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
 def spool(header: Sequence[str], rows: Iterable[Sequence[Any]], path: Path) -> None:
     """Rows of Python values -> a Parquet file of text columns, written a batch at a time,
     so that memory holds one batch however many rows there are."""
+    # imported here: only spooled sources need pyarrow, and it weighs ~40 MB in memory
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.schema([(name, pa.string()) for name in header])
@@ -154,6 +186,8 @@ def spool(header: Sequence[str], rows: Iterable[Sequence[Any]], path: Path) -> N
 
 
 def _record_batch(rows: list[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
     width = len(schema)
     # short rows (an XLSX row with empty trailing cells) are padded with nulls
     padded = (tuple(row) + (None,) * (width - len(row)) if len(row) < width else row
@@ -163,6 +197,8 @@ def _record_batch(rows: list[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatc
 
 
 def _text_array(values: Sequence[Any]) -> pa.Array:
+    import pyarrow as pa
+
     try:
         return pa.array(values, type=pa.string())  # already text: no Python loop
     except (pa.ArrowTypeError, pa.ArrowInvalid):

@@ -6,12 +6,13 @@ For an entity the workspace defines two views and builds one table, once:
 - view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
   `__key` from the target's key fields;
 - table `joined_<entity>`: one full outer join of the two (a single scan of each file), one
-  narrow row per joined record: the keys, `__missing` / `__unexpected`, a `d_<field>` flag per
-  compared field, and the two values of a field only where they differ (so the table stays
-  small however large the data: the values that agree are never stored).
+  narrow row per joined record: `__missing` / `__unexpected`, a `d_<field>` flag per compared
+  field, the hash of the legacy key (to count legacy records), and only where the record is
+  missing, unexpected or differs: its keys and the two values of each differing field. So the
+  table stays small however large the data: what agrees is counted, never stored.
 Checks query `joined_<entity>`; the few that need every value (duplicates, required,
-references) scan the views. DuckDB works out of core within `memory_limit`, spilling to the run
-folder, so the size of the data is bounded by disk, not memory.
+references) scan the views. DuckDB works out of core within `memory_limit` (and `threads`),
+spilling to the run folder, so the size of the data is bounded by disk, not memory.
 """
 
 from __future__ import annotations
@@ -63,10 +64,16 @@ class Workspace:
         self.folder = run_dir / "migration"
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "tmp").mkdir(exist_ok=True)
-        self.con = duckdb.connect(config={
+        config: dict[str, Any] = {
             "memory_limit": spec.memory_limit,
             "temp_directory": str(self.folder / "tmp"),
-        })
+            # the joined table and the exported rows need no particular order (every export
+            # sorts), and keeping it would hold rows in memory that could stream or spill
+            "preserve_insertion_order": False,
+        }
+        if spec.threads is not None:
+            config["threads"] = spec.threads
+        self.con = duckdb.connect(config=config)
         self.con.execute("SET TimeZone = 'UTC'")
         self._read_records = read_records
         self._prepared: dict[str, Prepared] = {}
@@ -158,13 +165,21 @@ class Workspace:
         self._join(entity, fields, compare)
         # A legacy record is counted once however many migrated records share its key; a
         # migrated record once per legacy record it matched (duplicates are their own check).
-        distinct_sources, keyless, target_rows, matched = self.sql(
-            "SELECT count(DISTINCT __source_key) FILTER (WHERE NOT __unexpected), "
-            "count(*) FILTER (WHERE NOT __unexpected AND __source_key IS NULL), "
+        hashes, distinct_hashes, keyless, target_rows, matched = self.sql(
+            "SELECT count(__source_hash) FILTER (WHERE NOT __unexpected), "
+            "count(DISTINCT __source_hash) FILTER (WHERE NOT __unexpected), "
+            "count(*) FILTER (WHERE NOT __unexpected AND __source_hash IS NULL), "
             "count(*) FILTER (WHERE NOT __missing), "
             "count(*) FILTER (WHERE NOT __missing AND NOT __unexpected) "
             f"FROM {quote('joined_' + entity)}")[0]
-        return Prepared(entity, fields, compare, int(distinct_sources) + int(keyless),
+        # Distinct hashes are distinct keys: then every legacy key was joined once. A repeated
+        # hash is a legacy key joined twice (a duplicate on either side) or, rarely, two keys
+        # with one hash: then the legacy keys are counted exactly, from the source itself
+        # (the legacy records that joined are those with a join key).
+        distinct_sources = int(hashes) if hashes == distinct_hashes else int(self.sql(
+            f"SELECT count(DISTINCT __source_key) FROM {quote('src_' + entity)} "
+            "WHERE __key IS NOT NULL")[0][0])
+        return Prepared(entity, fields, compare, distinct_sources + int(keyless),
                         int(target_rows), int(matched), columns, target_columns, notes)
 
     def _target_view(self, entity: str, target: TargetTable) -> list[str]:
@@ -205,20 +220,31 @@ class Workspace:
         return fields
 
     def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
+        """Table `joined_<entity>` in one pass: each field compared once, and the keys and
+        values kept only for the records a check reports (see the module's docstring)."""
         source, target = quote("src_" + entity), quote("tgt_" + entity)
-        columns = []
+        flags, kept = [], []
         for name in fields:
-            differs = (f"({normalised('s.' + quote(name), compare[name])} <> "
-                       f"{normalised('t.' + quote(name), compare[name])})")
-            columns += [f"{differs} AS {quote('d_' + name)}",
-                        f"CASE WHEN {differs} THEN s.{quote(name)} END AS {quote('s_' + name)}",
-                        f"CASE WHEN {differs} THEN t.{quote(name)} END AS {quote('t_' + name)}"]
+            flag, value = quote("d_" + name), quote(name)
+            flags += [f"({normalised('s.' + value, compare[name])} <> "
+                      f"{normalised('t.' + value, compare[name])}) AS {flag}",
+                      f"s.{value} AS {quote('s_' + name)}", f"t.{value} AS {quote('t_' + name)}"]
+            kept += [flag, f"CASE WHEN {flag} THEN {quote('s_' + name)} END AS "
+                     f"{quote('s_' + name)}",
+                     f"CASE WHEN {flag} THEN {quote('t_' + name)} END AS {quote('t_' + name)}"]
+        reported = " OR ".join(["__missing", "__unexpected",
+                                *(quote("d_" + name) for name in fields)])
+        joined = ("SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
+                  "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
+                  + "".join(f", {flag}" for flag in flags)
+                  + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {quote('joined_' + entity)} AS "
-            "SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
-            "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
-            + "".join(f", {column}" for column in columns)
-            + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
+            f"CREATE OR REPLACE TABLE {quote('joined_' + entity)} AS SELECT "
+            f"CASE WHEN {reported} THEN __key END AS __key, "
+            f"CASE WHEN {reported} THEN __source_key END AS __source_key, "
+            "CASE WHEN __source_key IS NOT NULL THEN hash(__source_key) END AS __source_hash, "
+            "__unexpected, __missing" + "".join(f", {column}" for column in kept)
+            + f" FROM ({joined})")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)

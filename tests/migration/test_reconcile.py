@@ -6,13 +6,14 @@ import csv
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pytest
 from openpyxl import Workbook
 
 from crmqa.migration.checks import run_check
 from crmqa.migration.spec import MigrationSpec
 from crmqa.migration.step import MigrationCheck
-from crmqa.migration.tables import MigrationDataError
+from crmqa.migration.tables import MigrationDataError, relation
 from crmqa.migration.workspace import Workspace
 
 LEGACY = [
@@ -126,6 +127,29 @@ def test_duplicates_on_both_sides(tmp_path: Path) -> None:
     assert check(space, "duplicates") == {
         "lead migrated duplicates": (False, "1 of 6 (16.67%)"),
         "lead source duplicates": (True, "0 of 5 (0.00%)")}
+    # the legacy record joined twice is still one legacy record (its hash repeats: counted
+    # exactly from the source), the copy one more migrated record
+    assert check(space, "row_counts") == {"lead rows": (False, 6)}
+    assert space.prepared("lead").source_rows == 5
+
+
+def test_the_comparison_reads_each_file_once_and_keeps_only_what_it_reports(
+        tmp_path: Path) -> None:
+    damaged = [*MIGRATED[:3], changed(MIGRATED, 3, "status", "contacted")[3], MIGRATED[4],
+               ["extra@x.test", "X", "Y", "new", "", "2024-01-06T10:00:00", "1"]]
+    space = workspace(tmp_path, damaged)  # not-an-email dropped, wang's status changed
+    prepared = space.prepared("lead")
+    assert (prepared.source_rows, prepared.target_rows, prepared.matched) == (5, 5, 4)
+    # the CSV views read with the dialect sniffed once, not sniffed again by every query
+    views = dict(space.sql("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal"))
+    assert "auto_detect=false" in views["raw_lead"].replace(" ", "")
+    assert "auto_detect=false" in views["tgtraw_lead"].replace(" ", "")
+    # a row per joined record, but keys and values only for the three it reports
+    kept = space.sql('SELECT __key, __source_key, s_status, t_status FROM joined_lead '
+                     'WHERE __key IS NOT NULL ORDER BY __key')
+    assert kept == [("extra@x.test", None, None, "new"), ("not-an-email", "5", "new", None),
+                    ("wang@x.test", "3", "new", "contacted")]
+    assert space.sql("SELECT count(*), count(__source_hash) FROM joined_lead") == [(6, 5)]
 
 
 def test_the_data_quality_report_is_a_report_unless_a_rate_is_set(tmp_path: Path) -> None:
@@ -175,3 +199,13 @@ def test_set_up_mistakes_are_clear_errors(tmp_path: Path) -> None:
     space = workspace(tmp_path, MIGRATED, source={"file": "nope.csv", "key": "LegacyId"})
     with pytest.raises(MigrationDataError, match=r"data file 'nope\.csv' not found"):
         check(space, "fields")
+
+
+def test_a_csv_is_read_as_sniffed_whatever_its_name_encoding_and_dialect(
+        tmp_path: Path) -> None:
+    con = duckdb.connect()
+    named = tmp_path / "o'neil ü.csv"  # a quote in the name: the read call must escape it
+    named.write_bytes("Id;Name\r\n1;\"Zoë; Noël\"\r\n".encode("latin-1"))
+    assert relation(con, "v", named, "csv", spool_dir=tmp_path, encoding="latin-1") == [
+        "Id", "Name"]
+    assert con.sql("SELECT * FROM v").fetchall() == [("1", "Zoë; Noël")]
