@@ -8,7 +8,7 @@ parts live in tests/provisioning.py):
    install django-crm-admin` fails here on its pinned `mysqlclient` (it needs MySQL's
    headers, and MySQL is not used with SQLite), so the wheel is downloaded, its declared
    requirements are installed without `mysqlclient`, then the wheel itself with `--no-deps`,
-   plus Pillow (imported by the product but not declared). The venv is keyed by a hash of
+   plus Pillow (imported by the product but not declared), gunicorn and WhiteNoise. The venv is keyed by a hash of
    what it holds.
 2. settings: a module of ours (`djangocrm_local`, not `settings`: that name is one of the
    product's packages) importing `webcrm.settings` with an SQLite path, a media folder with
@@ -17,8 +17,8 @@ parts live in tests/provisioning.py):
 3. template: the product's `setupdata` (migrate, reference data, the users IamSUPER,
    IamGlobalSALES and IamLocalSALES) plus an operator, each given a password kept in the
    cache (`passwords.json`, mode 600); every run copies the template.
-4. server: Django's own server (`runserver --insecure --noreload`: the package ships neither
-   gunicorn nor a static files app) on a free 127.0.0.1 port, in a per-run folder.
+4. server: gunicorn (one worker, eight threads) with WhiteNoise for the static files, both
+   added to the venv, on a free 127.0.0.1 port, in a per-run folder.
 
 Use `running_djangocrm()` from Python, or `python tests/djangocrm/provision.py up|down|env|prepare`.
 """
@@ -73,8 +73,10 @@ PACKAGE = "django-crm-admin"
 VERSION = "3.1.0"
 # Requirements of the wheel that cannot be met here and are not used with SQLite.
 LEFT_OUT = ("mysqlclient",)
-# Imported by the product (avatars, images) but not among its declared requirements.
-UNDECLARED = ("Pillow",)
+# Imported by the product (avatars, images) but not among its declared requirements; and what
+# serves it here: Django's runserver hands out each page's thirty-odd static files one by one
+# from Python, several times slower in a browser than gunicorn's threads with WhiteNoise.
+UNDECLARED = ("Pillow", "gunicorn", "whitenoise")
 HELPER_SCRIPT = Path(__file__).with_name("venv_helper.py")
 SETTINGS_MODULE = "djangocrm_local"
 # The product's secret URL prefixes (webcrm/settings.py): the CRM, and its login page.
@@ -96,13 +98,19 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ["DJANGOCRM_DB_PATH"],
         # The import runs in a thread beside the request threads: wait for a lock, do not fail.
-        "OPTIONS": {"timeout": 30},
+        # IMMEDIATE: a transaction takes the write lock when it starts; the default (deferred)
+        # one fails at once with "database is locked" when it must upgrade to write while
+        # another thread writes (seen on a delete beside the import thread).
+        "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
     }
 }
 MEDIA_ROOT = Path(os.environ.get("DJANGOCRM_MEDIA_ROOT", "media"))
 # Mail goes nowhere: nothing may leave this machine.
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# Static files straight from the installed apps (no collectstatic step), served by WhiteNoise.
+MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
+WHITENOISE_USE_FINDERS = True
 '''
 
 
@@ -174,7 +182,7 @@ def installable(requirements: list[str]) -> list[str]:
     return kept + list(UNDECLARED)
 
 
-_PROBE = ("import webcrm, crm, django, pandas, PIL; from importlib.metadata import version; "
+_PROBE = ("import webcrm, crm, django, pandas, PIL, gunicorn, whitenoise; from importlib.metadata import version; "
           f"print(version('{PACKAGE}'))")
 
 
@@ -301,8 +309,11 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     started = time.monotonic()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [str(venv_python(cache_dir / "venv")), "-m", "django", "runserver",
-               "--insecure", "--noreload", f"127.0.0.1:{port}"]
+    # One worker (SQLite prefers one writing process; the import thread lives in it), threads
+    # for the browser's parallel requests.
+    command = [str(venv_python(cache_dir / "venv")), "-m", "gunicorn", "webcrm.wsgi:application",
+               "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+               "--timeout", "120", "--access-logfile", "-"]
     progress(f"server: starting on {base_url}")
     process = start_server(command, run_dir, django_env(cache_dir, db_path, run_dir / "media"))
     try:
