@@ -59,6 +59,10 @@ class FieldsSection(CaseDefaults):
         description="through ui: the screen a create form goes to once saved, `{entity}` "
         "standing for the entity (`{entity}_edit` where a record's page is its edit form)",
     )
+    read_back: bool = Field(
+        False, description="through ui: read each saved value back from the saved screen's "
+        "input of the field (`expect_value`), where a record's page is its form: a value the "
+        "form cut short or changed is then caught")
 
 
 @dataclass(frozen=True)
@@ -390,8 +394,12 @@ def _through_form(context: GenerationContext, section: FieldsSection, view: Fiel
         {"ui": "click", "target": f"{form}.save"},
     ]
     if field_class.accepted:
-        steps.append({"ui": "expect_url", "target": section.saved_screen.replace(
-            "{entity}", entity), "name": "the form is saved: the record's page shows"})
+        saved_screen = section.saved_screen.replace("{entity}", entity)
+        steps.append({"ui": "expect_url", "target": saved_screen,
+                      "name": "the form is saved: the record's page shows"})
+        if section.read_back:
+            steps.append({"ui": "expect_value", "target": f"{saved_screen}.{name}",
+                          "value": field_class.value, "name": "it holds the value as entered"})
         title = f"{entity} form: {name} with {field_class.title} is saved"
     else:
         steps.append({"ui": "expect_visible", "target": f"{form}.{name}_error",
