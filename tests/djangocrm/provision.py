@@ -8,8 +8,8 @@ parts live in tests/provisioning.py):
    install django-crm-admin` fails here on its pinned `mysqlclient` (it needs MySQL's
    headers, and MySQL is not used with SQLite), so the wheel is downloaded, its declared
    requirements are installed without `mysqlclient`, then the wheel itself with `--no-deps`,
-   plus Pillow (imported by the product but not declared), gunicorn and WhiteNoise. The venv is keyed by a hash of
-   what it holds.
+   plus Pillow (imported by the product but not declared), gunicorn and WhiteNoise. The
+   venv is keyed by a hash of what it holds.
 2. settings: a module of ours (`djangocrm_local`, not `settings`: that name is one of the
    product's packages) importing `webcrm.settings` with an SQLite path, a media folder with
    `exported/` (export answers 500 without it), a console e-mail backend and a SECRET_KEY
@@ -109,7 +109,8 @@ MEDIA_ROOT = Path(os.environ.get("DJANGOCRM_MEDIA_ROOT", "media"))
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # Static files straight from the installed apps (no collectstatic step), served by WhiteNoise.
-MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
+MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware",  # noqa: F405
+              *MIDDLEWARE[1:]]  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 '''
 
@@ -182,8 +183,8 @@ def installable(requirements: list[str]) -> list[str]:
     return kept + list(UNDECLARED)
 
 
-_PROBE = ("import webcrm, crm, django, pandas, PIL, gunicorn, whitenoise; from importlib.metadata import version; "
-          f"print(version('{PACKAGE}'))")
+_PROBE = ("import webcrm, crm, django, pandas, PIL, gunicorn, whitenoise; "
+          f"from importlib.metadata import version; print(version('{PACKAGE}'))")
 
 
 def _importable(python: Path) -> bool:
