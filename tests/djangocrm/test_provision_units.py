@@ -78,3 +78,20 @@ def test_missing_pyenv_names_django_crm(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_cli_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert provision.main(["sideways"]) == 2
     assert "usage: provision.py up|down|env|prepare" in capsys.readouterr().err
+
+
+def test_the_plan_generates_its_field_cases_through_the_add_form() -> None:
+    """generate.fields.through: ui makes form cases; the plan's classes and exclusions hold."""
+    from crmqa.plan.loader import load_plan
+
+    loaded = load_plan(Path(__file__).resolve().parents[2] / "plans" / "djangocrm.yaml")
+    generated = [case_id for case_id in loaded.case_ids if case_id.startswith("GEN-FIELD-")]
+    assert len(generated) == 11 and all("-ui-" in case_id for case_id in generated), generated
+    refused = loaded.case("GEN-FIELD-lead-first_name-ui-over_max").case
+    assert [(s.ui, s.target) for s in refused.steps] == [
+        ("open", "lead_form"), ("fill", "lead_form"), ("click", "lead_form.save"),
+        ("expect_visible", "lead_form.first_name_error"), ("expect_url", "lead_form")]
+    accepted = loaded.case("GEN-FIELD-lead-email-ui-max").case
+    assert [(s.ui, s.target) for s in accepted.steps][-2:] == [
+        ("expect_url", "lead_edit"), ("expect_value", "lead_edit.email")]
+    assert set(accepted.steps[1].values) == {"first_name", "last_name", "email"}

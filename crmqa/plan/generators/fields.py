@@ -52,7 +52,7 @@ class FieldsSection(CaseDefaults):
         "api", description="api: create, read back and update through canonical operations; "
         "ui: enter each value into the entity's create form (`<entity>_form`) and check the "
         "message at the field (`<entity>_form.<field>_error`), for CRMs used through their "
-        "screens (no read-back, no imports: a form shows no stored value)",
+        "screens (no updates and no imports are generated then)",
     )
     saved_screen: str = Field(
         "{entity}_detail", pattern=r"^[a-z{][a-z0-9_{}]*$",
