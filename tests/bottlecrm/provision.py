@@ -1,11 +1,12 @@
 """Provision BottleCRM (PyPI `django-crm` 1.35.x) as a real third-party target on loopback.
 
-Steps, each idempotent and each printing progress:
+Steps, each idempotent and each printing progress (the parts every loopback CRM shares live
+in tests/provisioning.py):
 
 1. venv: `.cache/bottlecrm/venv` from pyenv's Python 3.12 (BottleCRM needs >= 3.12; under
    3.11 pip quietly installs an unrelated 2019 package of the same name), then
-   `pip install 'django-crm==1.35.*'`. Skipped when the venv already has django-crm 1.35
-   importable.
+   `pip install 'django-crm==1.35.*'`. Skipped when the venv's stamp holds the hash of that
+   requirement and django-crm 1.35 imports there.
 2. settings: a small module importing `crm.settings` with SQLite, eager in-memory Celery,
    loopback ALLOWED_HOSTS and a SECRET_KEY generated once per cache (32+ bytes, because it
    signs JWTs).
