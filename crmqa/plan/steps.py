@@ -321,16 +321,18 @@ def kind_of_step(value: Any, tags: dict[str, str]) -> str | None:
     return tags[present[0]] if len(present) == 1 else None
 
 
-_POLL_TAGS = {"op": "OpStep", "request": "RequestStep"}
+_POLL_TAGS = {"op": "OpStep", "request": "RequestStep", "ui": "UiStep"}
 
-# `wait_until.step` repeats an operation or a request.
+# `wait_until.step` repeats an operation, a request, or a UI step (a screen opened again until
+# it shows what asynchronous work made: `ui: open` gives the page's `text` and `status`).
 PollStep = Annotated[
-    Annotated[OpStep, Tag("OpStep")] | Annotated[RequestStep, Tag("RequestStep")],
+    Annotated[OpStep, Tag("OpStep")] | Annotated[RequestStep, Tag("RequestStep")]
+    | Annotated[UiStep, Tag("UiStep")],
     Discriminator(
         lambda value: kind_of_step(value, _POLL_TAGS),
         custom_error_type="step_kind",
-        custom_error_message="a repeated step needs exactly one of op, request",
-        custom_error_context={"kinds": "op, request"},
+        custom_error_message="a repeated step needs exactly one of op, request, ui",
+        custom_error_context={"kinds": "op, request, ui"},
     ),
 ]
 
@@ -338,7 +340,7 @@ PollStep = Annotated[
 class WaitUntil(Strict):
     """Repeat a step until a condition holds, fails, or time runs out (async CRM work)."""
 
-    step: PollStep = Field(description="the operation or request to repeat")
+    step: PollStep = Field(description="the operation, request or UI step to repeat")
     success: Expect = Field(description="stop waiting when these expectations all hold")
     failure: Expect | None = Field(
         None, description="stop and fail when these all hold (e.g. an import reported an error)"

@@ -1,11 +1,12 @@
 """Provision BottleCRM (PyPI `django-crm` 1.35.x) as a real third-party target on loopback.
 
-Steps, each idempotent and each printing progress:
+Steps, each idempotent and each printing progress (the parts every loopback CRM shares live
+in tests/provisioning.py):
 
 1. venv: `.cache/bottlecrm/venv` from pyenv's Python 3.12 (BottleCRM needs >= 3.12; under
    3.11 pip quietly installs an unrelated 2019 package of the same name), then
-   `pip install 'django-crm==1.35.*'`. Skipped when the venv already has django-crm 1.35
-   importable.
+   `pip install 'django-crm==1.35.*'`. Skipped when the venv's stamp holds the hash of that
+   requirement and django-crm 1.35 imports there.
 2. settings: a small module importing `crm.settings` with SQLite, eager in-memory Celery,
    loopback ALLOWED_HOSTS and a SECRET_KEY generated once per cache (32+ bytes, because it
    signs JWTs).
@@ -22,21 +23,43 @@ Use `running_bottlecrm()` from Python, or the command line:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import requests
+
+if __package__ in (None, ""):  # run as a script: the repository root holds `tests`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.provisioning import (
+    Progress,
+    ProvisionError,
+    alive,
+    file_lock,
+    find_pyenv_python,
+    free_port,
+    new_run_dir,
+    pip_install,
+    remove_run_dir,
+    run_command,
+    stop_process,
+)
+from tests.provisioning import ensure_template as shared_ensure_template
+from tests.provisioning import ensure_venv as shared_ensure_venv
+from tests.provisioning import prune_stale_runs as shared_prune_stale_runs
+from tests.provisioning import start_server as shared_start_server
+from tests.provisioning import venv_python as shared_venv_python
+from tests.provisioning import wait_until_up as shared_wait_until_up
+
+__all__ = ["BottleCrm", "ProvisionError", "Timings", "running_bottlecrm"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The venv and the migrated template take minutes to build; CI machines that keep a cache
@@ -87,13 +110,6 @@ WHITENOISE_USE_FINDERS = True
 # Mail goes nowhere: nothing may leave this machine.
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 '''
-
-
-class ProvisionError(RuntimeError):
-    """Provisioning failed for a reason the user can act on (message says which)."""
-
-
-Progress = Callable[[str], None]
 
 
 def _print_progress(message: str) -> None:
@@ -163,36 +179,11 @@ class BottleCrm:
 
 def find_python312() -> Path:
     """pyenv's Python 3.12 interpreter, or a clear error saying what is missing."""
-    pyenv = shutil.which("pyenv")
-    root: str | None = os.environ.get("PYENV_ROOT")
-    if pyenv:
-        result = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
-        if result.returncode == 0 and result.stdout.strip():
-            root = result.stdout.strip()
-    if root is None and Path.home().joinpath(".pyenv").is_dir():
-        root = str(Path.home() / ".pyenv")
-    if root is None:
-        raise ProvisionError(
-            "pyenv was not found (no `pyenv` on PATH, no PYENV_ROOT, no ~/.pyenv). "
-            "BottleCRM needs Python >= 3.12; install pyenv with a 3.12 version."
-        )
-    versions = sorted(
-        Path(root, "versions").glob("3.12.*"),
-        key=lambda p: [int(part) if part.isdigit() else 0 for part in p.name.split(".")],
-    )
-    for version in reversed(versions):
-        python = version / "bin" / "python3.12"
-        if python.exists():
-            return python
-    raise ProvisionError(
-        f"no Python 3.12 under {root}/versions (found: "
-        f"{', '.join(p.name for p in Path(root, 'versions').glob('*')) or 'nothing'}). "
-        "BottleCRM needs Python >= 3.12: `pyenv install 3.12`."
-    )
+    return find_pyenv_python("3.12", "BottleCRM")
 
 
 def venv_python(cache_dir: Path) -> Path:
-    return cache_dir / "venv" / "bin" / "python"
+    return shared_venv_python(cache_dir / "venv")
 
 
 _VERSION_PROBE = (
@@ -212,49 +203,21 @@ def installed_version(cache_dir: Path) -> str | None:
     return probe.stdout.strip() if probe.returncode == 0 else None
 
 
-def _venv_ready(cache_dir: Path) -> bool:
-    # The version matters: a same-named unrelated package once installed under Python 3.11.
-    return (installed_version(cache_dir) or "").startswith("1.35.")
-
-
 def ensure_venv(cache_dir: Path, progress: Progress = _print_progress) -> float:
-    """Create the venv and install BottleCRM unless it is already importable.
+    """Create the venv and install BottleCRM unless it is already there.
 
     Returns the seconds spent (0 when skipped).
     """
-    if _venv_ready(cache_dir):
-        progress("venv: present and importable, skipping install")
-        return 0.0
-    started = time.monotonic()
-    python312 = find_python312()
-    venv_dir = cache_dir / "venv"
-    if venv_dir.exists():
-        progress(f"venv: {venv_dir} is broken, recreating it")
-        shutil.rmtree(venv_dir)
-    progress(f"venv: creating with {python312}")
-    _run([str(python312), "-m", "venv", str(venv_dir)], "creating the venv")
-    progress(f"venv: pip install '{PACKAGE_SPEC}' (about 95 s)")
-    _run(
-        [str(venv_python(cache_dir)), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", PACKAGE_SPEC],
-        "installing django-crm",
-    )
-    if not _venv_ready(cache_dir):
-        raise ProvisionError(
-            f"pip installed django-crm but the venv has {installed_version(cache_dir)!r}, "
-            "not an importable 1.35.x"
-        )
-    elapsed = time.monotonic() - started
-    progress(f"venv: installed in {elapsed:.0f} s")
-    return elapsed
+    def install(python: Path) -> None:
+        progress(f"venv: pip install '{PACKAGE_SPEC}' (about 95 s)")
+        pip_install(python, [PACKAGE_SPEC], "installing django-crm")
 
+    def probe(python: Path) -> bool:
+        # The version matters: a same-named unrelated package once installed under 3.11.
+        return (installed_version(cache_dir) or "").startswith("1.35.")
 
-def _run(command: list[str], what: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise ProvisionError(f"{what} failed (exit {result.returncode}):\n{tail}")
-    return result
+    return shared_ensure_venv(cache_dir / "venv", find_python312, [PACKAGE_SPEC], install,
+                              probe, progress)
 
 
 # --------------------------------------------------------------------------- step 2: settings
@@ -304,83 +267,23 @@ def template_path(cache_dir: Path) -> Path:
 def ensure_template(cache_dir: Path, progress: Progress = _print_progress) -> float:
     """Migrate a fresh SQLite database once and keep it as the template.
 
-    A lock file keeps two processes (pytest-xdist workers) from migrating at once; the
-    database is built under a temporary name and renamed, so a half-built template is
-    never copied. Returns the seconds spent (0 when skipped).
+    Returns the seconds spent (0 when skipped).
     """
-    template = template_path(cache_dir)
-    with _file_lock(cache_dir / "template.lock"):
-        if template.exists():
-            progress("template: present, skipping migrate")
-            return 0.0
-        started = time.monotonic()
-        building = template.with_suffix(".building")
-        building.unlink(missing_ok=True)
+    def migrate(building: Path) -> None:
         work_dir = cache_dir / "migrate-work"
         work_dir.mkdir(exist_ok=True)
         progress("template: running migrate on SQLite (about 4 minutes on 2 cores)")
-        _run(
+        run_command(
             [str(venv_python(cache_dir)), "-m", "django", "migrate", "--noinput"],
             "migrate",
             env=django_env(cache_dir, building, debug=False),
             cwd=str(work_dir),  # BottleCRM writes server.log and security_audit.log to cwd
         )
-        building.rename(template)
-        elapsed = time.monotonic() - started
-        progress(f"template: migrated in {elapsed:.0f} s")
-        return elapsed
 
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return shared_ensure_template(template_path(cache_dir), migrate, progress)
 
 
 # --------------------------------------------------------------------------- step 4: server
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def new_run_dir(cache_dir: Path) -> Path:
-    """A fresh folder for one run (database copy, media, logs)."""
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
-    run_dir = cache_dir / "runs" / name
-    (run_dir / "media").mkdir(parents=True)
-    return run_dir
-
-
-def prune_stale_runs(cache_dir: Path, progress: Progress = _print_progress) -> None:
-    """Delete run folders this module left behind when its process was killed.
-
-    A run folder is stale when the server it records (`server.pid`) no longer runs; folders
-    without a pid file are left alone unless they are a day old (a run still starting).
-    """
-    runs = cache_dir / "runs"
-    if not runs.is_dir():
-        return
-    for run_dir in runs.iterdir():
-        pid_file = run_dir / "server.pid"
-        try:
-            if pid_file.exists():
-                stale = not _alive(int(pid_file.read_text().strip() or 0))
-            else:
-                stale = time.time() - run_dir.stat().st_mtime > 86_400
-        except (OSError, ValueError):
-            continue
-        if stale:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            progress(f"run: removed stale {run_dir.name}")
-
 
 def start_server(cache_dir: Path, run_dir: Path, port: int, progress: Progress = _print_progress
                  ) -> subprocess.Popen[bytes]:
@@ -390,74 +293,24 @@ def start_server(cache_dir: Path, run_dir: Path, port: int, progress: Progress =
         cache_dir, run_dir / "db.sqlite3", debug=False,
         extra={"BOTTLECRM_MEDIA_ROOT": str(run_dir / "media"), "BOTTLECRM_ORIGIN": base_url},
     )
-    log = (run_dir / "server.out").open("wb")
     command = [
         str(venv_python(cache_dir)), "-m", "gunicorn", "crm.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
         "--timeout", "120", "--access-logfile", "-",
     ]
     progress(f"server: starting gunicorn on {base_url}")
-    return subprocess.Popen(
-        command, cwd=str(run_dir), env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stop() ends gunicorn's worker too
-    )
+    return shared_start_server(command, run_dir, env)
 
 
 def wait_until_up(base_url: str, process: subprocess.Popen[bytes], run_dir: Path,
                   timeout_s: float = 90.0) -> None:
     """Poll /healthz/ until it answers 200; fail early when the server process died."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ProvisionError(
-                f"BottleCRM exited with code {process.returncode} while starting:\n"
-                + _log_tail(run_dir / "server.out")
-            )
-        try:
-            if requests.get(f"{base_url}/healthz/", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise ProvisionError(
-        f"BottleCRM did not answer {base_url}/healthz/ within {timeout_s:.0f} s:\n"
-        + _log_tail(run_dir / "server.out")
-    )
+    shared_wait_until_up(f"{base_url}/healthz/", process, run_dir, "BottleCRM", timeout_s)
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
-
-
-# Servers started by this process, so that stopping one also reaps it (no zombie, no
-# "subprocess is still running" warning). A server started by an earlier `up` is stopped by
-# its pid alone.
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def stop_process(pid: int, timeout_s: float = 10.0) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it has not gone in time."""
-    process = _STARTED.pop(pid, None)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            break
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    if process is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout_s)
+def prune_stale_runs(cache_dir: Path, progress: Progress = _print_progress) -> None:
+    """Delete run folders left behind by killed runs (see tests/provisioning.py)."""
+    shared_prune_stale_runs(cache_dir, progress)
 
 
 # --------------------------------------------------------------------------- step 5: identities
@@ -465,7 +318,7 @@ def stop_process(pid: int, timeout_s: float = 10.0) -> None:
 def mint_jwts(cache_dir: Path, db_path: Path, admin_email: str, user_email: str,
               admin_password: str) -> dict[str, str]:
     """Run the product's `devlogin` (DEBUG only) for both users: JWTs with no org yet."""
-    result = _run(
+    result = run_command(
         [str(venv_python(cache_dir)), str(HELPER_SCRIPT), admin_email, user_email],
         "minting JWTs with devlogin",
         env=django_env(cache_dir, db_path, debug=True,
@@ -520,7 +373,7 @@ def prepare(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_pro
     timings = Timings()
     # One process at a time (pytest-xdist workers, a parallel `up`): two pip installs into
     # one venv, or two secret keys for one cache, would break each other.
-    with _file_lock(cache_dir / "prepare.lock"):
+    with file_lock(cache_dir / "prepare.lock"):
         timings.install_s = ensure_venv(cache_dir, progress)
         ensure_settings(cache_dir, progress)
         timings.migrate_s = ensure_template(cache_dir, progress)
@@ -545,8 +398,6 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = start_server(cache_dir, run_dir, port, progress)
-    _STARTED[process.pid] = process
-    (run_dir / "server.pid").write_text(str(process.pid))
     try:
         wait_until_up(base_url, process, run_dir)
         timings.start_s = time.monotonic() - started
@@ -576,9 +427,8 @@ def stop(instance: BottleCrm, *, keep_run_dir: bool = False,
     """Stop the server and delete the run folder this module created for it."""
     stop_process(instance.pid)
     progress(f"server: stopped (pid {instance.pid})")
-    run_dir = Path(instance.run_dir)
-    if not keep_run_dir and run_dir.parent.name == "runs":
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if not keep_run_dir:
+        remove_run_dir(Path(instance.run_dir))
 
 
 @contextlib.contextmanager
@@ -607,17 +457,6 @@ def _load_state(cache_dir: Path) -> BottleCrm | None:
     return BottleCrm(**data)
 
 
-def _alive(pid: int) -> bool:
-    """True while the process group led by `pid` (a server started here) exists."""
-    if pid <= 0:
-        return False
-    try:
-        os.killpg(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     """`up` starts a background BottleCRM, `env` prints its variables, `down` stops it;
     `prepare` only installs and migrates (for setup scripts that warm the cache)."""
@@ -638,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"migrate {timings.migrate_s:.0f} s")
             return 0
         if args[0] == "up":
-            if state and _alive(state.pid):
+            if state and alive(state.pid):
                 _print_progress(f"already up at {state.base_url}")
                 return 0
             instance = start(cache_dir)

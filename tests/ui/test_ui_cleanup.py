@@ -205,3 +205,43 @@ def test_a_passing_case_that_saved_the_id_is_cleaned_up_once(
     assert len(deletes) == 1 and deletes[0].ok
     assert _leads(admin_api, sandbox.base_url, marker) == []
 
+
+
+WAIT_PLAN = PLAN.split("cases:", 1)[0] + """cases:
+  - id: UI-LEFT
+    title: Open the list again until a lead shows up
+    setup:
+      - op: lead.create
+        with: {{data: {{first_name: Wait, last_name: "{marker}",
+                        email: "{{{{ fake.unique_email() }}}}"}}}}
+    steps:
+      - name: the lead is listed
+        wait_until:
+          step: {{ui: open, target: lead_list, values: {{q: "{marker}"}}}}
+          success:
+            body: [{{path: text, contains: "{marker}"}}]
+          timeout_s: 5
+          interval_s: 0.2
+      - name: never listed
+        wait_until:
+          step: {{ui: open, target: lead_list, values: {{q: "{marker}"}}}}
+          success:
+            body: [{{path: text, contains: "Never{marker}"}}]
+          timeout_s: 0.5
+          interval_s: 0.2
+"""
+
+
+def test_wait_until_opens_a_screen_again_until_it_shows_the_text(
+    run_case: RunCase, sandbox: SandboxHandle, admin_api: requests.Session,
+) -> None:
+    marker = f"Wait{uuid.uuid4().hex[:10]}"
+    result, calls = run_case("sandbox", marker, WAIT_PLAN)
+    assert result.steps[1].outcome is Outcome.PASSED, result.steps[1].message
+    assert result.outcome is Outcome.FAILED
+    assert result.message.startswith("step 3 'never listed' (wait until (ui open lead_list)): "
+                                     "not met within 0.5 s ("), result.message
+    assert f"expected to contain 'Never{marker}'" in result.message
+    opened = [call for call in calls if call.kind == "ui" and call.name == "open lead_list"]
+    assert len(opened) >= 2  # each attempt opens the screen again
+    assert result.leftovers == [] and _leads(admin_api, sandbox.base_url, marker) == []

@@ -7,11 +7,8 @@ step's timeout: Playwright is given that bound on every call.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +23,14 @@ from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.ui.browser import join_url
 from crmqa.drivers.ui.locators import build_locator
+from crmqa.drivers.ui.sheets import fill_placeholders, read_table
 from crmqa.drivers.ui.targets import Resolved, UiStepError, resolve
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ScreenMap, TextMatch
 
 IMPACTS = ("minor", "moderate", "serious", "critical")
+PAGE_TEXT_LIMIT = 50_000
 _NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 
 
@@ -284,6 +283,18 @@ def do_open(ctx: ActionContext) -> None:
         locator = build_locator(ctx.page, ready.spec)
         act_on(ctx, ready, locator, "seen",
              lambda: locator.wait_for(state="visible", timeout=ctx.timeout_ms))
+    # What the page shows, for expectations on an opened screen (a `wait_until` that opens a
+    # list again until an asynchronous import's rows appear).
+    ctx.data["text"] = _page_text(ctx.page)
+
+
+def _page_text(page: Page) -> str:
+    """The page's visible text, bounded (a huge page must not bloat the results)."""
+    try:
+        text = page.inner_text("body", timeout=2000)
+    except PlaywrightError:
+        return ""
+    return text[:PAGE_TEXT_LIMIT]
 
 
 def set_value(ctx: ActionContext, resolved: Resolved, locator: Locator, value: Any) -> None:
@@ -404,7 +415,7 @@ def do_upload(ctx: ActionContext) -> None:
 
 
 def do_download(ctx: ActionContext) -> None:
-    """Click `target`, keep the file it downloads, and read it (CSV rows when it is CSV)."""
+    """Click `target`, keep the file it downloads, and read its table (CSV or .xlsx rows)."""
     element, locator = ctx.element(ctx.step.target)
     try:
         with ctx.page.expect_download(timeout=ctx.timeout_ms) as info:
@@ -424,12 +435,14 @@ def do_download(ctx: ActionContext) -> None:
     path = ctx.save_file(name)
     download.save_as(path)
     raw = path.read_bytes()
-    content = raw.decode("utf-8-sig", errors="replace")
+    table = read_table(name, raw)
+    # A workbook's `content` is its cells as text (tab-separated lines), so that `value`
+    # finds a name in it as in a CSV file.
+    content = table.text if table is not None else raw.decode("utf-8-sig", errors="replace")
     ctx.data.update({"filename": name, "path": str(path), "size": len(raw), "content": content})
-    if name.lower().endswith(".csv") or "," in content.split("\n", 1)[0]:
-        reader = csv.DictReader(io.StringIO(content))
-        ctx.data["rows"] = list(reader)
-        ctx.data["header"] = list(reader.fieldnames or [])
+    if table is not None:
+        ctx.data["rows"] = table.rows
+        ctx.data["header"] = table.header
     expected = ctx.step.value
     for wanted in expected if isinstance(expected, list) else [expected] if expected else []:
         ctx.check(f"download {element.ref} contains", str(wanted) in content,
@@ -672,14 +685,13 @@ def _upload_copy(ctx: ActionContext, path: str) -> str:
     """The file to upload, with `${name}` placeholders filled from the step's `values`.
 
     Fixture files stay static and readable, yet each run can upload unique data (emails that
-    no parallel worker or earlier run has used): `values: {unique: "{{ unique }}"}`.
+    no parallel worker or earlier run has used): `values: {unique: "{{ unique }}"}`. CSV and
+    other text files are filled as text, Excel workbooks (.xlsx) cell by cell.
     """
     if not ctx.step.values:
         return path
-    text = Path(path).read_text(encoding="utf-8")
-    filled = string.Template(text).safe_substitute({k: str(v) for k, v in ctx.step.values.items()})
     copy = ctx.save_file(Path(path).name)
-    copy.write_text(filled, encoding="utf-8")
+    fill_placeholders(Path(path), ctx.step.values, copy)
     return str(copy)
 
 

@@ -176,7 +176,8 @@ class UiDriver:
     def cleanup(self, entity: str, record_id: Any, identity: str) -> None:
         """Delete a record through its `<entity>_delete` screen: open it with the id, confirm.
 
-        A record already gone (the screen answers 404 or 410) is fine. Runs in a browser
+        A record already gone (the screen answers 404 or 410, or sends the browser elsewhere
+        but to the login page) is fine. Runs in a browser
         context of its own, so the case's trace and video show only the case.
         """
         target = self._ui_target(None)
@@ -377,6 +378,13 @@ def _delete_on(page: Page, url: str, screen: str, screens: ScreenMap,
         return None
     if status is not None and status >= 400:
         return f"opening {url} answered HTTP {status}"
+    if _off_screen(screens, screen)(page.url):
+        # Sent elsewhere: some CRMs answer a record that is not there with a redirect (Django's
+        # admin goes to its index, "... doesn't exist. Perhaps it was deleted?"), not a 404.
+        # To the login page, though, is a lost session, not a deleted record.
+        if "login" in screens and _on_login(screens)(page.url):
+            return f"opening {url} went to the login page ({page.url})"
+        return None
     confirm = resolve(f"{screen}.confirm", screens)
     assert confirm.spec is not None
     try:
@@ -390,6 +398,16 @@ def _delete_on(page: Page, url: str, screen: str, screens: ScreenMap,
     except PlaywrightError:
         return f"after confirming, the page stayed at {page.url}"
     return None
+
+
+def _on_login(screens: ScreenMap) -> Callable[[str], bool]:
+    login_path = (screens.screen("login").url or "").split("?", 1)[0].rstrip("/")
+
+    def shows(url: str) -> bool:
+        path = urlsplit(url).path.rstrip("/")
+        matched = screens.match_url(urlsplit(url).path)
+        return (matched is not None and matched[0] == "login") or path == login_path
+    return shows
 
 
 def _off_screen(screens: ScreenMap, name: str) -> Callable[[str], bool]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,6 +48,21 @@ class FieldsSection(CaseDefaults):
         description="fields to leave out, as entity.field (fields a workflow governs are "
         "left out on their own)",
     )
+    through: Literal["api", "ui"] = Field(
+        "api", description="api: create, read back and update through canonical operations; "
+        "ui: enter each value into the entity's create form (`<entity>_form`) and check the "
+        "message at the field (`<entity>_form.<field>_error`), for CRMs used through their "
+        "screens (no updates and no imports are generated then)",
+    )
+    saved_screen: str = Field(
+        "{entity}_detail", pattern=r"^[a-z{][a-z0-9_{}]*$",
+        description="through ui: the screen a create form goes to once saved, `{entity}` "
+        "standing for the entity (`{entity}_edit` where a record's page is its edit form)",
+    )
+    read_back: bool = Field(
+        False, description="through ui: read each saved value back from the saved screen's "
+        "input of the field (`expect_value`), where a record's page is its form: a value the "
+        "form cut short or changed is then caught")
 
 
 @dataclass(frozen=True)
@@ -280,8 +295,14 @@ def generate(context: GenerationContext, section: FieldsSection) -> Iterator[dic
             for field_class in field_classes(view):
                 if section.classes is not None and field_class.name not in section.classes:
                     continue
+                if section.through == "ui":
+                    if field_class.name != "missing":  # a form has no "left out": see empty
+                        yield _through_form(context, section, view, field_class)
+                    continue
                 yield (_accepted if field_class.accepted else _refused)(
                     context, section, view, field_class)
+            if section.through == "ui":
+                continue
             if view.rule.unique:
                 yield _duplicate(context, section, view)
             if section.imports:
@@ -352,6 +373,45 @@ def _refused(context: GenerationContext, section: FieldsSection, view: FieldView
                 f"{entity} {name}: {field_class.title} is refused on create and on update",
                 module=context.module(entity), setup=setup, steps=steps,
                 tags=["boundary" if boundary else "equivalence", "validation",
+                      f"field:{entity}.{name}"])
+
+
+def _through_form(context: GenerationContext, section: FieldsSection, view: FieldView,
+                  field_class: FieldClass) -> dict[str, Any]:
+    """One class entered into the create form: refused with a message at the field, or saved.
+
+    The screen names are canonical (`lead_form`, its `save`, `errors` and `<field>_error`), so
+    a profile that lacks one makes the case not applicable, as any UI case.
+    """
+    entity, name = view.entity, view.name
+    form = f"{entity}_form"
+    values = {field: ("" if value is None else value)
+              for field, value in {**_base(context, view, "a"), name: field_class.value}.items()}
+    steps: list[dict[str, Any]] = [
+        {"ui": "open", "target": form},
+        {"ui": "fill", "target": form, "values": values,
+         "name": f"enter {field_class.title} as {name}"},
+        {"ui": "click", "target": f"{form}.save"},
+    ]
+    if field_class.accepted:
+        saved_screen = section.saved_screen.replace("{entity}", entity)
+        steps.append({"ui": "expect_url", "target": saved_screen,
+                      "name": "the form is saved: the record's page shows"})
+        if section.read_back:
+            steps.append({"ui": "expect_value", "target": f"{saved_screen}.{name}",
+                          "value": field_class.value, "name": "it holds the value as entered"})
+        title = f"{entity} form: {name} with {field_class.title} is saved"
+    else:
+        steps.append({"ui": "expect_visible", "target": f"{form}.{name}_error",
+                      "name": f"the form says what is wrong with {name}"})
+        steps.append({"ui": "expect_url", "target": form, "name": "and stays open"})
+        title = f"{entity} form: {name} with {field_class.title} is refused at the field"
+    boundary = field_class.name in ("max", "min", "over_max", "under_min", "minimum",
+                                    "maximum", "below_minimum", "above_maximum")
+    return case(section, PREFIX, [entity, name, "ui", field_class.name], title,
+                module=context.module(entity), steps=steps,
+                tags=["ui", "boundary" if boundary else "equivalence",
+                      *([] if field_class.accepted else ["validation"]),
                       f"field:{entity}.{name}"])
 
 
