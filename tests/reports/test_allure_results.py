@@ -127,3 +127,13 @@ def test_allure_results_keep_their_content(sandbox, tmp_path: Path) -> None:  # 
     assert sorted(seen) == sorted(expected)
     for key, result in expected.items():
         assert seen[key] == result, key
+
+
+def test_crmqa_passes_on_every_hook_of_allure_pytests_listener() -> None:
+    """An allure-pytest upgrade that adds or drops a listener hook must be looked at: the
+    wrapper that keeps allure-pytest for ordinary tests passes on the hooks it knows."""
+    from allure_pytest.listener import AllureListener
+
+    from crmqa.pytest_plugin.allure_bridge import WRAPPED_HOOKS, listener_hooks
+
+    assert listener_hooks(AllureListener) == WRAPPED_HOOKS
