@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import socket
 import threading
 from collections.abc import Generator
@@ -91,7 +92,12 @@ def marker_tags(item: pytest.Item) -> list[str]:
 
 
 class CaseResultsWriter:
-    """A pytest plugin: writes the Allure result of every crmqa case item."""
+    """A pytest plugin: writes the Allure result of every crmqa case item.
+
+    The files are written by a thread of their own, off the cases' path: a case's result is
+    composed when pytest reports it and queued; `close()` (at the end of the session, before
+    the run is concluded) waits until every queued result is on disk.
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -99,6 +105,26 @@ class CaseResultsWriter:
         self._labels = process_labels()
         patterns = dict(getattr(config.option, "allure_link_pattern", None) or [])
         self._link_patterns: dict[str, str] = patterns
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def close(self) -> None:
+        """Wait until every result is written; a write that failed is raised here."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            try:
+                write_result(self.results_dir, data)
+            except OSError as error:  # kept for close(): the run must not end silently
+                self._failure = self._failure or error
 
     def steps_reporter(self, progress: Any = None) -> AllureSteps:
         return AllureSteps(self.results_dir, progress=progress)
@@ -131,7 +157,11 @@ class CaseResultsWriter:
             allure_severity=allure.allure_severity, marker_tags=marker_tags(item),
             link_url=self._link,
         )
-        write_result(self.results_dir, data)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="crmqa-allure",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(data)
 
 
 def _take_status(allure: CaseReport, report: pytest.TestReport,

@@ -115,6 +115,8 @@ class RunState:
         if self._results_file is not None:
             self._results_file.close()
             self._results_file = None
+        if self.allure is not None:
+            self.allure.close()
 
 
 def run_state(config: pytest.Config) -> RunState:
