@@ -137,3 +137,30 @@ def test_crmqa_passes_on_every_hook_of_allure_pytests_listener() -> None:
     from crmqa.pytest_plugin.allure_bridge import WRAPPED_HOOKS, listener_hooks
 
     assert listener_hooks(AllureListener) == WRAPPED_HOOKS
+
+
+def test_steps_are_recorded_with_crmqa_outcomes_and_evidence_files(tmp_path: Path) -> None:
+    from crmqa.core.results import Attachment, Outcome, StepResult
+    from crmqa.reports.allure_case import AllureSteps
+
+    steps = AllureSteps(tmp_path)
+    with steps.step("1. create") as scope:
+        steps.attach(Attachment(name="dump", text="GET /x -> 500"))
+        steps.attach(Attachment(name="odd", mime_type="application/x-odd", text="?"))
+        scope.set_result(StepResult(number=1, name="create", kind="op",
+                                    outcome=Outcome.BROKEN, message="it broke"))
+    with steps.step("2. read") as scope:
+        scope.set_result(StepResult(number=2, name="read", kind="op",
+                                    outcome=Outcome.BLOCKED, message=""))
+    record = steps.take()
+    assert steps.take().steps == []  # each case starts afresh
+    first, second = record.steps
+    assert (first["status"], second["status"]) == ("broken", "skipped")
+    assert first["statusDetails"]["message"].endswith(": it broke\n")
+    assert second["statusDetails"]["message"].endswith(": blocked\n")
+    assert first["start"] <= first["stop"]
+    dump, odd = first["attachments"]
+    assert (dump["type"], odd["type"]) == ("text/plain", "text/plain")
+    assert odd["source"].endswith("-attachment.txt")
+    assert (tmp_path / dump["source"]).read_text() == "GET /x -> 500"
+    assert not list(tmp_path.glob("*.tmp"))
