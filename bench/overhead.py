@@ -11,8 +11,9 @@ engine, profile mapping, checks, gates) is told apart from the cost of the repor
 
 Parallel runs: the same checks with `-n 1` and `-n 2` (target: -n 2 <= 0.6x of -n 1), and,
 against a sandbox answering in 50 ms (where the CRM's answer time dominates), `-n 1` against
-`-n 8`. Every run's peak memory (its whole process tree, xdist workers included) and the
-machine's load average are printed too: on a shared machine, compare ratios of one run.
+`-n 8`. Every run's peak memory and CPU seconds (its whole process tree, xdist workers included)
+and the machine's load average are printed too: on a shared machine, compare ratios of one
+run; CPU seconds move less with the load than wall times do.
 
     .venv/bin/python bench/overhead.py [--checks 1000] [--repeat 3] [--latency-ms 50]
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -97,13 +99,21 @@ class Side:
 
     command: list[str]
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # seconds, user + system, whole tree
     peaks: list[int] = field(default_factory=list)  # bytes, the whole process tree
 
     def run(self, cwd: Path, env: dict[str, str]) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed, peak = _timed(self.command, cwd, env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         self.times.append(elapsed)
         self.peaks.append(peak)
         return elapsed
+
+    @property
+    def best_cpu(self) -> float:
+        return min(self.cpu)
 
     @property
     def best(self) -> float:
@@ -228,6 +238,9 @@ def main() -> None:
           crmqa (Allure, JUnit, gates, reports): {crmqa:7.2f} s  ({n / crmqa:5.0f} checks/s)
           ratio crmqa / plain                  : {crmqa / plain:7.2f}x   (target <= 1.20x)
           ratio crmqa / plain, same reports    : {crmqa / reported:7.2f}x
+          CPU seconds (process tree, best)     : plain {sides["plain"].best_cpu:.2f}, \
+reported {sides["reported"].best_cpu:.2f}, crmqa {sides["crmqa"].best_cpu:.2f} \
+({sides["crmqa"].best_cpu / sides["plain"].best_cpu:.2f}x plain)
           crmqa -n 1                           : {one:7.2f} s
           crmqa -n 2                           : {two:7.2f} s
           ratio -n 2 / -n 1                    : {two / one:7.2f}x   (target <= 0.60x)
