@@ -9,23 +9,34 @@ Two baselines are printed: the bare plain file, and the same file writing the re
 writes anyway (Allure results and JUnit XML), so that the cost of crmqa's own machinery (plan,
 engine, profile mapping, checks, gates) is told apart from the cost of the report writers.
 
-    .venv/bin/python bench/overhead.py [--checks 1000] [--repeat 2]
+Parallel runs: the same checks with `-n 1` and `-n 2` (target: -n 2 <= 0.6x of -n 1), and,
+against a sandbox answering in 50 ms (where the CRM's answer time dominates), `-n 1` against
+`-n 8`. Every run's peak memory and CPU seconds (its whole process tree, xdist workers included)
+and the machine's load average are printed too: on a shared machine, compare ratios of one
+run; CPU seconds move less with the load than wall times do.
+
+    .venv/bin/python bench/overhead.py [--checks 1000] [--repeat 3] [--latency-ms 50]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
-from crmqa.sandbox.testing import running_sandbox
+from crmqa.sandbox.testing import SandboxHandle, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,58 +93,143 @@ def test_get_lead(token, i):
 """
 
 
-def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+@dataclass
+class Side:
+    """One way of running the checks, and what each of its runs cost."""
+
+    command: list[str]
+    times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # seconds, user + system, whole tree
+    peaks: list[int] = field(default_factory=list)  # bytes, the whole process tree
+
+    def run(self, cwd: Path, env: dict[str, str]) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed, peak = _timed(self.command, cwd, env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        self.times.append(elapsed)
+        self.peaks.append(peak)
+        return elapsed
+
+    @property
+    def best_cpu(self) -> float:
+        return min(self.cpu)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.peaks) / 2**20
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+    return total
+
+
+def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Wall time of one run, and the peak memory of its process tree (xdist workers too)."""
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    watched = psutil.Process(process.pid)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, _tree_rss(watched))
+        time.sleep(0.05)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
-        raise SystemExit(f"benchmark side failed ({done.returncode}): {' '.join(command)}")
-    return elapsed
+    reader.join()
+    if process.returncode != 0:
+        sys.stderr.write("".join(output)[-4000:])
+        raise SystemExit(f"benchmark side failed ({process.returncode}): {' '.join(command)}")
+    return elapsed, peak
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def _write_sides(work: Path, sandbox: SandboxHandle, checks: int) -> dict[str, str]:
+    token = requests.post(
+        sandbox.base_url + "/api/auth/token",
+        json={"username": "admin", "password": sandbox.password},
+        timeout=10,
+    ).json()["access_token"]
+    lead = requests.post(
+        sandbox.base_url + "/api/leads",
+        json={"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    values = {"base_url": sandbox.base_url, "lead_id": lead["id"], "email": lead["email"]}
+    parameters = "[" + ", ".join(f"{{n: {i}}}" for i in range(checks)) + "]"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "plan.yaml").write_text(PLAN.format(parameters=parameters, **values))
+    (work / "test_plain.py").write_text(PLAIN.format(checks=checks, **values))
+    (work / "reports").mkdir(exist_ok=True)
+    return {**os.environ, "CRMQA_SANDBOX_PASSWORD": sandbox.password}
+
+
+def _rounds(sides: dict[str, Side], work: Path, env: dict[str, str], repeat: int,
+            label: str) -> None:
+    for round_number in range(1, repeat + 1):
+        for side in sides.values():
+            side.run(work, env)
+        print(f"{label} round {round_number}: " + ", ".join(
+            f"{name} {side.times[-1]:.2f} s" for name, side in sides.items()), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency-ms", type=int, default=50,
+                        help="answer time of the sandbox for the -n 8 figures (default 50)")
+    parser.add_argument("--latency-checks", type=int, default=200,
+                        help="checks against the slow sandbox (default 200)")
+    parser.add_argument("--latency-repeat", type=int, default=1)
     args = parser.parse_args()
+    print(f"start: {_load()}", flush=True)
 
-    with running_sandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        env = {**os.environ, "CRMQA_SANDBOX_PASSWORD": sandbox.password}
-        token = requests.post(
-            sandbox.base_url + "/api/auth/token",
-            json={"username": "admin", "password": sandbox.password},
-            timeout=10,
-        ).json()["access_token"]
-        lead = requests.post(
-            sandbox.base_url + "/api/leads",
-            json={"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        ).json()
-        values = {"base_url": sandbox.base_url, "lead_id": lead["id"], "email": lead["email"]}
-        parameters = "[" + ", ".join(f"{{n: {i}}}" for i in range(args.checks)) + "]"
-        (work / "plan.yaml").write_text(PLAN.format(parameters=parameters, **values))
-        (work / "test_plain.py").write_text(PLAIN.format(checks=args.checks, **values))
-        (work / "reports").mkdir()
-
-        python = sys.executable
         common = ["-q", "-p", "no:cacheprovider", "-p", "no:locust", "-c", os.devnull,
                   "--rootdir", str(work)]
-        crmqa_cmd = [python, "-m", "pytest", "plan.yaml", "--crmqa-reports", "reports", *common]
+        crmqa_cmd = [python, "-m", "pytest", "plan.yaml", "--crmqa-reports", "reports",
+                     *common]
         plain_cmd = [python, "-m", "pytest", "test_plain.py", *common]
-        reported_cmd = [*plain_cmd, "--alluredir", "plain-allure", "--junitxml", "plain.xml"]
+        sides = {
+            "plain": Side(plain_cmd),
+            "reported": Side([*plain_cmd, "--alluredir", "plain-allure",
+                              "--junitxml", "plain.xml"]),
+            "crmqa": Side(crmqa_cmd),
+            "crmqa -n 1": Side([*crmqa_cmd, "-n", "1"]),
+            "crmqa -n 2": Side([*crmqa_cmd, "-n", "2"]),
+        }
+        with running_sandbox() as sandbox:
+            env = _write_sides(work / "fast", sandbox, args.checks)
+            _rounds(sides, work / "fast", env, args.repeat, "sandbox")
+        slow = {"crmqa -n 1": Side([*crmqa_cmd, "-n", "1"]),
+                "crmqa -n 8": Side([*crmqa_cmd, "-n", "8"])}
+        with running_sandbox(latency_ms=args.latency_ms) as sandbox:
+            env = _write_sides(work / "slow", sandbox, args.latency_checks)
+            _rounds(slow, work / "slow", env, args.latency_repeat,
+                    f"sandbox answering in {args.latency_ms} ms")
 
-        times: dict[str, list[float]] = {"plain": [], "reported": [], "crmqa": []}
-        commands = {"plain": plain_cmd, "reported": reported_cmd, "crmqa": crmqa_cmd}
-        for round_number in range(1, args.repeat + 1):
-            for side, command in commands.items():
-                times[side].append(_timed(command, work, env))
-            print(f"round {round_number}: " + ", ".join(
-                f"{side} {values[-1]:.2f} s" for side, values in times.items()), flush=True)
-
-    plain, reported, crmqa = (min(times[side]) for side in ("plain", "reported", "crmqa"))
+    plain, reported, crmqa = (sides[name].best for name in ("plain", "reported", "crmqa"))
+    one, two = sides["crmqa -n 1"].best, sides["crmqa -n 2"].best
+    slow_one, slow_eight = slow["crmqa -n 1"].best, slow["crmqa -n 8"].best
     n = args.checks
     print(textwrap.dedent(f"""
         {n} API checks (GET + 3 expectations) against the sandbox, best of {args.repeat}
@@ -141,8 +237,23 @@ def main() -> None:
           plain, writing Allure + JUnit        : {reported:7.2f} s  ({n / reported:5.0f} checks/s)
           crmqa (Allure, JUnit, gates, reports): {crmqa:7.2f} s  ({n / crmqa:5.0f} checks/s)
           ratio crmqa / plain                  : {crmqa / plain:7.2f}x   (target <= 1.20x)
-          ratio crmqa / plain, same reports    : {crmqa / reported:6.2f}x
+          ratio crmqa / plain, same reports    : {crmqa / reported:7.2f}x
+          CPU seconds (process tree, best)     : plain {sides["plain"].best_cpu:.2f}, \
+reported {sides["reported"].best_cpu:.2f}, crmqa {sides["crmqa"].best_cpu:.2f} \
+({sides["crmqa"].best_cpu / sides["plain"].best_cpu:.2f}x plain)
+          crmqa -n 1                           : {one:7.2f} s
+          crmqa -n 2                           : {two:7.2f} s
+          ratio -n 2 / -n 1                    : {two / one:7.2f}x   (target <= 0.60x)
+        {args.latency_checks} checks against a sandbox answering in {args.latency_ms} ms, \
+best of {args.latency_repeat}
+          crmqa -n 1                           : {slow_one:7.2f} s
+          crmqa -n 8                           : {slow_eight:7.2f} s
+          ratio -n 8 / -n 1                    : {slow_eight / slow_one:7.2f}x
+        peak memory (whole process tree, largest of the runs)
     """).rstrip())
+    for name, side in [*sides.items(), *((f"{k} (slow sandbox)", v) for k, v in slow.items())]:
+        print(f"  {name:<37}: {side.peak_mb:7.0f} MB")
+    print(f"end: {_load()}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """How the engine tells a report what happens: step scopes and attachments.
 
-The pytest plugin passes a reporter backed by allure-pytest; tests pass a recording one; the
-default does nothing. If the object a `step()` scope yields has a `set_result(step_result)`
-method, the engine calls it before the scope closes, so a reporter can mark the step failed
-or broken without the engine raising through it.
+The pytest plugin passes one that keeps Allure steps (crmqa.reports.allure_case); tests pass
+a recording one; the default does nothing. If the object a `step()` scope yields has a
+`set_result(step_result)` method, the engine calls it before the scope closes, so a reporter
+can mark the step failed or broken without the engine raising through it.
 """
 
 from __future__ import annotations

@@ -1,160 +1,270 @@
-"""The one place crmqa talks to allure-pytest: labels, steps, attachments, history ids."""
+"""The one place crmqa meets allure-pytest: crmqa writes its cases' results, allure-pytest
+keeps the ordinary pytest tests of the same session.
+
+A case's result is written by crmqa (crmqa.reports.allure_case) when the case's last phase
+is reported: its status comes from pytest's report exactly as allure-pytest reads it (a
+CaseFailed is "failed", any other exception "broken", a skip "skipped"), its content from
+the case, its `CaseResult` and the steps the engine reported. allure-pytest's listener is
+wrapped so that it leaves crmqa's case items alone and reports every other test as before.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import os
+import platform
+import queue
+import socket
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import allure
 import pytest
 
-from crmqa.core.results import Attachment, CaseResult, Outcome, StepResult
-from crmqa.engine.engine import history_id
-from crmqa.plan.loader import LoadedCase
+from crmqa.reports.allure_case import (
+    AllureSteps,
+    CaseIdentity,
+    RecordedCase,
+    case_result,
+    now_ms,
+    write_result,
+)
 
-HISTORY_LABEL = "crmqa_history_id"
-_ALLURE_SEVERITIES = {level.value for level in allure.severity_level}
+if TYPE_CHECKING:
+    from crmqa.core.results import CaseResult
 
-
-def label_case(
-    loaded_case: LoadedCase,
-    plan_id: str,
-    params: dict[str, Any],
-    result: CaseResult | None = None,
-    allure_severity: str | None = None,
-    lang: str = "en",
-) -> None:
-    """epic = category, feature = module, story = title (in the run's language where the
-    suite translated it), plus severity, tags, id and links."""
-    case = loaded_case.case
-    if result is None:
-        title = case.title_in(lang)
-        allure.dynamic.title(f"{case.id}: {title}")
-        allure.dynamic.epic(str(case.category))
-        allure.dynamic.feature(case.module)
-        allure.dynamic.story(title)
-        # The report's tree: category, then module (instead of the plan file's name).
-        allure.dynamic.parent_suite(str(case.category))
-        allure.dynamic.suite(case.module)
-        allure.dynamic.id(case.id)
-        allure.dynamic.label(HISTORY_LABEL, history_id(plan_id, case.id, params))
-        severity = allure_severity or case.severity
-        if severity in _ALLURE_SEVERITIES:
-            allure.dynamic.severity(allure.severity_level(severity))
-        allure.dynamic.label("priority", case.priority)
-        # Tags need no call here: allure-pytest reports the item's markers (tags among them).
-        for requirement in case.requirements:
-            if requirement.startswith(("http://", "https://")):
-                allure.dynamic.link(requirement, name=requirement, link_type="requirement")
-            else:
-                allure.dynamic.label("requirement", requirement)
-        for name, value in params.items():
-            allure.dynamic.parameter(name, value)
-        if case.description:
-            allure.dynamic.description(case.description)
-        return
-    if result.outcome.value in ("blocked", "not_applicable"):
-        allure.dynamic.tag(result.outcome.value)
-    if result.leftovers:
-        allure.dynamic.tag("left-behind")
-    if result.waiver is not None:
-        allure.dynamic.tag("waived")
-        allure.dynamic.description(
-            f"Waived by {result.waiver.owner} until {result.waiver.expires}: {result.waiver.reason}"
-        )
+_NOT_TAGS = {"usefixtures", "filterwarnings", "skip", "skipif", "xfail", "parametrize"}
 
 
 class _StepFailed(AssertionError):
-    """Ends an Allure step as failed (allure-pytest reads AssertionError as "failed")."""
+    """The kind a failed step's message names (kept: reports and categories read it)."""
 
 
 class _StepBroken(Exception):
-    """Ends an Allure step as broken (any other exception)."""
+    """The kind a broken step's message names."""
 
 
-class _StepSkipped(pytest.skip.Exception):  # type: ignore[name-defined, misc]
-    """Ends an Allure step as skipped (blocked, not applicable or not run)."""
+class _StepSkipped(Exception):
+    """The kind a skipped step's message names."""
 
 
-class _StepScope:
-    """What `AllureReporter.step` yields: the engine hands it the step's result."""
+@dataclass
+class CaseReport:
+    """What one case item carries to its Allure result while pytest runs it."""
 
-    def __init__(self) -> None:
-        self.result: StepResult | None = None
-
-    def set_result(self, step_result: StepResult) -> None:
-        self.result = step_result
-
-
-def _status_exception(result: StepResult | None) -> BaseException | None:
-    """The exception that makes allure-pytest record the step with crmqa's outcome."""
-    if result is None or result.outcome is Outcome.PASSED:
-        return None
-    message = result.message or result.outcome.value.replace("_", " ")
-    if result.outcome is Outcome.FAILED:
-        return _StepFailed(message)
-    if result.outcome is Outcome.BROKEN:
-        return _StepBroken(message)
-    return _StepSkipped(message)
+    start: int = 0
+    stop: int = 0
+    status: str | None = None
+    details: dict[str, str] | None = None
+    record: RecordedCase = field(default_factory=RecordedCase)
+    result: CaseResult | None = None
+    allure_severity: str | None = None
 
 
-class AllureReporter:
-    """Engine reporter: each YAML step is an Allure step; evidence becomes attachments.
+def allure_results_dir(config: pytest.Config) -> Path:
+    return Path(config.option.allure_report_dir)
 
-    The engine catches every failure itself, so no exception would leave the step and
-    allure-pytest would mark every step passed. The scope takes the step's result instead,
-    and the step ends with an exception of the matching kind, caught right here, so that
-    Allure's step statuses are crmqa's step outcomes.
 
-    `progress`, when given, shows a long step's progress lines (a load's) on the console.
+def process_labels() -> tuple[tuple[str, str], ...]:
+    """host, thread, framework and language: what allure-pytest puts on every result."""
+    major = platform.python_version_tuple()[0]
+    return (("host", socket.gethostname()),
+            ("thread", f"{os.getpid()}-{threading.current_thread().name}"),
+            ("framework", "pytest"),
+            ("language", f"{platform.python_implementation().lower()}{major}"))
+
+
+def identity_of(item: pytest.Item, labels: tuple[tuple[str, str], ...]) -> CaseIdentity:
+    """Allure's names for an item, from its node id (`plans/x.yaml::ID[0]`)."""
+    path, _, name = item.nodeid.partition("::")
+    segments = path.split("/")
+    module = segments[-1].rsplit(".", 1)[0]
+    package = ".".join(filter(None, [*segments[:-1], module]))
+    return CaseIdentity(full_name=f"{package}#{name.split('[', 1)[0]}", package=package,
+                        title_path=[s for s in segments if s], process_labels=labels)
+
+
+def marker_tags(item: pytest.Item) -> list[str]:
+    """The item's markers without arguments (category, module, severity, tags) as tags."""
+    return [mark.name for mark in item.iter_markers()
+            if mark.name not in _NOT_TAGS and not mark.args and not mark.kwargs]
+
+
+class CaseResultsWriter:
+    """A pytest plugin: writes the Allure result of every crmqa case item.
+
+    The files are written by a thread of their own, off the cases' path: a case's result is
+    composed when pytest reports it and queued; `close()` (at the end of the session, before
+    the run is concluded) waits until every queued result is on disk.
     """
 
-    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
-        self.progress = progress
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results_dir = allure_results_dir(config)
+        self._labels = process_labels()
+        patterns = dict(getattr(config.option, "allure_link_pattern", None) or [])
+        self._link_patterns: dict[str, str] = patterns
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
-    @contextmanager
-    def step(self, title: str) -> Iterator[_StepScope]:
-        scope = _StepScope()
-        try:
-            with allure.step(title):
-                yield scope
-                status = _status_exception(scope.result)
-                if status is not None:
-                    raise status
-        except (_StepFailed, _StepBroken, _StepSkipped):
-            pass
+    def close(self) -> None:
+        """Wait until every result is written; a write that failed is raised here."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
-    def attach(self, attachment: Attachment) -> None:
-        kind = _attachment_type(attachment.mime_type)
-        if attachment.path:
-            allure.attach.file(attachment.path, name=attachment.name, attachment_type=kind)
-        elif attachment.text is not None:
-            allure.attach(attachment.text, name=attachment.name, attachment_type=kind)
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            try:
+                write_result(self.results_dir, data)
+            except OSError as error:  # kept for close(): the run must not end silently
+                self._failure = self._failure or error
+
+    def steps_reporter(self, progress: Any = None) -> AllureSteps:
+        return AllureSteps(self.results_dir, progress=progress)
+
+    def _link(self, url: str, kind: str) -> str:
+        return self._link_patterns.get(kind, "{}").format(url)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        allure = getattr(item, "allure", None)
+        if not isinstance(allure, CaseReport):
+            return
+        _take_status(allure, report, call)
+        if report.when == "teardown":
+            self._write(item, allure)
+
+    def _write(self, item: Any, allure: CaseReport) -> None:
+        loaded_case = item.loaded_case
+        result = allure.result
+        history = result.history_id if result is not None else item.history
+        stop = allure.stop or now_ms()
+        data = case_result(
+            loaded_case.case, history, item.params, identity_of(item, self._labels),
+            allure.record, status=allure.status or "skipped", status_details=allure.details,
+            start=allure.start or stop, stop=stop, result=result,
+            allure_severity=allure.allure_severity, marker_tags=marker_tags(item),
+            link_url=self._link, lang=item.config.option.crmqa_lang or "en",
+        )
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="crmqa-allure",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(data)
 
 
-def _attachment_type(mime: str) -> Any:
-    for kind in allure.attachment_type:
-        if kind.mime_type == mime:
-            return kind
-    return allure.attachment_type.TEXT
+def _take_status(allure: CaseReport, report: pytest.TestReport,
+                 call: pytest.CallInfo[None]) -> None:
+    """The test's status from one phase's report, read as allure-pytest reads it."""
+    status = "failed" if report.failed else "passed" if report.passed else "skipped"
+    details: dict[str, str] | None = None
+    wasxfail = getattr(report, "wasxfail", None)
+    if call.excinfo is not None:
+        message = call.excinfo.exconly()
+        if wasxfail is not None:
+            message = (f"XFAIL {wasxfail}" if wasxfail else "XFAIL") + "\n\n" + message
+        details = {"message": message}
+        if status != "skipped":
+            details["trace"] = report.longreprtext
+            if not isinstance(call.excinfo.value, AssertionError | pytest.fail.Exception):
+                status = "broken"
+    if status == "passed" and wasxfail is not None:
+        details = {"message": f"XPASS {wasxfail}" if wasxfail else "XPASS"}
+    if report.when == "setup" or (report.when == "call" and allure.status == "passed") or (
+            report.when == "teardown" and status in ("failed", "broken")
+            and allure.status == "passed"):
+        allure.status, allure.details = status, details
 
 
-def stamp_history_ids(allure_dir: Path) -> int:
-    """allure-pytest derives historyId from the node id; crmqa's is plan id + case id + params.
+def _is_case(item: Any) -> bool:
+    return isinstance(getattr(item, "allure", None), CaseReport)
 
-    Rewriting it after the run keeps Allure trends stable when a plan file moves.
+
+class OrdinaryTestsOnly:
+    """allure-pytest's listener, for every test but crmqa's case items (crmqa writes those).
+
+    Registered in the listener's place under its name; the hooks are the listener's own,
+    called unless the item is a case. Fixture hooks always pass through: a case item has no
+    fixtures, and allure-pytest keys them by fixture.
     """
-    count = 0
-    for path in allure_dir.glob("*-result.json"):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        for label in data.get("labels", []):
-            if label.get("name") == HISTORY_LABEL:
-                data["historyId"] = label["value"]
-                data["testCaseId"] = label["value"]
-                path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-                count += 1
-                break
-    return count
+
+    def __init__(self, listener: Any) -> None:
+        self.listener = listener
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Generator[Any]:
+        if _is_case(item):
+            yield
+            return
+        yield from self.listener.pytest_runtest_protocol(item, nextitem)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[Any]:
+        if _is_case(item):
+            yield
+            return
+        yield from self.listener.pytest_runtest_setup(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[Any]:
+        if _is_case(item):
+            yield
+            return
+        yield from self.listener.pytest_runtest_call(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[Any]:
+        if _is_case(item):
+            yield
+            return
+        yield from self.listener.pytest_runtest_teardown(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Generator[Any]:
+        if _is_case(item):
+            yield
+            return
+        yield from self.listener.pytest_runtest_makereport(item, call)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> Generator[Any]:
+        yield from self.listener.pytest_runtest_logfinish(nodeid, location)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[Any]:
+        yield from self.listener.pytest_fixture_setup(fixturedef, request)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_post_finalizer(self, fixturedef: Any) -> Generator[Any]:
+        yield from self.listener.pytest_fixture_post_finalizer(fixturedef)
+
+
+# The listener's pytest hooks that OrdinaryTestsOnly passes on (allure-pytest 2.x);
+# tests/reports/test_allure_results.py fails when an allure-pytest upgrade changes them.
+WRAPPED_HOOKS = frozenset(name for name in vars(OrdinaryTestsOnly) if name.startswith("pytest_"))
+
+
+def listener_hooks(listener_class: type) -> set[str]:
+    """The pytest hooks a listener class implements."""
+    return {name for name in dir(listener_class) if name.startswith("pytest_")}
+
+
+def leave_cases_to_crmqa(config: pytest.Config) -> None:
+    """Put `OrdinaryTestsOnly` in the place of allure-pytest's listener, if it is active."""
+    manager = config.pluginmanager
+    listener = manager.get_plugin("allure_listener")
+    if listener is None or isinstance(listener, OrdinaryTestsOnly):
+        return
+    manager.unregister(listener)
+    manager.register(OrdinaryTestsOnly(listener), "allure_listener")

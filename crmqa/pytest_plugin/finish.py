@@ -18,7 +18,6 @@ from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind
 from crmqa.plan.loader import LoadedPlan, load_plan
 from crmqa.profiles.target import expand_target_value
-from crmqa.pytest_plugin.allure_bridge import stamp_history_ids
 from crmqa.pytest_plugin.state import RunState
 from crmqa.reports.run_folder import read_case_results
 
@@ -48,9 +47,6 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     except CrmqaError as error:
         state.summary_text = f"\ncrmqa could not conclude the run: {error}\n"
         return error.exit_code
-    allure_dir = Path(state.config.option.allure_report_dir)
-    if allure_dir.is_dir():
-        stamp_history_ids(allure_dir)
     state.summary_text = _render_summary(
         conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config),
         lang=run_info.lang,

@@ -13,9 +13,11 @@ import pytest
 
 from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
+from crmqa.engine.engine import history_id
 from crmqa.plan.loader import LoadedCase, LoadedPlan
-from crmqa.pytest_plugin.allure_bridge import label_case
+from crmqa.pytest_plugin.allure_bridge import CaseReport
 from crmqa.pytest_plugin.state import RunState, run_state
+from crmqa.reports.allure_case import now_ms
 from crmqa.validation import prepare_run
 
 
@@ -102,6 +104,13 @@ class CaseItem(pytest.Item):
         self.loaded_case = loaded_case
         self.params = params
         self.result: CaseResult | None = None
+        # crmqa writes the case's Allure result from this (allure_bridge), not allure-pytest
+        self.allure = CaseReport()
+
+    @property
+    def history(self) -> str:
+        """The case's stable Allure history id: plan id + case id + parameters."""
+        return history_id(self.plan_file.loaded.plan.id, self.loaded_case.case.id, self.params)
 
     @property
     def plan_file(self) -> PlanFile:
@@ -113,16 +122,16 @@ class CaseItem(pytest.Item):
         case = self.loaded_case.case
         plan = self.plan_file.loaded.plan
         level = next((lv for lv in plan.scales.severity if lv.name == case.severity), None)
-        label_case(
-            self.loaded_case, plan.id, self.params,
-            allure_severity=level.allure if level and level.allure else None,
-            lang=self.config.option.crmqa_lang or "en",
-        )
-        engine = state.engine_for(self.plan_file.loaded)
-        result = engine.run_case(self.loaded_case, self.params or None)
-        self.result = result
+        self.allure.allure_severity = level.allure if level and level.allure else None
+        engine, steps = state.engine_for(self.plan_file.loaded)
+        self.allure.start = now_ms()
+        try:
+            result = engine.run_case(self.loaded_case, self.params or None)
+        finally:
+            self.allure.stop = now_ms()
+            self.allure.record = steps.take()
+        self.result = self.allure.result = result
         state.record(result)
-        label_case(self.loaded_case, self.plan_file.loaded.plan.id, self.params, result)
         self.user_properties.append(("crmqa_outcome", result.outcome.value))
         self.user_properties.append(("crmqa_title", case.title))
         if result.leftovers:

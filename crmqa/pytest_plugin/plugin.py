@@ -117,8 +117,21 @@ def pytest_configure(config: pytest.Config) -> None:
         run_dir=run_dir,
         target_override=option.crmqa_target,
     )
+    from crmqa.pytest_plugin.allure_bridge import CaseResultsWriter
+
+    state.allure = CaseResultsWriter(config)
     install_state(config, state)
     config.pluginmanager.register(state, "crmqa-run-state")
+    config.pluginmanager.register(state.allure, "crmqa-allure")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """allure-pytest has set itself up by now: it keeps the ordinary tests, crmqa its cases."""
+    if has_state(session.config):
+        from crmqa.pytest_plugin.allure_bridge import leave_cases_to_crmqa
+
+        leave_cases_to_crmqa(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -21,6 +21,8 @@ from crmqa.core.results import CaseResult, Outcome
 if TYPE_CHECKING:
     from crmqa.engine import Engine
     from crmqa.plan.loader import LoadedPlan
+    from crmqa.pytest_plugin.allure_bridge import CaseResultsWriter
+    from crmqa.reports.allure_case import AllureSteps
 
 _STATE_KEY = pytest.StashKey["RunState"]()
 
@@ -48,7 +50,8 @@ class RunState:
     summary_text: str = ""
     planned: list[str] = field(default_factory=list)  # names of the selected case items
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    _engines: dict[Path, Engine] = field(default_factory=dict)
+    allure: CaseResultsWriter | None = None
+    _engines: dict[Path, tuple[Engine, AllureSteps]] = field(default_factory=dict)
     _outcomes: dict[str, Outcome] = field(default_factory=dict)
     _results_file: IO[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,24 +72,28 @@ class RunState:
         if not self.planned:
             self.planned = [nodeid.rsplit("::", 1)[-1] for nodeid in ids]
 
-    def engine_for(self, loaded: LoadedPlan) -> Engine:
-        engine = self._engines.get(loaded.path)
-        if engine is None:
+    def engine_for(self, loaded: LoadedPlan) -> tuple[Engine, AllureSteps]:
+        """This process's engine for the plan, and the reporter that keeps its steps."""
+        found = self._engines.get(loaded.path)
+        if found is None:
             from crmqa.engine import Engine
-            from crmqa.pytest_plugin.allure_bridge import AllureReporter
             from crmqa.pytest_plugin.live import console_progress
+            from crmqa.reports.allure_case import AllureSteps
 
+            assert self.allure is not None
+            steps = AllureSteps(self.allure.results_dir,
+                                progress=console_progress(self.config))
             engine = Engine(
                 loaded,
                 self.target_override,
                 self.run_dir,
                 worker_id(),
-                reporter=AllureReporter(progress=console_progress(self.config)),
+                reporter=steps,
                 outcome_of=self._outcomes.get,
                 evidence=self.config.option.crmqa_evidence or "retain-on-failure",
             )
-            self._engines[loaded.path] = engine
-        return engine
+            found = self._engines[loaded.path] = (engine, steps)
+        return found
 
     def record(self, result: CaseResult) -> None:
         """Append one case result to this worker's JSON-lines file (read by gates later)."""
@@ -102,12 +109,14 @@ class RunState:
             self._results_file.flush()
 
     def close(self) -> None:
-        for engine in self._engines.values():
+        for engine, _ in self._engines.values():
             engine.close()
         self._engines.clear()
         if self._results_file is not None:
             self._results_file.close()
             self._results_file = None
+        if self.allure is not None:
+            self.allure.close()
 
 
 def run_state(config: pytest.Config) -> RunState:

@@ -1,6 +1,6 @@
 """Files crmqa adds to allure-results/: environment, categories and executor.
 
-allure-pytest writes one result file per test; these three files give the Allure report its
+crmqa writes one result file per case; these three files give the Allure report its
 context (which CRM, which plan, which run) and sort non-passing tests into categories a
 manager understands. Categories match on the status message, so the pytest plugin and this
 module share one vocabulary: the `STATUS_PREFIXES` below start the reason of every broken or
@@ -31,7 +31,8 @@ BLOCKED_PREFIX = "Blocked:"
 NOT_APPLICABLE_PREFIX = "Not applicable:"
 WAIVED_PREFIX = "waived"  # pytest.xfail("waived until 2026-12-31: ...")
 
-# allure-pytest puts the exception's type (or "Skipped", "XFAIL") before the message:
+# A case's message starts with the exception's type (or "Skipped", "XFAIL"), as allure-pytest
+# wrote it and crmqa's writer keeps it:
 # "crmqa.pytest_plugin.items.CaseBroken: Environment problem: ...". The regexes allow that
 # prefix, and are written so that they mean the same to Allure 2 (Java, whole-message match)
 # and Allure 3 (JavaScript, search): anchored at the start, `[\s\S]*` for "anything".

@@ -4,7 +4,7 @@ Layout (written by the plugin and by `write_run_outputs`):
 
     run.json                 RunInfo
     results/*.jsonl          one CaseResult JSON per line, one file per pytest-xdist worker
-    allure-results/          allure-pytest's files + environment, categories, executor
+    allure-results/          one result per case (crmqa's) + environment, categories, executor
     allure-report/index.html Allure 3 single-file report (`crmqa report`)
     verdict.json, defects.csv, summary.md, summary.html
 """

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--password", default=None,
                         help="password of the seeded users (default: env CRMQA_SANDBOX_PASSWORD "
                              "or 'sandbox-pass')")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                        help="answer every request MS milliseconds late, as a distant CRM "
+                        "does (default 0)")
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"],
                         help="uvicorn log level (default warning)")
@@ -75,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         faults=faults,
         password=args.password or password_from_env(),
+        latency_ms=max(args.latency_ms, 0),
     )
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{args.port}"

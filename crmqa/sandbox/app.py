@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -152,4 +153,19 @@ def create_app(settings: SandboxSettings, on_started: Callable[[], None] | None 
     app.add_middleware(SecurityHeaders, cookie_without_httponly=settings.faults.active(
         "session_cookie_not_httponly"))
     add_concurrency_faults(app, settings.faults)  # faults that show only under load
+    if settings.latency_ms > 0:
+        app.add_middleware(Latency, seconds=settings.latency_ms / 1000)
     return app
+
+
+class Latency:
+    """Holds every HTTP request for a fixed time before serving it (a distant CRM)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)

@@ -30,3 +30,6 @@ class SandboxSettings:
     token_ttl_seconds: int = 8 * 3600
     lockout_attempts: int = 5
     lockout_seconds: int = 15 * 60
+    # Every answer waits this long first, as a CRM across a network does (benchmarks of
+    # parallel runs); the wait is asynchronous, so concurrent requests wait together.
+    latency_ms: int = 0

@@ -86,6 +86,7 @@ def running_sandbox(
     password: str | None = None,
     db_path: Path | None = None,
     start_timeout: float = START_TIMEOUT_SECONDS,
+    latency_ms: int = 0,
 ) -> Iterator[SandboxHandle]:
     """Start the sandbox on a free 127.0.0.1 port, wait for /api/health, yield, then stop it.
 
@@ -103,6 +104,8 @@ def running_sandbox(
         command += ["--faults", ",".join(fault_names)]
     if db_path is not None:
         command += ["--db", str(db_path)]
+    if latency_ms:
+        command += ["--latency-ms", str(latency_ms)]
     env = dict(os.environ)
     env[PASSWORD_ENV] = secret
     env.setdefault("PYTHONUNBUFFERED", "1")

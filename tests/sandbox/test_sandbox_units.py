@@ -99,3 +99,25 @@ def test_validation_collects_every_error_at_once() -> None:
     ok, none = validate(LEAD, {"first_name": " Ann ", "last_name": "Lee",
                                "email": "ann@example.com"}, partial=False)
     assert none == {} and ok["first_name"] == "Ann" and ok["status"] == "new"
+
+
+@pytest.mark.slow
+def test_latency_holds_every_answer_back_and_requests_wait_together() -> None:
+    """`--latency-ms` stands for a distant CRM: each answer is late, concurrent ones overlap."""
+    import time
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def health(url: str) -> float:
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/api/health", timeout=10) as answer:
+            assert answer.status == 200
+        return time.perf_counter() - start
+
+    with running_sandbox(latency_ms=400) as sandbox:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            each = list(pool.map(health, [sandbox.base_url] * 4))
+        together = time.perf_counter() - start
+    assert min(each) >= 0.4
+    assert together < 1.4  # one after the other they would take 1.6 s at least
