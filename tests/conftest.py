@@ -29,6 +29,9 @@ def sandbox() -> Iterator[SandboxHandle]:
 def admin_api(sandbox: SandboxHandle) -> Iterator[requests.Session]:
     """The sandbox's API as admin, to look at its state behind the engine's back."""
     http = requests.Session()
+    # No keep-alive: between two looks a test may run a case for longer than the sandbox
+    # keeps an idle connection, and a reused closed connection is reset (seen in CI).
+    http.headers["Connection"] = "close"
     token = http.post(f"{sandbox.base_url}/api/auth/token",
                       json={"username": "admin", "password": sandbox.password},
                       timeout=5).json()["access_token"]
