@@ -15,6 +15,7 @@ from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind, evaluate
 from crmqa.ledger import Campaign, Defect, Ledger
 from crmqa.plan.loader import LoadedPlan
+from crmqa.plan.waivers import apply_waivers
 
 
 @dataclass
@@ -54,6 +55,7 @@ def conclude(
     plan = loaded.plan
     today = today or datetime.now(UTC).date()
     results, misfits = blame_misfits(results)
+    results = apply_waivers(results, plan.waivers)
     withheld = interruption
     if withheld is None and misfits:
         withheld = Withheld(kind=WithheldKind.ENVIRONMENT,

@@ -128,7 +128,7 @@ class CaseResult(BaseModel):
     duration_ms: float = 0.0
     started_at: datetime | None = None
     worker: str = "main"
-    waiver: Waiver | None = None  # set when an unexpired waiver covers a failure
+    waiver: Waiver | None = None  # the plan's waiver for a failed case (crmqa.plan.waivers)
     leftovers: list[Leftover] = Field(default_factory=list)  # created, could not be deleted
     # Not judged because of the run's set-up, not the product: "target" (the target's flags or
     # identities made it not applicable) or "selection" (blocked by a dependency that was not

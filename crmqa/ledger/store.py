@@ -44,6 +44,7 @@ from crmqa.core.errors import CrmqaError
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
 from crmqa.ledger.campaign import Campaign
 from crmqa.plan.models import WaiverSpec
+from crmqa.plan.waivers import waivers_by_case
 
 DEFAULT_LEDGER_PATH = Path("reports") / "ledger.sqlite"
 SCHEMA_VERSION = 2
@@ -244,7 +245,7 @@ class Ledger:
             ]
         if waivers is None:
             return defects
-        by_case = _waivers_by_case(waivers)
+        by_case = waivers_by_case(waivers)
         return [d.model_copy(update={"waiver": by_case.get(d.case_id)}) for d in defects]
 
     def set_suspended(
@@ -431,7 +432,7 @@ class Ledger:
     def _apply_waivers(
         self, connection: sqlite3.Connection, campaign: Campaign, waivers: Sequence[WaiverSpec]
     ) -> None:
-        by_case = _waivers_by_case(waivers)
+        by_case = waivers_by_case(waivers)
         rows = connection.execute(
             "SELECT id, case_id FROM defects WHERE plan_id = ? AND target = ?"
             " AND status = 'open'",
@@ -536,16 +537,6 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
     if data["suspended"] is not None:
         data["suspended"] = bool(data["suspended"])
     return RunRecord.model_validate(data)
-
-
-def _waivers_by_case(waivers: Sequence[WaiverSpec]) -> dict[str, Waiver]:
-    # a later entry wins, as in YAML maps
-    return {
-        spec.case: Waiver(
-            case=spec.case, owner=spec.owner, reason=spec.reason, expires=spec.expires
-        )
-        for spec in waivers
-    }
 
 
 # ------------------------------------------------------------------------- version 1

@@ -6,6 +6,7 @@ Only public pytest API is used (Tavern broke on pytest upgrades by importing `_p
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import pytest
 from crmqa.core.errors import PlanError
 from crmqa.core.results import CaseResult, Outcome
 from crmqa.engine.engine import history_id
+from crmqa.gates import waiver_active
 from crmqa.plan.loader import LoadedCase, LoadedPlan
+from crmqa.plan.waivers import apply_waivers
 from crmqa.pytest_plugin.allure_bridge import CaseReport
 from crmqa.pytest_plugin.state import RunState, run_state
 from crmqa.reports.allure_case import now_ms
@@ -126,7 +129,8 @@ class CaseItem(pytest.Item):
         engine, steps = state.engine_for(self.plan_file.loaded)
         self.allure.start = now_ms()
         try:
-            result = engine.run_case(self.loaded_case, self.params or None)
+            result = apply_waivers([engine.run_case(self.loaded_case, self.params or None)],
+                                   plan.waivers)[0]
         finally:
             self.allure.stop = now_ms()
             self.allure.record = steps.take()
@@ -139,8 +143,9 @@ class CaseItem(pytest.Item):
         if result.outcome is Outcome.PASSED:
             return
         if result.outcome is Outcome.FAILED:
-            if result.waiver is not None:
-                pytest.xfail(f"waived until {result.waiver.expires}: {result.message}")
+            waiver = result.waiver
+            if waiver is not None and waiver_active(waiver, datetime.now(UTC).date()):
+                pytest.xfail(f"waived until {waiver.expires}: {waiver.reason}: {result.message}")
             raise CaseFailed(result.message)
         if result.outcome is Outcome.BROKEN:
             prefix = {
