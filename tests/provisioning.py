@@ -2,9 +2,11 @@
 
 A product installed from PyPI into a venv of its own (it may need another Python than
 crmqa's), a database migrated once into a template that each run copies, a free 127.0.0.1
-port, a server process in a process group of its own, and a wait until it answers. The
-product modules (tests/bottlecrm/provision.py, tests/djangocrm/provision.py) say only what is
-theirs: what to install, how to migrate, how to start and who may log in.
+port, a server process in a process group of its own, and a wait until it answers. Stopping
+an instance, running one for a block and the `up|down|env|prepare` command line with its
+state file are shared too (`Product`). The product modules (tests/bottlecrm/provision.py,
+tests/djangocrm/provision.py) say only what is theirs: what to install, how to migrate, how to
+start and who may log in.
 
 Everything here is idempotent, safe between pytest-xdist workers (file locks) and prints its
 progress; a failure is a `ProvisionError` whose message says what to do.
@@ -15,14 +17,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 import requests
 
@@ -312,3 +318,167 @@ def remove_run_dir(run_dir: Path) -> None:
 def clean_env(drop: tuple[str, ...] = ("PYTHON", "VIRTUAL_ENV", "DJANGO_")) -> dict[str, str]:
     """This process's environment without what would leak crmqa's Python into the product's."""
     return {key: value for key, value in os.environ.items() if not key.startswith(drop)}
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+def progress_printer(name: str) -> Progress:
+    """Progress lines on stderr, prefixed with the product's name (`[bottlecrm] ...`)."""
+
+    def show(message: str) -> None:
+        print(f"[{name}] {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
+@dataclass
+class Timings:
+    """Seconds spent per step; `cold` = install + migrate, `warm` = copy + start.
+
+    A product adds its own steps in a subclass (BottleCRM's identities).
+    """
+
+    install_s: float = 0.0
+    migrate_s: float = 0.0
+    copy_s: float = 0.0
+    start_s: float = 0.0
+
+    @property
+    def cold_s(self) -> float:
+        return self.install_s + self.migrate_s
+
+    @property
+    def warm_s(self) -> float:
+        return self.copy_s + self.start_s
+
+
+class Instance(Protocol):
+    """A running product as its module describes it (a dataclass)."""
+
+    base_url: str
+    run_dir: str
+    pid: int
+
+    def env(self) -> dict[str, str]: ...
+
+
+InstanceT = TypeVar("InstanceT", bound=Instance)
+
+
+def stop_instance(instance: Instance, *, keep_run_dir: bool, progress: Progress) -> None:
+    """Stop the server and delete the run folder provisioning created for it."""
+    stop_process(instance.pid)
+    progress(f"server: stopped (pid {instance.pid})")
+    if not keep_run_dir:
+        remove_run_dir(Path(instance.run_dir))
+
+
+@dataclass(frozen=True)
+class Product(Generic[InstanceT]):
+    """What the shared lifecycle needs from a product module.
+
+    `prepare(cache_dir, progress)` installs and builds the template once; `start(cache_dir,
+    progress)` gives a running instance; `instance_type` is its dataclass, whose `timings`
+    field is a `Timings` (sub)class. `migrate_word` names the template step in messages
+    ("migrate", "setupdata").
+    """
+
+    name: str  # progress prefix: "bottlecrm"
+    title: str  # for people: "BottleCRM"
+    cache_dir: Path
+    prepare: Callable[[Path, Progress], Timings]
+    start: Callable[[Path, Progress], InstanceT]
+    instance_type: type[InstanceT]
+    timings_type: type[Timings]
+    script: Path
+    migrate_word: str = "migrate"
+
+    @property
+    def progress(self) -> Progress:
+        return progress_printer(self.name)
+
+    @contextlib.contextmanager
+    def running(self, cache_dir: Path, *, keep_run_dir: bool = False,
+                progress: Progress | None = None) -> Iterator[InstanceT]:
+        """A fresh instance for the duration of the block (its own copy of the database)."""
+        shown = progress or self.progress
+        instance = self.start(cache_dir, shown)
+        try:
+            yield instance
+        finally:
+            stop_instance(instance, keep_run_dir=keep_run_dir, progress=shown)
+
+    # -- the command line and its state file (the instance `up` started) --
+
+    def state_file(self, cache_dir: Path) -> Path:
+        return cache_dir / "up.json"
+
+    def load_state(self, cache_dir: Path) -> InstanceT | None:
+        """The instance `up` recorded, or None."""
+        path = self.state_file(cache_dir)
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        data["timings"] = self.timings_type(**data.get("timings", {}))
+        return self.instance_type(**data)
+
+    def save_state(self, cache_dir: Path, instance: InstanceT) -> None:
+        assert is_dataclass(instance) and not isinstance(instance, type)
+        path = self.state_file(cache_dir)
+        path.write_text(json.dumps(asdict(instance)))
+        path.chmod(0o600)  # holds the instance's secrets
+
+    def up_summary(self, instance: InstanceT) -> str:
+        """What `up` prints: where, and the time of each step."""
+        timings: Timings = getattr(instance, "timings", self.timings_type())
+        extra = [f"{field.name.removesuffix('_s')} {getattr(timings, field.name):.1f} s"
+                 for field in fields(timings) if field.name not in {
+                     f.name for f in fields(Timings)}]
+        return (f"up at {instance.base_url}; cold {timings.cold_s:.0f} s "
+                f"(install {timings.install_s:.0f} + {self.migrate_word} "
+                f"{timings.migrate_s:.0f}), warm {timings.warm_s:.1f} s (copy "
+                f"{timings.copy_s:.2f} + start {timings.start_s:.1f})"
+                + "".join(f", {part}" for part in extra) + ". "
+                f"Run `eval \"$(python {self.script.relative_to(REPO_ROOT)} env)\"`.")
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """`up` starts a background instance, `env` prints its variables, `down` stops it;
+        `prepare` only installs and builds the template (setup scripts warm the cache)."""
+        args = sys.argv[1:] if argv is None else argv
+        if len(args) != 1 or args[0] not in ("up", "down", "env", "prepare"):
+            print("usage: provision.py up|down|env|prepare\n"
+                  f"  up       install if needed, start {self.title} in the background\n"
+                  "  env      print `export NAME=value` lines for the running instance\n"
+                  "  down     stop it\n"
+                  "  prepare  install and build the template database only",
+                  file=sys.stderr)
+            return 2
+        cache_dir, progress = self.cache_dir, self.progress
+        state = self.load_state(cache_dir)
+        try:
+            if args[0] == "prepare":
+                timings = self.prepare(cache_dir, progress)
+                progress(f"prepared: install {timings.install_s:.0f} s, "
+                         f"{self.migrate_word} {timings.migrate_s:.0f} s")
+                return 0
+            if args[0] == "up":
+                if state and alive(state.pid):
+                    progress(f"already up at {state.base_url}")
+                    return 0
+                instance = self.start(cache_dir, progress)
+                self.save_state(cache_dir, instance)
+                progress(self.up_summary(instance))
+                return 0
+            if state is None:
+                progress(f"not up (no {self.state_file(cache_dir)})")
+                return 1
+            if args[0] == "env":
+                for name, value in state.env().items():
+                    print(f"export {name}={value}")
+                return 0
+            stop_instance(state, keep_run_dir=False, progress=progress)
+            self.state_file(cache_dir).unlink(missing_ok=True)
+            return 0
+        except ProvisionError as exc:
+            print(f"{self.name}: {exc}", file=sys.stderr)
+            return 1

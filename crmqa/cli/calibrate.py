@@ -303,12 +303,15 @@ def _alone_before_missed(plan: LoadedPlan, works: list[_GroupWork], queue: list[
 def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
               faults: Sequence[Fault] = CATALOGUE, jobs: int = 1, until_caught: bool = False,
               chunk: int | None = None, clean_runs: int = 1,
+              reused_clean: Sequence[RunResult] = (),
               progress: Callable[[str], None] = lambda _: None) -> Calibration:
     """Run the clean sandbox and every group of faults; blame failures; keep the matrix.
 
     `runner` is a pool of workers (crmqa.cli.calibrate_pool.EnginePool) or a function that
     runs one request at a time (`jobs` is then ignored). The clean plan runs `clean_runs`
-    times, each on fresh sandboxes; a case that fails in any of them is a false failure.
+    times, each on fresh sandboxes; `reused_clean` are clean runs of the whole plan made
+    before (crmqa.cli.calibrate_clean_run), each counted as one more repetition. A case that
+    fails in any of them is a false failure.
     """
     started = time.monotonic()
     pool: RunPool = (cast(RunPool, runner) if hasattr(runner, "next_done")
@@ -330,14 +333,20 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
     # -- the clean runs ----------------------------------------------------------------------
     # Each repetition on sandboxes of its own: a case that fails on any clean sandbox is a
     # false failure, and is never blamed on a fault.
+    if clean_runs + len(reused_clean) < 1:
+        raise CalibrationError("calibration needs a clean run: make one or reuse one")
     parts = _split(plan, pool.size)
     pending: deque[RunRequest] = deque()
-    for repeat in range(1, clean_runs + 1):
+    reused = len(reused_clean)
+    for repeat in range(reused + 1, reused + clean_runs + 1):
         for number, part in enumerate(parts, 1):
             label = "clean" if len(parts) == 1 else f"clean-{number}"
-            label += f".r{repeat}" if clean_runs > 1 else ""
+            label += f".r{repeat}" if clean_runs + reused > 1 else ""
             pending.append(RunRequest(label, (), tuple(part), sandbox=f"clean-{repeat}"))
-    by_repeat: list[dict[ResultKey, CaseResult]] = [{} for _ in range(clean_runs)]
+    by_repeat: list[dict[ResultKey, CaseResult]] = [dict(run.results) for run in reused_clean]
+    by_repeat += [{} for _ in range(clean_runs)]
+    for run in reused_clean:
+        record(run)
     in_flight = 0
     while pending or in_flight:
         while pending and pool.idle():
@@ -360,10 +369,11 @@ def calibrate(plan: LoadedPlan, runner: Runner | RunPool, *,
                 clean[key] = result  # failed once on a clean sandbox: never blamed
             clean.setdefault(key, result)
     clean_failures = sorted(
-        _label(clean[key]) + (f" (in {count} of {clean_runs} clean runs)" if clean_runs > 1
-                              else "") for key, count in failed_in.items())
+        _label(clean[key]) + (f" (in {count} of {len(by_repeat)} clean runs)"
+                              if len(by_repeat) > 1 else "") for key, count in failed_in.items())
     clean_verdict = _verdict(plan, clean.values())
     clean_summary = [{"run": index, "cases": len(results),
+                      **({"reused": reused_clean[index - 1].label} if index <= reused else {}),
                       "failures": sorted(_label(r) for r in results.values()
                                          if r.outcome in CHANGED),
                       "verdict": _verdict(plan, results.values())}
@@ -602,12 +612,16 @@ def to_markdown(calibration: Calibration) -> str:
            if calibration.until_caught else "") + ".",
         "",
     ]
+    reused = [r["reused"] for r in calibration.clean_runs if "reused" in r]
+    if reused:
+        lines += [f"Clean results reused (--clean-run): {', '.join(reused)}.", ""]
     if len(calibration.clean_runs) > 1:
         lines += ["", f"Clean runs ({len(calibration.clean_runs)}, each on fresh sandboxes):",
                   ""]
         lines += [f"- run {r['run']}: {r['cases']} case runs, verdict {r['verdict'] or 'none'}, "
                   + (f"false failures: {', '.join(r['failures'])}" if r["failures"]
-                     else "no failure") for r in calibration.clean_runs]
+                     else "no failure") + (" (reused)" if "reused" in r else "")
+                  for r in calibration.clean_runs]
     lines += [
         "",
         "| category | caught | seeded | score |",

@@ -378,15 +378,21 @@ def demo(faults: str, workers: int, plan_path: Path, html: bool) -> None:
 @click.option("--until-caught", is_flag=True,
               help="stop each group of faults once each is caught (CI): proves every fault is "
                    "caught in a fraction of the time; the matrix then lists the first catches")
-@click.option("--clean-runs", type=click.IntRange(1, 10), default=1, show_default=True,
+@click.option("--clean-runs", type=click.IntRange(0, 10), default=None,
               help="runs of the whole plan on fresh clean sandboxes: a case failing in any "
-                   "of them is a false failure")
+                   "of them is a false failure [default: 1, or 0 with --clean-run]")
+@click.option("--clean-run", "clean_run_dirs", multiple=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="reuse this run folder (crmqa run of the same plan and crmqa version on a "
+                   "sandbox without faults) as a clean run instead of running the plan "
+                   "again; repeatable")
 @click.option("--evidence", type=click.Choice(["off", "retain-on-failure", "on"]),
               default="off", show_default=True, help="evidence kept for each case run")
 @click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True, help="folder that receives calibrate-<time>/")
-def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, clean_runs: int,
-              evidence: str, reports: Path) -> None:
+def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool,
+              clean_runs: int | None, clean_run_dirs: tuple[Path, ...], evidence: str,
+              reports: Path) -> None:
     """Run PLAN on the sandbox once clean and against every seeded fault; print and write
     the detection matrix. Exit 1 when a fault goes uncaught or the clean run fails a case,
     4 when some runs could not run (a sandbox that did not start)."""
@@ -402,6 +408,7 @@ def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, cle
     from crmqa.cli.calibrate import (
         calibrate as run_calibration,
     )
+    from crmqa.cli.calibrate_clean_run import reuse_clean_run
     from crmqa.cli.calibrate_pool import EnginePool
     from crmqa.sandbox.faults import BY_NAME, CATALOGUE, UnknownFault, parse_fault_list
     from crmqa.validation import prepare_run
@@ -416,6 +423,12 @@ def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, cle
                                                              "sandbox-pass")}
     loaded = prepare_run(plan, environment=environment).loaded
     target = check_plan(loaded, None)
+    reused = [reuse_clean_run(loaded, run_dir) for run_dir in clean_run_dirs]
+    if clean_runs is None:
+        clean_runs = 0 if reused else 1
+    if clean_runs == 0 and not reused:
+        raise click.BadParameter("0 clean runs needs a run to reuse (--clean-run)",
+                                 param_hint="--clean-runs")
     out_dir = new_out_dir(reports)
     jobs = jobs or min(4, _os.cpu_count() or 1)
     console.print(f"Calibrating [bold]{escape(loaded.plan.id)}[/] against {len(chosen)} seeded "
@@ -425,7 +438,7 @@ def calibrate(plan: Path, faults: str, jobs: int | None, until_caught: bool, cle
     try:
         with EnginePool(loaded, target, out_dir, jobs, evidence=evidence) as pool:
             result = run_calibration(loaded, pool, faults=chosen, until_caught=until_caught,
-                                     clean_runs=clean_runs,
+                                     clean_runs=clean_runs, reused_clean=reused,
                                      progress=lambda line: console.print(f"  {escape(line)}"))
     except CalibrationIncomplete as error:
         console.print(f"[red]Calibration incomplete:[/] {escape(str(error))}", soft_wrap=True)

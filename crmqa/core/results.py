@@ -151,5 +151,6 @@ class RunInfo(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     crmqa_version: str = ""
+    plan_digest: str = ""  # LoadedPlan.digest(): the plan and suite files the run used
     selection: str = ""  # -k expression or similar, for the record
     lang: str = "en"  # the reports' language (crmqa.core.languages), kept for re-gating

@@ -7,6 +7,8 @@ plan's targets, exactly as the loader positions its own.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +110,21 @@ class LoadedPlan:
     def dependency_order(self) -> list[LoadedCase]:
         """The cases in a stable order that respects `depends_on` (see `dependency_order`)."""
         return dependency_order(self.cases)
+
+    def digest(self) -> str:
+        """A hash of the plan file and every suite file it includes (their bytes).
+
+        Two runs with the same digest ran the same written cases, wherever the files lie;
+        results of one may stand in for the other (`crmqa calibrate --clean-run`).
+        """
+        files = {self.path.resolve()} | {
+            loaded.suite_path.resolve() for loaded in self.cases if loaded.suite_path}
+        hashed = hashlib.sha256()
+        # Named relative to the plan's folder, so that a clone elsewhere hashes the same.
+        for path in sorted(files):
+            name = Path(os.path.relpath(path, self.base_dir.resolve())).as_posix()
+            hashed.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return hashed.hexdigest()[:16]
 
     def issue(
         self,

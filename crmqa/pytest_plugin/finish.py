@@ -94,6 +94,7 @@ def make_run_info(state: RunState, loaded: LoadedPlan) -> RunInfo:
         started_at=state.started_at,
         finished_at=datetime.now(UTC),
         crmqa_version=__version__,
+        plan_digest=loaded.digest(),
         selection=state.config.option.keyword or "",
         lang=state.config.option.crmqa_lang or "en",
     )

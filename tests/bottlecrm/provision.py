@@ -30,8 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -40,18 +39,19 @@ if __package__ in (None, ""):  # run as a script: the repository root holds `tes
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.provisioning import (
+    Product,
     Progress,
     ProvisionError,
-    alive,
     file_lock,
     find_pyenv_python,
     free_port,
     new_run_dir,
     pip_install,
-    remove_run_dir,
+    progress_printer,
     run_command,
     stop_process,
 )
+from tests.provisioning import Timings as SharedTimings
 from tests.provisioning import ensure_template as shared_ensure_template
 from tests.provisioning import ensure_venv as shared_ensure_venv
 from tests.provisioning import prune_stale_runs as shared_prune_stale_runs
@@ -112,27 +112,14 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 '''
 
 
-def _print_progress(message: str) -> None:
-    print(f"[bottlecrm] {message}", file=sys.stderr, flush=True)
+_print_progress = progress_printer("bottlecrm")
 
 
 @dataclass
-class Timings:
-    """Seconds spent per step; `cold` = install + migrate, `warm` = copy + start."""
+class Timings(SharedTimings):
+    """The shared steps' seconds, and making the org and the users' access tokens."""
 
-    install_s: float = 0.0
-    migrate_s: float = 0.0
-    copy_s: float = 0.0
-    start_s: float = 0.0
     identities_s: float = 0.0
-
-    @property
-    def cold_s(self) -> float:
-        return self.install_s + self.migrate_s
-
-    @property
-    def warm_s(self) -> float:
-        return self.copy_s + self.start_s
 
 
 @dataclass
@@ -422,91 +409,19 @@ def start(cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progress = _print_progr
     )
 
 
-def stop(instance: BottleCrm, *, keep_run_dir: bool = False,
-         progress: Progress = _print_progress) -> None:
-    """Stop the server and delete the run folder this module created for it."""
-    stop_process(instance.pid)
-    progress(f"server: stopped (pid {instance.pid})")
-    if not keep_run_dir:
-        remove_run_dir(Path(instance.run_dir))
+PRODUCT = Product(name="bottlecrm", title="BottleCRM", cache_dir=DEFAULT_CACHE_DIR,
+                  prepare=prepare, start=start,
+                  instance_type=BottleCrm, timings_type=Timings, script=Path(__file__))
 
 
-@contextlib.contextmanager
 def running_bottlecrm(cache_dir: Path = DEFAULT_CACHE_DIR, *, keep_run_dir: bool = False,
-                      progress: Progress = _print_progress) -> Iterator[BottleCrm]:
+                      progress: Progress = _print_progress
+                      ) -> contextlib.AbstractContextManager[BottleCrm]:
     """A fresh BottleCRM for the duration of the block (its own copy of the database)."""
-    instance = start(cache_dir, progress)
-    try:
-        yield instance
-    finally:
-        stop(instance, keep_run_dir=keep_run_dir, progress=progress)
+    return PRODUCT.running(cache_dir, keep_run_dir=keep_run_dir, progress=progress)
 
 
-# --------------------------------------------------------------------------- command line
-
-def _state_file(cache_dir: Path) -> Path:
-    return cache_dir / "up.json"
-
-
-def _load_state(cache_dir: Path) -> BottleCrm | None:
-    path = _state_file(cache_dir)
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    data["timings"] = Timings(**data.get("timings", {}))
-    return BottleCrm(**data)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`up` starts a background BottleCRM, `env` prints its variables, `down` stops it;
-    `prepare` only installs and migrates (for setup scripts that warm the cache)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] not in ("up", "down", "env", "prepare"):
-        print("usage: provision.py up|down|env|prepare\n"
-              "  up       install if needed, start BottleCRM in the background\n"
-              "  env      print `export NAME=value` lines for the running instance\n"
-              "  down     stop it\n"
-              "  prepare  install and migrate the template only", file=sys.stderr)
-        return 2
-    cache_dir = DEFAULT_CACHE_DIR
-    state = _load_state(cache_dir)
-    try:
-        if args[0] == "prepare":
-            timings = prepare(cache_dir)
-            _print_progress(f"prepared: install {timings.install_s:.0f} s, "
-                            f"migrate {timings.migrate_s:.0f} s")
-            return 0
-        if args[0] == "up":
-            if state and alive(state.pid):
-                _print_progress(f"already up at {state.base_url}")
-                return 0
-            instance = start(cache_dir)
-            path = _state_file(cache_dir)
-            path.write_text(json.dumps(asdict(instance)))
-            path.chmod(0o600)  # holds tokens
-            timings = instance.timings
-            _print_progress(
-                f"up at {instance.base_url}; cold {timings.cold_s:.0f} s "
-                f"(install {timings.install_s:.0f} + migrate {timings.migrate_s:.0f}), "
-                f"warm {timings.warm_s:.1f} s (copy {timings.copy_s:.2f} + start "
-                f"{timings.start_s:.1f}), identities {timings.identities_s:.1f} s. "
-                f"Run `eval \"$(python {Path(__file__).relative_to(REPO_ROOT)} env)\"`."
-            )
-            return 0
-        if state is None:
-            _print_progress("not up (no .cache/bottlecrm/up.json)")
-            return 1
-        if args[0] == "env":
-            for name, value in state.env().items():
-                print(f"export {name}={value}")
-            return 0
-        stop(state)
-        _state_file(cache_dir).unlink(missing_ok=True)
-        return 0
-    except ProvisionError as exc:
-        print(f"bottlecrm: {exc}", file=sys.stderr)
-        return 1
-
+main = PRODUCT.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -67,3 +67,16 @@ def test_prune_removes_only_runs_whose_server_is_gone(tmp_path: Path) -> None:
     provision.prune_stale_runs(tmp_path, messages.append)
     assert sorted(p.name for p in runs.iterdir()) == ["alive", "starting"]
     assert messages == ["run: removed stale dead"]
+
+
+def test_the_state_file_of_up_gives_back_the_instance_with_its_own_timings(
+        tmp_path: Path) -> None:
+    instance = provision.BottleCrm(
+        base_url="http://127.0.0.1:1", org_id="org", admin_email="a@x.test",
+        admin_token="t-a", admin_password="pw", user_email="u@x.test", user_token="t-u",
+        run_dir="/tmp/none", pid=0, timings=provision.Timings(start_s=1.5, identities_s=2.0))
+    provision.PRODUCT.save_state(tmp_path, instance)
+    assert (tmp_path / "up.json").stat().st_mode & 0o777 == 0o600  # it holds tokens
+    assert provision.PRODUCT.load_state(tmp_path) == instance
+    assert "identities 2.0 s" in provision.PRODUCT.up_summary(instance)
+    assert provision.PRODUCT.load_state(tmp_path / "elsewhere") is None

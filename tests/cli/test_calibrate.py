@@ -1,16 +1,13 @@
 """`crmqa calibrate`: grouping faults that cannot interact, blaming failures, the matrix.
 
 The logic is tested with a runner that answers like a sandbox would (a case fails when a
-fault it can see is on); the slow test runs the real command on plans/sandbox.yaml against
-real sandboxes and asserts that every seeded fault is caught with no false failure.
+fault it can see is on); the slow test that runs the real command on plans/sandbox.yaml
+against real sandboxes, reusing the clean run of tests/e2e/test_clean_plan.py, and asserts
+that every seeded fault is caught with no false failure, is in that module.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -286,29 +283,6 @@ def test_a_clean_run_without_results_is_an_environment_error(tmp_path: Path) -> 
         calibrate(plan, down, faults=[_fault("x", "case.update")])
 
 
-@pytest.mark.slow
-def test_calibrate_catches_every_seeded_fault_of_the_catalogue(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        # --until-caught: what CI needs (every fault caught, no false failure) in the least
-        # time; `crmqa calibrate` without it lists every case each fault fails.
-        [sys.executable, "-m", "crmqa.cli.main", "calibrate", str(SANDBOX_PLAN),
-         "--until-caught", "--reports", str(tmp_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500, check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    matrices = sorted(tmp_path.glob("calibrate-*/calibration.json"))
-    assert matrices, completed.stdout[-3000:] + completed.stderr[-3000:]
-    matrix = json.loads(matrices[-1].read_text(encoding="utf-8"))
-    missed = [f["name"] for f in matrix["faults"] if not f["caught"]]
-    assert matrix["clean"]["failures"] == [], matrix["clean"]
-    assert matrix["mode"] == "until_caught" and matrix["clean"]["runs"][0]["failures"] == []
-    assert [f["name"] for f in matrix["faults"] if f["status"] == "not run"] == []
-    assert missed == [], completed.stdout[-4000:]
-    assert len(matrix["faults"]) == len(CATALOGUE) >= 40
-    assert completed.returncode == 0
-    assert (matrices[-1].parent / "calibration.md").exists()
-
-
 def test_a_fault_masked_by_its_neighbour_runs_alone_on_all_its_cases(tmp_path: Path) -> None:
     """Two faults with no common surface can still hide each other: a case that uses both
     surfaces fails for the first fault, and with it on the second one's symptom never shows
@@ -332,3 +306,90 @@ def test_a_fault_masked_by_its_neighbour_runs_alone_on_all_its_cases(tmp_path: P
     caught = {d.fault.name: d.caught_by for d in result.detections}
     assert caught == {"search_bug": ["BOTH"], "owner_bug": ["EDIT"]}
     assert result.ok
+
+
+def _run_folder(tmp_path: Path, plan, results: list[CaseResult], **info: str) -> Path:  # type: ignore[no-untyped-def]
+    """A run folder as `crmqa run` writes it (run.json and one worker's results)."""
+    from datetime import UTC, datetime
+
+    from crmqa import __version__
+    from crmqa.core.results import RunInfo
+
+    run = tmp_path / "run"
+    (run / "results").mkdir(parents=True)
+    fields = {"run_id": "r1", "plan_id": "tiny", "plan_name": "tiny", "plan_file": "plan.yaml",
+              "target": "sandbox", "profile": "sandbox", "crmqa_version": __version__,
+              "plan_digest": plan.digest(), **info}
+    (run / "run.json").write_text(RunInfo(started_at=datetime.now(UTC), **fields)
+                                  .model_dump_json(), encoding="utf-8")
+    (run / "results" / "cases-gw0.jsonl").write_text(
+        "".join(r.model_dump_json() + "\n" for r in results), encoding="utf-8")
+    return run
+
+
+def test_a_reused_clean_run_is_the_baseline_and_no_clean_run_is_made(tmp_path: Path) -> None:
+    from crmqa.cli.calibrate_clean_run import reuse_clean_run
+
+    plan = _tiny(tmp_path)
+    ids = [c.case.id for c in plan.cases]
+    # EDIT failed in the reused run: a false failure, never blamed on the fault that breaks it
+    run = _run_folder(tmp_path, plan, [_result(i, Outcome.FAILED if i == "EDIT" else
+                                               Outcome.PASSED) for i in ids])
+    sandbox = Sandbox(ids, {"SEARCH": {"search_bug"}, "EDIT": {"edit_bug"}})
+    result = calibrate(plan, sandbox, faults=[_fault("search_bug", "lead.search"),
+                                             _fault("edit_bug", "case.update", "lead.update")],
+                       clean_runs=0, reused_clean=[reuse_clean_run(plan, run)])
+    assert not any(call[0].startswith("clean") for call in sandbox.calls)
+    assert result.clean_failures == ["EDIT"]
+    assert {d.fault.name: d.caught_by for d in result.detections}["search_bug"] == ["SEARCH"]
+    assert {d.fault.name: d.caught_by for d in result.detections}["edit_bug"] == []
+    assert result.clean_runs[0]["reused"] == "clean (reused r1)"
+    assert "Clean results reused (--clean-run): clean (reused r1)" in to_markdown(result)
+
+
+@pytest.mark.parametrize(("info", "drop", "message"), [
+    ({"plan_digest": "0123456789abcdef"}, None, "its plan or suite files differ "
+                                                "(plan digest 0123456789abcdef, now "),
+    ({"plan_digest": ""}, None, "its plan or suite files differ (no plan digest"),
+    ({"crmqa_version": "0.0.1"}, None, "made by crmqa 0.0.1, this is crmqa "),
+    ({"selection": "SEARCH"}, None, "a selection ('SEARCH'), not the whole plan"),
+    ({"profile": "bottlecrm"}, None, "with profile 'bottlecrm', not the sandbox"),
+    ({}, "PAGE", "1 case(s) have no result (PAGE): the run was interrupted"),
+])
+def test_calibrate_refuses_a_clean_run_of_another_plan_or_crmqa_with_exit_3(
+        tmp_path: Path, info: dict[str, str], drop: str | None, message: str) -> None:
+    from click.testing import CliRunner
+
+    from crmqa.cli.main import cli
+
+    plan = _tiny(tmp_path)
+    run = _run_folder(tmp_path, plan, [_result(c.case.id, Outcome.PASSED) for c in plan.cases
+                                       if c.case.id != drop], **info)
+    done = CliRunner().invoke(cli, ["calibrate", str(plan.path), "--clean-run", str(run),
+                                    "--reports", str(tmp_path / "reports")])
+    assert done.exit_code == 3, done.output
+    assert "cannot stand in for a clean run" in done.output and message in done.output
+    assert "run the plan again (crmqa run) or calibrate without --clean-run" in done.output
+    assert "Traceback" not in done.output
+    assert not (tmp_path / "reports").exists()  # refused before anything ran
+
+
+def test_the_plan_digest_follows_the_plan_and_suite_files_not_where_they_lie(
+        tmp_path: Path) -> None:
+    suite = ("suite: {id: s, name: s, module: leads, category: functional}\n"
+             "cases:\n  - id: SUITED\n    title: from a suite\n"
+             "    steps: [{op: lead.search, with: {query: x}}]\n")
+    digests = []
+    for folder in ("a", "b"):
+        (tmp_path / folder / "suites").mkdir(parents=True)
+        (tmp_path / folder / "suites" / "s.yaml").write_text(suite, encoding="utf-8")
+        (tmp_path / folder / "plan.yaml").write_text(
+            TINY_PLAN.replace("cases:\n", "include: [suites/s.yaml]\ncases:\n", 1),
+            encoding="utf-8")
+        digests.append(load_plan(tmp_path / folder / "plan.yaml").digest())
+    assert digests[0] == digests[1]  # the same files in another folder
+    (tmp_path / "b" / "suites" / "s.yaml").write_text(suite.replace("from a", "from one"),
+                                                      encoding="utf-8")
+    assert load_plan(tmp_path / "b" / "plan.yaml").digest() != digests[0]
+    (tmp_path / "a" / "plan.yaml").write_text(TINY_PLAN, encoding="utf-8")
+    assert load_plan(tmp_path / "a" / "plan.yaml").digest() != digests[0]

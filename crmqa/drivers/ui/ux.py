@@ -639,7 +639,9 @@ def do_expect_feedback(ctx: ActionContext) -> None:
     resolved: Resolved | None = None
     if ctx.step.target:
         resolved, locator = ctx.element(ctx.step.target)
-    deadline = since + max(ctx.timeout_s, within * 2)
+    # Watch well past the budget: a late message is reported as late (with its time), and
+    # only one that never comes as missing.
+    deadline = since + max(ctx.timeout_s, within * 3)
     found: dict[str, Any] | None = None
     while True:
         found = _feedback_seen(ctx.page, locator, selector, wanted)
