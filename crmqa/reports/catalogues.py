@@ -14,10 +14,13 @@ from pathlib import Path
 from crmqa.core.languages import TRANSLATED_LANGUAGES
 from crmqa.reports.i18n import DOMAIN, REPORTS_DIR, TEMPLATE_FILE, po_file
 
+PACKAGE_DIR = REPORTS_DIR.parent
+
 
 def extract_messages() -> dict[str, list[tuple[str, int]]]:
     """Every message the reports use: msgid -> [(file, line)], from the code and the
-    templates of crmqa/reports."""
+    templates of crmqa/reports, and the `say(...)` / `N_(...)` messages the layers below
+    word for the reports (crmqa.core.messages: the gates' rows, reasons and warnings)."""
     from babel.messages.extract import extract_from_dir
 
     method_map = [("**.py", "python"), ("**.j2", "jinja2.ext:babel_extract")]
@@ -36,6 +39,12 @@ def extract_messages() -> dict[str, list[tuple[str, int]]]:
                 found.setdefault(text, []).append((filename, line))
         elif message:
             found.setdefault(message, []).append((filename, line))
+    for filename, line, message, _comments, _context in extract_from_dir(
+        str(PACKAGE_DIR), [("reports/**", "ignore"), ("**.py", "python")], {"**.py": {}},
+        keywords={"say": None, "N_": None},
+    ):
+        if isinstance(message, str) and message:
+            found.setdefault(message, []).append((f"../{filename}", line))
     return found
 
 
