@@ -101,7 +101,7 @@ STATE_WORDS = {
         N_("passed"), N_("failed"), N_("broken"), N_("blocked"), N_("skipped"),
         N_("not_applicable"), N_("not run"), N_("waived"), N_("new"), N_("open"),
         N_("fixed"), N_("reopened"), N_("passing"), N_("failing"), N_("not fully verified"),
-        N_("setup"), N_("step"), N_("teardown"), N_("manual"), N_("no verdict"),
+        N_("setup"), N_("step"), N_("teardown"), N_("cleanup"), N_("manual"), N_("no verdict"),
         N_("suspended"), N_("resumed"), N_("still suspended"),
     )
 }
