@@ -21,7 +21,7 @@ from crmqa.core.languages import (
     language_suggestion,
 )
 from crmqa.core.results import Outcome
-from crmqa.gates import Decision, GateKind, WithheldKind, evaluate
+from crmqa.gates import Decision, GateKind, Verdict, WithheldKind, evaluate
 from crmqa.ledger import Lifecycle
 from crmqa.plan.loader import load_plan
 from crmqa.reports import render_verdict, write_run_outputs
@@ -146,6 +146,12 @@ def test_summary_allure_verdict_and_gates_page_in_chinese(concluded: Concluded) 
     assert "通过 18，失败 2" in gates
     verdict_json = json.loads((zh.run_dir / "verdict.json").read_text(encoding="utf-8"))
     assert "passed 18, failed 2, broken 1" in verdict_json["gate_results"][1]["detail"]
+    read_back = Verdict.model_validate(verdict_json)  # as `crmqa documents` reads it
+    _ = gettext_for("zh")
+    assert read_back == zh.verdict.model_copy(update={"evaluated_on": read_back.evaluated_on})
+    assert reasons(read_back, _) == reasons(zh.verdict, _)
+    assert [gate_texts(r, _) for r in read_back.gate_results] == [
+        gate_texts(r, _) for r in zh.verdict.gate_results]
 
 
 def test_allure_verdict_and_console_in_russian(concluded: Concluded) -> None:
