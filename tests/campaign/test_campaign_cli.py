@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crmqa.cli.main import cli
+from crmqa.cli.main import console as cli_console
 from crmqa.core.results import CaseResult, Outcome, RunInfo
 from crmqa.ledger import Ledger
 
@@ -54,7 +56,11 @@ def test_campaign_commands_choose_among_campaigns(tmp_path: Path) -> None:
     assert code == 3 and "has no run of build '3.0'; builds: 2.0" in output
 
 
-def test_campaign_views_speak_the_language_asked_or_the_latest_runs(tmp_path: Path) -> None:
+def test_campaign_views_speak_the_language_asked_or_the_latest_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the CLI's console took its width when first imported: wide enough for every column
+    monkeypatch.setattr(cli_console, "width", 200)
     reports = tmp_path / "reports"
     ledger = Ledger(reports / "ledger.sqlite")
     record(ledger, "a1", "vendor-a", failing=True)

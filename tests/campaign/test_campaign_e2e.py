@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crmqa.cli.main import cli
+from crmqa.cli.main import console as cli_console
 from crmqa.ledger import Campaign, Ledger, Lifecycle, campaign_status
 from crmqa.sandbox.testing import running_sandbox
 
@@ -46,6 +47,8 @@ def test_three_builds_suspended_then_rejected_then_accepted(
 ) -> None:
     reports = tmp_path / "reports"
     monkeypatch.setenv("COLUMNS", "200")
+    # the CLI's console took its width when first imported: wide enough for every column
+    monkeypatch.setattr(cli_console, "width", 200)
     started = time.monotonic()
     for number, (build, faults, exit_code) in enumerate(BUILDS, start=1):
         with running_sandbox(faults=faults) as sandbox:
