@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from crmqa.core.fit import blame_misfits
+from crmqa.core.messages import CLAUSE_SEPARATOR, joined
 from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind, evaluate
 from crmqa.ledger import Campaign, Defect, Ledger
@@ -58,8 +59,9 @@ def conclude(
     results = apply_waivers(results, plan.waivers)
     withheld = interruption
     if withheld is None and misfits:
-        withheld = Withheld(kind=WithheldKind.ENVIRONMENT,
-                            reason="; ".join(misfit.message() for misfit in misfits))
+        withheld = Withheld.worded(
+            WithheldKind.ENVIRONMENT,
+            joined([misfit.words() for misfit in misfits], CLAUSE_SEPARATOR))
     ledger = Ledger(ledger_path)
     campaign = Campaign.of(run_info)
     # Recorded first, so that a run re-evaluated later gets the state from before it.

@@ -27,6 +27,19 @@ _target_option = click.option("--target", "-t", help="the campaign's target name
 _json_option = click.option("--json", "as_json", is_flag=True, help="print JSON for tools")
 
 
+def _language(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from crmqa.cli.main import _language as check_language_option
+
+    return check_language_option(ctx, param, value)
+
+
+_lang_option = click.option(
+    "--lang", callback=_language,
+    help="language of the view: en, zh or ru (default: the language of the campaign's latest "
+    "run, else en); JSON stays English",
+)
+
+
 def _console() -> Console:
     from crmqa.cli.main import console
 
@@ -40,6 +53,27 @@ def _ledger(reports: Path) -> Ledger:
     if not path.exists():
         raise CrmqaError(f"no ledger at {path}: run `crmqa run PLAN --reports {reports}` first")
     return Ledger(path)
+
+
+def campaign_language(reports: Path, ledger: Ledger, chosen: Campaign, lang: str | None) -> str:
+    """`lang` when given, else the language the campaign's latest run was reported in (its
+    run.json, when its folder is still under `reports`), else English."""
+    if lang:
+        return lang
+    from crmqa.core.languages import SOURCE_LANGUAGE
+
+    runs = ledger.runs(chosen)
+    return _run_language(reports / runs[-1].run_id) if runs else SOURCE_LANGUAGE
+
+
+def _run_language(run_dir: Path) -> str:
+    from crmqa.core.languages import SOURCE_LANGUAGE
+    from crmqa.reports.run_folder import RunFolderError, read_run_info
+
+    try:
+        return read_run_info(run_dir).lang
+    except (RunFolderError, OSError):  # a folder deleted or moved: the view is still wanted
+        return SOURCE_LANGUAGE
 
 
 def choose_campaign(ledger: Ledger, plan: str | None, target: str | None) -> Campaign:
@@ -72,18 +106,15 @@ def campaign() -> None:
 
 @campaign.command("list")
 @_reports_option
-def list_campaigns(reports: Path) -> None:
+@click.option("--lang", callback=_language, default="en", show_default=True,
+              help="language of the list: en, zh or ru")
+def list_campaigns(reports: Path, lang: str) -> None:
     """Every campaign the ledger holds, with its runs and latest verdict."""
+    from crmqa.reports.campaign_view import render_campaigns
+
     ledger = _ledger(reports)
-    console = _console()
-    for known in ledger.campaigns():
-        runs = ledger.runs(known)
-        latest = runs[-1]
-        console.print(
-            f"{escape(str(known))}: {len(runs)} run(s), latest {escape(latest.run_id)} "
-            f"(build {escape(latest.system_version or '—')}) "
-            f"{latest.decision or 'no verdict'}", soft_wrap=True,
-        )
+    render_campaigns(_console(), [(known, ledger.runs(known)) for known in ledger.campaigns()],
+                     lang)
 
 
 @campaign.command()
@@ -91,20 +122,21 @@ def list_campaigns(reports: Path) -> None:
 @_plan_option
 @_target_option
 @_json_option
+@_lang_option
 @click.option("--as-of", "as_of", help="tell the status as it was right after this run")
 def status(reports: Path, plan: str | None, target: str | None, as_json: bool,
-           as_of: str | None) -> None:
+           lang: str | None, as_of: str | None) -> None:
     """Where the campaign stands: latest verdict, suspension, builds, open defects."""
     from crmqa.ledger import campaign_status
     from crmqa.reports.campaign_view import render_status, status_document
 
     ledger = _ledger(reports)
-    state = campaign_status(ledger, choose_campaign(ledger, plan, target), _today(),
-                            as_of_run=as_of)
+    chosen = choose_campaign(ledger, plan, target)
+    state = campaign_status(ledger, chosen, _today(), as_of_run=as_of)
     if as_json:
         click.echo(json.dumps(status_document(state), indent=2, ensure_ascii=False))
     else:
-        render_status(_console(), state)
+        render_status(_console(), state, campaign_language(reports, ledger, chosen, lang))
 
 
 @campaign.command()
@@ -112,17 +144,20 @@ def status(reports: Path, plan: str | None, target: str | None, as_json: bool,
 @_plan_option
 @_target_option
 @_json_option
-def history(reports: Path, plan: str | None, target: str | None, as_json: bool) -> None:
+@_lang_option
+def history(reports: Path, plan: str | None, target: str | None, as_json: bool,
+            lang: str | None) -> None:
     """Every cycle (run) with its build, verdict and suspension, and every defect's lifecycle."""
     from crmqa.ledger import campaign_status
     from crmqa.reports.campaign_view import render_history, status_document
 
     ledger = _ledger(reports)
-    state = campaign_status(ledger, choose_campaign(ledger, plan, target), _today())
+    chosen = choose_campaign(ledger, plan, target)
+    state = campaign_status(ledger, chosen, _today())
     if as_json:
         click.echo(json.dumps(status_document(state), indent=2, ensure_ascii=False))
     else:
-        render_history(_console(), state)
+        render_history(_console(), state, campaign_language(reports, ledger, chosen, lang))
 
 
 @campaign.command()
@@ -132,10 +167,13 @@ def history(reports: Path, plan: str | None, target: str | None, as_json: bool) 
 @_plan_option
 @_target_option
 @_json_option
+@click.option("--lang", callback=_language,
+              help="language of the view: en, zh or ru (default: RUN_B's language); JSON "
+              "stays English")
 @click.option("--builds", is_flag=True,
               help="RUN_A and RUN_B are builds: compare the latest run of each")
 def diff(run_a: str, run_b: str, reports: Path, plan: str | None, target: str | None,
-         as_json: bool, builds: bool) -> None:
+         as_json: bool, lang: str | None, builds: bool) -> None:
     """What changed from RUN_A to RUN_B: new failures, fixes, other changes, timings."""
     from crmqa.cli.running import find_run_dir
     from crmqa.ledger import Campaign
@@ -160,7 +198,7 @@ def diff(run_a: str, run_b: str, reports: Path, plan: str | None, target: str | 
     if as_json:
         click.echo(json.dumps(diff_document(result), indent=2, ensure_ascii=False))
     else:
-        render_diff(_console(), result)
+        render_diff(_console(), result, lang or info_b.lang)
 
 
 def _latest_of_build(ledger: Ledger, chosen: Campaign, build: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from crmqa.core.messages import Message, say
 from crmqa.core.results import BrokenKind, CaseResult, Outcome, StepResult
 
 MIN_CALLS = 3
@@ -58,13 +59,19 @@ class Misfit:
     statuses: tuple[tuple[int, int], ...]  # (status, how many), most frequent first
 
     def message(self) -> str:
+        """What does not fit, in English."""
+        return str(self.words())
+
+    def words(self) -> Message:
+        """What does not fit, as a message for the reports to translate."""
         answers = ", ".join(f"HTTP {status}" + (f" ({n}x)" if n > 1 else "")
                             for status, n in self.statuses)
-        entity = self.action.split(".", 1)[0]
-        return (
-            f"the target does not fit its profile: every {self.action} in this run answered "
-            f"{answers} ({self.calls} calls in {self.cases} cases); check the profile's path, "
-            f"method and field mapping for {entity} (the first answer is in the evidence)"
+        return say(
+            "the target does not fit its profile: every %(action)s in this run answered "
+            "%(answers)s (%(calls)s calls in %(cases)s cases); check the profile's path, "
+            "method and field mapping for %(entity)s (the first answer is in the evidence)",
+            action=self.action, answers=answers, calls=self.calls, cases=self.cases,
+            entity=self.action.split(".", 1)[0],
         )
 
 

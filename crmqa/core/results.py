@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from crmqa.core.messages import N_
+
 
 class Outcome(StrEnum):
     """How one case (or step) ended.
@@ -57,6 +59,13 @@ class Attachment(BaseModel):
     text: str | None = None  # or inline text (already redacted)
     # A figure a manager reads (a load's charts): summary.html shows it, not only Allure.
     show_in_summary: bool = False
+
+
+# The names of the steps crmqa adds to a case itself: reports show them in the run's language
+# (a suite's own step names are translated by the suite, `Case.translations`).
+CLEANUP_STEP_NAME = N_("clean up created records")
+MANUAL_STEP_NAME = N_("manual check")
+CRMQA_STEP_NAMES = frozenset({CLEANUP_STEP_NAME, MANUAL_STEP_NAME})
 
 
 class StepResult(BaseModel):

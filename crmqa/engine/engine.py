@@ -32,6 +32,8 @@ from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.fit import FitTracker
 from crmqa.core.results import (
+    CLEANUP_STEP_NAME,
+    MANUAL_STEP_NAME,
     Attachment,
     BrokenKind,
     CaseResult,
@@ -711,7 +713,7 @@ class Engine:
         ctx.take_evidence(False)
         if result.leftovers:
             cleanup = StepResult(
-                number=len(result.steps) + 1, phase="cleanup", name="clean up created records",
+                number=len(result.steps) + 1, phase="cleanup", name=CLEANUP_STEP_NAME,
                 kind="cleanup",
                 outcome=Outcome.BROKEN, broken_kind=BrokenKind.ENVIRONMENT,
                 message="could not delete " + "; ".join(
@@ -809,8 +811,8 @@ class Engine:
         if recorded.evidence:
             message += f" (evidence: {recorded.evidence})"
             result.steps.append(StepResult(
-                number=1, phase="manual", name="manual check", kind="manual", outcome=outcome,
-                message=message,
+                number=1, phase="manual", name=MANUAL_STEP_NAME, kind="manual",
+                outcome=outcome, message=message,
                 attachments=[Attachment(name="evidence link", text=recorded.evidence)],
             ))
         self._finish(result, outcome, "" if outcome is Outcome.PASSED else message)

@@ -15,11 +15,21 @@ from datetime import date
 from fractions import Fraction
 
 from crmqa.core.errors import CrmqaError
+from crmqa.core.messages import (
+    AND_SEPARATOR,
+    CLAUSE_SEPARATOR,
+    N_,
+    Message,
+    Phrase,
+    joined,
+    say,
+)
 from crmqa.core.results import BrokenKind, CaseResult, Outcome, Waiver
 from crmqa.gates.verdict import (
     Decision,
     GateKind,
     GateResult,
+    GateWords,
     OpenDefect,
     Verdict,
     Withheld,
@@ -101,18 +111,20 @@ def evaluate(
     cleanup = _cleanup_row(results, gates.nothing_left_behind)
     rows.append(cleanup)
     if withheld is None and not cleanup.passed and decision is Decision.ACCEPTED:
-        withheld = Withheld(
-            kind=WithheldKind.ENVIRONMENT,
-            reason=f"the run left records behind in the CRM ({cleanup.actual}): delete them "
-            "and run again (or set gates.nothing_left_behind: false)",
+        withheld = Withheld.worded(
+            WithheldKind.ENVIRONMENT,
+            say("the run left records behind in the CRM (%(left)s): delete them and run again "
+                "(or set gates.nothing_left_behind: false)",
+                left=cleanup.words.actual if cleanup.words else cleanup.actual),
         )
     if known is not None:
         withheld = known
     if withheld is not None:
         decision = None
-    reasons = _reasons(rows)
+    reasons: list[Phrase] = list(_reasons(rows))
     if withheld is not None:
-        reasons.insert(0, withheld.reason)
+        reasons.insert(0, withheld.reason_words or withheld.reason)
+    warnings = _warnings(results, today)
     return Verdict(
         decision=decision,
         withheld=withheld,
@@ -120,8 +132,10 @@ def evaluate(
         counts={outcome.value: counts[outcome.value] for outcome in Outcome},
         executed=executed,
         waived=len(waived),
-        reasons=reasons,
-        warnings=_warnings(results, today),
+        reasons=[str(reason) for reason in reasons],
+        warnings=[str(warning) for warning in warnings],
+        reason_words=reasons,
+        warning_words=list(warnings),
         suspended=decision is Decision.SUSPENDED,
         evaluated_on=today,
     )
@@ -183,55 +197,62 @@ def _broken_decide(
                                        previously_suspended))
     if optimistic is pessimistic:
         return None
-    causes = []
+    causes: list[Phrase] = []
     if broken:
         kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
         shown = ", ".join(r.case_id for r in broken[:5]) + (" ..." if len(broken) > 5 else "")
-        causes.append(f"{len(broken)} case(s) broken ({_broken_split(kinds)}: {shown})")
+        causes.append(say("%(count)s case(s) broken (%(kinds)s: %(cases)s)",
+                          count=len(broken), kinds=_broken_split(kinds), cases=shown))
     if excluded:
-        causes.append(f"{len(excluded)} case(s) left out by the run's set-up (the target's "
-                      "flags or identities, or a dependency not selected)")
+        causes.append(say("%(count)s case(s) left out by the run's set-up (the target's flags or "
+                          "identities, or a dependency not selected)", count=len(excluded)))
     if not_run:
-        causes.append(f"must-pass case(s) {', '.join(not_run)} not run")
+        causes.append(say("must-pass case(s) %(cases)s not run", cases=", ".join(not_run)))
     # A broken case or crmqa (exit 3) first, then the environment (4), then the selection (3).
     set_up = any(r.broken_kind is not BrokenKind.ENVIRONMENT for r in broken) or not broken
-    return Withheld(
-        kind=WithheldKind.TEST_DEFECT if set_up else WithheldKind.ENVIRONMENT,
-        reason=(
-            f"{' and '.join(causes)}, and the decision depends on them: {optimistic.value} had "
-            f"they passed, {pessimistic.value} had they failed; fix what kept them from being "
-            "judged and run again"
-        ),
+    return Withheld.worded(
+        WithheldKind.TEST_DEFECT if set_up else WithheldKind.ENVIRONMENT,
+        say("%(causes)s, and the decision depends on them: %(optimistic)s had they passed, "
+            "%(pessimistic)s had they failed; fix what kept them from being judged and run "
+            "again",
+            causes=joined(causes, AND_SEPARATOR),
+            # the decisions' names are messages of the reports' catalogue (ACCEPTED, ...)
+            optimistic=say(optimistic.value), pessimistic=say(pessimistic.value)),
     )
 
 
-def _broken_split(kinds: Counter[BrokenKind]) -> str:
-    labels = {
-        BrokenKind.ENVIRONMENT: "environment problems",
-        BrokenKind.TEST_DEFECT: "test defects",
-        BrokenKind.CRMQA: "crmqa errors",
-    }
-    return ", ".join(f"{labels[k]} {n}" for k, n in kinds.items())
+_BROKEN_LABELS = {
+    BrokenKind.ENVIRONMENT: N_("environment problems %(count)s"),
+    BrokenKind.TEST_DEFECT: N_("test defects %(count)s"),
+    BrokenKind.CRMQA: N_("crmqa errors %(count)s"),
+}
+
+
+def _broken_split(kinds: Counter[BrokenKind]) -> Phrase:
+    return joined([say(_BROKEN_LABELS[k], count=n) for k, n in kinds.items()])
 
 
 def _cleanup_row(results: Sequence[CaseResult], required: bool) -> GateResult:
     """Records the run created and could not delete: they are still in the CRM."""
     left = [(r.case_id, leftover) for r in results for leftover in r.leftovers]
-    listed = "; ".join(
+    records: list[Phrase] = [
         f"{leftover.entity} {leftover.record_id} ({case_id})" for case_id, leftover in left[:10]
-    ) + (f"; and {len(left) - 10} more" if len(left) > 10 else "")
-    actual = f"{len(left)} record(s) left"
+    ]
+    if len(left) > 10:
+        records.append(say("and %(count)s more", count=len(left) - 10))
+    listed = joined(records, CLAUSE_SEPARATOR) if records else ""
+    name, actual = say("nothing left behind"), say("%(count)s record(s) left", count=len(left))
     if not required:
-        return GateResult(
-            name="nothing left behind", kind=GateKind.CLEANUP,
-            required="not required", actual=actual,
-            passed=True, applicable=False,
-            detail="gates.nothing_left_behind: false" + (f"; {listed}" if listed else ""),
+        switched_off: list[Phrase] = ["gates.nothing_left_behind: false"]
+        return GateResult.worded(
+            GateWords(name=name, required=say("not required"), actual=actual,
+                      detail=joined(switched_off + ([listed] if listed else []),
+                                    CLAUSE_SEPARATOR)),
+            kind=GateKind.CLEANUP, passed=True, applicable=False,
         )
-    return GateResult(
-        name="nothing left behind", kind=GateKind.CLEANUP,
-        required="0 records left", actual=actual, passed=not left,
-        detail=listed,
+    return GateResult.worded(
+        GateWords(name=name, required=say("0 records left"), actual=actual, detail=listed),
+        kind=GateKind.CLEANUP, passed=not left,
     )
 
 
@@ -298,17 +319,14 @@ def _effective_defects(
 
 
 def _min_executed_row(executed: int, minimum: int) -> GateResult:
-    return GateResult(
-        name="executed cases",
+    detail: Phrase = "" if executed >= minimum else say(
+        "only %(executed)s case(s) executed; the plan requires at least %(minimum)s for a "
+        "verdict", executed=executed, minimum=minimum)
+    return GateResult.worded(
+        GateWords(name=say("executed cases"), required=f"≥ {minimum}", actual=str(executed),
+                  detail=detail),
         kind=GateKind.MIN_EXECUTED,
-        required=f"≥ {minimum}",
-        actual=str(executed),
         passed=executed >= minimum,
-        detail=(
-            "" if executed >= minimum
-            else f"only {executed} case(s) executed; the plan requires at least {minimum} "
-            "for a verdict"
-        ),
     )
 
 
@@ -333,39 +351,55 @@ def _pass_rate_rows(
         passed, failed, broken = tally["passed"], tally["failed"], tally["broken"]
         judged = passed + failed + broken
         required = required_pass_rate(category, rates)
-        parts = [f"passed {passed}", f"failed {failed}", f"broken {broken}"]
-        aside = [
-            f"{label} {tally[key]}"
-            for key, label in (
-                ("waived", "waived"),
-                ("blocked", "blocked"),
-                ("skipped", "skipped"),
-                ("not_applicable", "not applicable"),
-            )
+        counted = joined([say(_TALLY_LABELS[key], count=tally[key])
+                          for key in ("passed", "failed", "broken")])
+        aside: list[Phrase] = [
+            say(_TALLY_LABELS[key], count=tally[key])
+            for key in ("waived", "blocked", "skipped", "not_applicable")
             if tally[key]
         ]
-        detail = ", ".join(parts) + (f"; not counted: {', '.join(aside)}" if aside else "")
+        detail: Phrase = counted if not aside else say(
+            "%(counted)s; not counted: %(aside)s", counted=counted, aside=joined(aside))
+        name = say("pass rate: %(category)s", category=category)
         if judged == 0:
-            rows.append(GateResult(
-                name=f"pass rate: {category}",
-                kind=GateKind.PASS_RATE,
-                required=f"≥ {_threshold(required)}",
-                actual="n/a",
-                passed=True,
-                applicable=False,
-                detail="no executed cases; " + detail,
+            rows.append(GateResult.worded(
+                GateWords(name=name, required=f"≥ {_threshold(required)}", actual=say("n/a"),
+                          detail=say("no executed cases; %(detail)s", detail=detail)),
+                kind=GateKind.PASS_RATE, passed=True, applicable=False,
             ))
             continue
         ok = Fraction(passed * 100, judged) >= _fraction(required)
-        rows.append(GateResult(
-            name=f"pass rate: {category}",
-            kind=GateKind.PASS_RATE,
-            required=f"≥ {_threshold(required)}",
-            actual=f"{_percent(passed, judged)} ({passed}/{judged})",
-            passed=ok,
-            detail=detail,
+        rows.append(GateResult.worded(
+            GateWords(name=name, required=f"≥ {_threshold(required)}",
+                      actual=f"{_percent(passed, judged)} ({passed}/{judged})", detail=detail),
+            kind=GateKind.PASS_RATE, passed=ok,
         ))
     return rows
+
+
+_TALLY_LABELS = {
+    "passed": N_("passed %(count)s"),
+    "failed": N_("failed %(count)s"),
+    "broken": N_("broken %(count)s"),
+    "waived": N_("waived %(count)s"),
+    "blocked": N_("blocked %(count)s"),
+    "skipped": N_("skipped %(count)s"),
+    "not_applicable": N_("not applicable %(count)s"),
+}
+# a must-pass case's outcome as a word
+_OUTCOME_WORDS = {
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "broken": N_("broken"),
+    "waived": N_("waived"),
+    "blocked": N_("blocked"),
+    "skipped": N_("skipped"),
+    "not_applicable": N_("not applicable"),
+}
+
+
+def _outcome_word(label: str) -> Phrase:
+    return say(_OUTCOME_WORDS[label]) if label in _OUTCOME_WORDS else label.replace("_", " ")
 
 
 def _must_pass_rows(
@@ -374,41 +408,41 @@ def _must_pass_rows(
     rows = []
     for case_id in must_pass:
         runs = [r for r in results if r.case_id == case_id]
+        name, required = say("must pass: %(case)s", case=case_id), say("passed")
         if not runs:
-            rows.append(GateResult(
-                name=f"must pass: {case_id}",
-                kind=GateKind.MUST_PASS,
-                required="passed",
-                actual="not run",
-                passed=False,
-                detail="a must-pass case that was not run cannot be accepted",
+            rows.append(GateResult.worded(
+                GateWords(name=name, required=required, actual=say("not run"),
+                          detail=say("a must-pass case that was not run cannot be accepted")),
+                kind=GateKind.MUST_PASS, passed=False,
             ))
             continue
         labels: Counter[str] = Counter()
-        waivers: list[str] = []
+        waivers: list[Phrase] = []
         for result in runs:
             if result.outcome is Outcome.FAILED and waiver_active(result.waiver, today):
                 labels["waived"] += 1
                 assert result.waiver is not None  # waiver_active checked it
-                waivers.append(f"{result.waiver.owner} until {result.waiver.expires}")
+                waivers.append(say("%(owner)s until %(expires)s", owner=result.waiver.owner,
+                                   expires=result.waiver.expires))
             else:
                 labels[result.outcome.value] += 1
         ok = all(label in ("passed", "waived") for label in labels)
+        actual: Phrase
         if len(runs) == 1:
-            actual = next(iter(labels)).replace("_", " ")
+            actual = _outcome_word(next(iter(labels)))
         else:
-            actual = ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in labels.items())
-        problems = [r.message for r in runs if r.outcome is not Outcome.PASSED and r.message]
-        detail = "; ".join(problems[:3])
+            actual = joined([say("%(count)s %(outcome)s", count=n, outcome=_outcome_word(label))
+                             for label, n in labels.items()])
+        # the CRM's own words, shown as written
+        problems = "; ".join(
+            [r.message for r in runs if r.outcome is not Outcome.PASSED and r.message][:3])
+        detail: Phrase = problems
         if waivers:
-            detail = ("waived by " + ", ".join(waivers) + ("; " + detail if detail else ""))
-        rows.append(GateResult(
-            name=f"must pass: {case_id}",
-            kind=GateKind.MUST_PASS,
-            required="passed",
-            actual=actual,
-            passed=ok,
-            detail=detail,
+            waived_by = say("waived by %(waivers)s", waivers=joined(waivers))
+            detail = joined([waived_by, problems], CLAUSE_SEPARATOR) if problems else waived_by
+        rows.append(GateResult.worded(
+            GateWords(name=name, required=required, actual=actual, detail=detail),
+            kind=GateKind.MUST_PASS, passed=ok,
         ))
     return rows
 
@@ -417,67 +451,74 @@ def _severity_row(
     defects: Sequence[OpenDefect], waived_defects: int, limit: str | None, scales: Scales
 ) -> GateResult:
     by_severity = Counter(d.severity for d in defects)
+    actual: Phrase
     if defects:
         worst = min(by_severity, key=lambda name: _rank(name, scales.severity))
-        actual = f"{worst} ({by_severity[worst]} open)"
+        actual = say("%(severity)s (%(count)s open)", severity=worst, count=by_severity[worst])
     else:
-        worst, actual = None, "no open defects"
+        worst, actual = None, say("no open defects")
+    # severity names are the plan's own words: shown as written
     detail_parts = [
         f"{name} {by_severity[name]}"
         for name in sorted(by_severity, key=lambda name: _rank(name, scales.severity))
     ]
-    detail = ("open: " + ", ".join(detail_parts)) if detail_parts else ""
+    details: list[Phrase] = []
+    if detail_parts:
+        details.append(say("open: %(levels)s", levels=", ".join(detail_parts)))
     unknown = [name for name in by_severity if _rank(name, scales.severity) < 0]
     if unknown:
-        detail += f"; not on the scale, counted as most severe: {', '.join(sorted(unknown))}"
+        details.append(say("not on the scale, counted as most severe: %(levels)s",
+                           levels=", ".join(sorted(unknown))))
     if waived_defects:
-        detail += ("; " if detail else "") + f"{waived_defects} waived defect(s) not counted"
+        details.append(say("%(count)s waived defect(s) not counted", count=waived_defects))
+    detail = joined(details, CLAUSE_SEPARATOR) if details else ""
+    name = say("highest open severity")
     if limit is None:
-        return GateResult(
-            name="highest open severity", kind=GateKind.SEVERITY, required="no limit",
-            actual=actual, passed=True, detail=detail,
+        return GateResult.worded(
+            GateWords(name=name, required=say("no limit"), actual=actual, detail=detail),
+            kind=GateKind.SEVERITY, passed=True,
         )
     ok = worst is None or _rank(worst, scales.severity) >= _rank(limit, scales.severity)
-    return GateResult(
-        name="highest open severity",
-        kind=GateKind.SEVERITY,
-        required=f"nothing above {limit}",
-        actual=actual,
-        passed=ok,
-        detail=detail,
+    return GateResult.worded(
+        GateWords(name=name, required=say("nothing above %(severity)s", severity=limit),
+                  actual=actual, detail=detail),
+        kind=GateKind.SEVERITY, passed=ok,
     )
 
 
 def _share_row(
-    name: str,
+    name: Message,
     level: Level | None,
     defects: Sequence[OpenDefect],
     attribute: str,
     max_share: float,
     min_defects: int,
 ) -> GateResult:
-    required = f"≤ {_percent_of_share(max_share)} of open defects"
+    share = _percent_of_share(max_share)
+    required = say("≤ %(share)s of open defects", share=share)
     total = len(defects)
     if level is None:
-        return GateResult(
-            name=name, kind=GateKind.SUSPENSION, required=required, actual="n/a",
-            passed=True, applicable=False, detail="the scale is empty",
+        return GateResult.worded(
+            GateWords(name=name, required=required, actual=say("n/a"),
+                      detail=say("the scale is empty")),
+            kind=GateKind.SUSPENSION, passed=True, applicable=False,
         )
     if total < min_defects:
-        return GateResult(
-            name=name, kind=GateKind.SUSPENSION, required=required, actual="n/a",
-            passed=True, applicable=False,
-            detail=f"applies from {min_defects} open defects; {total} open",
+        return GateResult.worded(
+            GateWords(name=name, required=required, actual=say("n/a"),
+                      detail=say("applies from %(minimum)s open defects; %(count)s open",
+                                 minimum=min_defects, count=total)),
+            kind=GateKind.SUSPENSION, passed=True, applicable=False,
         )
     top = sum(1 for d in defects if getattr(d, attribute) == level.name)
     ok = Fraction(top, total) <= _fraction(max_share)
-    return GateResult(
-        name=name,
-        kind=GateKind.SUSPENSION,
-        required=required,
-        actual=f"{_percent(top, total)} ({top} of {total} are {level.name})",
-        passed=ok,
-        detail="" if ok else f"more than {_percent_of_share(max_share)} are {level.name}",
+    actual = say("%(percent)s (%(top)s of %(total)s are %(level)s)",
+                 percent=_percent(top, total), top=top, total=total, level=level.name)
+    detail: Phrase = "" if ok else say("more than %(share)s are %(level)s", share=share,
+                                       level=level.name)
+    return GateResult.worded(
+        GateWords(name=name, required=required, actual=actual, detail=detail),
+        kind=GateKind.SUSPENSION, passed=ok,
     )
 
 
@@ -493,29 +534,30 @@ def _suspension_rows(
 ) -> list[GateResult]:
     total = len(defects)
     # Once suspended, testing resumes only at the lower `resume_at` bound (hysteresis).
+    required: Phrase
+    detail: Phrase
     if previously_suspended:
-        limit, required = rules.resume_at, f"≤ {rules.resume_at} to resume"
-        detail = f"testing was suspended; it resumes once open defects are down to {limit}"
+        limit = rules.resume_at
+        required = say("≤ %(limit)s to resume", limit=limit)
+        detail = say("testing was suspended; it resumes once open defects are down to "
+                     "%(limit)s", limit=limit)
     else:
         limit, required, detail = rules.max_open_defects, f"≤ {rules.max_open_defects}", ""
-    count_row = GateResult(
-        name="open defects",
-        kind=GateKind.SUSPENSION,
-        required=required,
-        actual=str(total),
-        passed=total <= limit,
-        detail=detail,
+    count_row = GateResult.worded(
+        GateWords(name=say("open defects"), required=required, actual=str(total),
+                  detail=detail),
+        kind=GateKind.SUSPENSION, passed=total <= limit,
     )
     top_severity = scales.severity[0] if scales.severity else None
     top_priority = scales.priority[0] if scales.priority else None
     return [
         count_row,
         _share_row(
-            "share of top severity", top_severity, defects, "severity",
+            say("share of top severity"), top_severity, defects, "severity",
             rules.max_share_top_severity, rules.min_defects_for_shares,
         ),
         _share_row(
-            "share of top priority", top_priority, defects, "priority",
+            say("share of top priority"), top_priority, defects, "priority",
             rules.max_share_top_priority, rules.min_defects_for_shares,
         ),
     ]
@@ -536,47 +578,50 @@ _REASON_ORDER = (
 )
 
 
-def _reasons(rows: Sequence[GateResult]) -> list[str]:
+def _reasons(rows: Sequence[GateResult]) -> list[Phrase]:
     failing = sorted(
         (row for row in rows if not row.passed), key=lambda row: _REASON_ORDER.index(row.kind)
     )
-    return [f"{row.name}: {row.actual} (required {row.required})" for row in failing]
+    return [
+        say("%(gate)s: %(actual)s (required %(required)s)", gate=words.name,
+            actual=words.actual, required=words.required)
+        for words in (
+            row.words or GateWords(name=row.name, required=row.required, actual=row.actual)
+            for row in failing
+        )
+    ]
 
 
-def _warnings(results: Sequence[CaseResult], today: date) -> list[str]:
-    warnings = []
+def _warnings(results: Sequence[CaseResult], today: date) -> list[Phrase]:
+    warnings: list[Phrase] = []
     broken = [r for r in results if r.outcome is Outcome.BROKEN]
     if broken:
         kinds = Counter(r.broken_kind or BrokenKind.CRMQA for r in broken)
-        warnings.append(
-            f"{len(broken)} case(s) broken ({_broken_split(kinds)}): they count as not passed "
-            "in the pass rates and opened no defects; fix them and re-run for a complete verdict"
-        )
+        warnings.append(say(
+            "%(count)s case(s) broken (%(kinds)s): they count as not passed in the pass rates "
+            "and opened no defects; fix them and re-run for a complete verdict",
+            count=len(broken), kinds=_broken_split(kinds)))
     left = sum(len(r.leftovers) for r in results)
     if left:
-        warnings.append(
-            f"{left} record(s) the run created could not be deleted and are still in the CRM "
-            "(see the 'nothing left behind' row)"
-        )
+        warnings.append(say(
+            "%(count)s record(s) the run created could not be deleted and are still in the CRM "
+            "(see the 'nothing left behind' row)", count=left))
     blocked = sum(1 for r in results if r.outcome is Outcome.BLOCKED)
     if blocked:
-        warnings.append(
-            f"{blocked} case(s) blocked by a failed prerequisite: not counted in the pass rates"
-        )
+        warnings.append(say(
+            "%(count)s case(s) blocked by a failed prerequisite: not counted in the pass rates",
+            count=blocked))
     waived = [r for r in results if r.outcome is Outcome.FAILED and waiver_active(r.waiver, today)]
     if waived:
-        warnings.append(
-            f"{len(waived)} failed case(s) waived: kept out of the gates until their waivers "
-            "expire"
-        )
+        warnings.append(say(
+            "%(count)s failed case(s) waived: kept out of the gates until their waivers expire",
+            count=len(waived)))
     for result in results:
         if (
             result.outcome is Outcome.FAILED
             and result.waiver is not None
             and not waiver_active(result.waiver, today)
         ):
-            warnings.append(
-                f"the waiver for {result.case_id} expired ({result.waiver.expires}): "
-                "its failure counts"
-            )
+            warnings.append(say("the waiver for %(case)s expired (%(expires)s): its failure "
+                                "counts", case=result.case_id, expires=result.waiver.expires))
     return warnings

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, computed_field
 
+from crmqa.core.messages import Phrase
 from crmqa.core.results import Waiver
 
 
@@ -62,15 +63,34 @@ WITHHELD_EXIT_CODES: dict[WithheldKind, int] = {
 
 
 class Withheld(BaseModel):
-    """The run cannot speak about the product: why, and what had finished."""
+    """The run cannot speak about the product: why, and what had finished.
+
+    `reason` is the English sentence; `reason_words` the same as a message for the reports to
+    translate (absent in verdicts written before it existed: the reports then show `reason`).
+    """
 
     kind: WithheldKind
     reason: str
+    reason_words: Phrase | None = None
     finished: int | None = Field(None, description="cases that finished (interrupted runs)")
     planned: int | None = Field(None, description="cases the run was to run (interrupted runs)")
     not_run: list[str] = Field(
         default_factory=list, description="ids of the selected cases that never finished"
     )
+
+    @classmethod
+    def worded(cls, kind: WithheldKind, reason: Phrase, **fields: Any) -> Withheld:
+        """Withheld for `reason`, kept both as English and as a message to translate."""
+        return cls(kind=kind, reason=str(reason), reason_words=reason, **fields)
+
+
+class GateWords(BaseModel):
+    """A gate row's texts as phrases: messages to translate, or data shown as written."""
+
+    name: Phrase
+    required: Phrase
+    actual: Phrase
+    detail: Phrase = ""
 
 
 class GateResult(BaseModel):
@@ -79,6 +99,8 @@ class GateResult(BaseModel):
     `required` and `actual` are display strings ("≥ 95%", "94.7% (18/19)"); `passed` is the
     verdict of this row. A row that does not apply (a category with no executed cases, a share
     rule below its minimum number of defects) has `applicable` False and always passes.
+    The strings are English; `words` holds the same texts as messages that the reports show
+    in the run's language (absent in verdicts written before it existed).
     """
 
     name: str
@@ -88,6 +110,18 @@ class GateResult(BaseModel):
     passed: bool
     applicable: bool = True
     detail: str = ""
+    words: GateWords | None = None
+
+    @classmethod
+    def worded(
+        cls, words: GateWords, *, kind: GateKind, passed: bool, applicable: bool = True
+    ) -> GateResult:
+        """A row whose English strings are its `words` as written in English."""
+        return cls(
+            name=str(words.name), kind=kind, required=str(words.required),
+            actual=str(words.actual), passed=passed, applicable=applicable,
+            detail=str(words.detail), words=words,
+        )
 
 
 class Verdict(BaseModel):
@@ -111,6 +145,12 @@ class Verdict(BaseModel):
     )
     warnings: list[str] = Field(
         default_factory=list, description="things a reader must know even when accepted"
+    )
+    reason_words: list[Phrase] = Field(
+        default_factory=list, description="`reasons` as messages for the reports to translate"
+    )
+    warning_words: list[Phrase] = Field(
+        default_factory=list, description="`warnings` as messages for the reports to translate"
     )
     suspended: bool = Field(
         False, description="testing is suspended after this run (the ledger keeps this state)"

@@ -14,6 +14,7 @@ from rich.console import Console
 from crmqa import __version__
 from crmqa.conclude import conclude
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
+from crmqa.core.messages import say
 from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind
 from crmqa.plan.loader import LoadedPlan, load_plan
@@ -60,10 +61,10 @@ def interruption(planned: list[str], results: list[CaseResult]) -> Withheld:
     remaining.subtract(result.case_id for result in results)
     not_run = [case_id for case_id, left in remaining.items() if left > 0]
     total = max(len(planned), len(results))
-    return Withheld(
-        kind=WithheldKind.INTERRUPTED,
-        reason=f"the run was interrupted after {len(results)} of {total} case(s): the reports "
-        "cover only the cases that finished",
+    return Withheld.worded(
+        WithheldKind.INTERRUPTED,
+        say("the run was interrupted after %(finished)s of %(planned)s case(s): the reports "
+            "cover only the cases that finished", finished=len(results), planned=total),
         finished=len(results),
         planned=total,
         not_run=not_run,

@@ -24,7 +24,8 @@ from typing import Any
 
 from allure_commons.utils import represent
 
-from crmqa.core.results import Attachment, CaseResult, Outcome, StepResult
+from crmqa.core.results import CRMQA_STEP_NAMES, Attachment, CaseResult, Outcome, StepResult
+from crmqa.reports.i18n import Gettext, gettext_for, state_word
 
 HISTORY_LABEL = "crmqa_history_id"
 ALLURE_SEVERITIES = frozenset({"blocker", "critical", "normal", "minor", "trivial"})
@@ -73,6 +74,9 @@ class RecordedCase:
 
     steps: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    # each step the engine reported with its result, so that its name can be given in the
+    # run's language when the result is written
+    reported: list[tuple[dict[str, Any], StepResult]] = field(default_factory=list)
 
 
 class AllureSteps:
@@ -105,6 +109,8 @@ class AllureSteps:
             self._open.pop()
             step["stop"] = now_ms()
             _set_step_status(step, scope.result)
+            if scope.result is not None:
+                self._record.reported.append((step, scope.result))
 
     def attach(self, attachment: Attachment) -> None:
         extension = _EXTENSIONS.get(attachment.mime_type)
@@ -147,6 +153,27 @@ def _set_step_status(step: dict[str, Any], result: StepResult | None) -> None:
     else:
         step["status"] = status
         step["statusDetails"] = {"message": f"{STEP_MESSAGE_PREFIX[result.outcome]}{message}\n"}
+
+
+def step_title_in(step: StepResult, case: Any, lang: str, _: Gettext) -> str:
+    """A step's title as the engine words it (`4. search by name`, `1. setup: lead.create`),
+    in `lang`: the phase and the steps crmqa adds itself (clean-up, manual check) through the
+    catalogue, the suite's step names through its translations (a name with templates is
+    shown as rendered)."""
+    if step.name in CRMQA_STEP_NAMES:
+        name = _(step.name)
+    else:
+        name = case.step_name_in(step.name, lang)
+    phase = f"{state_word(step.phase, _)}: " if step.phase not in ("step", "manual") else ""
+    return f"{step.number}. {phase}{name}"
+
+
+def _name_steps_in(record: RecordedCase, case: Any, lang: str) -> None:
+    if lang == "en":  # the engine's titles are the English ones
+        return
+    _ = gettext_for(lang)
+    for step, result in record.reported:
+        step["name"] = step_title_in(result, case, lang, _)
 
 
 @dataclass(frozen=True)
@@ -207,6 +234,7 @@ def case_result(
     """One case's result in the allure-results JSON format (empty fields left out, as
     allure-pytest leaves them out); the title in `lang` where the suite translated it."""
     data: dict[str, Any] = {"name": f"{case.id}: {case.title_in(lang)}", "status": status}
+    _name_steps_in(record, case, lang)
     if status_details:
         data["statusDetails"] = status_details
     if record.steps:
@@ -230,7 +258,8 @@ def case_result(
     description = case.description
     if result is not None and result.waiver is not None:
         waiver = result.waiver
-        description = f"Waived by {waiver.owner} until {waiver.expires}: {waiver.reason}"
+        description = gettext_for(lang)("Waived by %(owner)s until %(expires)s: %(reason)s") % {
+            "owner": waiver.owner, "expires": waiver.expires, "reason": waiver.reason}
     if description:
         data["description"] = description
     if identity.title_path:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from crmqa.gates import GateResult, Verdict
-from crmqa.reports.i18n import Gettext, gate_name, gettext_for
+from crmqa.reports.i18n import Gettext, ShownGate, gate_texts, gettext_for
 
 NODE_POLYFILL = Path(__file__).with_name("allure_node_polyfill.cjs")
 # copies the run's results (argv 1) into the folder `allure run` watches (argv 2)
@@ -35,12 +35,12 @@ COPY_RESULTS_SCRIPT = (
 )
 
 
-def _message(row: GateResult, _: Gettext) -> str:
+def _message(row: GateResult, shown: ShownGate, _: Gettext) -> str:
     text = _("%(gate)s: %(actual)s (required %(required)s)") % {
-        "gate": gate_name(row.name, _), "actual": row.actual, "required": row.required}
+        "gate": shown.name, "actual": shown.actual, "required": shown.required}
     if not row.applicable:
         text = f"{_('n/a')} — {text}"
-    return f"{text}\n{row.detail}" if row.detail else text
+    return f"{text}\n{shown.detail}" if shown.detail else text
 
 
 def quality_gate_rows(verdict: Verdict, lang: str = "en") -> list[dict[str, Any]]:
@@ -51,16 +51,17 @@ def quality_gate_rows(verdict: Verdict, lang: str = "en") -> list[dict[str, Any]
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for row in verdict.gate_results:
-        name = gate_name(row.name, _)
+        shown = gate_texts(row, _)
+        name = shown.name
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name} ({seen[name]})"
         rows.append({
             "rule": name,
             "success": row.passed,
-            "actual": row.actual,
-            "expected": row.required,
-            "message": _message(row, _),
+            "actual": shown.actual,
+            "expected": shown.required,
+            "message": _message(row, shown, _),
         })
     return rows
 

@@ -28,10 +28,11 @@ from crmqa.gates import Decision, GateResult, Verdict
 from crmqa.reports.i18n import (
     Gettext,
     decision_word,
-    gate_name,
     gate_result_word,
+    gate_texts,
     gettext_for,
     reasons,
+    withheld_reason,
 )
 from crmqa.reports.markdown import markdown_cell
 
@@ -56,19 +57,20 @@ def _gate_status(row: GateResult) -> str:
 
 
 def _gate_step(row: GateResult, start: int, stop: int, _: Gettext) -> dict[str, Any]:
-    values = {"gate": gate_name(row.name, _), "actual": row.actual, "required": row.required}
+    shown = gate_texts(row, _)
+    values = {"gate": shown.name, "actual": shown.actual, "required": shown.required}
     step: dict[str, Any] = {
         "name": _("%(gate)s — %(actual)s (required %(required)s)") % values,
         "status": _gate_status(row),
         "stage": "finished",
         "start": start,
         "stop": stop,
-        "parameters": [{"name": _("Required"), "value": row.required},
-                       {"name": _("Actual"), "value": row.actual}],
+        "parameters": [{"name": _("Required"), "value": shown.required},
+                       {"name": _("Actual"), "value": shown.actual}],
     }
-    if row.detail or not row.passed:
+    if shown.detail or not row.passed:
         step["statusDetails"] = {
-            "message": row.detail or _("required %(required)s, actual %(actual)s") % values}
+            "message": shown.detail or _("required %(required)s, actual %(actual)s") % values}
     return step
 
 
@@ -77,8 +79,8 @@ def _headings(_: Gettext) -> list[str]:
 
 
 def _gate_cells(row: GateResult, _: Gettext) -> list[str]:
-    return [gate_name(row.name, _), row.required, row.actual, gate_result_word(row, _),
-            row.detail]
+    shown = gate_texts(row, _)
+    return [shown.name, shown.required, shown.actual, gate_result_word(row, _), shown.detail]
 
 
 def _title(verdict: Verdict, _: Gettext) -> str:
@@ -96,7 +98,7 @@ def gate_table_html(verdict: Verdict, lang: str = "en") -> str:
         for row in verdict.gate_results
     )
     lines = "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons(verdict, _))
-    withheld = (f"<p>{html.escape(verdict.withheld.reason)}</p>"
+    withheld = (f"<p>{html.escape(withheld_reason(verdict.withheld, _))}</p>"
                 if verdict.decision is None and verdict.withheld else "")
     head = "".join(f"<th>{html.escape(heading)}</th>" for heading in _headings(_))
     return (
@@ -112,7 +114,7 @@ def gate_table_markdown(verdict: Verdict, lang: str = "en") -> str:
     cell = markdown_cell
     lines = [f"**{cell(_title(verdict, _))}**", ""]
     if verdict.decision is None and verdict.withheld:
-        lines += [verdict.withheld.reason, ""]
+        lines += [withheld_reason(verdict.withheld, _), ""]
     lines += [f"- {reason}" for reason in reasons(verdict, _)]
     lines += ["", "| " + " | ".join(_headings(_)) + " |", "|---|---|---|---|---|"]
     lines += [
@@ -135,7 +137,7 @@ def verdict_result(verdict: Verdict, run_info: RunInfo) -> dict[str, Any]:
     headline = decision_word(verdict, _)
     message = headline
     if verdict.decision is None and verdict.withheld:
-        message += f": {verdict.withheld.reason}"
+        message += f": {withheld_reason(verdict.withheld, _)}"
     elif failing:
         message += ": " + "; ".join(reasons(verdict, _))
     return {

@@ -1,7 +1,8 @@
 """Maintaining the reports' message catalogues: extract, merge, check.
 
 `python -m crmqa.reports.catalogues update` extracts every message of crmqa/reports (Babel's
-Python extractor for the code, Jinja's for the templates) into locales/messages.pot and merges
+Python extractor for the code, Jinja's for the templates) and the `say(...)` / `N_(...)`
+messages of the rest of the package (crmqa.core.messages) into locales/messages.pot and merges
 it into each language's .po file; `check` lists what a catalogue lacks. The reports read the
 .po files at run time (crmqa.reports.i18n); tests/reports/test_i18n.py uses `untranslated`.
 """
@@ -14,11 +15,14 @@ from pathlib import Path
 from crmqa.core.languages import TRANSLATED_LANGUAGES
 from crmqa.reports.i18n import DOMAIN, REPORTS_DIR, TEMPLATE_FILE, po_file
 
+PACKAGE_DIR = REPORTS_DIR.parent
+
 
 def extract_messages() -> dict[str, list[tuple[str, int]]]:
     """Every message the reports use: msgid -> [(file, line)], from the code and the
-    templates of crmqa/reports."""
-    from babel.messages.extract import extract_from_dir
+    templates of crmqa/reports, and the `say(...)` / `N_(...)` messages the layers below
+    word for the reports (crmqa.core.messages: the gates' rows, reasons and warnings)."""
+    from babel.messages.extract import extract, extract_from_dir
 
     method_map = [("**.py", "python"), ("**.j2", "jinja2.ext:babel_extract")]
     options_map = {
@@ -36,6 +40,19 @@ def extract_messages() -> dict[str, list[tuple[str, int]]]:
                 found.setdefault(text, []).append((filename, line))
         elif message:
             found.setdefault(message, []).append((filename, line))
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        if REPORTS_DIR in path.parents:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "say(" not in text and "N_(" not in text:  # most modules word nothing: not parsed
+            continue
+        with path.open("rb") as stream:
+            for line, message, _comments, _context in extract(
+                "python", stream, keywords={"say": None, "N_": None},
+            ):
+                if isinstance(message, str) and message:
+                    name = path.relative_to(PACKAGE_DIR).as_posix()
+                    found.setdefault(message, []).append((f"../{name}", line))
     return found
 
 

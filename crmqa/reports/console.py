@@ -11,11 +11,12 @@ from crmqa.gates import Decision, GateResult, Verdict
 from crmqa.reports.i18n import (
     N_,
     decision_word,
-    gate_name,
     gate_result_word,
+    gate_texts,
     gettext_for,
     reasons,
     state_word,
+    warnings,
 )
 
 _STYLES = {
@@ -43,10 +44,11 @@ def gate_table(verdict: Verdict, lang: str = "en") -> Table:
     table.add_column(_("Detail"), overflow="fold")
     for row in verdict.gate_results:
         result = Text(gate_result_word(row, _), style=_result_style(row))
+        shown = gate_texts(row, _)
         # Text(...) keeps square brackets in CRM data from being read as rich markup.
         table.add_row(
-            Text(gate_name(row.name, _)), Text(row.required), Text(row.actual), result,
-            Text(row.detail),
+            Text(shown.name), Text(shown.required), Text(shown.actual), result,
+            Text(shown.detail),
         )
     return table
 
@@ -73,7 +75,7 @@ def render_verdict(console: Console, verdict: Verdict, lang: str = "en") -> None
     for reason in reasons(verdict, _):
         body.append("✗ ", style="red")
         body.append(reason + "\n")
-    for warning in verdict.warnings:
+    for warning in warnings(verdict, _):
         body.append("! ", style="yellow")
         body.append(warning + "\n")
     body.rstrip()

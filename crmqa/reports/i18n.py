@@ -21,6 +21,7 @@ from __future__ import annotations
 import gettext as gettext_module
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from crmqa.core.languages import (
     SOURCE_LANGUAGE,
     check_language,
 )
-from crmqa.gates import GateResult, Verdict, WithheldKind
+from crmqa.core.messages import render
+from crmqa.gates import GateResult, Verdict, Withheld, WithheldKind
 
 REPORTS_DIR = Path(__file__).parent
 LOCALES = REPORTS_DIR / "locales"
@@ -99,7 +101,7 @@ STATE_WORDS = {
         N_("passed"), N_("failed"), N_("broken"), N_("blocked"), N_("skipped"),
         N_("not_applicable"), N_("not run"), N_("waived"), N_("new"), N_("open"),
         N_("fixed"), N_("reopened"), N_("passing"), N_("failing"), N_("not fully verified"),
-        N_("setup"), N_("step"), N_("teardown"), N_("manual"), N_("no verdict"),
+        N_("setup"), N_("step"), N_("teardown"), N_("cleanup"), N_("manual"), N_("no verdict"),
         N_("suspended"), N_("resumed"), N_("still suspended"),
     )
 }
@@ -139,12 +141,54 @@ def state_word(state: str, _: Gettext) -> str:
     return _(STATE_WORDS[state]) if state in STATE_WORDS else state
 
 
-def reasons(verdict: Verdict, _: Gettext) -> list[str]:
-    """The verdict's reasons, one per failing gate row, in the reader's language.
+@dataclass(frozen=True)
+class ShownGate:
+    """A gate row's texts as a reader sees them, in the reader's language."""
 
-    verdict.json keeps the English reasons; they are built from the failing rows in
-    crmqa.gates' order, and so are these, from the same rows.
+    name: str
+    required: str
+    actual: str
+    detail: str
+
+
+def gate_texts(row: GateResult, _: Gettext) -> ShownGate:
+    """A gate row's name, requirement, actual value and detail in the reader's language.
+
+    A row carries its texts as messages (`GateResult.words`); a row of a verdict written
+    before them has English strings only: its name is still translated, the rest shown as
+    written.
     """
+    if row.words is None:
+        return ShownGate(gate_name(row.name, _), row.required, row.actual, row.detail)
+    words = row.words
+    return ShownGate(render(words.name, _), render(words.required, _),
+                     render(words.actual, _), render(words.detail, _))
+
+
+def warnings(verdict: Verdict, _: Gettext) -> list[str]:
+    """The verdict's warnings in the reader's language (English when recorded without their
+    messages)."""
+    if len(verdict.warning_words) != len(verdict.warnings):
+        return list(verdict.warnings)
+    return [render(words, _) for words in verdict.warning_words]
+
+
+def withheld_reason(withheld: Withheld, _: Gettext) -> str:
+    """Why the verdict was withheld, in the reader's language."""
+    if withheld.reason_words is None:
+        return withheld.reason
+    return render(withheld.reason_words, _)
+
+
+def reasons(verdict: Verdict, _: Gettext) -> list[str]:
+    """The verdict's reasons, most decisive first, in the reader's language.
+
+    verdict.json keeps the English reasons and, beside them, the same as messages
+    (`Verdict.reason_words`). A verdict recorded without them gets its gate-row reasons
+    rebuilt from the failing rows, in crmqa.gates' order, and the rest in English.
+    """
+    if len(verdict.reason_words) == len(verdict.reasons):
+        return [render(words, _) for words in verdict.reason_words]
     english = {
         f"{row.name}: {row.actual} (required {row.required})": row
         for row in verdict.failing()

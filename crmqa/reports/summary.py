@@ -31,9 +31,12 @@ from crmqa.reports.i18n import (
     decision_word,
     gate_name,
     gate_result_word,
+    gate_texts,
     reasons,
     state_word,
     translations,
+    warnings,
+    withheld_reason,
 )
 from crmqa.reports.markdown import markdown_cell
 
@@ -352,7 +355,8 @@ def template_environment(lang: str = "en") -> Environment:
     """The Jinja settings every report page shares: templates beside this module, HTML
     escaped, `short` to cut long messages, and the fixed words in `lang`: `_("...")` (new
     style: `_("%(n)s cases", n=x)` escapes the values), `N_` to mark a word shown later, and
-    the verdict's words (`decision_text`, `reasons`, `gate_name`, `gate_result`, `state`)."""
+    the verdict's words (`decision_text`, `reasons`, `warnings`, `withheld_reason`,
+    `gate_name`, `gate` (a row's texts), `gate_result`, `state`)."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
@@ -373,6 +377,9 @@ def template_environment(lang: str = "en") -> Environment:
         decision_text=lambda verdict: decision_word(verdict, _),
         reasons=lambda verdict: reasons(verdict, _),
         gate_name=lambda name: gate_name(name, _),
+        gate=lambda row: gate_texts(row, _),
+        warnings=lambda verdict: warnings(verdict, _),
+        withheld_reason=lambda withheld: withheld_reason(withheld, _),
         gate_result=lambda row: gate_result_word(row, _),
         state=lambda word: state_word(word, _),
     )

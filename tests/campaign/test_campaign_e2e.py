@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crmqa.cli.main import cli
+from crmqa.cli.main import console as cli_console
 from crmqa.ledger import Campaign, Ledger, Lifecycle, campaign_status
 from crmqa.sandbox.testing import running_sandbox
 
@@ -46,6 +47,8 @@ def test_three_builds_suspended_then_rejected_then_accepted(
 ) -> None:
     reports = tmp_path / "reports"
     monkeypatch.setenv("COLUMNS", "200")
+    # the CLI's console took its width when first imported: wide enough for every column
+    monkeypatch.setattr(cli_console, "width", 200)
     started = time.monotonic()
     for number, (build, faults, exit_code) in enumerate(BUILDS, start=1):
         with running_sandbox(faults=faults) as sandbox:
@@ -89,8 +92,15 @@ def test_three_builds_suspended_then_rejected_then_accepted(
         EDIT: ("fixed", "1.0", "1.1"), DELETE: ("fixed", "1.0", "1.1"),
         SEARCH: ("fixed", "1.0", "1.2")}
     assert len({d["fingerprint"] for d in history["defects"]}) == 3
-    done = crmqa("campaign", "status", "--reports", reports)
+    done = crmqa("campaign", "status", "--reports", reports, "--lang", "en")
     assert done.exit_code == 0 and "ACCEPTED on build 1.2" in done.output, done.output
+    # without --lang: the language of the campaign's latest run (build 1.2, in Chinese)
+    done = crmqa("campaign", "status", "--reports", reports)
+    assert done.exit_code == 0 and "最新结论 验收通过" in done.output, done.output
+    assert "被测版本：1.0, 1.1, 1.2" in done.output and "latest verdict" not in done.output
+    done = crmqa("campaign", "history", "--reports", reports, "--lang", "ru")
+    assert done.exit_code == 0 and "циклы" in done.output, done.output
+    assert "ПРИОСТАНОВЛЕНО" in done.output and "возобновлено" in done.output
 
     # the diff between two runs, and between two builds
     done = crmqa("campaign", "diff", "b1", "b2", "--reports", reports, "--json")
@@ -139,6 +149,14 @@ def test_three_builds_suspended_then_rejected_then_accepted(
               for result in [json.loads(path.read_text())]}
     assert f"{SEARCH}: 搜索不区分大小写" in titles  # Allure's test title, from the suite
     assert "验收结论：验收通过 (ACCEPTED)" in titles  # the verdict's result
+    results = [json.loads(path.read_text())
+               for path in (reports / "b3" / "allure-results").glob("*-result.json")]
+    search = next(r for r in results if r["name"].startswith(SEARCH))
+    assert [s["name"] for s in search["steps"]][:2] == ["1. 准备: lead.create", "2. 用小写搜索"]
+    verdict = next(r for r in results if r["name"].startswith("验收结论"))
+    assert verdict["steps"] and not any("required" in s["name"] for s in verdict["steps"])
+    assert any("通过 6，失败 0，中断 0" in s.get("statusDetails", {}).get("message", "")
+               for s in verdict["steps"]), verdict["steps"]
 
     # build 1.1's documents again, in Russian: titles and step names as the suite gives them
     done = crmqa("documents", "b2", "--reports", reports, "--lang", "ru")
@@ -146,6 +164,10 @@ def test_three_builds_suspended_then_rejected_then_accepted(
     defects = (folder / "defect-report.html").read_text()
     assert "Поиск не зависит от регистра букв" in defects and "поиск строчными буквами" in defects
     assert "Шаги воспроизведения" in defects
+    summary = (folder / "test-summary.html").read_text()  # the gates' words too
+    assert "наивысшая серьёзность открытых дефектов: normal (открыто: 1) (требуется ничего " \
+        "выше minor)" in summary, summary
+    assert "(required" not in summary
     sheet = openpyxl.load_workbook(folder / "test-cases.xlsx")["Test cases"]
     titles = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert titles[SEARCH] == "Поиск не зависит от регистра букв"

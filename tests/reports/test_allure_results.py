@@ -166,3 +166,33 @@ def test_steps_are_recorded_with_crmqa_outcomes_and_evidence_files(tmp_path: Pat
     assert odd["source"].endswith("-attachment.txt")
     assert (tmp_path / dump["source"]).read_text() == "GET /x -> 500"
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(("lang", "names"), [
+    ("en", ["1. setup: lead.create", "2. create", "3. cleanup: clean up created records"]),
+    ("zh", ["1. 准备: lead.create", "2. 创建", "3. 清理记录: 清理创建的记录"]),
+    ("ru", ["1. подготовка: lead.create", "2. create", "3. уборка: удаление созданных записей"]),
+], ids=["en", "zh", "ru"])
+def test_case_steps_crmqa_words_are_named_in_the_runs_language(
+    tmp_path: Path, lang: str, names: list[str],
+) -> None:
+    """The phase and the steps crmqa adds itself go through the catalogue, the suite's step
+    names through its translations (no Russian one here: as written)."""
+    from crmqa.core.results import CLEANUP_STEP_NAME, Outcome, StepResult
+    from crmqa.plan.models import Case
+    from crmqa.reports.allure_case import AllureSteps, CaseIdentity, case_result
+
+    case = Case.model_validate({
+        "id": "A-1", "title": "Create", "translations": {"zh": {"steps": {"create": "创建"}}},
+        "steps": [{"name": "create", "request": {"method": "GET", "path": "/"}}]})
+    steps = AllureSteps(tmp_path)
+    for number, phase, name in ((1, "setup", "lead.create"), (2, "step", "create"),
+                                (3, "cleanup", CLEANUP_STEP_NAME)):
+        title = f"{number}. " + (f"{phase}: " if phase != "step" else "") + name
+        with steps.step(title) as scope:
+            scope.set_result(StepResult(number=number, phase=phase, name=name, kind="op",
+                                        outcome=Outcome.PASSED))
+    data = case_result(case, "h", {}, CaseIdentity("a#b", "a", [], ()), steps.take(),
+                       status="passed", status_details=None, start=0, stop=1, result=None,
+                       lang=lang)
+    assert [step["name"] for step in data["steps"]] == names

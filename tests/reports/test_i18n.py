@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import crmqa.gates as gates_package
 from crmqa.cli.main import cli
 from crmqa.core.errors import PlanError
 from crmqa.core.languages import (
@@ -22,21 +21,26 @@ from crmqa.core.languages import (
     language_suggestion,
 )
 from crmqa.core.results import Outcome
-from crmqa.gates import Decision, WithheldKind
+from crmqa.gates import Decision, GateKind, Verdict, WithheldKind, evaluate
 from crmqa.ledger import Lifecycle
 from crmqa.plan.loader import load_plan
 from crmqa.reports import render_verdict, write_run_outputs
+from crmqa.reports.allure_quality_gate import quality_gate_rows
 from crmqa.reports.allure_verdict import verdict_result
 from crmqa.reports.catalogues import extract_messages, untranslated
 from crmqa.reports.i18n import (
     DECISION_WORDS,
-    GATE_NAMES,
     STATE_WORDS,
     WITHHELD_WORDS,
+    gate_texts,
+    gettext_for,
     po_file,
+    reasons,
     translations,
+    warnings,
+    withheld_reason,
 )
-from tests.reports.conftest import Concluded
+from tests.reports.conftest import TODAY, Concluded, case
 
 # --------------------------------------------------------------------------- the catalogue
 
@@ -58,20 +62,24 @@ def test_every_message_of_every_report_has_a_translation_in_zh_and_ru() -> None:
                 re.findall(r"%\(\w+\)s", translated)), (lang, message)
 
 
-def test_words_shown_from_data_are_all_marked_for_translation() -> None:
+def test_words_shown_from_data_are_all_marked_for_translation(concluded: Concluded) -> None:
     """Outcomes, lifecycle states, decisions and gate names reach the templates as data: each
-    must be a marked message, or its translation would be missing without any test noticing."""
+    must be a marked message, or its translation would be missing without any test noticing.
+    A verdict written before the gates worded their rows as messages has English names only:
+    those are translated through GATE_NAMES, to the same words."""
     for outcome in Outcome:
         assert outcome.value in STATE_WORDS
     for state in Lifecycle:
         assert state.value in STATE_WORDS
     assert set(DECISION_WORDS) == {d.value for d in Decision}
     assert set(WITHHELD_WORDS) == set(WithheldKind)
-    source = (Path(gates_package.__file__).parent / "evaluate.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'name="([^"]+)"', source))
-    names |= set(re.findall(r'name=f"([^"{:]+): \{', source))
-    names |= set(re.findall(r'_share_row\(\s*"([^"]+)"', source))
-    assert names and names <= set(GATE_NAMES), names - set(GATE_NAMES)
+    kinds = {row.kind for row in concluded.verdict.gate_results}
+    assert kinds == set(GateKind)  # every family of rows is looked at below
+    for lang in TRANSLATED_LANGUAGES:
+        _ = gettext_for(lang)
+        for row in concluded.verdict.gate_results:
+            old = row.model_copy(update={"words": None})
+            assert gate_texts(old, _).name == gate_texts(row, _).name != row.name, (lang, row)
 
 
 # --------------------------------------------------------------------------- --lang
@@ -117,16 +125,33 @@ def test_summary_allure_verdict_and_gates_page_in_chinese(concluded: Concluded) 
     assert '<html lang="zh">' in html
     assert "拒绝验收 (REJECTED)" in html and "验收门限：实际与要求" in html
     assert "通过率: functional" in html  # the gate's subject (a category) as written
+    # the gates' own sentences: a pass-rate detail, a severity row, a reason, a warning
+    assert "通过 18，失败 2，中断 1；未计入：已豁免 1，阻塞 1" in html
+    assert "不高于 normal" in html and "critical（1 个未关闭）" in html
+    assert "1 个已豁免缺陷未计入" in html
+    assert "通过率: functional：85.7% (18/21)（要求 ≥ 95%）" in html
+    assert "1 个用例因前置条件失败而阻塞：不计入通过率" in html
+    assert "not counted" not in html and "blocked by a failed prerequisite" not in html
     assert "创建潜在客户" in html  # the waived case, by the title its suite translated
     assert "Gates: actual vs required" not in html and "Failed cases" not in html
     md = (zh.run_dir / "summary.md").read_text(encoding="utf-8")
     assert "## 结论： **拒绝验收 (REJECTED)** (退出码 1)" in md
     assert "| 门限 | 要求 | 实际 | 结果 | 详情 |" in md
+    assert "未关闭缺陷达到 4 个时适用；当前 2 个" in md and "applies from" not in md
     assert "<script>" not in html  # escaping holds in every language
     verdict_json = json.loads((zh.run_dir / "verdict.json").read_text(encoding="utf-8"))
     assert verdict_json["headline"] == "REJECTED"  # machines read English, always
     gates = (zh.run_dir / "gates.html").read_text(encoding="utf-8")
     assert "拒绝验收 (REJECTED)" in gates and "<th>门限</th>" in gates
+    assert "通过 18，失败 2" in gates
+    verdict_json = json.loads((zh.run_dir / "verdict.json").read_text(encoding="utf-8"))
+    assert "passed 18, failed 2, broken 1" in verdict_json["gate_results"][1]["detail"]
+    read_back = Verdict.model_validate(verdict_json)  # as `crmqa documents` reads it
+    _ = gettext_for("zh")
+    assert read_back == zh.verdict.model_copy(update={"evaluated_on": read_back.evaluated_on})
+    assert reasons(read_back, _) == reasons(zh.verdict, _)
+    assert [gate_texts(r, _) for r in read_back.gate_results] == [
+        gate_texts(r, _) for r in zh.verdict.gate_results]
 
 
 def test_allure_verdict_and_console_in_russian(concluded: Concluded) -> None:
@@ -136,6 +161,13 @@ def test_allure_verdict_and_console_in_russian(concluded: Concluded) -> None:
     steps = [step["name"] for step in result["steps"]]
     assert any(name.startswith("доля успешных: functional — ") for name in steps)
     assert any("(требуется " in name for name in steps)
+    details = [step.get("statusDetails", {}).get("message", "") for step in result["steps"]]
+    assert ("пройдено 18, не пройдено 2, сломано 1; не учтены: с отсрочкой 1, "
+            "заблокировано 1") in details
+    assert "открыто: critical 1, minor 1; дефектов с отсрочкой не учтено: 1" in details
+    assert "ничего выше normal" in result["description"]
+    assert "доля успешных: functional: 85.7% (18/21) (требуется ≥ 95%)" in (
+        result["statusDetails"]["message"])
     assert "| Критерий | Требуется |" in result["description"]
     assert result["labels"][0] == {"name": "parentSuite", "value": "Acceptance verdict"}
 
@@ -145,6 +177,64 @@ def test_allure_verdict_and_console_in_russian(concluded: Concluded) -> None:
     assert "ОТКЛОНЕНО (REJECTED)" in text and "код завершения 1" in text
     assert "Критерии приёмки: фактически и требуется" in text
     assert "ничего не оставлено" in text and "ВЫПОЛНЕНО" not in text
+    assert "применяется от 4 открытых дефектов; открыто: 2" in text
+    assert "заблокировано случаев из-за невыполненного предусловия: 1" in text
+    assert "applies from" not in text and "case(s)" not in text
+
+    gates = quality_gate_rows(ru.verdict, "ru")
+    severity = next(row for row in gates if row["rule"].startswith("наивысшая"))
+    assert severity["expected"] == "ничего выше normal"
+    assert severity["actual"] == "critical (открыто: 1)"
+    assert "дефектов с отсрочкой не учтено: 1" in severity["message"]
+
+
+def test_a_verdict_recorded_without_words_shows_its_english_texts(
+    concluded: Concluded,
+) -> None:
+    """verdict.json files written before the gates worded their texts as messages still
+    render: names translated, the rest as recorded."""
+    old = concluded.verdict.model_copy(update={
+        "gate_results": [r.model_copy(update={"words": None})
+                         for r in concluded.verdict.gate_results],
+        "reason_words": [], "warning_words": []})
+    _ = gettext_for("ru")
+    assert reasons(old, _)[0].startswith("наивысшая серьёзность открытых дефектов: critical (1 "
+                                         "open) (требуется nothing above normal)")
+    assert warnings(old, _) == old.warnings
+    row = gate_texts(old.gate_results[1], _)
+    assert row.name == "доля успешных: functional" and row.detail.startswith("passed 18")
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("zh", "运行在完成 9 个用例中的 5 个后被中断：报告仅涵盖已完成的用例"),
+    ("ru", "прогон прерван после 5 из 9 случаев: отчёты охватывают только завершённые случаи"),
+], ids=["zh", "ru"])
+def test_a_suspension_and_a_withheld_verdict_are_worded_in_the_readers_language(
+    concluded: Concluded, lang: str, expected: str,
+) -> None:
+    from crmqa.pytest_plugin.finish import interruption
+
+    plan = concluded.plan
+    top = plan.scales.severity[0].name
+    failures = [case(f"F-{n}", "failed", severity=top) for n in range(6)]
+    suspended = evaluate(failures, plan.gates, plan.scales, [], TODAY,
+                         previously_suspended=True)
+    _ = gettext_for(lang)
+    shown = {row.name: gate_texts(row, _) for row in suspended.gate_results}
+    words = {"zh": ("≤ 10 方可恢复", "测试已暂停；未关闭缺陷降至 10 个时恢复",
+                    f"超过 50% 为 {top}"),
+             "ru": ("≤ 10 для возобновления", "тестирование было приостановлено; оно "
+                    "возобновится, когда открытых дефектов останется не более 10",
+                    f"более 50% — {top}")}[lang]
+    assert (shown["open defects"].required, shown["open defects"].detail) == words[:2]
+    assert shown["share of top severity"].detail == words[2]
+    assert shown["open defects"].required != suspended.gate_results[6].required
+
+    stop = interruption([f"C-{n}" for n in range(9)], concluded.results[:5])
+    withheld = evaluate(concluded.results[:5], plan.gates, plan.scales, [], TODAY,
+                        withheld=stop)
+    assert withheld_reason(stop, _) == expected == reasons(withheld, _)[0]
+    assert withheld.reasons[0].startswith("the run was interrupted after 5 of 9 case(s)")
 
 
 # --------------------------------------------------------------------------- suites

@@ -308,7 +308,10 @@ def test_render_verdict_shows_decision_and_gate_table(concluded: Concluded) -> N
 
 def test_render_verdict_does_not_read_markup_from_data(concluded: Concluded) -> None:
     verdict = concluded.verdict.model_copy(deep=True)
-    verdict.gate_results[0].detail = "[bold red]not markup[/bold red] [link=x]"
+    row = verdict.gate_results[0]
+    row.detail = "[bold red]not markup[/bold red] [link=x]"
+    assert row.words is not None  # the console shows the row's words, as data here
+    row.words = row.words.model_copy(update={"detail": row.detail})
     console = Console(record=True, width=200, color_system=None)
     render_verdict(console, verdict)
     assert "[bold red]not markup[/bold red] [link=x]" in console.export_text()

@@ -8,7 +8,6 @@ import re
 
 from crmqa.core.results import Attachment, StepResult
 from crmqa.reports import write_run_outputs
-
 from tests.reports.conftest import Concluded, case
 
 # A 1x1 PNG: enough to prove the bytes reach the page unchanged.
