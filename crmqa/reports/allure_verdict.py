@@ -162,9 +162,9 @@ def verdict_result(verdict: Verdict, run_info: RunInfo) -> dict[str, Any]:
             {"name": "framework", "value": "crmqa"},
         ],
         "parameters": [
-            {"name": "plan", "value": run_info.plan_id},
-            {"name": "target", "value": run_info.target},
-            {"name": "run", "value": run_info.run_id},
+            {"name": _("Plan"), "value": run_info.plan_id},
+            {"name": _("Target"), "value": run_info.target},
+            {"name": _("Run"), "value": run_info.run_id},
         ],
         "steps": [_gate_step(row, start, stop, _) for row in verdict.gate_results],
     }

@@ -44,7 +44,7 @@ def normalized_result(data: dict[str, Any], folder: Path) -> dict[str, Any]:
         # pytest's location of the skip call, not something the report's reader needs
         out["statusDetails"] = {"message": data["statusDetails"]["message"]}
     if "parameters" in data:
-        out["parameters"] = [p for p in data["parameters"] if p["name"] != "run"]
+        out["parameters"] = [p for p in data["parameters"] if p["name"] not in ("run", "Run")]
     out["steps"] = [_normalized_step(step, folder) for step in data.get("steps", [])]
     out["attachments"] = [_attachment(a, folder) for a in data.get("attachments", [])]
     return out
@@ -81,7 +81,7 @@ def read_allure_results(folder: Path) -> dict[str, dict[str, Any]]:
     for path in folder.glob("*-result.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
         params = ",".join(f"{p['name']}={p['value']}" for p in data.get("parameters", [])
-                          if p["name"] != "run")
+                          if p["name"] not in ("run", "Run"))
         key = f"{data['name']} [{params}]"
         assert key not in found, f"two results for {key}"
         found[key] = normalized_result(data, folder)
