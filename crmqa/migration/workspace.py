@@ -1,16 +1,21 @@
 """One DuckDB workspace per worker: each entity's mapped source, its target, and their diff.
 
-For an entity the workspace defines two views and builds one table, once:
+For an entity the workspace builds, once:
 - view `src_<entity>`: the legacy rows mapped to canonical fields, with `__key` (the join key:
   the target's key fields as the mapping makes them) and `__source_key` (the legacy key);
 - view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
   `__key` from the target's key fields;
-- table `joined_<entity>`: one full outer join of the two (a single scan of each file), one
-  narrow row per joined record: `__missing` / `__unexpected`, a `d_<field>` flag per compared
-  field, the hash of the legacy key (to count legacy records), and only where the record is
-  missing, unexpected or differs: its keys and the two values of each differing field. So the
-  table stays small however large the data: what agrees is counted, never stored.
-Checks query `joined_<entity>`; the few that need every value (duplicates, required,
+- table `joinrows_<entity>`: one full outer join of the two (a single scan of each file), one
+  narrow row per joined record: the hash of the legacy key (to count legacy records), the
+  `__missing` / `__unexpected` flags, and only where the record is missing, unexpected or
+  differs, one list: its keys, and per compared field a flag and, where they differ, the two
+  values. So the table stays small however large the data: what agrees is counted, never
+  stored;
+- views over it: `joined_<entity>` (every record, the list unpacked into `__key`,
+  `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`) and `reported_<entity>` (only the
+  records a check reports).
+Keys are matched trimmed (an empty key is no key), as the plan's own `trim` does it.
+Checks query `reported_<entity>`; the few that need every value (duplicates, required,
 references) scan the views. DuckDB works out of core within `memory_limit` (and `threads`),
 spilling to the run folder, so the size of the data is bounded by disk, not memory.
 """
