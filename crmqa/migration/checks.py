@@ -106,7 +106,7 @@ def _by_key(flag: str, what: str, file_part: str) -> Callable[[Workspace, Migrat
                                                               Outcome]:
     def check_keys(space: Workspace, check: MigrationCheck) -> Outcome:
         prepared = space.prepared(check.entity)
-        diff = quote(f"joined_{check.entity}")
+        diff = quote(f"reported_{check.entity}")
         (count,) = space.sql(f"SELECT count(*) FROM {diff} WHERE {flag}")[0]
         total = prepared.source_rows if flag == "__missing" else prepared.target_rows
         outcome = Outcome(
@@ -126,7 +126,7 @@ def _field_check(name: str, condition: Callable[[str, str], str], what: str
     """A per-field check over matched records: `condition(source, target)` says "bad"."""
     def check_fields(space: Workspace, check: MigrationCheck) -> Outcome:
         prepared = space.prepared(check.entity)
-        diff = quote(f"joined_{check.entity}")
+        diff = quote(f"reported_{check.entity}")
         matched = prepared.matched
         outcome = Outcome(data={"matched": matched, "fields": {}})
         for field_name in _fields(prepared, check):

@@ -18,15 +18,28 @@ from crmqa.migration.spec import FieldMapping
 from crmqa.migration.tables import MigrationDataError, literal, quote
 
 _SIMPLE = {
-    "trim": "trim({x})",
+    "trim": "{trimmed}",
     "lower": "lower({x})",
     "upper": "upper({x})",
     "collapse_spaces": "regexp_replace(trim({x}), '\\s+', ' ', 'g')",
     # a phone keeps its leading + and its digits: "+7 (495) 123-45-67" -> "+74951234567"
     "phone": "regexp_replace({x}, '[^0-9+]', '', 'g')",
     "digits": "regexp_replace({x}, '[^0-9]', '', 'g')",
-    "empty_as_null": "nullif(trim({x}), '')",
+    "empty_as_null": "nullif({trimmed}, '')",
 }
+
+
+def trimmed(expression: str) -> str:
+    """`trim(expression)`, without its cost where there is nothing to trim.
+
+    DuckDB's trim() copies every string it is given (about 0.15 s of CPU per million keys);
+    it strips spaces (Unicode's space separators), and the only one in ASCII is ' '. So an
+    ASCII text that neither starts nor ends with ' ' is returned as it is: the result is
+    always trim()'s. (DuckDB computes the repeated expression once.)
+    """
+    x = expression
+    return (f"CASE WHEN starts_with({x}, ' ') OR ends_with({x}, ' ') OR "
+            f"strlen({x}) <> length({x}) THEN trim({x}) ELSE {x} END")
 
 
 def column(name: str, columns: Sequence[str], where: str) -> str:
@@ -65,7 +78,7 @@ def field_sql(field: str, spec: FieldMapping, columns: Sequence[str], base_dir: 
 
 def _transform(expression: str, transform: Any, where: str) -> str:
     if isinstance(transform, str):
-        return _SIMPLE[transform].format(x=expression)
+        return _SIMPLE[transform].format(x=expression, trimmed=trimmed(expression))
     if len(transform) != 1:
         raise MigrationDataError(f"{where}: a transform is one key, not {sorted(transform)}")
     ((name, argument),) = transform.items()

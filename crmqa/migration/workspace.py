@@ -1,16 +1,21 @@
 """One DuckDB workspace per worker: each entity's mapped source, its target, and their diff.
 
-For an entity the workspace defines two views and builds one table, once:
+For an entity the workspace builds, once:
 - view `src_<entity>`: the legacy rows mapped to canonical fields, with `__key` (the join key:
   the target's key fields as the mapping makes them) and `__source_key` (the legacy key);
 - view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
   `__key` from the target's key fields;
-- table `joined_<entity>`: one full outer join of the two (a single scan of each file), one
-  narrow row per joined record: `__missing` / `__unexpected`, a `d_<field>` flag per compared
-  field, the hash of the legacy key (to count legacy records), and only where the record is
-  missing, unexpected or differs: its keys and the two values of each differing field. So the
-  table stays small however large the data: what agrees is counted, never stored.
-Checks query `joined_<entity>`; the few that need every value (duplicates, required,
+- table `joinrows_<entity>`: one full outer join of the two (a single scan of each file), one
+  narrow row per joined record: the hash of the legacy key (to count legacy records), the
+  `__missing` / `__unexpected` flags, and only where the record is missing, unexpected or
+  differs, one list: its keys, and per compared field a flag and, where they differ, the two
+  values. So the table stays small however large the data: what agrees is counted, never
+  stored;
+- views over it: `joined_<entity>` (every record, the list unpacked into `__key`,
+  `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`) and `reported_<entity>` (only the
+  records a check reports).
+Keys are matched trimmed (an empty key is no key), as the plan's own `trim` does it.
+Checks query `reported_<entity>`; the few that need every value (duplicates, required,
 references) scan the views. DuckDB works out of core within `memory_limit` (and `threads`),
 spilling to the run folder, so the size of the data is bounded by disk, not memory.
 """
@@ -27,7 +32,7 @@ from typing import Any
 import duckdb
 
 from crmqa.migration.databases import Selection, extract
-from crmqa.migration.mapping import field_sql, normalised
+from crmqa.migration.mapping import field_sql, normalised, trimmed
 from crmqa.migration.spec import MigrationSpec, SourceTable, TargetTable
 from crmqa.migration.tables import MigrationDataError, file_format, literal, quote, relation
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
@@ -150,13 +155,15 @@ class Workspace:
             if key not in columns:
                 raise MigrationDataError(f"migration.source.{entity}.key: the source has no "
                                          f"column '{key}' (columns: {', '.join(columns)})")
-        join_key = _joined([expressions[key] for key in target.keys])
+        # the join key is made from the mapped fields (a layer below), so that its SQL names
+        # them rather than repeating each one's mapping
+        join_key = _joined([quote(key) for key in target.keys])
         legacy_key = _joined([quote(key) for key in source.keys])
-        selected = ", ".join(f"{sql} AS {quote(name)}" for name, sql in expressions.items())
+        selected = "".join(f", {sql} AS {quote(name)}" for name, sql in expressions.items())
         self.con.execute(
             f"CREATE OR REPLACE VIEW {quote('src_' + entity)} AS SELECT {join_key} AS __key, "
-            f"{legacy_key} AS __source_key{', ' + selected if selected else ''} "
-            f"FROM {quote('raw_' + entity)}")
+            f"* FROM (SELECT {legacy_key} AS __source_key{selected} "
+            f"FROM {quote('raw_' + entity)})")
         target_columns = self._target_view(entity, target)
         fields = [name for name in mapping if name in target_columns]
         notes = [f"{name}: not in the migrated records, not compared"
@@ -220,31 +227,52 @@ class Workspace:
         return fields
 
     def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
-        """Table `joined_<entity>` in one pass: each field compared once, and the keys and
-        values kept only for the records a check reports (see the module's docstring)."""
+        """Table `joinrows_<entity>` in one pass, and view `joined_<entity>` over it: each field
+        compared once, and the keys and values kept only for the records a check reports (see
+        the module's docstring)."""
         source, target = quote("src_" + entity), quote("tgt_" + entity)
-        flags, kept = [], []
+        compared = []
+        # what a reported record keeps, in one list: its keys, its flags ('1' or NULL) and,
+        # per field, its flag and the two values where they differ
+        kept = ["__key", "__source_key"]
         for name in fields:
             flag, value = quote("d_" + name), quote(name)
-            flags += [f"({normalised('s.' + value, compare[name])} <> "
-                      f"{normalised('t.' + value, compare[name])}) AS {flag}",
-                      f"s.{value} AS {quote('s_' + name)}", f"t.{value} AS {quote('t_' + name)}"]
-            kept += [flag, f"CASE WHEN {flag} THEN {quote('s_' + name)} END AS "
-                     f"{quote('s_' + name)}",
-                     f"CASE WHEN {flag} THEN {quote('t_' + name)} END AS {quote('t_' + name)}"]
+            compared += [f"({normalised('s.' + value, compare[name])} <> "
+                         f"{normalised('t.' + value, compare[name])}) AS {flag}",
+                         f"s.{value} AS {quote('s_' + name)}",
+                         f"t.{value} AS {quote('t_' + name)}"]
+            kept += [f"CASE WHEN {flag} THEN '1' END",
+                     f"CASE WHEN {flag} THEN {quote('s_' + name)} END",
+                     f"CASE WHEN {flag} THEN {quote('t_' + name)} END"]
         reported = " OR ".join(["__missing", "__unexpected",
                                 *(quote("d_" + name) for name in fields)])
         joined = ("SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
                   "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
-                  + "".join(f", {flag}" for flag in flags)
+                  + "".join(f", {column}" for column in compared)
                   + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
+        # One narrow row per joined record: the hash of its legacy key (legacy records are
+        # counted from it), its two flags, and for a record a check reports, the list; NULL for
+        # all the others. Column by column (a flag and two values per field), a million
+        # records agreeing would write a million of each, all NULL or false.
+        rows = quote("joinrows_" + entity)
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {quote('joined_' + entity)} AS SELECT "
-            f"CASE WHEN {reported} THEN __key END AS __key, "
-            f"CASE WHEN {reported} THEN __source_key END AS __source_key, "
+            f"CREATE OR REPLACE TABLE {rows} AS SELECT "
             "CASE WHEN __source_key IS NOT NULL THEN hash(__source_key) END AS __source_hash, "
-            "__unexpected, __missing" + "".join(f", {column}" for column in kept)
-            + f" FROM ({joined})")
+            "__unexpected, __missing, "
+            f"CASE WHEN {reported} THEN [{', '.join(kept)}] END AS __kept FROM ({joined})")
+        unpacked = ["__kept[1] AS __key", "__kept[2] AS __source_key", "__source_hash",
+                    "__unexpected", "__missing"]
+        for number, name in enumerate(fields):
+            at = 3 + 3 * number
+            unpacked += [f"coalesce(__kept[{at}] IS NOT NULL, false) AS {quote('d_' + name)}",
+                         f"__kept[{at + 1}] AS {quote('s_' + name)}",
+                         f"__kept[{at + 2}] AS {quote('t_' + name)}"]
+        columns = ", ".join(unpacked)
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote('joined_' + entity)} AS SELECT "
+                         f"{columns} FROM {rows}")
+        # what the checks read: only the records they report (a scan of the few with a list)
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote('reported_' + entity)} AS SELECT "
+                         f"{columns} FROM {rows} WHERE __kept IS NOT NULL")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)
@@ -261,8 +289,9 @@ class Workspace:
 
 
 def _joined(parts: list[str]) -> str:
+    """A key from its parts: one part trimmed (empty is no key), several joined with '|'."""
     if len(parts) == 1:
-        return f"nullif(trim(CAST({parts[0]} AS VARCHAR)), '')"
+        return f"nullif({trimmed(f'CAST({parts[0]} AS VARCHAR)')}, '')"
     return "concat_ws('|', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
 
 

@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from crmqa.migration.checks import run_check
+from crmqa.migration.mapping import trimmed
 from crmqa.migration.spec import MigrationSpec
 from crmqa.migration.step import MigrationCheck
 from crmqa.migration.tables import MigrationDataError, relation
@@ -150,6 +151,29 @@ def test_the_comparison_reads_each_file_once_and_keeps_only_what_it_reports(
     assert kept == [("extra@x.test", None, None, "new"), ("not-an-email", "5", "new", None),
                     ("wang@x.test", "3", "new", "contacted")]
     assert space.sql("SELECT count(*), count(__source_hash) FROM joined_lead") == [(6, 5)]
+    # the table under it: a hash and two flags per record, the list only for the reported
+    assert space.sql("SELECT count(*), count(__kept) FROM joinrows_lead") == [(6, 3)]
+    assert [row[0] for row in space.sql("DESCRIBE joinrows_lead")] == [
+        "__source_hash", "__unexpected", "__missing", "__kept"]
+
+
+def test_keys_match_whatever_spaces_surround_them(tmp_path: Path) -> None:
+    padded = [list(row) for row in MIGRATED]
+    padded[1][0] = " ann@x.test\u3000"  # an ideographic space, as trim() strips it
+    padded[4][0] = "bob@x.test  "
+    space = workspace(tmp_path, padded)
+    assert check(space, "missing")["lead missing records"] == (True, "0 of 5 (0.00%)")
+    assert check(space, "unexpected")["lead unexpected records"][0] is True
+    # the key matched; the e-mail itself is compared as migrated
+    assert check(space, "fields", fields=["email"])["lead.email"] == (False, "2 of 5 (40.00%)")
+
+
+@pytest.mark.parametrize("text", [
+    None, "", " ", "ab", " a b ", "a\t", "\ta", "\u00a0x\u3000", "王 ", "王", "Zoë", "x\u2009"])
+def test_trimmed_is_trim_without_its_copy(text: str | None) -> None:
+    con = duckdb.connect()
+    assert con.execute(f"SELECT {trimmed('$1')} IS NOT DISTINCT FROM trim($1)",
+                       [text]).fetchone() == (True,)
 
 
 def test_the_data_quality_report_is_a_report_unless_a_rate_is_set(tmp_path: Path) -> None:
