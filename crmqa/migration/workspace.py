@@ -181,11 +181,9 @@ class Workspace:
             f"FROM {quote('joined_' + entity)}")[0]
         # Distinct hashes are distinct keys: then every legacy key was joined once. A repeated
         # hash is a legacy key joined twice (a duplicate on either side) or, rarely, two keys
-        # with one hash: then the legacy keys are counted exactly, from the source itself
-        # (the legacy records that joined are those with a join key).
+        # with one hash: then the legacy keys are counted exactly, from the source itself.
         distinct_sources = int(hashes) if hashes == distinct_hashes else int(self.sql(
-            f"SELECT count(DISTINCT __source_key) FROM {quote('src_' + entity)} "
-            "WHERE __key IS NOT NULL")[0][0])
+            f"SELECT count(DISTINCT __source_key) FROM {quote('src_' + entity)}")[0][0])
         return Prepared(entity, fields, compare, distinct_sources + int(keyless),
                         int(target_rows), int(matched), columns, target_columns, notes)
 
@@ -246,10 +244,13 @@ class Workspace:
                      f"CASE WHEN {flag} THEN {quote('t_' + name)} END"]
         reported = " OR ".join(["__missing", "__unexpected",
                                 *(quote("d_" + name) for name in fields)])
+        # Each side is marked: a record whose key is empty matches nothing, and is still a
+        # legacy record that is missing (or a migrated one that is unexpected), never both.
         joined = ("SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
-                  "s.__key IS NULL AS __unexpected, t.__key IS NULL AS __missing"
+                  "s.__side IS NULL AS __unexpected, t.__side IS NULL AS __missing"
                   + "".join(f", {column}" for column in compared)
-                  + f" FROM {source} s FULL OUTER JOIN {target} t ON s.__key = t.__key")
+                  + f" FROM (SELECT *, true AS __side FROM {source}) s FULL OUTER JOIN "
+                  f"(SELECT *, true AS __side FROM {target}) t ON s.__key = t.__key")
         # One narrow row per joined record: the hash of its legacy key (legacy records are
         # counted from it), its two flags, and for a record a check reports, the list; NULL for
         # all the others. Column by column (a flag and two values per field), a million

@@ -233,3 +233,24 @@ def test_a_csv_is_read_as_sniffed_whatever_its_name_encoding_and_dialect(
     assert relation(con, "v", named, "csv", spool_dir=tmp_path, encoding="latin-1") == [
         "Id", "Name"]
     assert con.sql("SELECT * FROM v").fetchall() == [("1", "Zoë; Noël")]
+
+
+def test_a_record_whose_key_is_empty_is_missing_or_unexpected_and_still_counted(
+        tmp_path: Path) -> None:
+    # Ann's e-mail (the join key) was lost in the migration; a migrated record came with none
+    damaged = [MIGRATED[0], changed(MIGRATED, 1, "email", "")[1], *MIGRATED[2:],
+               ["", "X", "Y", "new", "", "2024-01-06T10:00:00", "1"]]
+    space = workspace(tmp_path, damaged)
+    prepared = space.prepared("lead")
+    assert (prepared.source_rows, prepared.target_rows, prepared.matched) == (5, 6, 4)
+    assert check(space, "missing")["lead missing records"] == (False, "1 of 5 (20.00%)")
+    assert check(space, "unexpected")["lead unexpected records"] == (False, "2 of 6 (33.33%)")
+    assert check(space, "row_counts") == {"lead rows": (False, 6)}
+    # a legacy record whose mapped key is empty matches nothing either: it is missing
+    legacy_keyless = changed(LEGACY, 1, "Email", "  ")
+    write_csv(tmp_path / "legacy.csv", legacy_keyless)
+    space = Workspace(space.spec, tmp_path, tmp_path / "run2")
+    write_csv(tmp_path / "migrated.csv", MIGRATED)
+    prepared = space.prepared("lead")
+    assert (prepared.source_rows, prepared.target_rows, prepared.matched) == (5, 5, 4)
+    assert check(space, "missing")["lead missing records"] == (False, "1 of 5 (20.00%)")
