@@ -16,9 +16,8 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
-from crmqa.core.results import CaseResult, Outcome
-
 if TYPE_CHECKING:
+    from crmqa.core.results import CaseResult, Outcome
     from crmqa.engine import Engine
     from crmqa.plan.loader import LoadedPlan
     from crmqa.pytest_plugin.allure_bridge import CaseResultsWriter
