@@ -109,16 +109,23 @@ class Side:
     command: list[str]
     times: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # seconds, user + system, whole tree
+    server_cpu: list[float] = field(default_factory=list)  # seconds the sandbox spent
     peaks: list[int] = field(default_factory=list)  # bytes, the whole process tree
 
-    def run(self, cwd: Path, env: dict[str, str]) -> float:
+    def run(self, cwd: Path, env: dict[str, str], server: psutil.Process | None = None) -> float:
+        served = _cpu_of(server)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed, peak = _timed(self.command, cwd, env)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        self.server_cpu.append(_cpu_of(server) - served)
         self.times.append(elapsed)
         self.peaks.append(peak)
         return elapsed
+
+    @property
+    def best_server_cpu(self) -> float:
+        return min(self.server_cpu)
 
     @property
     def best_cpu(self) -> float:
@@ -131,6 +138,13 @@ class Side:
     @property
     def peak_mb(self) -> float:
         return max(self.peaks) / 2**20
+
+
+def _cpu_of(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -197,12 +211,13 @@ def _write_sides(work: Path, sandbox: SandboxHandle, checks: int,
 
 
 def _rounds(sides: dict[str, Side], work: Path, env: dict[str, str], repeat: int,
-            label: str) -> None:
+            label: str, sandbox: SandboxHandle) -> None:
+    server = psutil.Process(sandbox.pid)
     for side in sides.values():  # compiles bytecode, warms the sandbox; not counted
         _timed(side.command, work, env)
     for round_number in range(1, repeat + 1):
         for side in sides.values():
-            side.run(work, env)
+            side.run(work, env, server)
         print(f"{label} round {round_number}: " + ", ".join(
             f"{name} {side.times[-1]:.2f} s" for name, side in sides.items()), flush=True)
 
@@ -248,13 +263,13 @@ def main() -> None:
             sides["also -n 2"] = Side([*other, *crmqa_cmd, "-n", "2"])
         with running_sandbox() as sandbox:
             env = _write_sides(work / "fast", sandbox, args.checks, args.cold_bytecode)
-            _rounds(sides, work / "fast", env, args.repeat, "sandbox")
+            _rounds(sides, work / "fast", env, args.repeat, "sandbox", sandbox)
         slow = {"crmqa -n 1": Side([*crmqa_cmd, "-n", "1"]),
                 "crmqa -n 8": Side([*crmqa_cmd, "-n", "8"])}
         with running_sandbox(latency_ms=args.latency_ms) as sandbox:
             env = _write_sides(work / "slow", sandbox, args.latency_checks, args.cold_bytecode)
             _rounds(slow, work / "slow", env, args.latency_repeat,
-                    f"sandbox answering in {args.latency_ms} ms")
+                    f"sandbox answering in {args.latency_ms} ms", sandbox)
 
     plain, reported, crmqa = (sides[name].best for name in ("plain", "reported", "crmqa"))
     one, two = sides["crmqa -n 1"].best, sides["crmqa -n 2"].best
@@ -281,10 +296,14 @@ best of {args.latency_repeat}
           crmqa -n 1                           : {slow_one:7.2f} s
           crmqa -n 8                           : {slow_eight:7.2f} s
           ratio -n 8 / -n 1                    : {slow_eight / slow_one:7.2f}x
-        peak memory (whole process tree, largest of the runs)
+        per side: peak memory (whole process tree, largest of the runs), CPU seconds of the
+        pytest process tree and of the sandbox (best of the runs), and the floor two cores put
+        under the wall time when both are busy: (pytest + sandbox CPU) / 2
     """).rstrip())
     for name, side in [*sides.items(), *((f"{k} (slow sandbox)", v) for k, v in slow.items())]:
-        print(f"  {name:<37}: {side.peak_mb:7.0f} MB")
+        floor = (side.best_cpu + side.best_server_cpu) / 2
+        print(f"  {name:<37}: {side.peak_mb:5.0f} MB, CPU {side.best_cpu:5.2f} s + sandbox "
+              f"{side.best_server_cpu:5.2f} s, two-core floor {floor:5.2f} s")
     if args.also is not None:
         also, also_one, also_two = (sides[name].best for name in ("also", "also -n 1",
                                                                    "also -n 2"))
