@@ -9,13 +9,22 @@ Two baselines are printed: the bare plain file, and the same file writing the re
 writes anyway (Allure results and JUnit XML), so that the cost of crmqa's own machinery (plan,
 engine, profile mapping, checks, gates) is told apart from the cost of the report writers.
 
-Parallel runs: the same checks with `-n 1` and `-n 2` (target: -n 2 <= 0.6x of -n 1), and,
+Parallel runs: the same checks with `-n 1` and `-n 2` (target: -n 2 <= 0.6x of -n 1), the
+plain file with `-n 1` and `-n 2` as the reference of what two shared cores allow, and,
 against a sandbox answering in 50 ms (where the CRM's answer time dominates), `-n 1` against
-`-n 8`. Every run's peak memory and CPU seconds (its whole process tree, xdist workers included)
-and the machine's load average are printed too: on a shared machine, compare ratios of one
-run; CPU seconds move less with the load than wall times do.
+`-n 8`. Every run's peak memory and CPU seconds (its whole process tree, xdist workers
+included) and the machine's load average are printed too: on a shared machine, compare ratios
+of one run; CPU seconds move less with the load than wall times do.
+
+Compiled bytecode is kept as a user's machine keeps it (in a folder of the benchmark's own,
+even when PYTHONDONTWRITEBYTECODE is set), and every side runs once before the timed rounds:
+otherwise crmqa, installed from its sources, would be compiled anew in every process, while
+the libraries the plain file uses were compiled when pip installed them (`--cold-bytecode`
+measures that case: nothing is compiled ahead). `--also PATH` times
+the crmqa of another checkout (say, a clone of main) in the same rounds, for a before/after.
 
     .venv/bin/python bench/overhead.py [--checks 1000] [--repeat 3] [--latency-ms 50]
+                                       [--also PATH] [--cold-bytecode]
 """
 
 from __future__ import annotations
@@ -100,16 +109,23 @@ class Side:
     command: list[str]
     times: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # seconds, user + system, whole tree
+    server_cpu: list[float] = field(default_factory=list)  # seconds the sandbox spent
     peaks: list[int] = field(default_factory=list)  # bytes, the whole process tree
 
-    def run(self, cwd: Path, env: dict[str, str]) -> float:
+    def run(self, cwd: Path, env: dict[str, str], server: psutil.Process | None = None) -> float:
+        served = _cpu_of(server)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed, peak = _timed(self.command, cwd, env)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        self.server_cpu.append(_cpu_of(server) - served)
         self.times.append(elapsed)
         self.peaks.append(peak)
         return elapsed
+
+    @property
+    def best_server_cpu(self) -> float:
+        return min(self.server_cpu)
 
     @property
     def best_cpu(self) -> float:
@@ -122,6 +138,13 @@ class Side:
     @property
     def peak_mb(self) -> float:
         return max(self.peaks) / 2**20
+
+
+def _cpu_of(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -159,7 +182,8 @@ def _load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
-def _write_sides(work: Path, sandbox: SandboxHandle, checks: int) -> dict[str, str]:
+def _write_sides(work: Path, sandbox: SandboxHandle, checks: int,
+                 cold_bytecode: bool = False) -> dict[str, str]:
     token = requests.post(
         sandbox.base_url + "/api/auth/token",
         json={"username": "admin", "password": sandbox.password},
@@ -177,14 +201,23 @@ def _write_sides(work: Path, sandbox: SandboxHandle, checks: int) -> dict[str, s
     (work / "plan.yaml").write_text(PLAN.format(parameters=parameters, **values))
     (work / "test_plain.py").write_text(PLAIN.format(checks=checks, **values))
     (work / "reports").mkdir(exist_ok=True)
-    return {**os.environ, "CRMQA_SANDBOX_PASSWORD": sandbox.password}
+    env = {**os.environ, "CRMQA_SANDBOX_PASSWORD": sandbox.password}
+    if cold_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(work.parent / "pycache")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _rounds(sides: dict[str, Side], work: Path, env: dict[str, str], repeat: int,
-            label: str) -> None:
+            label: str, sandbox: SandboxHandle) -> None:
+    server = psutil.Process(sandbox.pid)
+    for side in sides.values():  # compiles bytecode, warms the sandbox; not counted
+        _timed(side.command, work, env)
     for round_number in range(1, repeat + 1):
         for side in sides.values():
-            side.run(work, env)
+            side.run(work, env, server)
         print(f"{label} round {round_number}: " + ", ".join(
             f"{name} {side.times[-1]:.2f} s" for name, side in sides.items()), flush=True)
 
@@ -198,6 +231,10 @@ def main() -> None:
     parser.add_argument("--latency-checks", type=int, default=200,
                         help="checks against the slow sandbox (default 200)")
     parser.add_argument("--latency-repeat", type=int, default=1)
+    parser.add_argument("--also", type=Path, default=None, metavar="PATH",
+                        help="also time the crmqa of this checkout in the same rounds")
+    parser.add_argument("--cold-bytecode", action="store_true",
+                        help="compile every module anew in every process (no bytecode kept)")
     args = parser.parse_args()
     print(f"start: {_load()}", flush=True)
 
@@ -214,21 +251,29 @@ def main() -> None:
             "reported": Side([*plain_cmd, "--alluredir", "plain-allure",
                               "--junitxml", "plain.xml"]),
             "crmqa": Side(crmqa_cmd),
+            "plain -n 1": Side([*plain_cmd, "-n", "1"]),
+            "plain -n 2": Side([*plain_cmd, "-n", "2"]),
             "crmqa -n 1": Side([*crmqa_cmd, "-n", "1"]),
             "crmqa -n 2": Side([*crmqa_cmd, "-n", "2"]),
         }
+        if args.also is not None:
+            other = ["env", f"PYTHONPATH={args.also.resolve()}"]
+            sides["also"] = Side([*other, *crmqa_cmd])
+            sides["also -n 1"] = Side([*other, *crmqa_cmd, "-n", "1"])
+            sides["also -n 2"] = Side([*other, *crmqa_cmd, "-n", "2"])
         with running_sandbox() as sandbox:
-            env = _write_sides(work / "fast", sandbox, args.checks)
-            _rounds(sides, work / "fast", env, args.repeat, "sandbox")
+            env = _write_sides(work / "fast", sandbox, args.checks, args.cold_bytecode)
+            _rounds(sides, work / "fast", env, args.repeat, "sandbox", sandbox)
         slow = {"crmqa -n 1": Side([*crmqa_cmd, "-n", "1"]),
                 "crmqa -n 8": Side([*crmqa_cmd, "-n", "8"])}
         with running_sandbox(latency_ms=args.latency_ms) as sandbox:
-            env = _write_sides(work / "slow", sandbox, args.latency_checks)
+            env = _write_sides(work / "slow", sandbox, args.latency_checks, args.cold_bytecode)
             _rounds(slow, work / "slow", env, args.latency_repeat,
-                    f"sandbox answering in {args.latency_ms} ms")
+                    f"sandbox answering in {args.latency_ms} ms", sandbox)
 
     plain, reported, crmqa = (sides[name].best for name in ("plain", "reported", "crmqa"))
     one, two = sides["crmqa -n 1"].best, sides["crmqa -n 2"].best
+    plain_one, plain_two = sides["plain -n 1"].best, sides["plain -n 2"].best
     slow_one, slow_eight = slow["crmqa -n 1"].best, slow["crmqa -n 8"].best
     n = args.checks
     print(textwrap.dedent(f"""
@@ -244,15 +289,29 @@ reported {sides["reported"].best_cpu:.2f}, crmqa {sides["crmqa"].best_cpu:.2f} \
           crmqa -n 1                           : {one:7.2f} s
           crmqa -n 2                           : {two:7.2f} s
           ratio -n 2 / -n 1                    : {two / one:7.2f}x   (target <= 0.60x)
+          plain -n 1, -n 2 (the reference)     : {plain_one:7.2f} s, {plain_two:.2f} s \
+({plain_two / plain_one:.2f}x)
         {args.latency_checks} checks against a sandbox answering in {args.latency_ms} ms, \
 best of {args.latency_repeat}
           crmqa -n 1                           : {slow_one:7.2f} s
           crmqa -n 8                           : {slow_eight:7.2f} s
           ratio -n 8 / -n 1                    : {slow_eight / slow_one:7.2f}x
-        peak memory (whole process tree, largest of the runs)
+        per side: peak memory (whole process tree, largest of the runs), CPU seconds of the
+        pytest process tree and of the sandbox (best of the runs), and the floor two cores put
+        under the wall time when both are busy: (pytest + sandbox CPU) / 2
     """).rstrip())
     for name, side in [*sides.items(), *((f"{k} (slow sandbox)", v) for k, v in slow.items())]:
-        print(f"  {name:<37}: {side.peak_mb:7.0f} MB")
+        floor = (side.best_cpu + side.best_server_cpu) / 2
+        print(f"  {name:<37}: {side.peak_mb:5.0f} MB, CPU {side.best_cpu:5.2f} s + sandbox "
+              f"{side.best_server_cpu:5.2f} s, two-core floor {floor:5.2f} s")
+    if args.also is not None:
+        also, also_one, also_two = (sides[name].best for name in ("also", "also -n 1",
+                                                                   "also -n 2"))
+        print(textwrap.dedent(f"""\
+            crmqa of {args.also}, same rounds
+              crmqa                                : {also:7.2f} s  ({also / plain:.2f}x plain)
+              crmqa -n 1, -n 2                     : {also_one:7.2f} s, {also_two:.2f} s \
+({also_two / also_one:.2f}x)""").rstrip())
     print(f"end: {_load()}")
 
 

@@ -12,9 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-
 from crmqa.checks.paths import PathError, find_path
 from crmqa.core.results import CheckResult
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
@@ -310,6 +307,10 @@ def _schema_file(path: str) -> Any:
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Any:
+    # Imported on the first schema check: most cases check no schema.
+    import jsonschema
+    from jsonschema.exceptions import SchemaError
+
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     try:

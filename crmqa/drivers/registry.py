@@ -6,6 +6,12 @@ entry-point group (third parties) or in `BUILTIN_PROVIDERS` (crmqa's own). Each 
 says which plan step types the driver handles and how to build one driver per engine (that
 is: per target and worker). Building must be cheap; a driver opens browsers or connections
 on first use.
+
+The factory and the step check may be given as `"module:function"` references: the module
+is imported only when a plan has steps of the driver's types (its check at validation, its
+factory when the engine needs the driver). Every pytest run and every xdist worker reads the
+registry, and the browser, load, migration and fuzzing drivers pull in Playwright, Locust,
+DuckDB and Schemathesis: a run of API cases must not pay for them.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+from crmqa.core.entry_points import entry_points
 from crmqa.core.errors import CrmqaError
 
 if TYPE_CHECKING:
@@ -59,15 +66,52 @@ DriverFactory = Callable[[DriverEnvironment], "StepDriver"]
 StepChecker = Callable[[Any, "StepCheckContext"], "list[StepProblem]"]
 
 
+class DriverUnavailable(CrmqaError):
+    """A registered driver's module cannot be imported (an optional dependency is missing)."""
+
+
+@cache
+def resolve_reference(reference: str) -> Any:
+    """The object a `"module:attribute"` reference names, imported on first use."""
+    module_name, _, attribute = reference.partition(":")
+    if not attribute:
+        raise ValueError(f"{reference!r}: write a reference as 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DriverUnavailable(f"{module_name} cannot be imported: {exc}") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise DriverUnavailable(f"{module_name} has no {attribute}") from None
+
+
 @dataclass(frozen=True)
 class DriverSpec:
     """One registered driver: its name, the step types it handles, its factory, and
-    optionally a check of its steps that validation runs before the first request."""
+    optionally a check of its steps that validation runs before the first request.
+
+    `factory` and `check` resolve a `"module:function"` reference on first use.
+    """
 
     name: str
     step_types: tuple[type, ...]
-    factory: DriverFactory
-    check: StepChecker | None = None
+    factory_ref: DriverFactory | str
+    check_ref: StepChecker | str | None = None
+
+    @property
+    def factory(self) -> DriverFactory:
+        """The factory; importing its module now if it was registered by reference."""
+        if isinstance(self.factory_ref, str):
+            return cast(DriverFactory, resolve_reference(self.factory_ref))
+        return self.factory_ref
+
+    @property
+    def check(self) -> StepChecker | None:
+        """The step check, if any; importing its module now if registered by reference."""
+        if isinstance(self.check_ref, str):
+            return cast(StepChecker, resolve_reference(self.check_ref))
+        return self.check_ref
 
 
 class DriverRegistry:
@@ -76,11 +120,16 @@ class DriverRegistry:
     def __init__(self) -> None:
         self._specs: dict[str, DriverSpec] = {}
 
-    def register(self, name: str, step_types: tuple[type, ...], factory: DriverFactory,
-                 *, check: StepChecker | None = None) -> None:
-        """Register (or replace) a driver; later registrations of a name win."""
-        self._specs[name] = DriverSpec(name=name, step_types=step_types, factory=factory,
-                                       check=check)
+    def register(self, name: str, step_types: tuple[type, ...],
+                 factory: DriverFactory | str, *, check: StepChecker | str | None = None,
+                 ) -> None:
+        """Register (or replace) a driver; later registrations of a name win.
+
+        `factory` and `check` are callables or `"module:function"` references, imported
+        only when a plan has steps of `step_types`.
+        """
+        self._specs[name] = DriverSpec(name=name, step_types=step_types, factory_ref=factory,
+                                       check_ref=check)
 
     def specs(self) -> list[DriverSpec]:
         return list(self._specs.values())

@@ -31,7 +31,6 @@ def step_kinds() -> list[object]:
 
 def register(registry: DriverRegistry) -> None:
     """The fuzz driver for `fuzz:` steps."""
-    from crmqa.fuzzing.driver import create_fuzz_driver
     from crmqa.fuzzing.step import FuzzStep
 
-    registry.register("fuzz", (FuzzStep,), create_fuzz_driver)
+    registry.register("fuzz", (FuzzStep,), "crmqa.fuzzing.driver:create_fuzz_driver")

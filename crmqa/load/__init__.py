@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 def register(registry: DriverRegistry) -> None:
     """Register the load driver for the `load:` section (as a third party would)."""
-    from crmqa.load.checks import check_load
-    from crmqa.load.driver import create_load_driver
     from crmqa.load.model import LoadSpec
 
-    registry.register("load", (LoadSpec,), create_load_driver, check=check_load)
+    registry.register("load", (LoadSpec,), "crmqa.load.driver:create_load_driver",
+                      check="crmqa.load.checks:check_load")

@@ -15,10 +15,10 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crmqa.load.locustfile import LoadSetting
-
 if TYPE_CHECKING:
     import pytest
+
+    from crmqa.load.locustfile import LoadSetting
 
 CONFIRM_ENV = "CRMQA_CONFIRM_LOAD"
 WORKERS_ENV = "CRMQA_LOAD_WORKERS"
@@ -94,6 +94,10 @@ def export_load_options(values: Any, environ: MutableMapping[str, str] | None = 
 
 def load_setting(environ: Mapping[str, str] | None = None) -> LoadSetting:
     """The run's load setting, from the environment (raises LoadOptionError when wrong)."""
+    # Imported here: pytest_addoption imports this module in every pytest run, and the
+    # locustfile module brings the plan models with it.
+    from crmqa.load.locustfile import LoadSetting
+
     environ = os.environ if environ is None else environ
 
     def number(name: str) -> int:

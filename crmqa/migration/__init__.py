@@ -41,9 +41,8 @@ def step_kinds() -> list[object]:
 
 def register(registry: DriverRegistry) -> None:
     """The migration driver for `migrate:` steps (entry point `crmqa.drivers`)."""
-    from crmqa.migration.driver import create_migration_driver
     from crmqa.migration.step import MigrateStep
-    from crmqa.migration.validation import check_migrate_step
 
-    registry.register("migration", (MigrateStep,), create_migration_driver,
-                      check=check_migrate_step)
+    registry.register("migration", (MigrateStep,),
+                      "crmqa.migration.driver:create_migration_driver",
+                      check="crmqa.migration.validation:check_migrate_step")

@@ -24,11 +24,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
+
+from crmqa.core.entry_points import entry_points
 
 __all__ = [
     "BUILTIN_SECTION_MODULES",

@@ -12,8 +12,6 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
 
 from crmqa.core.errors import CrmqaError
 
@@ -32,9 +30,13 @@ def _jmespath(path: str) -> Any:
 
 @lru_cache(maxsize=1024)
 def _jsonpath(path: str) -> Any:
+    # Imported on the first JSONPath: jsonpath_ng builds its parser at import, and most
+    # plans write JMESPath only.
+    from jsonpath_ng.ext import parse as parse_jsonpath
+
     try:
         return parse_jsonpath(path)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+    except Exception as exc:  # the lexer's and the parser's errors, and any other
         raise PathError(f"not a JSONPath expression: {_first_line(exc)}") from None
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, create_model
+
+from crmqa.core.entry_points import entry_points
 
 ENTRY_POINT_GROUP = "crmqa.plan_sections"
 ModelT = TypeVar("ModelT", bound=BaseModel)

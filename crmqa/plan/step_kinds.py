@@ -19,11 +19,11 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, Discriminator, Tag
 
+from crmqa.core.entry_points import entry_points
 from crmqa.plan.steps import (
     OpStep,
     QuestionnaireStep,

@@ -20,10 +20,9 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
-from faker.providers import BaseProvider
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.utils import missing
@@ -37,6 +36,9 @@ from crmqa.core.jinja import (
     has_markup,
     render_nested,
 )
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 __all__ = [
     "MAX_TEMPLATE_DEPTH",
@@ -281,41 +283,49 @@ def _ascii_slug(text: str, limit: int) -> str:
     return slug[:limit] or "user"
 
 
-class _CrmProvider(BaseProvider):
-    """CRM vocabulary for Faker. One instance per locale generator; the counter is shared."""
+@cache
+def _crm_provider() -> type:
+    """The provider class; built on first use, so that importing crmqa does not import Faker
+    (half a second of every run and every xdist worker, for plans that use no `fake`)."""
+    from faker.providers import BaseProvider
 
-    def __init__(self, generator: Any, worker_id: str, run_token: str, counter: Any) -> None:
-        super().__init__(generator)
-        self._worker = _ascii_slug(worker_id, 12) if worker_id else "w"
-        self._run_token = run_token
-        self._counter = counter
+    class _CrmProvider(BaseProvider):
+        """CRM vocabulary for Faker. One instance per locale generator; the counter is shared."""
 
-    def lead_status(self) -> str:
-        """A lead status of the canonical model."""
-        return self.random_element(LEAD_STATUSES)
+        def __init__(self, generator: Any, worker_id: str, run_token: str, counter: Any) -> None:
+            super().__init__(generator)
+            self._worker = _ascii_slug(worker_id, 12) if worker_id else "w"
+            self._run_token = run_token
+            self._counter = counter
 
-    def lead_source(self) -> str:
-        """A lead source of the canonical model."""
-        return self.random_element(LEAD_SOURCES)
+        def lead_status(self) -> str:
+            """A lead status of the canonical model."""
+            return self.random_element(LEAD_STATUSES)
 
-    def crm_company(self) -> str:
-        """A company name no longer than the canonical 100 characters."""
-        return str(self.generator.company())[:100]
+        def lead_source(self) -> str:
+            """A lead source of the canonical model."""
+            return self.random_element(LEAD_SOURCES)
 
-    def crm_phone(self) -> str:
-        """A phone of `+`, digits, spaces, `-`, `(` and `)`, 7 to 20 characters long."""
-        return self.numerify(self.random_element(_PHONE_FORMATS))
+        def crm_company(self) -> str:
+            """A company name no longer than the canonical 100 characters."""
+            return str(self.generator.company())[:100]
 
-    def unique_token(self) -> str:
-        """A short token unique to this worker, this process and this call."""
-        return f"{self._worker}-{self._run_token}-{next(self._counter)}"
+        def crm_phone(self) -> str:
+            """A phone of `+`, digits, spaces, `-`, `(` and `)`, 7 to 20 characters long."""
+            return self.numerify(self.random_element(_PHONE_FORMATS))
 
-    def unique_email(self, domain: str | None = None) -> str:
-        """An email no other call, worker or run makes: name, worker, run token, counter."""
-        first = _ascii_slug(str(self.generator.first_name()), 20)
-        last = _ascii_slug(str(self.generator.last_name()), 20)
-        chosen = domain or self.random_element(_EMAIL_DOMAINS)
-        return f"{first}.{last}.{self.unique_token()}@{chosen}"
+        def unique_token(self) -> str:
+            """A short token unique to this worker, this process and this call."""
+            return f"{self._worker}-{self._run_token}-{next(self._counter)}"
+
+        def unique_email(self, domain: str | None = None) -> str:
+            """An email no other call, worker or run makes: name, worker, run token, counter."""
+            first = _ascii_slug(str(self.generator.first_name()), 20)
+            last = _ascii_slug(str(self.generator.last_name()), 20)
+            chosen = domain or self.random_element(_EMAIL_DOMAINS)
+            return f"{first}.{last}.{self.unique_token()}@{chosen}"
+
+    return _CrmProvider
 
 
 def make_faker(
@@ -331,13 +341,15 @@ def make_faker(
     still differ between workers (`worker_id`, e.g. the xdist `gw0`) and between runs
     (`run_token`, a random per-process token unless given).
     """
+    from faker import Faker
+
     fake = Faker(locale)
     if seed is not None:
         fake.seed_instance(seed)
     counter = itertools.count(1)
     token = run_token if run_token is not None else _RUN_TOKEN
     for generator in fake.factories:
-        generator.add_provider(_CrmProvider(generator, worker_id, token, counter))
+        generator.add_provider(_crm_provider()(generator, worker_id, token, counter))
     return fake
 
 

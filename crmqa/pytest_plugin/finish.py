@@ -17,7 +17,7 @@ from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.messages import say
 from crmqa.core.results import CaseResult, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind
-from crmqa.plan.loader import LoadedPlan, load_plan
+from crmqa.plan.loader import LoadedPlan
 from crmqa.profiles.target import expand_target_value
 from crmqa.pytest_plugin.state import RunState
 from crmqa.reports.run_folder import read_case_results
@@ -32,7 +32,7 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     if len(plan_paths) != 1:
         state.summary_text = "crmqa runs one plan per session; name exactly one plan file.\n"
         return PlanError.exit_code
-    loaded = load_plan(plan_paths[0])
+    loaded = state.loaded_plan(plan_paths[0])  # as collection loaded it, if it did
     results = read_case_results(state.run_dir)
     run_info = make_run_info(state, loaded)
     (state.run_dir / "run.json").write_text(run_info.model_dump_json(indent=2), encoding="utf-8")

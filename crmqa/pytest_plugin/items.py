@@ -39,6 +39,7 @@ class PlanFile(pytest.File):
             environment=None if listing else os.environ,
         )
         self.loaded = prepared.loaded
+        run_state(self.config).keep_plan(self.path, self.loaded)
         self._declared: set[str] = set()
         for loaded_case in self.loaded.dependency_order():
             case = loaded_case.case

@@ -146,13 +146,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist: keep each dependency group on one worker, in order (see scheduling)."""
     if not has_state(config) or config.getvalue("dist") not in ("load", "loadgroup"):
         return None
-    from crmqa.plan.loader import load_plan
     from crmqa.pytest_plugin.items import dependency_groups
     from crmqa.pytest_plugin.scheduling import DependencyGroupScheduling
 
     groups: dict[str, str] = {}
+    state = run_state(config)
     for plan in _plan_args(config):
-        groups.update(dependency_groups(load_plan(plan)))
+        groups.update(dependency_groups(state.loaded_plan(plan)))
     return DependencyGroupScheduling(config, log, groups)
 
 

@@ -16,9 +16,8 @@ from typing import IO, TYPE_CHECKING
 
 import pytest
 
-from crmqa.core.results import CaseResult, Outcome
-
 if TYPE_CHECKING:
+    from crmqa.core.results import CaseResult, Outcome
     from crmqa.engine import Engine
     from crmqa.plan.loader import LoadedPlan
     from crmqa.pytest_plugin.allure_bridge import CaseResultsWriter
@@ -52,6 +51,7 @@ class RunState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     allure: CaseResultsWriter | None = None
     _engines: dict[Path, tuple[Engine, AllureSteps]] = field(default_factory=dict)
+    _plans: dict[Path, LoadedPlan] = field(default_factory=dict)
     _outcomes: dict[str, Outcome] = field(default_factory=dict)
     _results_file: IO[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,6 +71,20 @@ class RunState:
         """pytest-xdist: every worker collects the same items; the first list will do."""
         if not self.planned:
             self.planned = [nodeid.rsplit("::", 1)[-1] for nodeid in ids]
+
+    def keep_plan(self, path: Path, loaded: LoadedPlan) -> None:
+        """Remember the plan collection loaded, for the scheduler and the end of the run."""
+        self._plans[Path(path).resolve()] = loaded
+
+    def loaded_plan(self, path: Path) -> LoadedPlan:
+        """The plan at `path` as this process loaded it (each process loads a plan once)."""
+        key = Path(path).resolve()
+        found = self._plans.get(key)
+        if found is None:
+            from crmqa.plan.loader import load_plan
+
+            found = self._plans[key] = load_plan(path)
+        return found
 
     def engine_for(self, loaded: LoadedPlan) -> tuple[Engine, AllureSteps]:
         """This process's engine for the plan, and the reporter that keeps its steps."""

@@ -16,9 +16,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    select_autoescape,
+)
 
 from crmqa.core.results import CaseResult, Outcome, RunInfo, Waiver
 from crmqa.core.tasks import split_task_check
@@ -351,6 +358,16 @@ def _ux_lines(results: Sequence[CaseResult]) -> list[UxLine]:
 # --------------------------------------------------------------------------- rendering
 
 
+@cache
+def _compiled_templates() -> BytecodeCache | None:
+    """Jinja's cache of compiled templates in the user's temporary folder: compiling the
+    report pages took longer than rendering them, at the end of every run."""
+    try:
+        return FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        return None
+
+
 def template_environment(lang: str = "en") -> Environment:
     """The Jinja settings every report page shares: templates beside this module, HTML
     escaped, `short` to cut long messages, and the fixed words in `lang`: `_("...")` (new
@@ -364,6 +381,7 @@ def template_environment(lang: str = "en") -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=_compiled_templates(),
     )
     environment.filters["short"] = shorten
     catalogue = translations(lang)

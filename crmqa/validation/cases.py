@@ -64,12 +64,13 @@ def case_issues(loaded: LoadedPlan, profile: Profile,
             if isinstance(step, WaitStep):
                 continue  # its repeated step comes next
             try:
-                spec = registry.spec_for(step)
+                # a check registered by reference imports its driver's module only now
+                check = registry.spec_for(step).check
             except CrmqaError:
                 continue  # no driver installed: the case is not applicable at run time
-            if spec.check is None:
+            if check is None:
                 continue
-            for problem in spec.check(step, context):
+            for problem in check(step, context):
                 issues.append(case_issue(loaded_case, (*path, *problem.where), problem.message,
                                          problem.suggestion))
         for index, need in enumerate(loaded_case.case.needs):

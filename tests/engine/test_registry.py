@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crmqa.core.results import CheckResult, Outcome
 from crmqa.drivers.base import StepOutput
-from crmqa.drivers.registry import DriverEnvironment, DriverRegistry, load_registry
+from crmqa.drivers.registry import (
+    DriverEnvironment,
+    DriverRegistry,
+    DriverUnavailable,
+    load_registry,
+    resolve_reference,
+)
 from crmqa.engine import Engine
 from crmqa.plan.loader import load_plan
 from crmqa.plan.models import OpStep, RequestStep, UiStep
@@ -106,3 +114,34 @@ def test_registry_without_a_driver_for_a_step_kind(tmp_path: Path):
     result = engine.run_case(loaded.case("UI-OK"))
     assert result.outcome is Outcome.NOT_APPLICABLE
     assert result.message == "no driver is installed for ui steps"
+
+
+def test_a_driver_registered_by_reference_is_imported_only_when_a_step_needs_it(
+        tmp_path: Path):
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    loaded = load_plan(tmp_path / "plan.yaml")
+    registry = DriverRegistry()
+    # a module that is not installed: registering it and running other steps never import it
+    registry.register("ui", (UiStep,), "crmqa_no_such_driver:create", check="nowhere:check")
+    registry.register("recording", (OpStep,), f"{__name__}:RecordingDriver")
+    spec = registry.spec_for(OpStep(op="lead.get"))
+    assert spec.factory is RecordingDriver
+    assert spec.check is None
+    ui = registry.spec_for(UiStep.model_validate({"ui": "open", "target": "lead_list"}))
+    with pytest.raises(DriverUnavailable, match="crmqa_no_such_driver cannot be imported"):
+        ui.factory  # noqa: B018 (the property imports)
+    # a case of the steps it would run is not applicable, not broken
+    engine = Engine(loaded, None, tmp_path / "run", "w", registry=registry)
+    result = engine.run_case(loaded.case("UI-OK"))
+    assert result.outcome is Outcome.NOT_APPLICABLE
+    assert result.message == "no driver is installed for ui steps"
+
+
+def test_the_builtin_drivers_are_registered_by_reference():
+    registry = load_registry(include_entry_points=False)
+    assert {spec.name for spec in registry.specs()} >= {"api", "ui", "load", "migration",
+                                                         "fuzz", "questionnaire"}
+    by_reference = [spec for spec in registry.specs() if isinstance(spec.factory_ref, str)]
+    assert {spec.name for spec in by_reference} >= {"api", "ui", "load", "migration", "fuzz"}
+    assert resolve_reference("crmqa.drivers.ui.driver:create_ui_driver") is (
+        registry.spec_for(UiStep.model_validate({"ui": "open", "target": "x"})).factory)

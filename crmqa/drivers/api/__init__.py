@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
 def register(registry: DriverRegistry) -> None:
     """Register the API driver for `OpStep` and `RequestStep` (as a third party would)."""
-    from crmqa.drivers.api.checks import check_api_step
-    from crmqa.drivers.api.driver import create_api_driver
     from crmqa.plan.models import OpStep, RequestStep
 
-    registry.register("api", (OpStep, RequestStep), create_api_driver, check=check_api_step)
+    registry.register("api", (OpStep, RequestStep), "crmqa.drivers.api.driver:create_api_driver",
+                      check="crmqa.drivers.api.checks:check_api_step")

@@ -19,8 +19,7 @@ __all__ = ["UiOptions", "UiOptionsError", "register"]
 
 def register(registry: DriverRegistry) -> None:
     """Register the UI driver for `UiStep` (as a third party would)."""
-    from crmqa.drivers.ui.checks import check_ui_step
-    from crmqa.drivers.ui.driver import create_ui_driver
     from crmqa.plan.models import UiStep
 
-    registry.register("ui", (UiStep,), create_ui_driver, check=check_ui_step)
+    registry.register("ui", (UiStep,), "crmqa.drivers.ui.driver:create_ui_driver",
+                      check="crmqa.drivers.ui.checks:check_ui_step")

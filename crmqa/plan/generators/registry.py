@@ -23,10 +23,11 @@ import fnmatch
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from crmqa.core.entry_points import entry_points
 
 if TYPE_CHECKING:
     from crmqa.plan.generators.context import GenerationContext

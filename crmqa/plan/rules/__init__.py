@@ -19,11 +19,11 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import ValidationError
 
+from crmqa.core.entry_points import entry_points
 from crmqa.core.errors import PlanIssue
 from crmqa.plan.includes import ID_CUTOFF
 from crmqa.plan.issues import clip, did_you_mean
