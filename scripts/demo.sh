@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Some machines set PYTHONDONTWRITEBYTECODE: then every process compiles crmqa again (about
+# 0.6 s each, in every xdist worker and every `crmqa` a test starts). Keep bytecode, as an
+# installed package has it.
+unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/crmqa demo "$@"

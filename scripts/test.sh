@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Some machines set PYTHONDONTWRITEBYTECODE: then every process compiles crmqa again (about
+# 0.6 s each, in every xdist worker and every `crmqa` a test starts). Keep bytecode, as an
+# installed package has it.
+unset PYTHONDONTWRITEBYTECODE
 # BottleCRM's and Django CRM's installed venvs and template databases (minutes to build)
 # outlive clones.
 export CRMQA_BOTTLECRM_CACHE="${CRMQA_BOTTLECRM_CACHE:-$HOME/.cache/crmqa/bottlecrm}"
