@@ -15,11 +15,13 @@ and on KeyboardInterrupt (which is re-raised afterwards).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
 import re
 import secrets
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from crmqa.checks import CheckError, SaveError, evaluate, extract_saved
+from crmqa.checks import RESPONSE_TIME, CheckError, SaveError, evaluate, extract_saved
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.fit import FitTracker
 from crmqa.core.results import (
@@ -56,7 +58,7 @@ from crmqa.drivers.registry import (
 from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.case_sections import is_section, section_key, section_steps, sections_of
-from crmqa.plan.effects import CHANGES, LOAD, case_effects
+from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_changes_records
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.step_kinds import step_kinds
 from crmqa.plan.templating import (
@@ -432,6 +434,7 @@ class Engine:
                     expect = getattr(rendered, "expect", None)  # a case section has none
                     if expect is not None:
                         checks.extend(evaluate(expect, output, self.base_dir))
+                        checks = self._timed_again(rendered, expect, output, checks, ctx)
                     save = getattr(rendered, "save", None) or {}
                 step_result.status, step_result.answer = output.status, output.outcome
                 step_result.checks = checks
@@ -525,6 +528,32 @@ class Engine:
         if driver.name not in self._probed:
             self._probe(driver)
         return driver.run(step, ctx)
+
+    def _timed_again(self, step: Any, expect: Expect, output: StepOutput,
+                     checks: list[CheckResult], ctx: CaseContext) -> list[CheckResult]:
+        """`checks`, with a missed response-time budget of a read measured again.
+
+        One request's time on a busy machine is noisy: a read that only missed its budget
+        is sent `TIMING_SAMPLES - 1` more times and judged by the median of all its times,
+        so a moment of load on the test machine is not taken for a slow CRM while a CRM that
+        is slow every time still fails. A step that changes records is never sent twice.
+        """
+        failed = [check for check in checks if not check.ok]
+        if (not failed or any(check.name != RESPONSE_TIME for check in failed)
+                or not isinstance(step, OpStep | RequestStep) or step_changes_records(step)):
+            return checks
+        samples = [output.elapsed_ms]
+        samples += [self._drive(step, ctx).elapsed_ms for _ in range(TIMING_SAMPLES - 1)]
+        median = statistics.median(samples)
+        timed = dataclasses.replace(output, elapsed_ms=median)
+        (judged,) = [check for check in evaluate(expect, timed, self.base_dir)
+                     if check.name == RESPONSE_TIME]
+        shown = ", ".join(f"{sample:.0f}" for sample in samples)
+        judged = judged.model_copy(update={
+            "actual": round(median, 1),
+            "message": f"{judged.message} (the median of {len(samples)} tries: {shown} ms)"
+            if not judged.ok else ""})
+        return [judged if check.name == RESPONSE_TIME else check for check in checks]
 
     def _probe(self, driver: StepDriver) -> None:
         """Before a driver's first step: is the target there, and does the profile fit it?
@@ -824,6 +853,9 @@ class Engine:
         result.message = message
         result.broken_kind = kind if outcome is Outcome.BROKEN else None
 
+
+# How many times a read that missed its response-time budget is timed in all (the median).
+TIMING_SAMPLES = 3
 
 _MANUAL_OUTCOMES = {
     "passed": Outcome.PASSED,

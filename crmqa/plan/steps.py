@@ -157,7 +157,9 @@ class Expect(Strict):
     headers: dict[str, str] = Field(
         default_factory=dict, description="header name -> regular expression"
     )
-    max_ms: float | None = Field(None, description="response time bound in milliseconds")
+    max_ms: float | None = Field(
+        None, description="response time bound in milliseconds (a read that misses it is "
+        "timed twice more and judged by the median)")
 
 
 # --------------------------------------------------------------------------- steps
