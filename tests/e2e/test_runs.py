@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.interrupts import default_ctrl_c, signal_state
+
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_PLAN = ROOT / "plans" / "sandbox.yaml"
 
@@ -139,7 +141,7 @@ def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
         [sys.executable, "-m", "crmqa", "run", str(SANDBOX_PLAN), "-k", "UI",
          "--reports", str(reports), "--run-id", "interrupted"],
         cwd=ROOT, env={**os.environ, **sandbox_env(sandbox)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_ctrl_c,
     )
     # Interrupt once a first UI case has finished: the browser is up and cases create leads.
     assert process.stdout is not None
@@ -150,10 +152,11 @@ def test_ctrl_c_cleans_up_and_still_reports(sandbox, tmp_path: Path) -> None:
         if line.lstrip().startswith(("✔", "✘")) or time.monotonic() > deadline:
             break
     time.sleep(1.5)
+    state = f"{signal_state()}; {signal_state(process.pid)}"
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
     output = "".join(seen) + rest
-    assert process.returncode == 130, output[-3000:]
+    assert process.returncode == 130, output[-3000:] + "\n" + state
     assert "not a verdict" in output
     assert (reports / "interrupted" / "summary.md").exists()
     verdict = json.loads((reports / "interrupted" / "verdict.json").read_text())

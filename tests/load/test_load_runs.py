@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from crmqa.sandbox.testing import free_port
+from tests.interrupts import default_ctrl_c, signal_state
 
 from .conftest import leads_named, plan_text
 
@@ -95,16 +96,18 @@ def test_interrupted_load_still_removes_what_it_created(sandbox, tmp_path: Path)
     run = subprocess.Popen(
         _crmqa("run", str(plan), "--reports", str(tmp_path / "reports")),
         cwd=tmp_path, env=_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        text=True, preexec_fn=default_ctrl_c)
+    state = ""
     try:
         deadline = time.monotonic() + 120
         while leads_named(sandbox.base_url, sandbox.password, word) < 5:
             assert run.poll() is None and time.monotonic() < deadline, "the load never began"
             time.sleep(0.5)
+        state = f"{signal_state()}; {signal_state(run.pid)}"
         run.send_signal(signal.SIGINT)  # Ctrl-C, to crmqa only
         output, _ = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
             run.kill()
-    assert run.returncode == 130, output[-3000:]
+    assert run.returncode == 130, output[-3000:] + "\n" + state
     assert leads_named(sandbox.base_url, sandbox.password, word) == 0, output[-3000:]

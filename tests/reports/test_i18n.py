@@ -279,3 +279,10 @@ def test_mistakes_in_translations_are_positioned_with_suggestions(tmp_path: Path
                for m in messages), messages
     assert any(m.startswith(f"{plan}:11:") and "names no step of this case: 'creat'" in m
                and "did you mean 'create'" in m for m in messages), messages
+
+
+def test_every_kind_of_withheld_verdict_has_its_words() -> None:
+    from crmqa.gates import WithheldKind
+    from crmqa.reports.i18n import WITHHELD_WORDS
+
+    assert set(WITHHELD_WORDS) == {kind.value for kind in WithheldKind}
