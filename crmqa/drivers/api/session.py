@@ -1,8 +1,10 @@
 """One HTTP session per target, identity and worker, with timeouts, retries and evidence.
 
 - Every call has a timeout (the target's, or the step's).
-- Only connection errors are retried (urllib3 `Retry(connect=N)`); a request that reached the
-  CRM is never repeated, so a POST cannot create two leads.
+- Connection errors are retried (urllib3 `Retry(connect=N)`). Beyond that, a request is sent
+  again only when it is idempotent (GET, HEAD, OPTIONS, PUT, DELETE) and its connection was
+  closed before any answer: a CRM may close an idle keep-alive connection just as it is
+  reused. A POST is never repeated, so it cannot create two leads.
 - Every call emits a `DriverCall` event and is recorded as an `Exchange`, whose redacted text
   is built only when someone asks for it (evidence is cheap when nobody looks).
 - Connection refused, timeouts and similar become `EnvironmentProblem`s: the environment is
@@ -21,7 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import RequestHistory, Retry
 
 from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.events import DriverCall, emit
@@ -29,6 +32,8 @@ from crmqa.drivers.api.redaction import Redactor
 from crmqa.profiles.templates import common_context, render_value
 
 CONNECT_RETRIES = 2
+CLOSED_CONNECTION_RETRIES = 1
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 MAX_EVIDENCE_BODY = 64_000
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
@@ -98,6 +103,41 @@ def _clip(text: str) -> str:
 ExchangeSink = Callable[[Exchange], None]
 
 
+class _ClosedConnectionRetry(Retry):
+    """urllib3's retry policy, plus: an idempotent request whose connection was closed before
+    any answer is sent once more. Read timeouts and answers are never retried (`read=False`):
+    a slow CRM must show as slow, not be hidden behind a second wait."""
+
+    closed_left: int = CLOSED_CONNECTION_RETRIES
+
+    def new(self, **kw: Any) -> _ClosedConnectionRetry:
+        closed_left = kw.pop("closed_left", self.closed_left)
+        retry = super().new(**kw)
+        retry.closed_left = closed_left
+        return retry
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> _ClosedConnectionRetry:
+        if (error is not None and response is None and self.closed_left > 0
+                and (method or "").upper() in IDEMPOTENT_METHODS
+                and _closed_before_answer(error)):
+            return self.new(closed_left=self.closed_left - 1,
+                            history=(*self.history,
+                                     RequestHistory(method, url, error, None, None)))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _closed_before_answer(error: Exception) -> bool:
+    """urllib3 wraps a connection the server closed or reset before the status line in
+    `ProtocolError("Connection aborted.", <OSError>)`; `http.client.RemoteDisconnected` is a
+    `ConnectionResetError`."""
+    if not isinstance(error, ProtocolError):
+        return False
+    cause = error.args[1] if len(error.args) > 1 else error.__cause__
+    return isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
+
+
 class ApiSession:
     """A `requests.Session` for one identity, plus the hooks auth needs.
 
@@ -123,7 +163,7 @@ class ApiSession:
         # Reading proxy settings from the environment on every call is slow; only do it when
         # the machine actually has proxy variables.
         self.http.trust_env = any(os.environ.get(var) for var in _PROXY_VARS)
-        retry = Retry(
+        retry = _ClosedConnectionRetry(
             total=None, connect=connect_retries, read=False, status=0, other=False, redirect=None,
             backoff_factor=0.1, raise_on_status=False, respect_retry_after_header=False,
         )
