@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from crmqa.core.errors import EnvironmentProblem
+from crmqa.drivers.api.listing import list_paths
 from crmqa.plan.models import OpStep
 
 RECORDS = [{"key": i, "Email": f"p{i}@x.org"} for i in range(1, 8)]
@@ -93,3 +95,23 @@ def test_search_sends_query_filters_and_sort(tiny_server, driver_factory, step_c
     assert request.q("term") == "smith"
     assert request.q("state") == "Q"
     assert request.q("order") == "Email desc"
+
+
+def test_a_wrong_items_path_names_the_setting_and_where_the_lists_are(
+        tiny_server, driver_factory, step_ctx):
+    """A profile typo must point at itself: the message names the setting and the answer's
+    lists, so the fix does not need a packet capture."""
+    server = _server(tiny_server, "page")
+    driver = driver_factory(_profile(STYLES["page"], items_path="rows"), server.base_url)
+    with pytest.raises(EnvironmentProblem) as raised:
+        _list(driver, step_ctx)
+    message = str(raised.value)
+    assert "no list of records at rows" in message
+    assert "profile 'paged', entities.lead.list.items_path" in message
+    assert "the answer has lists at: data" in message
+
+
+def test_list_paths_finds_lists_two_levels_deep() -> None:
+    body = {"result": {"items": [], "page": {"rows": []}}, "links": [], "total": 3}
+    assert list_paths(body) == ["result.items", "links"]
+    assert list_paths([1, 2]) == []

@@ -151,10 +151,7 @@ class Lister:
                 return result, []
             items = search_path(spec.items_path, body) if spec.items_path else body
             if not isinstance(items, list):
-                raise EnvironmentProblem(
-                    f"no list of records at {spec.items_path or 'the top'} of the answer: "
-                    f"{exchange.summary()}"
-                )
+                raise EnvironmentProblem(self._no_list(entity, spec.items_path, body, exchange))
             if total is None:
                 found = search_path(spec.total_path, body) if spec.total_path else None
                 total = found if isinstance(found, int) and not isinstance(found, bool) else (
@@ -221,6 +218,18 @@ class Lister:
                                  f"{count.total_path!r}: {exchange.summary()}")
 
     # ------------------------------------------------------------------ what is asked
+
+    def _no_list(self, entity: EntitySpec, items_path: str | None, body: Any,
+                 exchange: Exchange) -> str:
+        """Why the answer holds no records where the profile says, and where its lists are:
+        a wrong `items_path` is the usual cause, and the answer shows the right one."""
+        name = next((n for n, e in self.profile.entities.items() if e is entity), "?")
+        setting = f"profile {self.profile.name!r}, entities.{name}.list.items_path"
+        found = list_paths(body)
+        hint = (f"; the answer has lists at: {', '.join(found)}" if found
+                else "; the answer holds no list")
+        return (f"no list of records at {items_path or 'the top'} of the answer ({setting})"
+                f"{hint}: {exchange.summary()}")
 
     def _asked(self, entity: EntitySpec, op: str, args: dict[str, Any],
                api: ApiSession) -> _Asked:
@@ -344,3 +353,18 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value
+
+
+def list_paths(body: Any, prefix: str = "", depth: int = 2) -> list[str]:
+    """Paths (dotted, JMESPath-compatible for plain keys) of the lists in a JSON answer, two
+    levels deep at most: what a profile's `items_path` could point at."""
+    if not isinstance(body, dict) or depth == 0:
+        return []
+    paths: list[str] = []
+    for key, value in body.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, list):
+            paths.append(path)
+        else:
+            paths += list_paths(value, f"{path}.", depth - 1)
+    return paths
