@@ -52,6 +52,15 @@ def _mismatch(name: str, expected: Any, actual: Any) -> CheckResult:
     return _check(name, ok, expected, actual, f"expected {show(expected)}, got {show(actual)}")
 
 
+def _field_errors_text(errors: dict[str, list[str]], limit: int = 3) -> str:
+    """`email: unknown field, this field is required; phone: too long`, at most `limit`
+    fields."""
+    parts = [f"{field}: {', '.join(dict.fromkeys(messages)) or '?'}"
+             for field, messages in list(errors.items())[:limit]]
+    more = f"; {len(errors) - limit} more" if len(errors) > limit else ""
+    return "; ".join(parts) + more
+
+
 class CheckError(Exception):
     """An expectation cannot be evaluated (bad path, unreadable schema): a test defect."""
 
@@ -67,14 +76,17 @@ def evaluate(
     results: list[CheckResult] = []
     data = output.data
     if expect.outcome is not None:
-        if isinstance(expect.outcome, list):
-            wanted = [o.value for o in expect.outcome]
-            results.append(_check(
-                "outcome", output.outcome in wanted, wanted, output.outcome,
-                f"expected {' or '.join(repr(w) for w in wanted)}, got {output.outcome!r}",
-            ))
-        else:
-            results.append(_mismatch("outcome", expect.outcome.value, output.outcome))
+        wanted = ([o.value for o in expect.outcome] if isinstance(expect.outcome, list)
+                  else [expect.outcome.value])
+        # A refusal's field errors say why; "got 'rejected'" alone sends the reader to the
+        # evidence for what the CRM already said.
+        why = (f" ({_field_errors_text(output.field_errors)})"
+               if output.outcome not in wanted and output.field_errors else "")
+        results.append(_check(
+            "outcome", output.outcome in wanted,
+            wanted if isinstance(expect.outcome, list) else wanted[0], output.outcome,
+            f"expected {' or '.join(repr(w) for w in wanted)}, got {output.outcome!r}{why}",
+        ))
     if expect.status is not None:
         allowed = expect.status if isinstance(expect.status, list) else [expect.status]
         results.append(_check(

@@ -11,10 +11,19 @@ or the method is not there). The rule speaks only after `MIN_CALLS` such calls i
 different cases, and never when the operation got any other answer: one good answer proves the
 profile can reach it, and the failures are then about the product.
 
-The engine applies the rule as a worker runs (later cases that use the operation are not sent,
-and end broken: environment), and the run's conclusion applies it to every worker's results
-(failed cases whose first failure was such a call become broken: environment). Either way the
-run ends without a verdict (exit code 4) and the message names the operation and the answers.
+A write (create, update, import) also does not fit when the CRM refused (400/422) every call
+of it that the plan expected to work, `MIN_CALLS` calls in `MIN_CASES` cases, and accepted none:
+a field the profile maps to the wrong name, or a field the product requires and the profile
+never sends, refuses every write, while a product defect that refuses some data (an apostrophe,
+a long name) leaves the other writes working. Refusals the plan expected (negative cases) prove
+nothing either way and are not counted.
+
+The engine applies the rule for unfit answers as a worker runs (later cases that use the
+operation are not sent, and end broken: environment); refusals are only judged at the end,
+once every case had its chance to show one accepted write. The run's conclusion applies both
+to every worker's results (failed cases whose first failure was such a call become broken:
+environment). Either way the run ends without a verdict (exit code 4) and the message names
+the operation and the answers.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ MIN_CALLS = 3
 MIN_CASES = 2
 _COLLECTION_OPERATIONS = frozenset({"create", "list", "search", "import", "export"})
 _MISSING = frozenset({404, 405, 501})
+_WRITE_OPERATIONS = frozenset({"create", "update", "import"})
 
 
 def unfit_answer(action: str, status: int | None) -> bool:
@@ -41,12 +51,29 @@ def unfit_answer(action: str, status: int | None) -> bool:
     return operation in _COLLECTION_OPERATIONS and status in _MISSING
 
 
+def refused_write(step: StepResult) -> bool:
+    """True for a write the CRM refused although the plan expected it to work (the step's
+    outcome check wanted `ok`)."""
+    if step.answer != "rejected" or step.action.rpartition(".")[2] not in _WRITE_OPERATIONS:
+        return False
+    return any(check.name == "outcome" and not check.ok and _wants_ok(check.expected)
+               for check in step.checks)
+
+
+def _wants_ok(expected: object) -> bool:
+    return expected == "ok" or (isinstance(expected, list) and "ok" in expected)
+
+
 @dataclass
 class _Calls:
     unfit: int = 0
     fit: int = 0
     cases: set[str] = field(default_factory=set)
     statuses: dict[int, int] = field(default_factory=dict)
+    accepted: int = 0  # answers `ok`
+    refused: int = 0  # refused writes the plan expected to work (see `refused_write`)
+    refused_cases: set[str] = field(default_factory=set)
+    refused_statuses: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,15 +84,31 @@ class Misfit:
     calls: int
     cases: int
     statuses: tuple[tuple[int, int], ...]  # (status, how many), most frequent first
+    refusals: bool = False  # every write the plan expected to work was refused
 
     def message(self) -> str:
         """What does not fit, in English."""
         return str(self.words())
 
+    def blames(self, step: StepResult) -> bool:
+        """Is this failed step one of the calls that make the operation a misfit?"""
+        if step.action != self.action:
+            return False
+        return refused_write(step) if self.refusals else unfit_answer(step.action, step.status)
+
     def words(self) -> Message:
         """What does not fit, as a message for the reports to translate."""
         answers = ", ".join(f"HTTP {status}" + (f" ({n}x)" if n > 1 else "")
                             for status, n in self.statuses)
+        if self.refusals:
+            return say(
+                "the target does not fit its profile: the CRM refused every %(action)s the "
+                "plan expected to work (%(answers)s; %(calls)s calls in %(cases)s cases) and "
+                "accepted none; check the field mapping and body_defaults of %(entity)s in the "
+                "profile (the field errors are in the evidence; `crmqa probe` shows them)",
+                action=self.action, answers=answers, calls=self.calls, cases=self.cases,
+                entity=self.action.split(".", 1)[0],
+            )
         return say(
             "the target does not fit its profile: every %(action)s in this run answered "
             "%(answers)s (%(calls)s calls in %(cases)s cases); check the profile's path, "
@@ -92,18 +135,30 @@ class FitTracker:
             calls.statuses[step.status] = calls.statuses.get(step.status, 0) + 1
         else:
             calls.fit += 1
+        if step.answer == "ok":
+            calls.accepted += 1
+        elif refused_write(step):
+            calls.refused += 1
+            calls.refused_cases.add(case_id)
+            calls.refused_statuses[step.status] = calls.refused_statuses.get(step.status, 0) + 1
 
     def observe_case(self, result: CaseResult) -> None:
         for step in result.steps:
             self.observe(result.case_id, step)
 
-    def misfit(self, action: str) -> Misfit | None:
+    def misfit(self, action: str, *, refusals: bool = True) -> Misfit | None:
+        """The operation's misfit, if the run's answers show one; `refusals=False` leaves
+        out refused writes (a worker judging while cases are still to come)."""
         calls = self._calls.get(action)
-        if (calls is None or calls.fit or calls.unfit < MIN_CALLS
-                or len(calls.cases) < MIN_CASES):
+        if calls is None:
             return None
-        ordered = sorted(calls.statuses.items(), key=lambda item: (-item[1], item[0]))
-        return Misfit(action, calls.unfit, len(calls.cases), tuple(ordered))
+        if not calls.fit and calls.unfit >= MIN_CALLS and len(calls.cases) >= MIN_CASES:
+            return Misfit(action, calls.unfit, len(calls.cases), _ordered(calls.statuses))
+        if (refusals and not calls.accepted and calls.refused >= MIN_CALLS
+                and len(calls.refused_cases) >= MIN_CASES):
+            return Misfit(action, calls.refused, len(calls.refused_cases),
+                          _ordered(calls.refused_statuses), refusals=True)
+        return None
 
     def misfits(self) -> list[Misfit]:
         found = (self.misfit(action) for action in sorted(self._calls))
@@ -125,7 +180,7 @@ def blame_misfits(results: Iterable[CaseResult]) -> tuple[list[CaseResult], list
         cause = _first_problem(result)
         misfit = misfits.get(cause.action) if cause is not None else None
         if (result.outcome in (Outcome.FAILED, Outcome.BLOCKED) and misfit is not None
-                and cause is not None and unfit_answer(cause.action, cause.status)):
+                and cause is not None and misfit.blames(cause)):
             result = result.model_copy(update={
                 "outcome": Outcome.BROKEN,
                 "broken_kind": BrokenKind.ENVIRONMENT,
@@ -138,3 +193,7 @@ def blame_misfits(results: Iterable[CaseResult]) -> tuple[list[CaseResult], list
 def _first_problem(result: CaseResult) -> StepResult | None:
     return next((s for s in result.steps
                  if s.outcome in (Outcome.FAILED, Outcome.BROKEN)), None)
+
+
+def _ordered(statuses: dict[int, int]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted(statuses.items(), key=lambda item: (-item[1], item[0])))

@@ -292,7 +292,9 @@ class Engine:
             self._finish(result, Outcome.NOT_APPLICABLE, refused)
             result.left_out_by = LeftOutBy.TARGET
             return
-        unfit = [m for m in (self._fit.misfit(need) for need in self._needs(case)) if m]
+        # Refused writes are judged at the end: a later case may still show one accepted.
+        unfit = [m for m in (self._fit.misfit(need, refusals=False)
+                             for need in self._needs(case)) if m]
         if unfit:
             self._finish(result, Outcome.BROKEN, f"{unfit[0].message()}; not sent",
                          BrokenKind.ENVIRONMENT)

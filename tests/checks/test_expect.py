@@ -49,7 +49,7 @@ def test_all_checks_are_evaluated_even_after_a_failure():
     assert [r.name for r in results] == ["outcome", "status", "field_errors", "count", "total",
                                          "response time"]
     assert _failed(results) == [
-        "outcome: expected 'ok', got 'rejected'",
+        "outcome: expected 'ok', got 'rejected' (email: bad)",
         "status: expected 201, got 422",
         "field_errors: expected errors on email, phone; missing phone (reported: email: bad)",
         "count: expected 2, got 1",

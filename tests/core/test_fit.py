@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crmqa.core.fit import MIN_CALLS, FitTracker, blame_misfits, unfit_answer
-from crmqa.core.results import BrokenKind, CaseResult, Outcome, StepResult
+from crmqa.core.results import BrokenKind, CaseResult, CheckResult, Outcome, StepResult
 
 
 def case(case_id: str, action: str, status: int, outcome: Outcome = Outcome.FAILED) -> CaseResult:
@@ -52,3 +52,52 @@ def test_blame_turns_misfit_failures_into_environment_problems_only() -> None:
     assert blamed[0].broken_kind is BrokenKind.ENVIRONMENT
     assert blamed[0].message.startswith("the target does not fit its profile")
     assert results[0].outcome is Outcome.FAILED  # the originals are left alone
+
+
+def refused(case_id: str, action: str = "lead.create", wanted: object = "ok",
+            answer: str = "rejected", outcome: Outcome = Outcome.FAILED) -> CaseResult:
+    ok = answer in (wanted if isinstance(wanted, list) else [wanted])
+    step = StepResult(number=1, name=action, kind="op", action=action,
+                      status=422 if answer == "rejected" else 201, answer=answer,
+                      outcome=outcome,
+                      checks=[CheckResult(name="outcome", ok=ok, expected=wanted, actual=answer)])
+    return CaseResult(plan_id="p", case_id=case_id, title=case_id, category="functional",
+                      module="leads", severity="normal", priority="medium", outcome=outcome,
+                      message=f"step 1 ({action}): outcome: expected 'ok', got '{answer}'",
+                      steps=[step])
+
+
+def test_writes_refused_every_time_they_should_work_are_a_misfit() -> None:
+    """A profile mapping a field to a name the product does not know refuses every write."""
+    results = [refused(f"C{n}") for n in range(MIN_CALLS)]
+    blamed, [misfit] = blame_misfits(results)
+    assert misfit.refusals and misfit.action == "lead.create"
+    assert "refused every lead.create the plan expected to work (HTTP 422 (3x)" in misfit.message()
+    assert {r.outcome for r in blamed} == {Outcome.BROKEN}
+    assert {r.broken_kind for r in blamed} == {BrokenKind.ENVIRONMENT}
+
+
+def test_one_accepted_write_makes_refusals_the_products() -> None:
+    """A product that refuses some data (an apostrophe) while accepting other writes fails."""
+    results = [refused(f"C{n}") for n in range(4)]
+    results.append(refused("OK", answer="ok", outcome=Outcome.PASSED))
+    blamed, misfits = blame_misfits(results)
+    assert misfits == [] and blamed[0].outcome is Outcome.FAILED
+
+
+def test_refusals_the_plan_expected_and_reads_prove_nothing() -> None:
+    tracker = FitTracker()
+    for n in range(4):  # negative cases: refused as expected, nothing about valid writes
+        tracker.observe_case(refused(f"N{n}", wanted="rejected", outcome=Outcome.PASSED))
+    assert tracker.misfits() == []
+    for n in range(4):  # a read is never a refused write
+        tracker.observe_case(refused(f"G{n}", action="lead.get"))
+    assert tracker.misfits() == []
+
+
+def test_a_worker_does_not_judge_refusals_before_the_end() -> None:
+    tracker = FitTracker()
+    for n in range(MIN_CALLS):
+        tracker.observe_case(refused(f"C{n}", wanted=["ok", "conflict"]))
+    assert tracker.misfit("lead.create", refusals=False) is None
+    assert tracker.misfit("lead.create") is not None

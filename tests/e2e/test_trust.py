@@ -298,6 +298,27 @@ def test_every_create_answered_500_is_a_profile_misfit_not_a_stream_of_defects(
     assert (folder / "defects.csv").read_text().count("\n") == 1
 
 
+def test_a_misspelt_field_mapping_that_refuses_every_create_is_a_misfit_not_a_rejection(
+        sandbox, tmp_path):
+    """The profile maps email to `emial`: the sandbox refuses every create (422: unknown
+    field, email required). That says the profile does not fit, not that the CRM fails."""
+    sandbox_profile(tmp_path, {"entities.lead.fields.email": "emial"})
+    cases = "".join(CREATE_CASE.replace("ADD-1", f"ADD-{n}") for n in range(1, 4))
+    plan = write_plan(tmp_path, cases, profile="profile.yaml")
+    reports = tmp_path / "reports"
+    done = run("run", str(plan), "--reports", str(reports), env=sandbox_env(sandbox))
+    assert done.returncode == 4, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "REJECTED" not in done.stdout
+    # the field errors are in the failure itself, not only in the evidence
+    assert "got 'rejected' (email: unknown field, this field is required)" in done.stdout
+    (folder,) = run_folders(reports)
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert verdict["decision"] is None and verdict["withheld"]["kind"] == "environment"
+    assert ("the CRM refused every lead.create the plan expected to work (HTTP 422 (3x)"
+            in verdict["withheld"]["reason"])
+    assert verdict["counts"]["failed"] == 0
+
+
 # --------------------------------------------------------------------------- nothing silent
 
 

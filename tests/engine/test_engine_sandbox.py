@@ -206,8 +206,8 @@ def test_setup_failure_blocks_the_case(run_case):
     """)
     assert result.outcome is Outcome.BLOCKED
     assert result.message == (
-        "setup failed: setup step 1 (lead.create): outcome: expected 'ok', got 'rejected' — "
-        "POST /api/leads -> 422")
+        "setup failed: setup step 1 (lead.create): outcome: expected 'ok', got 'rejected' "
+        "(email: not a valid email address) — POST /api/leads -> 422")
     assert [s.outcome for s in result.steps] == [Outcome.FAILED, Outcome.SKIPPED]
 
 
