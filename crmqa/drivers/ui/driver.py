@@ -38,6 +38,7 @@ from crmqa.drivers.ui.targets import (
     ui_target,
 )
 from crmqa.drivers.ui.ux import CHANGES, UX_ACTIONS, UxState, count_step, keyboard_action, visit
+from crmqa.drivers.ui.ux_timing import note_document
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
 
@@ -284,6 +285,10 @@ class UiDriver:
                     "(pytest: --crmqa-video; env CRMQA_VIDEO)"
                 ) from None
             raise EnvironmentProblem(f"could not open a page: {str(exc).splitlines()[0]}") from None
+        # Which request fetched each document: a task's page timings are measured again only
+        # for a page a GET fetched (crmqa.drivers.ui.ux_timing).
+        documents = case.ux.documents
+        page.on("request", lambda request: note_document(documents, page, request))
         case.pages[identity] = (context, page)
         return page
 

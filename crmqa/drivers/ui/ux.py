@@ -17,6 +17,7 @@ See docs/ux.md.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import time
@@ -30,6 +31,7 @@ from playwright.sync_api import Locator, Page
 
 from crmqa.core.results import Attachment
 from crmqa.core.tasks import task_check_name
+from crmqa.core.timing import Samples, measure_again
 from crmqa.drivers.ui.actions import (
     IMPACTS,
     ActionContext,
@@ -43,6 +45,13 @@ from crmqa.drivers.ui.actions import (
 )
 from crmqa.drivers.ui.targets import Resolved, UiStepError
 from crmqa.drivers.ui.ux_options import BUDGETS, OPTIONS_OF
+from crmqa.drivers.ui.ux_timing import (
+    PAGE_TIMINGS,
+    PAGE_TIMINGS_JS,
+    Reloads,
+    document_key,
+    load_again,
+)
 
 # WCAG 2.1 level A and AA: what acceptance asks by default.
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
@@ -68,7 +77,9 @@ class ScreenVisit:
 
     screen: str
     url: str
+    fetched_by: str | None = None  # the HTTP method of the document's request; None: unknown
     timings: dict[str, Any] = field(default_factory=dict)
+    again: dict[str, Samples] = field(default_factory=dict)  # timing -> all its samples
     violations: list[dict[str, Any]] | None = None  # None: not audited
     scroll: dict[str, Any] | None = None  # page and viewport width, at a viewport
     small_targets: list[str] = field(default_factory=list)
@@ -109,6 +120,7 @@ class UxState:
     task: UxTask | None = None
     last_change: float | None = None
     last_change_step: str = ""
+    documents: dict[str, str] = field(default_factory=dict)  # URL -> method that fetched it
 
 
 # --------------------------------------------------------------------------- options
@@ -181,29 +193,6 @@ def _count_fill(task: UxTask, ctx: ActionContext, key: str | None, value: Any) -
 
 # --------------------------------------------------------------------------- per screen
 
-_TIMINGS_JS = """() => new Promise(resolve => {
-  const nav = performance.getEntriesByType('navigation')[0];
-  const out = {
-    ttfb_ms: nav ? Math.round(nav.responseStart) : null,
-    dcl_ms: nav ? Math.round(nav.domContentLoadedEventEnd) : null,
-    load_ms: nav ? Math.round(nav.loadEventEnd || nav.domContentLoadedEventEnd) : null,
-    lcp_ms: null, cls: null};
-  let lcp = null, cls = 0, observed = false;
-  try {
-    new PerformanceObserver(list => { for (const e of list.getEntries())
-      lcp = Math.round(e.renderTime || e.startTime); })
-      .observe({type: 'largest-contentful-paint', buffered: true});
-    new PerformanceObserver(list => { for (const e of list.getEntries())
-      if (!e.hadRecentInput) cls += e.value; })
-      .observe({type: 'layout-shift', buffered: true});
-    observed = true;
-  } catch (e) { /* a browser without these entries: left unmeasured */ }
-  setTimeout(() => {
-    if (observed) { out.lcp_ms = lcp; out.cls = Math.round(cls * 10000) / 10000; }
-    resolve(out);
-  }, 60);
-})"""
-
 _SCROLL_JS = """() => ({page_width: document.documentElement.scrollWidth,
   viewport_width: document.documentElement.clientWidth})"""
 
@@ -270,9 +259,11 @@ def visit(task: UxTask, ctx: ActionContext) -> None:
         key = screen_key(page, ctx)
         if key in task.visits:
             return
-        seen = ScreenVisit(screen=key, url=page.url)
+        documents = ctx.ux.documents if ctx.ux is not None else {}
+        seen = ScreenVisit(screen=key, url=page.url,
+                           fetched_by=documents.get(document_key(page.url)))
         task.visits[key] = seen
-        seen.timings = dict(page.evaluate(_TIMINGS_JS))
+        seen.timings = dict(page.evaluate(PAGE_TIMINGS_JS))
         if task.accessibility is not None:
             seen.violations = run_axe(page, tags=list(task.tags))
         if task.viewport is not None:
@@ -475,8 +466,8 @@ def do_task_end(ctx: ActionContext) -> None:
     }
     ctx.data["metrics"] = measured
     ctx.data["screens"] = list(task.visits)
-    for metric, budget in ctx.step.values.items():
-        _budget_check(ctx, task, metric, budget, measured.get(metric))
+    limits = {metric: _budget_check(ctx, task, metric, budget, measured.get(metric))
+              for metric, budget in ctx.step.values.items()}
     if task.accessibility is not None:
         _accessibility_checks(ctx, task)
     if task.keyboard:
@@ -488,6 +479,7 @@ def do_task_end(ctx: ActionContext) -> None:
                   task.traps or "none", f"task {task.label}: " + "; ".join(task.traps))
     if task.viewport is not None:
         _viewport_checks(ctx, task)
+    _page_timings_again(ctx, task, limits, measured)
     ctx.attachments.append(Attachment(name=f"task {task.label}: screens",
                                       mime_type="text/csv", text=_timings_csv(task)))
 
@@ -499,7 +491,8 @@ def _worst(task: UxTask, key: str) -> Any:
 
 
 def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
-                  value: Any) -> None:
+                  value: Any) -> float:
+    """Check one measured value against its budget; the budget, as a number."""
     try:
         limit = float(budget)
     except (TypeError, ValueError):
@@ -510,9 +503,60 @@ def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
     if value is None:
         # The browser gives no such entry (a remote non-Chromium browser): said, not judged.
         ctx.check(name, True, shown, "not measured by this browser", "")
-        return
+        return limit
     ctx.check(name, float(value) <= limit, shown, value,
               f"task {task.label}: {metric} {value}{unit} is over the budget of {budget}{unit}")
+    return limit
+
+
+def _page_timings_again(ctx: ActionContext, task: UxTask, limits: dict[str, float],
+                        measured: dict[str, Any]) -> None:
+    """When page timings are all the task failed, each screen over its budget is loaded
+    again and judged by the median of its loads (crmqa.drivers.ui.ux_timing)."""
+    names = {task_check_name(task.label, metric): metric for metric in PAGE_TIMINGS}
+    failed = [check for check in ctx.checks if not check.ok]
+    if not failed or any(check.name not in names for check in failed):
+        return
+    reloads: dict[str, Reloads] = {}
+    for index, check in enumerate(ctx.checks):
+        metric = names.get(check.name)
+        if check.ok or metric is None:
+            continue
+        limit = limits[metric]
+        values: dict[str, float] = {}  # screen -> what it is judged by
+        for seen in task.visits.values():
+            first = seen.timings.get(metric)
+            if first is None:
+                continue
+            values[seen.screen] = float(first)
+            if float(first) <= limit or seen.fetched_by != "GET":
+                continue
+            screen_reloads = reloads.setdefault(seen.screen, Reloads(
+                functools.partial(load_again, ctx.page, seen.url, ctx.timeout_ms)))
+            seen.again[metric] = measure_again(float(first), screen_reloads.again(metric))
+            values[seen.screen] = seen.again[metric].median
+        screen = max(values, key=lambda name: values[name])
+        worst = round(values[screen], 1)
+        measured[metric] = worst
+        unit, budget = BUDGETS[metric], ctx.step.values[metric]
+        ctx.checks[index] = check.model_copy(update={
+            "ok": worst <= limit, "actual": worst,
+            "message": "" if worst <= limit else
+            f"task {task.label}: {metric} {worst:g}{unit} is over the budget of {budget}{unit} "
+            f"on {screen} {_tries(task.visits[screen], metric)}"})
+
+
+def _tries(seen: ScreenVisit, metric: str) -> str:
+    """How a screen's timing was judged, for a failure message."""
+    samples = seen.again.get(metric)
+    if samples is not None and samples.repeated:
+        return samples.note()
+    if samples is not None:
+        return "(measured once: it did not load again)"
+    if seen.fetched_by is None:
+        return "(measured once: how its page was fetched is not known)"
+    return (f"(measured once: its page answered a form ({seen.fetched_by}), and loading it "
+            "again would not show it)")
 
 
 def _accessibility_checks(ctx: ActionContext, task: UxTask) -> None:
@@ -552,13 +596,15 @@ def _timings_csv(task: UxTask) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["screen", "url", "ttfb_ms", "load_ms", "lcp_ms", "cls",
-                     "axe violations", "page width", "small targets"])
+                     "axe violations", "page width", "small targets", "measured again"])
     for v in task.visits.values():
         t = v.timings
+        again = "; ".join(f"{metric}: {samples.shown()}, median {samples.median:g}"
+                          for metric, samples in v.again.items() if samples.repeated)
         writer.writerow([v.screen, v.url, t.get("ttfb_ms"), t.get("load_ms"), t.get("lcp_ms"),
                          t.get("cls"), "" if v.violations is None else len(v.violations),
                          "" if v.scroll is None else v.scroll.get("page_width"),
-                         len(v.small_targets)])
+                         len(v.small_targets), again])
     return out.getvalue()
 
 
