@@ -58,7 +58,7 @@ from crmqa.drivers.registry import (
 from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.case_sections import is_section, section_key, section_steps, sections_of
-from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_changes_records
+from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_repeatable
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.step_kinds import step_kinds
 from crmqa.plan.templating import (
@@ -537,11 +537,11 @@ class Engine:
         is sent `TIMING_SAMPLES - 1` more times and judged by the median of all its times
         (crmqa.core.timing, the rule the UI driver's timings follow too),
         so a moment of load on the test machine is not taken for a slow CRM while a CRM that
-        is slow every time still fails. A step that changes records is never sent twice.
+        is slow every time still fails. A step that may change records is never sent twice.
         """
         failed = [check for check in checks if not check.ok]
         if (not failed or any(check.name != RESPONSE_TIME for check in failed)
-                or not isinstance(step, OpStep | RequestStep) or step_changes_records(step)):
+                or not isinstance(step, OpStep | RequestStep) or not step_repeatable(step)):
             return checks
         samples = measure_again(output.elapsed_ms, lambda: self._drive(step, ctx).elapsed_ms)
         timed = dataclasses.replace(output, elapsed_ms=samples.median)

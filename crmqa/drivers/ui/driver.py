@@ -26,7 +26,7 @@ from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.events import DriverCall, emit
 from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
-from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
+from crmqa.drivers.ui.actions import ActionContext, ActionFailed, url_info
 from crmqa.drivers.ui.browser import BrowserSession, join_url
 from crmqa.drivers.ui.created import CreateWatch, Creation, forged_creations
 from crmqa.drivers.ui.locators import build_locator
@@ -37,7 +37,7 @@ from crmqa.drivers.ui.targets import (
     resolve,
     ui_target,
 )
-from crmqa.drivers.ui.ux import CHANGES, UX_ACTIONS, UxState, count_step, keyboard_action, visit
+from crmqa.drivers.ui.ux import UxState, perform
 from crmqa.drivers.ui.ux_timing import note_document
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
@@ -120,17 +120,9 @@ class UiDriver:
             save_file=lambda name: self._evidence_path(case, ctx, name),
             base_dir=self.base_dir, ux=case.ux,
         )
-        if step.ui in CHANGES:
-            case.ux.last_change, case.ux.last_change_step = time.perf_counter(), label
-        task = case.ux.task
         error: str | None = None
         try:
-            if task is not None:
-                count_step(task, action)
-            if not keyboard_action(action):
-                (UX_ACTIONS.get(step.ui) or ACTIONS[step.ui])(action)
-            if task is not None and case.ux.task is task:
-                visit(task, action)  # a screen the task reached with this step
+            perform(action)
         except ActionFailed as failure:
             action.checks.append(CheckResult(name=label, ok=False, expected=failure.expected,
                                              actual=failure.actual, message=failure.message))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -64,30 +64,35 @@ def note_document(documents: dict[str, str], page: Page, request: Request) -> No
         return  # a request with no frame (a service worker's): not a document
 
 
-def load_again(page: Page, url: str, timeout_ms: float) -> dict[str, Any] | None:
-    """The timings of a fresh load of `url`, in a page of its own beside `page`.
+@contextlib.contextmanager
+def fresh_page(page: Page) -> Iterator[Page]:
+    """A page of its own beside `page`, closed afterwards: same session (cookies) and viewport.
 
-    The page shares the session (cookies) and takes the viewport of `page`, so the screen is
-    the one the task saw; `page` itself is left where the case has it. None when the load
-    fails or goes elsewhere (the session ended, the record is gone).
+    A timing is measured again there, so that `page` stays where the case has it.
     """
-    fresh: Page | None = None
+    fresh = page.context.new_page()
     try:
-        fresh = page.context.new_page()
         size = page.viewport_size
         if size:
             fresh.set_viewport_size(size)
-        response = fresh.goto(url, wait_until="load", timeout=timeout_ms)
-        if response is None or response.status >= 400 or document_key(fresh.url) != \
-                document_key(url):
-            return None
-        return dict(fresh.evaluate(PAGE_TIMINGS_JS))
+        yield fresh
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            fresh.close()
+
+
+def load_again(page: Page, url: str, timeout_ms: float) -> dict[str, Any] | None:
+    """The timings of a fresh load of `url` in a page of its own beside `page`; None when
+    the load fails or goes elsewhere (the session ended, the record is gone)."""
+    try:
+        with fresh_page(page) as fresh:
+            response = fresh.goto(url, wait_until="load", timeout=timeout_ms)
+            if response is None or response.status >= 400 or \
+                    document_key(fresh.url) != document_key(url):
+                return None
+            return dict(fresh.evaluate(PAGE_TIMINGS_JS))
     except PlaywrightError:
         return None
-    finally:
-        if fresh is not None:
-            with contextlib.suppress(PlaywrightError):
-                fresh.close()
 
 
 class Reloads:
