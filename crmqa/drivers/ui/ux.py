@@ -429,7 +429,7 @@ def keyboard_action(ctx: ActionContext) -> bool:
 def perform(ctx: ActionContext) -> None:
     """Do one UI step: counted for the task running, with the keyboard when the task says
     so, and the screen it reaches looked at. The steps are kept, so that a time can be
-    measured again by doing the same again (see "measured again" below)."""
+    measured again by doing the same again (the "measured again" section below)."""
     ux: UxState = ctx.ux
     step, page = ctx.step, ctx.page
     if step.ui in CHANGES:
@@ -561,6 +561,11 @@ def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
     return limit
 
 
+# --------------------------------------------------------------------------- measured again
+# A timing that alone missed its budget is measured again where that writes nothing, and
+# judged by the median (crmqa.core.timing; docs/ux.md, "Timings measured again").
+
+
 def _timings_again(ctx: ActionContext, task: UxTask, limits: dict[str, float],
                    measured: dict[str, Any]) -> None:
     """When timings are all the task failed, they are measured again (crmqa.core.timing):
@@ -674,6 +679,9 @@ def _tries(seen: ScreenVisit, metric: str) -> str:
         return "(measured once: how its page was fetched is not known)"
     return (f"(measured once: its page answered a form ({seen.fetched_by}), and loading it "
             "again would not show it)")
+
+
+# --------------------------------------------------------------------------- task_end's checks
 
 
 def _accessibility_checks(ctx: ActionContext, task: UxTask) -> None:
@@ -850,8 +858,10 @@ def _feedback_again(ctx: ActionContext, first: float,
     without changing records: the steps since the page was opened, done again on a page of
     their own. The samples, and how they were taken (for the message)."""
     ux: UxState = ctx.ux
+    if ux.measuring_again:
+        return Samples((first,), "s"), ""
     steps, why = _feedback_steps(ux, ctx.page)
-    if ux.measuring_again or not steps:
+    if not steps:
         return Samples((first,), "s"), why
 
     def again() -> float | None:

@@ -1,5 +1,8 @@
 """A screen's page timings, and taking them again when they alone missed a task's budget.
 
+(A task's time and a feedback time are measured again by doing steps again on a page of
+their own: crmqa.drivers.ui.ux, "measured again"; docs/ux.md says which timings are.)
+
 The browser's timings of a page (navigation timing's load, largest contentful paint) are
 measured once per screen while a task runs; on a busy test machine one load can be slow for
 reasons that are not the CRM's. When only timings failed, `task_end` loads each screen that
