@@ -213,7 +213,10 @@ def test_accessibility_records_the_violations_it_found(page_driver: UiDriver,
 
 # ------------------------------------------------ UX timings that missed a budget, measured again
 
-TIMED = {"load_ms": 500, "lcp_ms": 500, "time_s": 0.5}
+# Budgets with room for a loaded test machine, and a slow answer well over them.
+TIMED = {"load_ms": 800, "lcp_ms": 800, "time_s": 1.0}
+SLOW_S = 1.2
+ROOM = {"timeout_s": 5}  # the slow answers well within each step's time bound
 
 
 def _timed_case(driver: UiDriver, tmp_path: Path, *steps: dict[str, Any]) -> dict[str, Any]:
@@ -233,13 +236,13 @@ def _asked(what: str) -> int:
     return ASKED.count(what)
 
 
-TASK = ({"ui": "task_start", "value": "timed"}, {"ui": "open", "target": "slow"},
-        {"ui": "task_end", "values": TIMED})
+TASK = ({"ui": "task_start", "value": "timed"}, {"ui": "open", "target": "slow", **ROOM},
+        {"ui": "task_end", "values": TIMED, **ROOM})
 
 
 def test_a_task_slow_once_is_measured_again_and_judged_by_the_median(page_driver: UiDriver,
                                                                      tmp_path: Path) -> None:
-    DELAYS["/slow"] = [0.8]  # the first load only: a busy test machine, not a slow CRM
+    DELAYS["/slow"] = [SLOW_S]  # the first load only: a busy test machine, not a slow CRM
     checks = _timed_case(page_driver, tmp_path, *TASK)
     for metric in TIMED:
         check = checks[f"task timed: {metric}"]
@@ -250,13 +253,13 @@ def test_a_task_slow_once_is_measured_again_and_judged_by_the_median(page_driver
 
 def test_a_task_slow_every_time_fails_with_all_its_samples(page_driver: UiDriver,
                                                            tmp_path: Path) -> None:
-    DELAYS["/slow"] = [0.8] * 5
+    DELAYS["/slow"] = [SLOW_S] * 5
     checks = _timed_case(page_driver, tmp_path, *TASK)
     lcp, time_s = checks["task timed: lcp_ms"], checks["task timed: time_s"]
-    assert not lcp.ok and lcp.actual >= 800
-    assert "is over the budget of 500ms on slow (the median of 3 tries: " in lcp.message
-    assert not time_s.ok and time_s.actual >= 0.8
-    assert "is over the budget of 0.5s (the median of 3 tries: " in time_s.message
+    assert not lcp.ok and lcp.actual >= 1200
+    assert "is over the budget of 800ms on slow (the median of 3 tries: " in lcp.message
+    assert not time_s.ok and time_s.actual >= 1.2
+    assert "is over the budget of 1.0s (the median of 3 tries: " in time_s.message
     assert time_s.message.endswith(" s)")
     assert _asked("GET /slow") == 5
 
@@ -264,10 +267,10 @@ def test_a_task_slow_every_time_fails_with_all_its_samples(page_driver: UiDriver
 @pytest.mark.parametrize("slow", [1, 3], ids=["slow-once", "slow-every-time"])
 def test_late_feedback_after_a_change_that_writes_nothing_is_timed_again(
         page_driver: UiDriver, tmp_path: Path, slow: int) -> None:
-    DELAYS["/status"] = [0.8] * slow
-    checks = _timed_case(page_driver, tmp_path, {"ui": "open", "target": "ask"},
-                         {"ui": "click", "target": "ask.ask"},
-                         {"ui": "expect_feedback", "values": {"within_s": 0.5}})
+    DELAYS["/status"] = [SLOW_S] * slow
+    checks = _timed_case(page_driver, tmp_path, {"ui": "open", "target": "ask", **ROOM},
+                         {"ui": "click", "target": "ask.ask", **ROOM},
+                         {"ui": "expect_feedback", "values": {"within_s": 1.0}})
     check = checks["expect_feedback after click ask.ask"]
     assert check.ok is (slow == 1), check
     assert "(the median of 3 tries: " in (check.message or check.actual)
@@ -277,17 +280,17 @@ def test_late_feedback_after_a_change_that_writes_nothing_is_timed_again(
 
 def test_timings_of_a_task_that_writes_are_not_taken_by_writing_again(page_driver: UiDriver,
                                                                        tmp_path: Path) -> None:
-    DELAYS["/saved"] = [0.8]
+    DELAYS["/saved"] = [SLOW_S]
     checks = _timed_case(page_driver, tmp_path, {"ui": "task_start", "value": "timed"},
                          {"ui": "open", "target": "slow"}, {"ui": "click", "target": "slow.save"},
-                         {"ui": "expect_feedback", "values": {"within_s": 0.5}},
-                         {"ui": "expect_url", "target": "saved"},
-                         {"ui": "task_end", "values": TIMED})
+                         {"ui": "expect_feedback", "values": {"within_s": 1.0}},
+                         {"ui": "expect_url", "target": "saved", **ROOM},
+                         {"ui": "task_end", "values": TIMED, **ROOM})
     feedback = checks["expect_feedback after click slow.save"]
     assert not feedback.ok
     assert "(measured once: 'click slow.save' may change records)" in feedback.message
     lcp, time_s = checks["task timed: lcp_ms"], checks["task timed: time_s"]
-    assert not lcp.ok and lcp.actual >= 800
+    assert not lcp.ok and lcp.actual >= 1200
     assert "on saved (measured once: its page answered a form (POST)" in lcp.message
     assert not time_s.ok
     assert "(measured once: its step 'click slow.save' may change records)" in time_s.message
