@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 
-from crmqa.core.results import CheckResult
+from crmqa.core.results import CheckResult, Outcome
 from crmqa.drivers.ui.actions import find_axe
 from crmqa.drivers.ui.driver import UiDriver
 from crmqa.drivers.ui.options import UiOptions
 from crmqa.drivers.ui.targets import UiTarget
+from crmqa.engine.engine import Engine
+from crmqa.engine.reporter import RecordingReporter
+from crmqa.plan.loader import load_plan
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ScreenMap
 from tests.ui.conftest import CaseContext, FolderEvidence
@@ -296,3 +299,53 @@ def test_timings_of_a_task_that_writes_are_not_taken_by_writing_again(page_drive
     assert "(measured once: its step 'click slow.save' may change records)" in time_s.message
     # nothing sent again, nothing loaded again
     assert [asked for asked in ASKED if "/favicon" not in asked] == ["GET /slow", "POST /saved"]
+
+
+PAGES_PROFILE = """
+name: pages
+screens:
+  slow: {url: /slow, elements: {save: css=button}}
+"""
+OPEN_PLAN = """
+id: open-timed
+name: Open, timed
+system: {name: Pages}
+target: t
+targets:
+  t: {profile: pages.yaml, base_url: "%s", destructive_ok: true}
+cases:
+  - id: OPEN
+    title: the slow page opens within 800 ms
+    steps:
+      - {ui: open, target: slow, timeout_s: 5, expect: {max_ms: 800}}
+  - id: SAVE
+    title: the slow page saves within 800 ms
+    steps:
+      - {ui: open, target: slow, timeout_s: 5}
+      - {ui: click, target: slow.save, timeout_s: 5, expect: {max_ms: 800}}
+"""
+
+
+def test_a_ui_open_over_its_max_ms_is_opened_again_and_a_click_is_not(
+        page_driver: UiDriver, tmp_path: Path) -> None:
+    """`expect.max_ms` on a UI step (judged by the engine): an `open` is timed again, as a
+    read is; an action is timed once."""
+    base_url = page_driver._ui_target(None).base_url
+    (tmp_path / "pages.yaml").write_text(PAGES_PROFILE, encoding="utf-8")
+    (tmp_path / "plan.yaml").write_text(OPEN_PLAN % base_url, encoding="utf-8")
+    loaded = load_plan(tmp_path / "plan.yaml")
+    engine = Engine(loaded, None, tmp_path / "run", "gw-t", RecordingReporter())
+    ASKED.clear()
+    DELAYS["/slow"] = [SLOW_S, SLOW_S, SLOW_S]
+    try:
+        opened = engine.run_case(loaded.cases[0], {})
+        DELAYS["/saved"] = [SLOW_S]
+        saved = engine.run_case(loaded.cases[1], {})
+    finally:
+        engine.close()
+        DELAYS.clear()
+    assert opened.outcome is Outcome.FAILED
+    assert "(the median of 3 tries: " in opened.message, opened.message
+    assert saved.outcome is Outcome.FAILED
+    assert "expected <= 800 ms" in saved.message and "median" not in saved.message
+    assert [a for a in ASKED if "favicon" not in a] == ["GET /slow"] * 4 + ["POST /saved"]

@@ -159,6 +159,15 @@ class UiDriver:
             summary=f"{label} at {data['url']}",
         )
 
+    def repeats_unchanged(self, step: Any) -> bool:
+        """True when doing `step` again measures the same thing and leaves the case as the
+        first time did (the engine times such a step again, crmqa.core.timing): opening a
+        screen, while no UX task counts the case's loads. An action or an expectation is not:
+        the page has moved on since (a text awaited is already there the second time)."""
+        case = self._case
+        return (isinstance(step, UiStep) and step.ui == "open"
+                and (case is None or case.ux.task is None))
+
     def can_delete(self, entity: str) -> bool:
         """True when the screen map has `<entity>_delete`: a URL with the id, and `confirm`."""
         screens = self._ui_target(None).screens
