@@ -455,6 +455,14 @@ def _step_label(step: UiStep) -> str:
     return f"{step.ui} {step.target or ''}".strip()
 
 
+def _writing_step(steps: list[UiStep]) -> UiStep | None:
+    """The step that keeps a timing from being measured again, as a reader knows it: the
+    first that may change records, a change (a click on Save) before a field filled."""
+    writing = [step for step in steps if not step_repeatable(step)]
+    return next((step for step in writing if step.ui in CHANGES),
+                writing[0] if writing else None)
+
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -631,7 +639,7 @@ def _why_task_once(task: UxTask) -> str | None:
     """Why a task cannot be done again to time it; None when it can."""
     if task.other_pages:
         return "(measured once: it acts on more than one page)"
-    writing = next((step for step in task.done if not step_repeatable(step)), None)
+    writing = _writing_step(task.done)
     if writing is not None:
         return f"(measured once: its step '{_step_label(writing)}' may change records)"
     if task.start_url.startswith("http") and task.start_fetched_by != "GET":
@@ -890,7 +898,7 @@ def _feedback_steps(ux: UxState, page: Page) -> tuple[list[UiStep], str]:
     steps = ux.since_open.get(id(page), [])[:-1]  # without this expect_feedback
     if not any(step.ui in CHANGES for step in steps):
         return [], "(measured once: the case did not open the page before the change)"
-    writing = next((step for step in steps if not step_repeatable(step)), None)
+    writing = _writing_step(steps)
     if writing is not None:
         return [], f"(measured once: '{_step_label(writing)}' may change records)"
     return steps, ""
