@@ -21,7 +21,6 @@ import itertools
 import json
 import re
 import secrets
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -45,6 +44,7 @@ from crmqa.core.results import (
     Outcome,
     StepResult,
 )
+from crmqa.core.timing import measure_again
 from crmqa.drivers.base import StepDriver, StepOutput
 from crmqa.drivers.registry import (
     EVIDENCE_MODES,
@@ -58,7 +58,7 @@ from crmqa.drivers.registry import (
 from crmqa.engine.context import CaseContext, CaseEvidence, CreatedRecord
 from crmqa.engine.reporter import NullReporter, Reporter
 from crmqa.plan.case_sections import is_section, section_key, section_steps, sections_of
-from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_changes_records
+from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_repeatable
 from crmqa.plan.models import Category, Expect, OpStep, RequestStep, UiStep, WaitStep
 from crmqa.plan.step_kinds import step_kinds
 from crmqa.plan.templating import (
@@ -536,25 +536,28 @@ class Engine:
         """`checks`, with a missed response-time budget of a read measured again.
 
         One request's time on a busy machine is noisy: a read that only missed its budget
-        is sent `TIMING_SAMPLES - 1` more times and judged by the median of all its times,
+        is sent `TIMING_SAMPLES - 1` more times and judged by the median of all its times
+        (crmqa.core.timing, the rule the UI driver's timings follow too),
         so a moment of load on the test machine is not taken for a slow CRM while a CRM that
-        is slow every time still fails. A step that changes records is never sent twice.
+        is slow every time still fails. A step that may change records is never sent twice.
         """
         failed = [check for check in checks if not check.ok]
         if (not failed or any(check.name != RESPONSE_TIME for check in failed)
-                or not isinstance(step, OpStep | RequestStep) or step_changes_records(step)):
+                or not step_repeatable(step)):
             return checks
-        samples = [output.elapsed_ms]
-        samples += [self._drive(step, ctx).elapsed_ms for _ in range(TIMING_SAMPLES - 1)]
-        median = statistics.median(samples)
-        timed = dataclasses.replace(output, elapsed_ms=median)
+        if not isinstance(step, OpStep | RequestStep):
+            # Another kind of step is done again only when its driver says that doing it
+            # again measures the same thing and leaves the case as it was (a UI `open`).
+            same = getattr(self._driver_for(step), "repeats_unchanged", None)
+            if not (callable(same) and same(step)):
+                return checks
+        samples = measure_again(output.elapsed_ms, lambda: self._drive(step, ctx).elapsed_ms)
+        timed = dataclasses.replace(output, elapsed_ms=samples.median)
         (judged,) = [check for check in evaluate(expect, timed, self.base_dir)
                      if check.name == RESPONSE_TIME]
-        shown = ", ".join(f"{sample:.0f}" for sample in samples)
         judged = judged.model_copy(update={
-            "actual": round(median, 1),
-            "message": f"{judged.message} (the median of {len(samples)} tries: {shown} ms)"
-            if not judged.ok else ""})
+            "actual": round(samples.median, 1),
+            "message": f"{judged.message} {samples.note()}" if not judged.ok else ""})
         return [judged if check.name == RESPONSE_TIME else check for check in checks]
 
     def _probe(self, driver: StepDriver) -> None:
@@ -855,9 +858,6 @@ class Engine:
         result.message = message
         result.broken_kind = kind if outcome is Outcome.BROKEN else None
 
-
-# How many times a read that missed its response-time budget is timed in all (the median).
-TIMING_SAMPLES = 3
 
 _MANUAL_OUTCOMES = {
     "passed": Outcome.PASSED,

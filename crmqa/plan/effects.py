@@ -24,6 +24,8 @@ LOAD = "load"
 
 _READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ACTING_UI = frozenset({"fill", "select", "check", "uncheck", "click", "press", "upload"})
+# The acting ones that may submit a form (filling a field only types).
+_SUBMITTING_UI = _ACTING_UI - {"fill"}
 # Controls that write wherever they sit (a delete button on a list or detail screen).
 _WRITING_CONTROLS = frozenset({"save", "delete", "bulk_delete", "confirm", "convert"})
 _SCREEN_REF = re.compile(r"^([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?$")
@@ -42,6 +44,23 @@ def step_changes_records(step: Any) -> bool:
     # A registered kind of step says for itself (`changes_records()`); without it, it reads.
     says = getattr(step, "changes_records", None)
     return bool(says()) if callable(says) else False
+
+
+def step_repeatable(step: Any) -> bool:
+    """True when doing the step again surely changes no records: only such a step is done
+    again to measure a time again (crmqa.core.timing).
+
+    Stricter than `not step_changes_records(step)` for the UI: a click, key press, choice,
+    tick or upload on a raw locator (`css=button`), or with no target, may submit any form,
+    so only one on controls the profile names, on screens that do not write, is repeated.
+    """
+    if step_changes_records(step):
+        return False
+    if isinstance(step, UiStep) and step.ui in _SUBMITTING_UI:
+        references = list(_ui_references(step))
+        return bool(references) and all(
+            _SCREEN_REF.fullmatch(ref) and not has_template(ref) for ref in references)
+    return True
 
 
 def _ui_references(step: UiStep) -> Iterator[str]:

@@ -10,7 +10,13 @@ from crmqa.core.errors import PlanError
 from crmqa.drivers.api.checks import check_api_step
 from crmqa.drivers.base import StepCheckContext
 from crmqa.drivers.ui.checks import check_ui_step
-from crmqa.plan.effects import CHANGES, LOAD, case_effects, step_changes_records
+from crmqa.plan.effects import (
+    CHANGES,
+    LOAD,
+    case_effects,
+    step_changes_records,
+    step_repeatable,
+)
 from crmqa.plan.models import Case, OpStep, RequestStep, UiStep
 from crmqa.profiles.loader import resolve_profile
 from crmqa.validation import prepare_run
@@ -92,6 +98,20 @@ def test_what_changes_records() -> None:
     case = Case.model_validate({"id": "P", "title": "p", "category": "performance",
                                 "steps": [{"op": "lead.create"}]})
     assert case_effects(case) == [CHANGES, LOAD]
+
+
+def test_what_may_be_done_again_to_measure_a_time() -> None:
+    # what changes no records, and in the UI acts only on controls the profile names
+    assert step_repeatable(OpStep(op="lead.search"))
+    assert not step_repeatable(OpStep(op="lead.create"))
+    assert step_repeatable(UiStep(ui="open", target="lead_list"))
+    assert step_repeatable(UiStep(ui="press", target="lead_list.search", value="Enter"))
+    assert step_repeatable(UiStep(ui="fill", target="css=input", value="x"))  # typing only
+    assert not step_repeatable(UiStep(ui="click", target="lead_form.save"))
+    # a raw locator's click, or a key pressed on no element, may submit any form
+    assert not step_changes_records(UiStep(ui="click", target="css=button"))
+    assert not step_repeatable(UiStep(ui="click", target="css=button"))
+    assert not step_repeatable(UiStep(ui="press", value="Enter"))
 
 
 PLAN = """\

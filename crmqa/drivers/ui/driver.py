@@ -26,7 +26,7 @@ from crmqa.core.errors import EnvironmentProblem
 from crmqa.core.events import DriverCall, emit
 from crmqa.core.results import Attachment, CheckResult
 from crmqa.drivers.base import StepContext, StepOutput
-from crmqa.drivers.ui.actions import ACTIONS, ActionContext, ActionFailed, url_info
+from crmqa.drivers.ui.actions import ActionContext, ActionFailed, url_info
 from crmqa.drivers.ui.browser import BrowserSession, join_url
 from crmqa.drivers.ui.created import CreateWatch, Creation, forged_creations
 from crmqa.drivers.ui.locators import build_locator
@@ -37,7 +37,8 @@ from crmqa.drivers.ui.targets import (
     resolve,
     ui_target,
 )
-from crmqa.drivers.ui.ux import CHANGES, UX_ACTIONS, UxState, count_step, keyboard_action, visit
+from crmqa.drivers.ui.ux import UxState, perform
+from crmqa.drivers.ui.ux_timing import note_document
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
 
@@ -119,17 +120,9 @@ class UiDriver:
             save_file=lambda name: self._evidence_path(case, ctx, name),
             base_dir=self.base_dir, ux=case.ux,
         )
-        if step.ui in CHANGES:
-            case.ux.last_change, case.ux.last_change_step = time.perf_counter(), label
-        task = case.ux.task
         error: str | None = None
         try:
-            if task is not None:
-                count_step(task, action)
-            if not keyboard_action(action):
-                (UX_ACTIONS.get(step.ui) or ACTIONS[step.ui])(action)
-            if task is not None and case.ux.task is task:
-                visit(task, action)  # a screen the task reached with this step
+            perform(action)
         except ActionFailed as failure:
             action.checks.append(CheckResult(name=label, ok=False, expected=failure.expected,
                                              actual=failure.actual, message=failure.message))
@@ -165,6 +158,15 @@ class UiDriver:
             attachments=attachments,
             summary=f"{label} at {data['url']}",
         )
+
+    def repeats_unchanged(self, step: Any) -> bool:
+        """True when doing `step` again measures the same thing and leaves the case as the
+        first time did (the engine times such a step again, crmqa.core.timing): opening a
+        screen, while no UX task counts the case's loads. An action or an expectation is not:
+        the page has moved on since (a text awaited is already there the second time)."""
+        case = self._case
+        return (isinstance(step, UiStep) and step.ui == "open"
+                and (case is None or case.ux.task is None))
 
     def can_delete(self, entity: str) -> bool:
         """True when the screen map has `<entity>_delete`: a URL with the id, and `confirm`."""
@@ -284,6 +286,10 @@ class UiDriver:
                     "(pytest: --crmqa-video; env CRMQA_VIDEO)"
                 ) from None
             raise EnvironmentProblem(f"could not open a page: {str(exc).splitlines()[0]}") from None
+        # Which request fetched each document: a task's page timings are measured again only
+        # for a page a GET fetched (crmqa.drivers.ui.ux_timing).
+        documents = case.ux.documents
+        page.on("request", lambda request: note_document(documents, page, request))
         case.pages[identity] = (context, page)
         return page
 

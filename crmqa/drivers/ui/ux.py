@@ -17,20 +17,23 @@ See docs/ux.md.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
-from crmqa.core.results import Attachment
+from crmqa.core.results import Attachment, CheckResult
 from crmqa.core.tasks import task_check_name
+from crmqa.core.timing import Samples, measure_again
 from crmqa.drivers.ui.actions import (
+    ACTIONS,
     IMPACTS,
     ActionContext,
     ActionFailed,
@@ -41,8 +44,19 @@ from crmqa.drivers.ui.actions import (
     show_text,
     text_pattern,
 )
+from crmqa.drivers.ui.locators import build_locator
 from crmqa.drivers.ui.targets import Resolved, UiStepError
 from crmqa.drivers.ui.ux_options import BUDGETS, OPTIONS_OF
+from crmqa.drivers.ui.ux_timing import (
+    PAGE_TIMINGS,
+    PAGE_TIMINGS_JS,
+    Reloads,
+    document_key,
+    fresh_page,
+    load_again,
+)
+from crmqa.plan.effects import step_repeatable
+from crmqa.plan.models import UiStep
 
 # WCAG 2.1 level A and AA: what acceptance asks by default.
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
@@ -55,6 +69,8 @@ MIN_TARGET_PX = 24
 # The actions a user performs; expectations are not steps of the task.
 USER_ACTIONS = frozenset({"open", "fill", "select", "check", "uncheck", "click", "press",
                           "upload", "download"})
+# The actions that begin and end a task: not steps of the task done again.
+UX_TASK_ENDS = frozenset({"task_start", "task_end"})
 # Actions that change something, after which a user must be told what happened.
 CHANGES = frozenset({"click", "press", "check", "uncheck", "select", "upload"})
 # A live region: what assistive technology announces without the user moving there.
@@ -68,7 +84,9 @@ class ScreenVisit:
 
     screen: str
     url: str
+    fetched_by: str | None = None  # the HTTP method of the document's request; None: unknown
     timings: dict[str, Any] = field(default_factory=dict)
+    again: dict[str, Samples] = field(default_factory=dict)  # timing -> all its samples
     violations: list[dict[str, Any]] | None = None  # None: not audited
     scroll: dict[str, Any] | None = None  # page and viewport width, at a viewport
     small_targets: list[str] = field(default_factory=list)
@@ -94,6 +112,13 @@ class UxTask:
     unfocused: list[str] = field(default_factory=list)  # focus stops with no visible focus
     traps: list[str] = field(default_factory=list)
     on_load: Callable[[Any], None] | None = None
+    # What it takes to do the task again (its time measured again): where it began, how that
+    # page was fetched, the steps done, and whether they all acted on the task's own page.
+    page: Any = None
+    start_url: str = ""
+    start_fetched_by: str | None = None
+    done: list[UiStep] = field(default_factory=list)
+    other_pages: bool = False
 
     @property
     def label(self) -> str:
@@ -104,11 +129,16 @@ class UxTask:
 
 @dataclass
 class UxState:
-    """A case's UX state in the UI driver: the task running, and when the last change began."""
+    """A case's UX state in the UI driver: the task running, when the last change began, and
+    what it takes to do that change again (for a feedback time measured again)."""
 
     task: UxTask | None = None
     last_change: float | None = None
     last_change_step: str = ""
+    last_change_page: int | None = None  # id() of the page it was made on
+    documents: dict[str, str] = field(default_factory=dict)  # URL -> method that fetched it
+    since_open: dict[int, list[UiStep]] = field(default_factory=dict)  # page id -> its steps
+    measuring_again: bool = False  # steps done again to measure a time: nothing measured twice
 
 
 # --------------------------------------------------------------------------- options
@@ -181,29 +211,6 @@ def _count_fill(task: UxTask, ctx: ActionContext, key: str | None, value: Any) -
 
 # --------------------------------------------------------------------------- per screen
 
-_TIMINGS_JS = """() => new Promise(resolve => {
-  const nav = performance.getEntriesByType('navigation')[0];
-  const out = {
-    ttfb_ms: nav ? Math.round(nav.responseStart) : null,
-    dcl_ms: nav ? Math.round(nav.domContentLoadedEventEnd) : null,
-    load_ms: nav ? Math.round(nav.loadEventEnd || nav.domContentLoadedEventEnd) : null,
-    lcp_ms: null, cls: null};
-  let lcp = null, cls = 0, observed = false;
-  try {
-    new PerformanceObserver(list => { for (const e of list.getEntries())
-      lcp = Math.round(e.renderTime || e.startTime); })
-      .observe({type: 'largest-contentful-paint', buffered: true});
-    new PerformanceObserver(list => { for (const e of list.getEntries())
-      if (!e.hadRecentInput) cls += e.value; })
-      .observe({type: 'layout-shift', buffered: true});
-    observed = true;
-  } catch (e) { /* a browser without these entries: left unmeasured */ }
-  setTimeout(() => {
-    if (observed) { out.lcp_ms = lcp; out.cls = Math.round(cls * 10000) / 10000; }
-    resolve(out);
-  }, 60);
-})"""
-
 _SCROLL_JS = """() => ({page_width: document.documentElement.scrollWidth,
   viewport_width: document.documentElement.clientWidth})"""
 
@@ -270,9 +277,11 @@ def visit(task: UxTask, ctx: ActionContext) -> None:
         key = screen_key(page, ctx)
         if key in task.visits:
             return
-        seen = ScreenVisit(screen=key, url=page.url)
+        documents = ctx.ux.documents if ctx.ux is not None else {}
+        seen = ScreenVisit(screen=key, url=page.url,
+                           fetched_by=documents.get(document_key(page.url)))
         task.visits[key] = seen
-        seen.timings = dict(page.evaluate(_TIMINGS_JS))
+        seen.timings = dict(page.evaluate(PAGE_TIMINGS_JS))
         if task.accessibility is not None:
             seen.violations = run_axe(page, tags=list(task.tags))
         if task.viewport is not None:
@@ -414,6 +423,46 @@ def keyboard_action(ctx: ActionContext) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- a step
+
+
+def perform(ctx: ActionContext) -> None:
+    """Do one UI step: counted for the task running, with the keyboard when the task says
+    so, and the screen it reaches looked at. The steps are kept, so that a time can be
+    measured again by doing the same again (the "measured again" section below)."""
+    ux: UxState = ctx.ux
+    step, page = ctx.step, ctx.page
+    if step.ui in CHANGES:
+        ux.last_change, ux.last_change_page = time.perf_counter(), id(page)
+        ux.last_change_step = _step_label(step)
+    if step.ui == "open":
+        ux.since_open[id(page)] = [step]
+    elif id(page) in ux.since_open:
+        ux.since_open[id(page)].append(step)
+    task = ux.task
+    if task is not None:
+        if step.ui not in UX_TASK_ENDS:
+            task.done.append(step)
+            task.other_pages = task.other_pages or page is not task.page
+        count_step(task, ctx)
+    if not keyboard_action(ctx):
+        (UX_ACTIONS.get(step.ui) or ACTIONS[step.ui])(ctx)
+    if task is not None and ux.task is task:
+        visit(task, ctx)  # a screen the task reached with this step
+
+
+def _step_label(step: UiStep) -> str:
+    return f"{step.ui} {step.target or ''}".strip()
+
+
+def _writing_step(steps: list[UiStep]) -> UiStep | None:
+    """The step that keeps a timing from being measured again, as a reader knows it: the
+    first that may change records, a change (a click on Save) before a field filled."""
+    writing = [step for step in steps if not step_repeatable(step)]
+    return next((step for step in writing if step.ui in CHANGES),
+                writing[0] if writing else None)
+
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -451,6 +500,8 @@ def do_task_start(ctx: ActionContext) -> None:
 
     task.on_load = loaded
     ctx.page.on("load", loaded)
+    task.page, task.start_url = ctx.page, ctx.page.url
+    task.start_fetched_by = ctx.ux.documents.get(document_key(ctx.page.url))
     ctx.ux.task = task
     ctx.data["task"] = task.label
     visit(task, ctx)  # the screen the task starts on
@@ -475,8 +526,8 @@ def do_task_end(ctx: ActionContext) -> None:
     }
     ctx.data["metrics"] = measured
     ctx.data["screens"] = list(task.visits)
-    for metric, budget in ctx.step.values.items():
-        _budget_check(ctx, task, metric, budget, measured.get(metric))
+    limits = {metric: _budget_check(ctx, task, metric, budget, measured.get(metric))
+              for metric, budget in ctx.step.values.items()}
     if task.accessibility is not None:
         _accessibility_checks(ctx, task)
     if task.keyboard:
@@ -488,6 +539,7 @@ def do_task_end(ctx: ActionContext) -> None:
                   task.traps or "none", f"task {task.label}: " + "; ".join(task.traps))
     if task.viewport is not None:
         _viewport_checks(ctx, task)
+    _timings_again(ctx, task, limits, measured)
     ctx.attachments.append(Attachment(name=f"task {task.label}: screens",
                                       mime_type="text/csv", text=_timings_csv(task)))
 
@@ -499,7 +551,8 @@ def _worst(task: UxTask, key: str) -> Any:
 
 
 def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
-                  value: Any) -> None:
+                  value: Any) -> float:
+    """Check one measured value against its budget; the budget, as a number."""
     try:
         limit = float(budget)
     except (TypeError, ValueError):
@@ -510,9 +563,133 @@ def _budget_check(ctx: ActionContext, task: UxTask, metric: str, budget: Any,
     if value is None:
         # The browser gives no such entry (a remote non-Chromium browser): said, not judged.
         ctx.check(name, True, shown, "not measured by this browser", "")
-        return
+        return limit
     ctx.check(name, float(value) <= limit, shown, value,
               f"task {task.label}: {metric} {value}{unit} is over the budget of {budget}{unit}")
+    return limit
+
+
+# --------------------------------------------------------------------------- measured again
+# A timing that alone missed its budget is measured again where that writes nothing, and
+# judged by the median (crmqa.core.timing; docs/ux.md, "Timings measured again").
+
+
+def _timings_again(ctx: ActionContext, task: UxTask, limits: dict[str, float],
+                   measured: dict[str, Any]) -> None:
+    """When timings are all the task failed, they are measured again (crmqa.core.timing):
+    each screen over a page-timing budget is loaded again, and a task that changes no
+    records is done again for its time; each is judged by the median."""
+    names = {task_check_name(task.label, metric): metric for metric in (*PAGE_TIMINGS, "time_s")}
+    failed = [check for check in ctx.checks if not check.ok]
+    if not failed or any(check.name not in names for check in failed):
+        return
+    reloads: dict[str, Reloads] = {}
+    for index, check in enumerate(ctx.checks):
+        metric = names.get(check.name)
+        if check.ok or metric is None:
+            continue
+        if metric == "time_s":
+            ctx.checks[index] = _task_time_again(ctx, task, check, limits[metric], measured)
+            continue
+        limit = limits[metric]
+        values: dict[str, float] = {}  # screen -> what it is judged by
+        for seen in task.visits.values():
+            first = seen.timings.get(metric)
+            if first is None:
+                continue
+            values[seen.screen] = float(first)
+            if float(first) <= limit or seen.fetched_by != "GET":
+                continue
+            screen_reloads = reloads.setdefault(seen.screen, Reloads(
+                functools.partial(load_again, ctx.page, seen.url, ctx.timeout_ms)))
+            seen.again[metric] = measure_again(float(first), screen_reloads.again(metric))
+            values[seen.screen] = seen.again[metric].median
+        screen = max(values, key=lambda name: values[name])
+        worst = round(values[screen], 1)
+        measured[metric] = worst
+        unit, budget = BUDGETS[metric], ctx.step.values[metric]
+        ctx.checks[index] = check.model_copy(update={
+            "ok": worst <= limit, "actual": worst,
+            "message": "" if worst <= limit else
+            f"task {task.label}: {metric} {worst:g}{unit} is over the budget of {budget}{unit} "
+            f"on {screen} {_tries(task.visits[screen], metric)}"})
+
+
+def _task_time_again(ctx: ActionContext, task: UxTask, check: CheckResult, limit: float,
+                     measured: dict[str, Any]) -> CheckResult:
+    """The time-on-task check, judged by the median of the task done again, when doing it
+    again changes no records; else as measured once, saying why."""
+    why = _why_task_once(task)
+    first = float(measured["time_s"])
+    if why is None:
+        samples = measure_again(first, lambda: _task_time(ctx, task), unit="s")
+        why = samples.note() if samples.repeated else "(measured once: it could not be done again)"
+    else:
+        samples = Samples((first,), "s")
+    worst = round(samples.median, 2)
+    measured["time_s"] = worst
+    budget = ctx.step.values["time_s"]
+    return check.model_copy(update={
+        "ok": worst <= limit, "actual": worst,
+        "message": "" if worst <= limit else
+        f"task {task.label}: time_s {worst:g}s is over the budget of {budget}s {why}"})
+
+
+def _why_task_once(task: UxTask) -> str | None:
+    """Why a task cannot be done again to time it; None when it can."""
+    if task.other_pages:
+        return "(measured once: it acts on more than one page)"
+    writing = _writing_step(task.done)
+    if writing is not None:
+        return f"(measured once: its step '{_step_label(writing)}' may change records)"
+    if task.start_url.startswith("http") and task.start_fetched_by != "GET":
+        return "(measured once: the page it starts on answered a form, or is not known)"
+    return None
+
+
+def _task_time(ctx: ActionContext, task: UxTask) -> float | None:
+    """The time on task of the same steps done again on a page of their own (no audit);
+    None when they did not go the same way."""
+    try:
+        with fresh_page(ctx.page) as fresh:
+            if task.start_url.startswith("http"):
+                fresh.goto(task.start_url, wait_until="load", timeout=ctx.timeout_ms)
+            again = UxTask(name=task.name, keyboard=task.keyboard, page=fresh)
+            state = UxState(task=again, measuring_again=True)
+            if not _do_again(ctx, fresh, task.done, state):
+                return None
+            visit(again, replace(ctx, page=fresh, ux=state))
+            return time.perf_counter() - again.started - again.audit_s
+    except (ActionFailed, UiStepError, PlaywrightError):
+        return None
+
+
+def _do_again(ctx: ActionContext, page: Page, steps: list[UiStep], state: UxState) -> bool:
+    """Do `steps` again on `page`; False when one of them did not do what it did the first
+    time (a check failed): its time would not be the same measurement."""
+    for step in steps:
+        action = replace(ctx, page=page, step=step, data={}, checks=[], attachments=[],
+                         ux=state, timeout_s=step.timeout_s or ctx.timeout_s)
+        perform(action)
+        if any(not check.ok for check in action.checks):
+            return False
+    return True
+
+
+def _tries(seen: ScreenVisit, metric: str) -> str:
+    """How a screen's timing was judged, for a failure message."""
+    samples = seen.again.get(metric)
+    if samples is not None and samples.repeated:
+        return samples.note()
+    if samples is not None:
+        return "(measured once: it did not load again)"
+    if seen.fetched_by is None:
+        return "(measured once: how its page was fetched is not known)"
+    return (f"(measured once: its page answered a form ({seen.fetched_by}), and loading it "
+            "again would not show it)")
+
+
+# --------------------------------------------------------------------------- task_end's checks
 
 
 def _accessibility_checks(ctx: ActionContext, task: UxTask) -> None:
@@ -552,13 +729,15 @@ def _timings_csv(task: UxTask) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["screen", "url", "ttfb_ms", "load_ms", "lcp_ms", "cls",
-                     "axe violations", "page width", "small targets"])
+                     "axe violations", "page width", "small targets", "measured again"])
     for v in task.visits.values():
         t = v.timings
+        again = "; ".join(f"{metric}: {samples.shown()}, median {samples.median:g}"
+                          for metric, samples in v.again.items() if samples.repeated)
         writer.writerow([v.screen, v.url, t.get("ttfb_ms"), t.get("load_ms"), t.get("lcp_ms"),
                          t.get("cls"), "" if v.violations is None else len(v.violations),
                          "" if v.scroll is None else v.scroll.get("page_width"),
-                         len(v.small_targets)])
+                         len(v.small_targets), again])
     return out.getvalue()
 
 
@@ -635,20 +814,19 @@ def do_expect_feedback(ctx: ActionContext) -> None:
     if wanted is not None:
         budget += f", {'matching' if isinstance(wanted, re.Pattern) else 'containing'} " \
                   f"{show_text(wanted)}"
-    locator: Locator | None = None
     resolved: Resolved | None = None
     if ctx.step.target:
-        resolved, locator = ctx.element(ctx.step.target)
+        resolved, _ = ctx.element(ctx.step.target)
     # Watch well past the budget: a late message is reported as late (with its time), and
     # only one that never comes as missing.
-    deadline = since + max(ctx.timeout_s, within * 3)
-    found: dict[str, Any] | None = None
-    while True:
-        found = _feedback_seen(ctx.page, locator, selector, wanted)
-        if found is not None or time.perf_counter() >= deadline:
-            break
-        time.sleep(0.02)
-    elapsed = round(time.perf_counter() - since, 2)
+    watch = functools.partial(_watch_feedback, spec=resolved.spec if resolved else None,
+                              selector=selector, wanted=wanted,
+                              window=max(ctx.timeout_s, within * 3))
+    found, elapsed = watch(ctx.page, since)
+    tries = ""
+    if found is not None and found.get("region") is not None and elapsed > within:
+        samples, tries = _feedback_again(ctx, elapsed, watch)
+        elapsed = round(samples.median, 2)
     ctx.data["feedback"] = found
     ctx.data["feedback_s"] = elapsed if found is not None else None
     if found is None:
@@ -662,9 +840,68 @@ def do_expect_feedback(ctx: ActionContext) -> None:
                   "(role=status/alert or aria-live): assistive technology does not announce it")
         return
     ctx.check(name, elapsed <= within, budget,
-              f"{found['text']!r} in {found['region']} after {elapsed:g} s",
+              f"{found['text']!r} in {found['region']} after {elapsed:g} s {tries}".rstrip(),
               f"{name}: the message {found['text']!r} came after {elapsed:g} s, over the "
-              f"budget of {within:g} s")
+              f"budget of {within:g} s {tries}".rstrip())
+
+
+def _watch_feedback(page: Page, since: float, *, spec: Any, selector: str,
+                    wanted: str | re.Pattern[str] | None,
+                    window: float) -> tuple[dict[str, Any] | None, float]:
+    """Watch `page` for the message until `window` seconds after `since`: what was seen (or
+    None) and when, in seconds after `since`."""
+    locator = build_locator(page, spec) if spec is not None else None
+    deadline = since + window
+    while True:
+        found = _feedback_seen(page, locator, selector, wanted)
+        if found is not None or time.perf_counter() >= deadline:
+            return found, round(time.perf_counter() - since, 2)
+        time.sleep(0.02)
+
+
+def _feedback_again(ctx: ActionContext, first: float,
+                    watch: Callable[[Page, float], tuple[dict[str, Any] | None, float]],
+                    ) -> tuple[Samples, str]:
+    """A late message's time, measured again when the case can make the same change again
+    without changing records: the steps since the page was opened, done again on a page of
+    their own. The samples, and how they were taken (for the message)."""
+    ux: UxState = ctx.ux
+    if ux.measuring_again:
+        return Samples((first,), "s"), ""
+    steps, why = _feedback_steps(ux, ctx.page)
+    if not steps:
+        return Samples((first,), "s"), why
+
+    def again() -> float | None:
+        try:
+            with fresh_page(ctx.page) as fresh:
+                task = UxTask(name="again", keyboard=ux.task.keyboard, page=fresh) \
+                    if ux.task is not None else None
+                state = UxState(task=task, measuring_again=True)
+                if not _do_again(ctx, fresh, steps, state) or state.last_change is None:
+                    return None
+                found, elapsed = watch(fresh, state.last_change)
+                return elapsed if found is not None and found.get("region") else None
+        except (ActionFailed, UiStepError, PlaywrightError):
+            return None
+
+    samples = measure_again(first, again, unit="s")
+    return samples, (samples.note() if samples.repeated
+                     else "(measured once: the change could not be made again)")
+
+
+def _feedback_steps(ux: UxState, page: Page) -> tuple[list[UiStep], str]:
+    """The steps that make the last change again, from the page's last `open` (the page
+    then is where it was), or none and why (for the message)."""
+    if ux.last_change_page != id(page):
+        return [], "(measured once: the change was made on another page)"
+    steps = ux.since_open.get(id(page), [])[:-1]  # without this expect_feedback
+    if not any(step.ui in CHANGES for step in steps):
+        return [], "(measured once: the case did not open the page before the change)"
+    writing = _writing_step(steps)
+    if writing is not None:
+        return [], f"(measured once: '{_step_label(writing)}' may change records)"
+    return steps, ""
 
 
 def _feedback_seen(page: Page, locator: Locator | None, selector: str,
