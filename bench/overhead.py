@@ -222,6 +222,30 @@ def _rounds(sides: dict[str, Side], work: Path, env: dict[str, str], repeat: int
             f"{name} {side.times[-1]:.2f} s" for name, side in sides.items()), flush=True)
 
 
+def _floor(side: Side) -> float:
+    """The shortest wall time two cores allow a run: its pytest and sandbox CPU over two."""
+    return (side.best_cpu + side.best_server_cpu) / 2
+
+
+def _two_core_limit(sides: dict[str, Side]) -> str:
+    """What -n 2 can reach at best on this machine, told from the CPU the runs needed.
+
+    The checks, the xdist processes and the sandbox share the same cores: `-n 2` cannot end
+    before its two-core floor, so `floor(-n 2) / wall(-n 1)` is the best ratio this machine
+    allows, whatever the harness. (`os.cpu_count()` cores; other work on them makes it worse.)
+    """
+    lines = [f"-n 2 on {os.cpu_count()} cores: the checks and the sandbox share them, so -n 2 "
+             "cannot beat its two-core floor"]
+    for label in ("plain", "crmqa"):
+        one, two = sides[f"{label} -n 1"], sides[f"{label} -n 2"]
+        lines.append(
+            f"  {label:<6}: -n 2 needs {two.best_cpu:5.2f} CPU s + sandbox "
+            f"{two.best_server_cpu:4.2f} s (-n 1: {one.best_cpu:5.2f} + {one.best_server_cpu:4.2f})"
+            f"; best -n 2 / -n 1 two cores allow {_floor(two) / one.best:4.2f}x, "
+            f"measured {two.best / one.best:4.2f}x")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=1000)
@@ -301,9 +325,9 @@ best of {args.latency_repeat}
         under the wall time when both are busy: (pytest + sandbox CPU) / 2
     """).rstrip())
     for name, side in [*sides.items(), *((f"{k} (slow sandbox)", v) for k, v in slow.items())]:
-        floor = (side.best_cpu + side.best_server_cpu) / 2
         print(f"  {name:<37}: {side.peak_mb:5.0f} MB, CPU {side.best_cpu:5.2f} s + sandbox "
-              f"{side.best_server_cpu:5.2f} s, two-core floor {floor:5.2f} s")
+              f"{side.best_server_cpu:5.2f} s, two-core floor {_floor(side):5.2f} s")
+    print(_two_core_limit(sides))
     if args.also is not None:
         also, also_one, also_two = (sides[name].best for name in ("also", "also -n 1",
                                                                    "also -n 2"))

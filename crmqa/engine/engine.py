@@ -205,6 +205,9 @@ class Engine:
         self._needs_cache: dict[int, tuple[Any, list[str]]] = {}
         self._template_cache: dict[int, tuple[Any, Any, bool]] = {}
         self._saved_refs_cache: dict[int, tuple[Any, set[str]]] = {}
+        # what the target's set-up says of a case does not change during a run: worked out
+        # once per case, not once per parameter set
+        self._left_out_cache: dict[int, tuple[Any, list[str], str | None]] = {}
         self._probed: set[str] = set()
         self._fit = FitTracker()
 
@@ -278,7 +281,7 @@ class Engine:
             self._finish(result, Outcome.BROKEN, self.target_problem, BrokenKind.ENVIRONMENT)
             return
         assert self.target is not None
-        missing = self.missing_capabilities(case)
+        missing, refused = self._left_out_by_target(case)
         if missing:
             self._finish(result, Outcome.NOT_APPLICABLE, self._not_applicable(missing))
             # The target's own set-up (its flags, its identities) left the case out, not
@@ -286,7 +289,6 @@ class Engine:
             if any(m in (CHANGES, LOAD) or m.startswith("identity:") for m in missing):
                 result.left_out_by = LeftOutBy.TARGET
             return
-        refused = self._refusal(case)
         if refused:
             # The target's set-up (not the product) keeps the case from running here.
             self._finish(result, Outcome.NOT_APPLICABLE, refused)
@@ -662,6 +664,15 @@ class Engine:
         unique = list(dict.fromkeys(needs))
         self._needs_cache[id(case)] = (case, unique)
         return unique
+
+    def _left_out_by_target(self, case: Any) -> tuple[list[str], str | None]:
+        """The case's missing capabilities and the target's refusal, once per case."""
+        cached = self._left_out_cache.get(id(case))
+        if cached is None or cached[0] is not case:
+            missing = self.missing_capabilities(case)
+            cached = (case, missing, None if missing else self._refusal(case))
+            self._left_out_cache[id(case)] = cached
+        return cached[1], cached[2]
 
     def _refusal(self, case: Any) -> str | None:
         """Why the target's set-up keeps the case from running, or None.

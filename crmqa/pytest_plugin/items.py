@@ -74,23 +74,6 @@ def _marker_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in text)
 
 
-def dependency_groups(loaded: LoadedPlan) -> dict[str, str]:
-    """Case id -> group, for cases linked by depends_on (they run in order on one worker)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
-
-    for loaded_case in loaded.cases:
-        for dep in loaded_case.case.depends_on:
-            parent.setdefault(dep, dep)
-            parent.setdefault(loaded_case.case.id, loaded_case.case.id)
-            parent[find(loaded_case.case.id)] = find(dep)
-    return {case_id: f"deps-{find(case_id)}" for case_id in parent}
-
-
 class CaseFailed(AssertionError):
     """The CRM did not meet an expectation: a product defect (Allure: failed)."""
 

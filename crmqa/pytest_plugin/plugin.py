@@ -146,8 +146,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist: keep each dependency group on one worker, in order (see scheduling)."""
     if not has_state(config) or config.getvalue("dist") not in ("load", "loadgroup"):
         return None
-    from crmqa.pytest_plugin.items import dependency_groups
-    from crmqa.pytest_plugin.scheduling import DependencyGroupScheduling
+    # not from items: the controller runs no case and must not import the engine
+    from crmqa.pytest_plugin.scheduling import DependencyGroupScheduling, dependency_groups
 
     groups: dict[str, str] = {}
     state = run_state(config)

@@ -14,10 +14,13 @@ with the square of the cases, which took more time than the cases themselves on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
+
+if TYPE_CHECKING:
+    from crmqa.plan.loader import LoadedPlan
 
 MAX_CHUNK = 20  # cases in one unit of work; small enough to balance the workers at the end
 
@@ -25,6 +28,23 @@ MAX_CHUNK = 20  # cases in one unit of work; small enough to balance the workers
 def chunk_size(cases: int, workers: int) -> int:
     """Cases per unit: about four units per worker, at most MAX_CHUNK, at least one."""
     return max(1, min(MAX_CHUNK, cases // max(1, 4 * workers)))
+
+
+def dependency_groups(loaded: LoadedPlan) -> dict[str, str]:
+    """Case id -> group, for cases linked by depends_on (they run in order on one worker)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for loaded_case in loaded.cases:
+        for dep in loaded_case.case.depends_on:
+            parent.setdefault(dep, dep)
+            parent.setdefault(loaded_case.case.id, loaded_case.case.id)
+            parent[find(loaded_case.case.id)] = find(dep)
+    return {case_id: f"deps-{find(case_id)}" for case_id in parent}
 
 
 class DependencyGroupScheduling(LoadScopeScheduling):

@@ -269,9 +269,19 @@ def case_result(
 
 def write_result(results_dir: Path, data: dict[str, Any]) -> Path:
     """Write one result file; atomically, so that a report read meanwhile never sees half."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    target = results_dir / f"{data['uuid']}-result.json"
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    return write_results(results_dir, [data])[0]
+
+
+def write_results(results_dir: Path, results: list[dict[str, Any]]) -> list[Path]:
+    """Write result files, each atomically (a temporary file, then a rename)."""
+    os.makedirs(results_dir, exist_ok=True)
+    folder = os.fspath(results_dir)
+    written = []
+    for data in results:
+        target = os.path.join(folder, f"{data['uuid']}-result.json")
+        temporary = target + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(data, ensure_ascii=False))
+        os.replace(temporary, target)
+        written.append(Path(target))
+    return written
