@@ -168,6 +168,19 @@ def test_steps_are_recorded_with_crmqa_outcomes_and_evidence_files(tmp_path: Pat
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_results_are_written_in_batches_each_file_whole(tmp_path: Path) -> None:
+    from crmqa.reports.allure_case import write_result, write_results
+
+    folder = tmp_path / "allure-results"  # made when the first batch comes
+    batch = [{"uuid": f"u{i}", "name": f"case {i}", "status": "passed"} for i in range(3)]
+    written = write_results(folder, batch)
+    written.append(write_result(folder, {"uuid": "u3", "name": "case 3", "status": "broken"}))
+    assert [p.name for p in written] == [f"u{i}-result.json" for i in range(4)]
+    assert [json.loads(p.read_text(encoding="utf-8"))["name"] for p in written] == [
+        f"case {i}" for i in range(4)]
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in written]
+
+
 @pytest.mark.parametrize(("lang", "names"), [
     ("en", ["1. setup: lead.create", "2. create", "3. cleanup: clean up created records"]),
     ("zh", ["1. 准备: lead.create", "2. 创建", "3. 清理记录: 清理创建的记录"]),
