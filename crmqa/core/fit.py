@@ -65,15 +65,33 @@ def _wants_ok(expected: object) -> bool:
 
 
 @dataclass
-class _Calls:
-    unfit: int = 0
-    fit: int = 0
+class _Tally:
+    """Calls of one kind that may make an operation a misfit: how many, in which cases,
+    answered what."""
+
+    calls: int = 0
     cases: set[str] = field(default_factory=set)
     statuses: dict[int, int] = field(default_factory=dict)
+
+    def add(self, case_id: str, status: int) -> None:
+        self.calls += 1
+        self.cases.add(case_id)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def enough(self) -> bool:
+        return self.calls >= MIN_CALLS and len(self.cases) >= MIN_CASES
+
+    def misfit(self, action: str, refusals: bool = False) -> Misfit:
+        ordered = sorted(self.statuses.items(), key=lambda item: (-item[1], item[0]))
+        return Misfit(action, self.calls, len(self.cases), tuple(ordered), refusals=refusals)
+
+
+@dataclass
+class _Calls:
+    unfit: _Tally = field(default_factory=_Tally)
+    fit: int = 0
     accepted: int = 0  # answers `ok`
-    refused: int = 0  # refused writes the plan expected to work (see `refused_write`)
-    refused_cases: set[str] = field(default_factory=set)
-    refused_statuses: dict[int, int] = field(default_factory=dict)
+    refused: _Tally = field(default_factory=_Tally)  # see `refused_write`
 
 
 @dataclass(frozen=True)
@@ -130,17 +148,13 @@ class FitTracker:
             return
         calls = self._calls.setdefault(step.action, _Calls())
         if unfit_answer(step.action, step.status):
-            calls.unfit += 1
-            calls.cases.add(case_id)
-            calls.statuses[step.status] = calls.statuses.get(step.status, 0) + 1
+            calls.unfit.add(case_id, step.status)
         else:
             calls.fit += 1
         if step.answer == "ok":
             calls.accepted += 1
         elif refused_write(step):
-            calls.refused += 1
-            calls.refused_cases.add(case_id)
-            calls.refused_statuses[step.status] = calls.refused_statuses.get(step.status, 0) + 1
+            calls.refused.add(case_id, step.status)
 
     def observe_case(self, result: CaseResult) -> None:
         for step in result.steps:
@@ -152,12 +166,10 @@ class FitTracker:
         calls = self._calls.get(action)
         if calls is None:
             return None
-        if not calls.fit and calls.unfit >= MIN_CALLS and len(calls.cases) >= MIN_CASES:
-            return Misfit(action, calls.unfit, len(calls.cases), _ordered(calls.statuses))
-        if (refusals and not calls.accepted and calls.refused >= MIN_CALLS
-                and len(calls.refused_cases) >= MIN_CASES):
-            return Misfit(action, calls.refused, len(calls.refused_cases),
-                          _ordered(calls.refused_statuses), refusals=True)
+        if not calls.fit and calls.unfit.enough():
+            return calls.unfit.misfit(action)
+        if refusals and not calls.accepted and calls.refused.enough():
+            return calls.refused.misfit(action, refusals=True)
         return None
 
     def misfits(self) -> list[Misfit]:
@@ -193,7 +205,3 @@ def blame_misfits(results: Iterable[CaseResult]) -> tuple[list[CaseResult], list
 def _first_problem(result: CaseResult) -> StepResult | None:
     return next((s for s in result.steps
                  if s.outcome in (Outcome.FAILED, Outcome.BROKEN)), None)
-
-
-def _ordered(statuses: dict[int, int]) -> tuple[tuple[int, int], ...]:
-    return tuple(sorted(statuses.items(), key=lambda item: (-item[1], item[0])))

@@ -37,7 +37,7 @@ from crmqa.drivers.ui.targets import (
     resolve,
     ui_target,
 )
-from crmqa.drivers.ui.ux import UxState, perform
+from crmqa.drivers.ui.ux import UxState, perform, step_label
 from crmqa.drivers.ui.ux_timing import note_document
 from crmqa.plan.models import UiStep
 from crmqa.profiles.screens import ELEMENT_REF, ScreenMap
@@ -107,7 +107,7 @@ class UiDriver:
         started = time.time()
         clock = time.perf_counter()
         timeout_s = step.timeout_s or self.options.timeout_s
-        label = f"{step.ui} {step.target or ''}".strip()
+        label = step_label(step)
         case = self._case_for(ctx)
         identity = step.as_ or target.default_identity
         page = self._page(case, ctx, identity, target, timeout_s)

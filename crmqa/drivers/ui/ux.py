@@ -434,7 +434,7 @@ def perform(ctx: ActionContext) -> None:
     step, page = ctx.step, ctx.page
     if step.ui in CHANGES:
         ux.last_change, ux.last_change_page = time.perf_counter(), id(page)
-        ux.last_change_step = _step_label(step)
+        ux.last_change_step = step_label(step)
     if step.ui == "open":
         ux.since_open[id(page)] = [step]
     elif id(page) in ux.since_open:
@@ -451,7 +451,8 @@ def perform(ctx: ActionContext) -> None:
         visit(task, ctx)  # a screen the task reached with this step
 
 
-def _step_label(step: UiStep) -> str:
+def step_label(step: UiStep) -> str:
+    """`click lead_form.save`: how a UI step is named in checks, events and messages."""
     return f"{step.ui} {step.target or ''}".strip()
 
 
@@ -641,7 +642,7 @@ def _why_task_once(task: UxTask) -> str | None:
         return "(measured once: it acts on more than one page)"
     writing = _writing_step(task.done)
     if writing is not None:
-        return f"(measured once: its step '{_step_label(writing)}' may change records)"
+        return f"(measured once: its step '{step_label(writing)}' may change records)"
     if task.start_url.startswith("http") and task.start_fetched_by != "GET":
         return "(measured once: the page it starts on answered a form, or is not known)"
     return None
@@ -900,7 +901,7 @@ def _feedback_steps(ux: UxState, page: Page) -> tuple[list[UiStep], str]:
         return [], "(measured once: the case did not open the page before the change)"
     writing = _writing_step(steps)
     if writing is not None:
-        return [], f"(measured once: '{_step_label(writing)}' may change records)"
+        return [], f"(measured once: '{step_label(writing)}' may change records)"
     return steps, ""
 
 
