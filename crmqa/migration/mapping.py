@@ -29,6 +29,23 @@ _SIMPLE = {
 }
 
 
+# transforms whose value never starts or ends with a space, and those that keep it so
+_MAKES_TRIMMED = {"trim", "collapse_spaces", "phone", "digits", "empty_as_null"}
+_KEEPS_TRIMMED = {"lower", "upper"}
+
+
+def ends_trimmed(spec: FieldMapping) -> bool:
+    """Whether the field's mapped value is trimmed already (trimming it again changes nothing):
+    a trimming transform, then only case changes, and no value map or default after them."""
+    if spec.map is not None or spec.map_file is not None or spec.default is not None:
+        return False
+    done = False
+    for transform in spec.transform:
+        name = transform if isinstance(transform, str) else next(iter(transform), "")
+        done = name in _MAKES_TRIMMED or (done and name in _KEEPS_TRIMMED)
+    return done
+
+
 def trimmed(expression: str) -> str:
     """`trim(expression)`, without its cost where there is nothing to trim.
 

@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 
 from crmqa.migration.databases import Selection, extract
-from crmqa.migration.mapping import field_sql, normalised, trimmed
+from crmqa.migration.mapping import ends_trimmed, field_sql, normalised, trimmed
 from crmqa.migration.spec import MigrationSpec, SourceTable, TargetTable
 from crmqa.migration.tables import (
     MigrationDataError,
@@ -208,7 +208,8 @@ class Workspace:
                                          f"column '{key}' (columns: {', '.join(columns)})")
         # the join key is made from the mapped fields (a layer below), so that its SQL names
         # them rather than repeating each one's mapping
-        join_key = _joined([quote(key) for key in target.keys])
+        join_key = _joined([quote(key) for key in target.keys],
+                           trim=not all(ends_trimmed(mapping[key]) for key in target.keys))
         legacy_key = _joined([quote(key) for key in source.keys])
         selected = "".join(f", {sql} AS {quote(name)}" for name, sql in expressions.items())
         self.con.execute(
@@ -345,10 +346,12 @@ class Workspace:
         return path
 
 
-def _joined(parts: list[str]) -> str:
-    """A key from its parts: one part trimmed (empty is no key), several joined with '|'."""
+def _joined(parts: list[str], trim: bool = True) -> str:
+    """A key from its parts: one part trimmed (unless `trim` says it is already; empty is no
+    key), several joined with '|'."""
     if len(parts) == 1:
-        return f"nullif({trimmed(f'CAST({parts[0]} AS VARCHAR)')}, '')"
+        text = f"CAST({parts[0]} AS VARCHAR)"
+        return f"nullif({trimmed(text) if trim else text}, '')"
     return "concat_ws('|', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
 
 

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import Workbook
 
 from crmqa.migration.checks import run_check
-from crmqa.migration.mapping import trimmed
-from crmqa.migration.spec import MigrationSpec
+from crmqa.migration.mapping import ends_trimmed, trimmed
+from crmqa.migration.spec import FieldMapping, MigrationSpec
 from crmqa.migration.step import MigrationCheck
 from crmqa.migration.tables import MigrationDataError, relation
 from crmqa.migration.workspace import Workspace
@@ -174,6 +174,19 @@ def test_trimmed_is_trim_without_its_copy(text: str | None) -> None:
     con = duckdb.connect()
     assert con.execute(f"SELECT {trimmed('$1')} IS NOT DISTINCT FROM trim($1)",
                        [text]).fetchone() == (True,)
+
+
+@pytest.mark.parametrize(("mapping", "already"), [
+    ({"transform": ["trim", "lower"]}, True),
+    ({"transform": ["lower", "digits"]}, True),
+    ({"transform": ["lower"]}, False),
+    ({"transform": ["trim", {"truncate": 5}]}, False),  # "ab cd ef" -> "ab cd" is, "abcd " not
+    ({"transform": ["trim"], "map": {"a": " b "}}, False),
+    ({"transform": ["trim"], "default": " none "}, False),
+])
+def test_a_key_is_trimmed_again_unless_its_mapping_trims_it_last(mapping: dict,
+                                                                 already: bool) -> None:
+    assert ends_trimmed(FieldMapping.model_validate({"from": "x", **mapping})) is already
 
 
 def test_the_data_quality_report_is_a_report_unless_a_rate_is_set(tmp_path: Path) -> None:
