@@ -8,9 +8,9 @@ For an entity the workspace builds, once:
 - table `joinrows_<entity>`: one full outer join of the two (a single scan of each file), one
   narrow row per joined record: the hash of the legacy key (to count legacy records), the
   `__missing` / `__unexpected` flags, and only where the record is missing, unexpected or
-  differs, one list: its keys, and per compared field a flag and, where they differ, the two
-  values. So the table stays small however large the data: what agrees is counted, never
-  stored;
+  differs, one list: its keys, and per compared field, where the two differ, their values
+  (a field differs where it kept a value). So the table stays small however large the data:
+  what agrees is counted, never stored;
 - over it, view `joined_<entity>` (every record, the list unpacked into `__key`,
   `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`) and table `reported_<entity>` (the
   same columns, only for the records a check reports: a few rows where the joined table has
@@ -224,13 +224,14 @@ class Workspace:
         self._join(entity, fields, compare)
         # A legacy record is counted once however many migrated records share its key; a
         # migrated record once per legacy record it matched (duplicates are their own check).
+        # Counted from the narrow table, not the view that unpacks its lists: an unexpected
+        # record has no legacy key, so no hash either.
         hashes, distinct_hashes, keyless, target_rows, matched = self.sql(
-            "SELECT count(__source_hash) FILTER (WHERE NOT __unexpected), "
-            "count(DISTINCT __source_hash) FILTER (WHERE NOT __unexpected), "
+            "SELECT count(__source_hash), count(DISTINCT __source_hash), "
             "count(*) FILTER (WHERE NOT __unexpected AND __source_hash IS NULL), "
             "count(*) FILTER (WHERE NOT __missing), "
             "count(*) FILTER (WHERE NOT __missing AND NOT __unexpected) "
-            f"FROM {quote('joined_' + entity)}")[0]
+            f"FROM {quote('joinrows_' + entity)}")[0]
         # Distinct hashes are distinct keys: then every legacy key was joined once. A repeated
         # hash is a legacy key joined twice (a duplicate on either side) or, rarely, two keys
         # with one hash: then the legacy keys are counted exactly, from the source itself.
@@ -294,8 +295,7 @@ class Workspace:
                          f"{normalised('t.' + value, compare[name])} END) AS {flag}",
                          f"s.{value} AS {quote('s_' + name)}",
                          f"t.{value} AS {quote('t_' + name)}"]
-            kept += [f"CASE WHEN {flag} THEN '1' END",
-                     f"CASE WHEN {flag} THEN {quote('s_' + name)} END",
+            kept += [f"CASE WHEN {flag} THEN {quote('s_' + name)} END",
                      f"CASE WHEN {flag} THEN {quote('t_' + name)} END"]
         reported = " OR ".join(["__missing", "__unexpected",
                                 *(quote("d_" + name) for name in fields)])
@@ -318,19 +318,24 @@ class Workspace:
             f"CASE WHEN {reported} THEN [{', '.join(kept)}] END AS __kept FROM ({joined})")
         unpacked = ["__kept[1] AS __key", "__kept[2] AS __source_key", "__source_hash",
                     "__unexpected", "__missing"]
+        flags = []
         for number, name in enumerate(fields):
-            at = 3 + 3 * number
-            unpacked += [f"coalesce(__kept[{at}] IS NOT NULL, false) AS {quote('d_' + name)}",
-                         f"__kept[{at + 1}] AS {quote('s_' + name)}",
-                         f"__kept[{at + 2}] AS {quote('t_' + name)}"]
-        columns = ", ".join(unpacked)
+            at = 3 + 2 * number
+            source_value, target_value = quote("s_" + name), quote("t_" + name)
+            unpacked += [f"__kept[{at}] AS {source_value}", f"__kept[{at + 1}] AS {target_value}"]
+            # values that differ are never both missing (every comparison sees a missing value
+            # as empty): a field differs where it kept a value
+            flags.append(f"({source_value} IS NOT NULL OR {target_value} IS NOT NULL) AS "
+                         f"{quote('d_' + name)}")
+        columns = ", ".join(["*", *flags])
         self.con.execute(f"CREATE OR REPLACE VIEW {quote('joined_' + entity)} AS SELECT "
-                         f"{columns} FROM {rows}")
+                         f"{columns} FROM (SELECT {', '.join(unpacked)} FROM {rows})")
         # What the checks read: only the records they report, unpacked once into a table of
         # their own. A view over the joined table made every check's query (a dozen for the
         # usual four checks) scan a row per joined record to find the few with a list.
         self.con.execute(f"CREATE OR REPLACE TABLE {quote('reported_' + entity)} AS SELECT "
-                         f"{columns} FROM {rows} WHERE __kept IS NOT NULL")
+                         f"{columns} FROM (SELECT {', '.join(unpacked)} FROM {rows} "
+                         "WHERE __kept IS NOT NULL)")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)
