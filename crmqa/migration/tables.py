@@ -58,18 +58,18 @@ def literal(value: Any) -> str:
 
 def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
              spool_dir: Path, table: str | None = None, encoding: str = "utf-8",
-             delimiter: str | None = None, sniffed: str | None = None) -> list[str]:
+             delimiter: str | None = None) -> list[str]:
     """Make `name` a view over the file (all columns text); return its column names.
 
     XLSX sheets and SQLite tables are first copied into a Parquet file in `spool_dir`. A CSV
-    file is sniffed once, here (or was, by `csv_reader`, given as `sniffed`): the view reads it
-    with the dialect and columns found, so the queries over it do not sniff it again.
+    file is sniffed once, here: the view reads it with the dialect and columns found, so the
+    queries over it do not sniff it again.
     """
     if not path.is_file():
         raise MigrationDataError(f"data file {path} does not exist")
     try:
         if fmt in ("csv", "tsv"):
-            source = sniffed or csv_reader(con, path, encoding, csv_separator(fmt, delimiter))
+            source = _sniffed(con, path, encoding, "\t" if fmt == "tsv" else delimiter)
         elif fmt == "parquet":
             source = f"read_parquet({literal(str(path))})"
         elif fmt == "json":
@@ -89,14 +89,8 @@ def relation(con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, *,
     return columns
 
 
-def csv_separator(fmt: str, delimiter: str | None) -> str | None:
-    """The separator a CSV or TSV file is read with: a TSV's is a tab; a CSV's as given, else
-    the one the sniffer finds (None)."""
-    return "\t" if fmt == "tsv" else delimiter
-
-
-def csv_reader(con: duckdb.DuckDBPyConnection, path: Path, encoding: str,
-               separator: str | None) -> str:
+def _sniffed(con: duckdb.DuckDBPyConnection, path: Path, encoding: str,
+             separator: str | None) -> str:
     """`read_csv(...)` with the dialect and columns DuckDB's sniffer finds, spelled out.
 
     A view over `read_csv` with auto-detection sniffs the file again each time a query uses

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,7 @@ import duckdb
 from crmqa.migration.databases import Selection, extract
 from crmqa.migration.mapping import ends_trimmed, field_sql, normalised, trimmed
 from crmqa.migration.spec import MigrationSpec, SourceTable, TargetTable
-from crmqa.migration.tables import (
-    MigrationDataError,
-    csv_reader,
-    csv_separator,
-    file_format,
-    literal,
-    quote,
-    relation,
-)
+from crmqa.migration.tables import MigrationDataError, file_format, literal, quote, relation
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
 
 # Reads an entity's migrated records through the CRM: (entity, target spec) -> records.
@@ -95,8 +86,6 @@ class Workspace:
         # entity -> why it could not be prepared: a down database is asked once, not per check
         self._failed: dict[str, Exception] = {}
         self._sources: dict[str, list[str]] = {}
-        # CSV file -> the read_csv(...) its sniffed dialect spells out (see `_sniff_ahead`)
-        self._readers: dict[Path, str] = {}
 
     def close(self) -> None:
         """Close DuckDB and remove its spill files and the spooled copies of database tables
@@ -133,43 +122,7 @@ class Workspace:
         path = self._file(side.file, where)
         return relation(self.con, name, path, file_format(path, side.format),
                         spool_dir=self.folder / "tmp", table=side.table,
-                        encoding=side.encoding, delimiter=side.delimiter,
-                        sniffed=self._readers.get(path))
-
-    def _sniff_ahead(self, sides: list[tuple[SourceTable | TargetTable, str]]) -> None:
-        """Sniff the sides' CSV files at once, one thread and DuckDB connection each.
-
-        DuckDB's sniffer works on one thread for a fixed sample, whatever the file's size: a
-        tenth of a second that the two files of an entity would otherwise take in turn. What
-        fails here (a file missing, unreadable) is left for the side's own reading to report.
-        """
-        files = []
-        for side, where in sides:
-            if side.file is None:
-                continue
-            try:
-                path = self._file(side.file, where)
-                fmt = file_format(path, side.format)
-            except MigrationDataError:
-                continue
-            if fmt in ("csv", "tsv") and path not in self._readers and path.is_file():
-                files.append((path, side.encoding, csv_separator(fmt, side.delimiter)))
-        if len(files) < 2:
-            return
-
-        def sniff(path: Path, encoding: str, separator: str | None) -> tuple[Path, str | None]:
-            cursor = self.con.cursor()
-            try:
-                return path, csv_reader(cursor, path, encoding, separator)
-            except duckdb.Error:
-                return path, None
-            finally:
-                cursor.close()
-
-        with ThreadPoolExecutor(max_workers=len(files)) as pool:
-            for path, reader in pool.map(lambda file: sniff(*file), files):
-                if reader is not None:
-                    self._readers[path] = reader
+                        encoding=side.encoding, delimiter=side.delimiter)
 
     def prepared(self, entity: str) -> Prepared:
         if entity in self._failed:
@@ -189,9 +142,6 @@ class Workspace:
         target = self.spec.target.get(entity)
         if target is None:
             raise MigrationDataError(f"the plan's migration section has no target '{entity}'")
-        if entity not in self._sources and target.from_ is None:
-            self._sniff_ahead([(source, f"migration.source.{entity}"),
-                               (target, f"migration.target.{entity}")])
         columns = self.source_view(entity)
         mapping = self.spec.mapping.get(entity, {})
         where = f"migration.mapping.{entity}"
