@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -48,11 +49,36 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     except CrmqaError as error:
         state.summary_text = f"\ncrmqa could not conclude the run: {error}\n"
         return error.exit_code
+    state.concluded = {result.history_id: result.outcome.value for result in conclusion.results}
     state.summary_text = _render_summary(
         conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config),
         lang=run_info.lang,
     )
     return conclusion.exit_code
+
+
+def recount(stats: dict[str, list[Any]], concluded: dict[str, str]) -> None:
+    """pytest's own counts (its last line: "3 failed, 9 passed") as the run concluded them.
+
+    pytest counts a broken case as failed (both raise), and counted each case before the run
+    concluded: a failure the profile-fit rule blamed on the target is broken in the verdict.
+    Such reports move to their own "broken" count, so that pytest's line does not say a case
+    failed where crmqa's verdict says it could not be judged.
+    """
+    for category in ("failed", "passed", "skipped"):
+        kept = []
+        for report in stats.get(category, []):
+            history = dict(getattr(report, "user_properties", ())).get("crmqa_history")
+            if (getattr(report, "when", "") == "call" and history in concluded
+                    and concluded[history] == "broken"):
+                stats.setdefault("broken", []).append(report)
+            else:
+                kept.append(report)
+        if category in stats:
+            if kept:
+                stats[category] = kept
+            else:
+                del stats[category]
 
 
 def interruption(planned: list[str], results: list[CaseResult]) -> Withheld:

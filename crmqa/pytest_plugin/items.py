@@ -121,6 +121,7 @@ class CaseItem(pytest.Item):
         state.record(result)
         self.user_properties.append(("crmqa_outcome", result.outcome.value))
         self.user_properties.append(("crmqa_title", case.title))
+        self.user_properties.append(("crmqa_history", result.history_id))
         if result.leftovers:
             self.user_properties.append(("crmqa_left_behind", result.steps[-1].message))
         if result.outcome is Outcome.PASSED:

@@ -204,4 +204,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
     elif state.summary_text:
         terminalreporter.write(state.summary_text)
+    if state.concluded:
+        from crmqa.pytest_plugin.finish import recount
+
+        recount(terminalreporter.stats, state.concluded)
+        # pytest works out which counts its last line shows when a new one appears; a count
+        # added afterwards is shown only once it does so again (private, so only if there)
+        refresh = getattr(terminalreporter, "_set_main_color", None)
+        if callable(refresh):
+            refresh()
 
