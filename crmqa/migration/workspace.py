@@ -278,14 +278,14 @@ class Workspace:
             flags.append(f"({source_value} IS NOT NULL OR {target_value} IS NOT NULL) AS "
                          f"{quote('d_' + name)}")
         columns = ", ".join(["*", *flags])
+        unpacking = f"SELECT {', '.join(unpacked)} FROM {rows}"
         self.con.execute(f"CREATE OR REPLACE VIEW {quote('joined_' + entity)} AS SELECT "
-                         f"{columns} FROM (SELECT {', '.join(unpacked)} FROM {rows})")
+                         f"{columns} FROM ({unpacking})")
         # What the checks read: only the records they report, unpacked once into a table of
         # their own. A view over the joined table made every check's query (a dozen for the
         # usual four checks) scan a row per joined record to find the few with a list.
         self.con.execute(f"CREATE OR REPLACE TABLE {quote('reported_' + entity)} AS SELECT "
-                         f"{columns} FROM (SELECT {', '.join(unpacked)} FROM {rows} "
-                         "WHERE __kept IS NOT NULL)")
+                         f"{columns} FROM ({unpacking} WHERE __kept IS NOT NULL)")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)
