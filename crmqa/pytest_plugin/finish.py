@@ -16,7 +16,7 @@ from crmqa import __version__
 from crmqa.conclude import conclude
 from crmqa.core.errors import CrmqaError, EnvironmentProblem, PlanError
 from crmqa.core.messages import say
-from crmqa.core.results import CaseResult, RunInfo
+from crmqa.core.results import CaseResult, Outcome, RunInfo
 from crmqa.gates import Verdict, Withheld, WithheldKind
 from crmqa.plan.loader import LoadedPlan
 from crmqa.profiles.target import expand_target_value
@@ -49,7 +49,8 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     except CrmqaError as error:
         state.summary_text = f"\ncrmqa could not conclude the run: {error}\n"
         return error.exit_code
-    state.concluded = {result.history_id: result.outcome.value for result in conclusion.results}
+    state.concluded_broken = {result.history_id for result in conclusion.results
+                              if result.outcome is Outcome.BROKEN}
     state.summary_text = _render_summary(
         conclusion.verdict, state.run_dir, markup=_terminal_has_markup(state.config),
         lang=run_info.lang,
@@ -57,7 +58,7 @@ def finish_run(state: RunState, plan_paths: list[Path], *, interrupted: bool = F
     return conclusion.exit_code
 
 
-def recount(stats: dict[str, list[Any]], concluded: dict[str, str]) -> None:
+def recount(stats: dict[str, list[Any]], broken: set[str]) -> None:
     """pytest's own counts (its last line: "3 failed, 9 passed") as the run concluded them.
 
     pytest counts a broken case as failed (both raise), and counted each case before the run
@@ -65,12 +66,12 @@ def recount(stats: dict[str, list[Any]], concluded: dict[str, str]) -> None:
     Such reports move to their own "broken" count, so that pytest's line does not say a case
     failed where crmqa's verdict says it could not be judged.
     """
-    for category in ("failed", "passed", "skipped"):
+    # a broken case raised (failed), or was blocked (skipped) before the fit rule blamed it
+    for category in ("failed", "skipped"):
         kept = []
         for report in stats.get(category, []):
             history = dict(getattr(report, "user_properties", ())).get("crmqa_history")
-            if (getattr(report, "when", "") == "call" and history in concluded
-                    and concluded[history] == "broken"):
+            if getattr(report, "when", "") == "call" and history in broken:
                 stats.setdefault("broken", []).append(report)
             else:
                 kept.append(report)

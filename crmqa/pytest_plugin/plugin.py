@@ -204,10 +204,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
     elif state.summary_text:
         terminalreporter.write(state.summary_text)
-    if state.concluded:
+    if state.concluded_broken:
         from crmqa.pytest_plugin.finish import recount
 
-        recount(terminalreporter.stats, state.concluded)
+        recount(terminalreporter.stats, state.concluded_broken)
         # pytest works out which counts its last line shows when a new one appears; a count
         # added afterwards is shown only once it does so again (private, so only if there)
         refresh = getattr(terminalreporter, "_set_main_color", None)

@@ -48,9 +48,9 @@ class RunState:
     target_override: str | None
     collection_failed: bool = False
     summary_text: str = ""
-    # each case's outcome as the run concluded it (by Allure history id): a failure the
-    # profile-fit rule blamed on the target became broken after pytest counted it
-    concluded: dict[str, str] = field(default_factory=dict)
+    # the cases (by Allure history id) the run concluded broken: pytest counted them failed,
+    # and a failure the profile-fit rule blamed on the target became broken only at the end
+    concluded_broken: set[str] = field(default_factory=set)
     planned: list[str] = field(default_factory=list)  # names of the selected case items
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     allure: CaseResultsWriter | None = None
