@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,12 +74,13 @@ def _fields(prepared: Prepared, check: MigrationCheck) -> list[str]:
 
 
 def _sample(space: Workspace, outcome: Outcome, title: str, query: str, file: str) -> None:
-    """Keep every row of `query` as a CSV, and the first few as a readable table."""
+    """Keep every row of `query` as a CSV, and the first few as a readable table: read back
+    from the file, so that the query (a scan of the data, a sort) runs once."""
     path = space.export(query, file)
     outcome.files.append((title, path))
-    rows = space.con.execute(f"SELECT * FROM ({query}) LIMIT {space.spec.sample_rows}")
-    names = [column[0] for column in rows.description]
-    outcome.samples.append((title, csv_text([names, *rows.fetchall()])))
+    with path.open(encoding="utf-8", newline="") as written:
+        first = list(itertools.islice(csv.reader(written), space.spec.sample_rows + 1))
+    outcome.samples.append((title, csv_text(first)))
 
 
 def csv_text(rows: list[Any]) -> str:
@@ -107,8 +109,10 @@ def _by_key(flag: str, what: str, file_part: str) -> Callable[[Workspace, Migrat
     def check_keys(space: Workspace, check: MigrationCheck) -> Outcome:
         prepared = space.prepared(check.entity)
         diff = quote(f"reported_{check.entity}")
-        (count,) = space.sql(f"SELECT count(*) FROM {diff} WHERE {flag}")[0]
-        total = prepared.source_rows if flag == "__missing" else prepared.target_rows
+        if flag == "__missing":
+            count, total = prepared.missing, prepared.source_rows
+        else:
+            count, total = prepared.unexpected, prepared.target_rows
         outcome = Outcome(
             checks=[_counted(f"{check.entity} {file_part} records", int(count), total,
                              _allowed(check), what)],
@@ -128,27 +132,37 @@ def _field_check(name: str, condition: Callable[[str, str], str], what: str
         prepared = space.prepared(check.entity)
         diff = quote(f"reported_{check.entity}")
         matched = prepared.matched
+        names = _fields(prepared, check)
+        bad = {field_name: f"NOT __missing AND NOT __unexpected AND "
+                           f"({condition(quote(f's_{field_name}'), quote(f't_{field_name}'))})"
+               for field_name in names}
+        if name == "fields":  # counted with the entity
+            bad = {field_name: f"NOT __missing AND NOT __unexpected AND "
+                               f"{quote('d_' + field_name)}" for field_name in names}
+            counts = [prepared.differing[field_name] for field_name in names]
+        else:
+            counts = _counts(space, diff, list(bad.values()))
         outcome = Outcome(data={"matched": matched, "fields": {}})
-        for field_name in _fields(prepared, check):
-            source, target = (quote(f"s_{field_name}"), quote(f"t_{field_name}"))
-            bad = f"NOT __missing AND NOT __unexpected AND ({condition(source, target)})"
-            if name == "fields":
-                bad = f"NOT __missing AND NOT __unexpected AND {quote('d_' + field_name)}"
-            count = _count(space, diff, bad)
+        for field_name, count in zip(names, counts, strict=True):
             outcome.data["fields"][field_name] = count
             outcome.checks.append(_counted(f"{check.entity}.{field_name}", count, matched,
                                            _allowed(check), what))
             if count:
                 _sample(space, outcome, f"{check.entity}.{field_name}: {what}",
-                        f"SELECT __key AS key, __source_key AS legacy_key, {source} AS "
-                        f"expected, {target} AS migrated FROM {diff} WHERE {bad} "
-                        "ORDER BY __key", f"{name}-{check.entity}-{field_name}.csv")
+                        f"SELECT __key AS key, __source_key AS legacy_key, "
+                        f"{quote(f's_{field_name}')} AS expected, {quote(f't_{field_name}')} "
+                        f"AS migrated FROM {diff} WHERE {bad[field_name]} ORDER BY __key",
+                        f"{name}-{check.entity}-{field_name}.csv")
         return outcome
     return check_fields
 
 
-def _count(space: Workspace, table: str, condition: str) -> int:
-    return int(space.sql(f"SELECT count(*) FROM {table} WHERE {condition}")[0][0])
+def _counts(space: Workspace, table: str, conditions: list[str]) -> list[int]:
+    """How many rows of `table` meet each condition: one scan for them all."""
+    if not conditions:
+        return []
+    counted = ", ".join(f"count(*) FILTER (WHERE {condition})" for condition in conditions)
+    return [int(count) for count in space.sql(f"SELECT {counted} FROM {table}")[0]]
 
 
 def _duplicates(space: Workspace, check: MigrationCheck) -> Outcome:
@@ -209,13 +223,14 @@ def _required(space: Workspace, check: MigrationCheck) -> Outcome:
         if field_name not in prepared.target_columns:
             raise MigrationDataError(f"the migrated {check.entity} records have no field "
                                      f"'{field_name}'")
-        condition = f"nullif(trim({quote(field_name)}), '') IS NULL"
-        count = _count(space, target, condition)
+    empty = {name: f"nullif(trim({quote(name)}), '') IS NULL" for name in names}
+    for field_name, count in zip(names, _counts(space, target, list(empty.values())),
+                                 strict=True):
         outcome.checks.append(_counted(f"{check.entity}.{field_name} filled", count,
                                        prepared.target_rows, _allowed(check), "are empty"))
         if count:
             _sample(space, outcome, f"{check.entity} records without {field_name}",
-                    f"SELECT __key AS key FROM {target} WHERE {condition} ORDER BY key",
+                    f"SELECT __key AS key FROM {target} WHERE {empty[field_name]} ORDER BY key",
                     f"required-{check.entity}-{field_name}.csv")
     return outcome
 
@@ -227,9 +242,7 @@ def _source_quality(space: Workspace, check: MigrationCheck) -> Outcome:
     if rules is None:
         raise MigrationDataError(f"migration.quality has no rules for '{check.entity}'")
     raw = quote(f"raw_{check.entity}")
-    (total,) = space.sql(f"SELECT count(*) FROM {raw}")[0]
     allowed = _allowed(check, default=1.0)
-    outcome = Outcome(data={"rows": int(total)})
     tests: list[tuple[str, str, str]] = []
     for name in rules.email:
         tests.append((f"{name} e-mail", f"nullif(trim({quote(name)}), '') IS NOT NULL AND NOT "
@@ -240,13 +253,16 @@ def _source_quality(space: Workspace, check: MigrationCheck) -> Outcome:
     for name in rules.required:
         tests.append((f"{name} filled", f"nullif(trim({quote(name)}), '') IS NULL",
                       "are empty"))
-    for name, condition, what in tests:
+    for name, _, _ in tests:
         column_name = name.split(" ")[0]
         if column_name not in columns:
             raise MigrationDataError(f"migration.quality.{check.entity}: the source has no "
                                      f"column '{column_name}'")
-        count = _count(space, raw, condition)
-        outcome.checks.append(_counted(name, count, int(total), allowed, what))
+    # the rows, and those failing each rule, in one scan of the extract
+    total, *counts = _counts(space, raw, ["true", *(condition for _, condition, _ in tests)])
+    outcome = Outcome(data={"rows": total})
+    for (name, condition, what), count in zip(tests, counts, strict=True):
+        outcome.checks.append(_counted(name, count, total, allowed, what))
         if count:
             _sample(space, outcome, f"legacy {check.entity} rows whose {name} {what[4:]}",
                     f"SELECT * FROM {raw} WHERE {condition}",
@@ -259,7 +275,7 @@ def _source_quality(space: Workspace, check: MigrationCheck) -> Outcome:
                  "GROUP BY ALL HAVING count(*) > 1")
         (extra,) = space.sql(f"SELECT coalesce(sum(copies - 1), 0) FROM ({query})")[0]
         title = f"duplicate people by {' + '.join(names)}"
-        outcome.checks.append(_counted(title, int(extra), int(total), allowed, "are duplicates"))
+        outcome.checks.append(_counted(title, int(extra), total, allowed, "are duplicates"))
         if extra:
             _sample(space, outcome, title, query,
                     f"quality-{check.entity}-duplicates-{_slug('-'.join(names))}.csv")

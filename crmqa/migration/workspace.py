@@ -6,18 +6,20 @@ For an entity the workspace builds, once:
 - view `tgt_<entity>`: the migrated records (read through the CRM, or from an extract), with
   `__key` from the target's key fields;
 - table `joinrows_<entity>`: one full outer join of the two (a single scan of each file), one
-  narrow row per joined record: the hash of the legacy key (to count legacy records), the
-  `__missing` / `__unexpected` flags, and only where the record is missing, unexpected or
-  differs, one list: its keys, and per compared field, where the two differ, their values
-  (a field differs where it kept a value). So the table stays small however large the data:
-  what agrees is counted, never stored;
-- over it, view `joined_<entity>` (every record, the list unpacked into `__key`,
-  `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`) and table `reported_<entity>` (the
-  same columns, only for the records a check reports: a few rows where the joined table has
-  one per record).
+  narrow row per joined record: the hash of the legacy key (to count legacy records) and,
+  only where the record is missing, unexpected or differs, one list: which of the three, its
+  keys, and per compared field, where the two differ, their values (a field differs where it
+  kept a value). So the table stays small however large the data: what agrees is counted,
+  never stored;
+- table `reportedrows_<entity>`: the lists alone, a row per reported record, and over it view
+  `reported_<entity>` (the list unpacked into `__missing`, `__unexpected`, `__key`,
+  `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`), which the checks read; view
+  `joined_<entity>` unpacks the joined table the same way, a row per joined record;
+- the counts the checks report (`Prepared`), taken once: legacy and migrated records, those
+  found on both sides, missing, unexpected, and per field those that differ.
 Keys are matched trimmed (an empty key is no key), as the plan's own `trim` does it.
-Checks query `reported_<entity>`; the few that need every value (duplicates, required,
-references) scan the views. DuckDB works out of core within `memory_limit` (and `threads`),
+Checks read `reported_<entity>`; the few that need every value (duplicates, required,
+references) scan the side views. DuckDB works out of core within `memory_limit` (and `threads`),
 spilling to the run folder, so the size of the data is bounded by disk, not memory.
 """
 
@@ -52,6 +54,9 @@ class Prepared:
     source_rows: int
     target_rows: int
     matched: int  # records found on both sides
+    missing: int  # legacy records with no migrated record
+    unexpected: int  # migrated records with no legacy record
+    differing: dict[str, int]  # field -> matched records whose values of it differ
     source_columns: list[str]
     target_columns: list[str]
     notes: list[str] = field(default_factory=list)
@@ -172,23 +177,41 @@ class Workspace:
                  for name in mapping if name not in target_columns]
         compare: dict[str, str] = {name: str(mapping[name].compare) for name in fields}
         self._join(entity, fields, compare)
+        return self._tally(entity, fields, compare, columns, target_columns, notes)
+
+    def _tally(self, entity: str, fields: list[str], compare: dict[str, str],
+               source_columns: list[str], target_columns: list[str],
+               notes: list[str]) -> Prepared:
+        """The entity's counts, in one statement: the joined records (a scan of the narrow
+        table: how many, how many with a legacy key, how many distinct legacy keys) and the
+        reported ones (how many missing, unexpected, and differing in each field)."""
+        reported = quote("reported_" + entity)
+        matched = "NOT __missing AND NOT __unexpected"
+        differing = "".join(f", count(*) FILTER (WHERE {matched} AND {quote('d_' + name)})"
+                            for name in fields)
+        joined, hashes, distinct_hashes, missing, unexpected, *per_field = self.sql(
+            "SELECT * FROM (SELECT count(*), count(__source_hash), "
+            f"count(DISTINCT __source_hash) FROM {quote('joinrows_' + entity)}), "
+            "(SELECT count(*) FILTER (WHERE __missing), count(*) FILTER (WHERE __unexpected)"
+            f"{differing} FROM {reported})")[0]
         # A legacy record is counted once however many migrated records share its key; a
         # migrated record once per legacy record it matched (duplicates are their own check).
-        # Counted from the narrow table, not the view that unpacks its lists: an unexpected
-        # record has no legacy key, so no hash either.
-        hashes, distinct_hashes, keyless, target_rows, matched = self.sql(
-            "SELECT count(__source_hash), count(DISTINCT __source_hash), "
-            "count(*) FILTER (WHERE NOT __unexpected AND __source_hash IS NULL), "
-            "count(*) FILTER (WHERE NOT __missing), "
-            "count(*) FILTER (WHERE NOT __missing AND NOT __unexpected) "
-            f"FROM {quote('joinrows_' + entity)}")[0]
         # Distinct hashes are distinct keys: then every legacy key was joined once. A repeated
         # hash is a legacy key joined twice (a duplicate on either side) or, rarely, two keys
         # with one hash: then the legacy keys are counted exactly, from the source itself.
         distinct_sources = int(hashes) if hashes == distinct_hashes else int(self.sql(
             f"SELECT count(DISTINCT __source_key) FROM {quote('src_' + entity)}")[0][0])
-        return Prepared(entity, fields, compare, distinct_sources + int(keyless),
-                        int(target_rows), int(matched), columns, target_columns, notes)
+        # an unexpected record has no legacy key; the other joined records without one are
+        # legacy records whose key is empty: each is a legacy record of its own
+        keyless = int(joined) - int(hashes) - int(unexpected)
+        return Prepared(entity, fields, compare, distinct_sources + keyless,
+                        target_rows=int(joined) - int(missing),
+                        matched=int(joined) - int(missing) - int(unexpected),
+                        missing=int(missing), unexpected=int(unexpected),
+                        differing={name: int(count) for name, count in zip(
+                            fields, per_field, strict=True)},
+                        source_columns=source_columns, target_columns=target_columns,
+                        notes=notes)
 
     def _target_view(self, entity: str, target: TargetTable) -> list[str]:
         """View `tgt_<entity>`: canonical fields as text, and `__key`; returns its fields."""
@@ -228,14 +251,15 @@ class Workspace:
         return fields
 
     def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
-        """Table `joinrows_<entity>` in one pass, and view `joined_<entity>` over it: each field
-        compared once, and the keys and values kept only for the records a check reports (see
-        the module's docstring)."""
+        """Table `joinrows_<entity>` in one pass, the reported records' table over it, and the
+        views that unpack them (see the module's docstring): each field compared once, and
+        the keys and values kept only for the records a check reports."""
         source, target = quote("src_" + entity), quote("tgt_" + entity)
         compared = []
-        # what a reported record keeps, in one list: its keys, its flags ('1' or NULL) and,
-        # per field, its flag and the two values where they differ
-        kept = ["__key", "__source_key"]
+        # what a reported record keeps, in one list: whether it is missing or unexpected, its
+        # keys and, per field, the two values where they differ
+        kept = ["CASE WHEN __missing THEN 'missing' WHEN __unexpected THEN 'unexpected' END",
+                "__key", "__source_key"]
         for name in fields:
             flag, value = quote("d_" + name), quote(name)
             # equal as read is equal however compared: the comparison's functions run only
@@ -257,35 +281,38 @@ class Workspace:
                   + f" FROM (SELECT *, true AS __side FROM {source}) s FULL OUTER JOIN "
                   f"(SELECT *, true AS __side FROM {target}) t ON s.__key = t.__key")
         # One narrow row per joined record: the hash of its legacy key (legacy records are
-        # counted from it), its two flags, and for a record a check reports, the list; NULL for
-        # all the others. Column by column (a flag and two values per field), a million
-        # records agreeing would write a million of each, all NULL or false.
+        # counted from it) and for a record a check reports, the list; NULL for all the
+        # others. Column by column (a flag and two values per field), a million records
+        # agreeing would write a million of each, all NULL or false.
         rows = quote("joinrows_" + entity)
         self.con.execute(
             f"CREATE OR REPLACE TABLE {rows} AS SELECT "
             "CASE WHEN __source_key IS NOT NULL THEN hash(__source_key) END AS __source_hash, "
-            "__unexpected, __missing, "
             f"CASE WHEN {reported} THEN [{', '.join(kept)}] END AS __kept FROM ({joined})")
-        unpacked = ["__kept[1] AS __key", "__kept[2] AS __source_key", "__source_hash",
-                    "__unexpected", "__missing"]
-        flags = []
+        # The reported records' lists, copied once into a table of their own: the checks'
+        # queries (a few per check) read a row per reported record, not one per joined record.
+        lists = quote("reportedrows_" + entity)
+        self.con.execute(f"CREATE OR REPLACE TABLE {lists} AS SELECT __kept FROM {rows} "
+                         "WHERE __kept IS NOT NULL")
+        unpacked = ["coalesce(__kept[1] = 'missing', false) AS __missing",
+                    "coalesce(__kept[1] = 'unexpected', false) AS __unexpected",
+                    "__kept[2] AS __key", "__kept[3] AS __source_key"]
         for number, name in enumerate(fields):
-            at = 3 + 2 * number
+            at = 4 + 2 * number
             source_value, target_value = quote("s_" + name), quote("t_" + name)
-            unpacked += [f"__kept[{at}] AS {source_value}", f"__kept[{at + 1}] AS {target_value}"]
             # values that differ are never both missing (every comparison sees a missing value
             # as empty): a field differs where it kept a value
-            flags.append(f"({source_value} IS NOT NULL OR {target_value} IS NOT NULL) AS "
-                         f"{quote('d_' + name)}")
-        columns = ", ".join(["*", *flags])
-        unpacking = f"SELECT {', '.join(unpacked)} FROM {rows}"
+            unpacked += [f"__kept[{at}] AS {source_value}", f"__kept[{at + 1}] AS {target_value}",
+                         f"(__kept[{at}] IS NOT NULL OR __kept[{at + 1}] IS NOT NULL) AS "
+                         f"{quote('d_' + name)}"]
+        columns = ", ".join(unpacked)
+        # every joined record (what agrees has no keys or values: they were not kept)
         self.con.execute(f"CREATE OR REPLACE VIEW {quote('joined_' + entity)} AS SELECT "
-                         f"{columns} FROM ({unpacking})")
-        # What the checks read: only the records they report, unpacked once into a table of
-        # their own. A view over the joined table made every check's query (a dozen for the
-        # usual four checks) scan a row per joined record to find the few with a list.
-        self.con.execute(f"CREATE OR REPLACE TABLE {quote('reported_' + entity)} AS SELECT "
-                         f"{columns} FROM ({unpacking} WHERE __kept IS NOT NULL)")
+                         f"__source_hash, {columns} FROM {rows}")
+        # what the checks read: only the records they report, each unpacked by the query
+        # that reads it (a check reads a few of the columns)
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote('reported_' + entity)} AS SELECT "
+                         f"{columns} FROM {lists}")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)

@@ -151,10 +151,13 @@ def test_the_comparison_reads_each_file_once_and_keeps_only_what_it_reports(
     assert kept == [("extra@x.test", None, None, "new"), ("not-an-email", "5", "new", None),
                     ("wang@x.test", "3", "new", "contacted")]
     assert space.sql("SELECT count(*), count(__source_hash) FROM joined_lead") == [(6, 5)]
-    # the table under it: a hash and two flags per record, the list only for the reported
+    # the table under it: a hash per record, the list only for the reported
     assert space.sql("SELECT count(*), count(__kept) FROM joinrows_lead") == [(6, 3)]
     assert [row[0] for row in space.sql("DESCRIBE joinrows_lead")] == [
-        "__source_hash", "__unexpected", "__missing", "__kept"]
+        "__source_hash", "__kept"]
+    # the checks' counts were taken once, with the entity
+    assert (prepared.missing, prepared.unexpected) == (1, 1)
+    assert prepared.differing == {name: int(name == "status") for name in prepared.fields}
 
 
 def test_keys_match_whatever_spaces_surround_them(tmp_path: Path) -> None:
