@@ -52,10 +52,13 @@ def trimmed(expression: str) -> str:
     DuckDB's trim() copies every string it is given (about 0.15 s of CPU per million keys);
     it strips spaces (Unicode's space separators), and the only one in ASCII is ' '. So an
     ASCII text that neither starts nor ends with ' ' is returned as it is: the result is
-    always trim()'s. (DuckDB computes the repeated expression once.)
+    always trim()'s. "Starts with ' '" is asked as `< '!'` (true also for an empty text, or
+    one starting with a control character, which trim() returns unchanged): DuckDB answers a
+    comparison from the few bytes a string keeps inline, where starts_with() costs a
+    function call per row. (DuckDB computes the repeated expression once.)
     """
     x = expression
-    return (f"CASE WHEN starts_with({x}, ' ') OR ends_with({x}, ' ') OR "
+    return (f"CASE WHEN {x} < '!' OR ends_with({x}, ' ') OR "
             f"strlen({x}) <> length({x}) THEN trim({x}) ELSE {x} END")
 
 

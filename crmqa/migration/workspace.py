@@ -11,10 +11,10 @@ For an entity the workspace builds, once:
   keys, and per compared field, where the two differ, their values (a field differs where it
   kept a value). So the table stays small however large the data: what agrees is counted,
   never stored;
-- table `reportedrows_<entity>`: the lists alone, a row per reported record, and over it view
-  `reported_<entity>` (the list unpacked into `__missing`, `__unexpected`, `__key`,
-  `__source_key`, `d_<field>`, `s_<field>`, `t_<field>`), which the checks read; view
-  `joined_<entity>` unpacks the joined table the same way, a row per joined record;
+- table `reportedrows_<entity>`: the reported records alone, their lists unpacked into
+  `__missing`, `__unexpected`, `__key`, `__source_key`, `s_<field>` and `t_<field>`, and
+  over it view `reported_<entity>`, with `d_<field>` (the field differs), which the checks
+  read; view `joined_<entity>` unpacks the joined table the same way, a row per joined record;
 - the counts the checks report (`Prepared`), taken once: legacy and migrated records, those
   found on both sides, missing, unexpected, and per field those that differ.
 Keys are matched trimmed (an empty key is no key), as the plan's own `trim` does it.
@@ -185,13 +185,16 @@ class Workspace:
         """The entity's counts, in one statement: the joined records (a scan of the narrow
         table: how many, how many with a legacy key, how many distinct legacy keys) and the
         reported ones (how many missing, unexpected, and differing in each field)."""
-        reported = quote("reported_" + entity)
+        rows, reported = quote("joinrows_" + entity), quote("reported_" + entity)
         matched = "NOT __missing AND NOT __unexpected"
         differing = "".join(f", count(*) FILTER (WHERE {matched} AND {quote('d_' + name)})"
                             for name in fields)
         joined, hashes, distinct_hashes, missing, unexpected, *per_field = self.sql(
-            "SELECT * FROM (SELECT count(*), count(__source_hash), "
-            f"count(DISTINCT __source_hash) FROM {quote('joinrows_' + entity)}), "
+            f"SELECT * FROM (SELECT count(*), count(__source_hash) FROM {rows}), "
+            # distinct values as a grouping (its hash table built in parallel), not as
+            # count(DISTINCT): ~20 % less time at a million keys
+            "(SELECT count(*) FROM (SELECT DISTINCT __source_hash FROM "
+            f"{rows} WHERE __source_hash IS NOT NULL)), "
             "(SELECT count(*) FILTER (WHERE __missing), count(*) FILTER (WHERE __unexpected)"
             f"{differing} FROM {reported})")[0]
         # A legacy record is counted once however many migrated records share its key; a
@@ -259,7 +262,7 @@ class Workspace:
         # what a reported record keeps, in one list: whether it is missing or unexpected, its
         # keys and, per field, the two values where they differ
         kept = ["CASE WHEN __missing THEN 'missing' WHEN __unexpected THEN 'unexpected' END",
-                "__key", "__source_key"]
+                "coalesce(__source_side_key, __target_side_key)", "__source_key"]
         for name in fields:
             flag, value = quote("d_" + name), quote(name)
             # equal as read is equal however compared: the comparison's functions run only
@@ -275,7 +278,10 @@ class Workspace:
                                 *(quote("d_" + name) for name in fields)])
         # Each side is marked: a record whose key is empty matches nothing, and is still a
         # legacy record that is missing (or a migrated one that is unexpected), never both.
-        joined = ("SELECT coalesce(s.__key, t.__key) AS __key, s.__source_key AS __source_key, "
+        # (the key a reported record shows is the side's that has one: worked out for those
+        # few records only)
+        joined = ("SELECT s.__key AS __source_side_key, t.__key AS __target_side_key, "
+                  "s.__source_key AS __source_key, "
                   "s.__side IS NULL AS __unexpected, t.__side IS NULL AS __missing"
                   + "".join(f", {column}" for column in compared)
                   + f" FROM (SELECT *, true AS __side FROM {source}) s FULL OUTER JOIN "
@@ -289,30 +295,32 @@ class Workspace:
             f"CREATE OR REPLACE TABLE {rows} AS SELECT "
             "CASE WHEN __source_key IS NOT NULL THEN hash(__source_key) END AS __source_hash, "
             f"CASE WHEN {reported} THEN [{', '.join(kept)}] END AS __kept FROM ({joined})")
-        # The reported records' lists, copied once into a table of their own: the checks'
-        # queries (a few per check) read a row per reported record, not one per joined record.
-        lists = quote("reportedrows_" + entity)
-        self.con.execute(f"CREATE OR REPLACE TABLE {lists} AS SELECT __kept FROM {rows} "
-                         "WHERE __kept IS NOT NULL")
         unpacked = ["coalesce(__kept[1] = 'missing', false) AS __missing",
                     "coalesce(__kept[1] = 'unexpected', false) AS __unexpected",
                     "__kept[2] AS __key", "__kept[3] AS __source_key"]
+        flags = []
         for number, name in enumerate(fields):
             at = 4 + 2 * number
             source_value, target_value = quote("s_" + name), quote("t_" + name)
+            unpacked += [f"__kept[{at}] AS {source_value}", f"__kept[{at + 1}] AS {target_value}"]
             # values that differ are never both missing (every comparison sees a missing value
             # as empty): a field differs where it kept a value
-            unpacked += [f"__kept[{at}] AS {source_value}", f"__kept[{at + 1}] AS {target_value}",
-                         f"(__kept[{at}] IS NOT NULL OR __kept[{at + 1}] IS NOT NULL) AS "
-                         f"{quote('d_' + name)}"]
-        columns = ", ".join(unpacked)
+            flags.append(f"({source_value} IS NOT NULL OR {target_value} IS NOT NULL) AS "
+                         f"{quote('d_' + name)}")
+        with_flags = ", ".join(["*", *flags])
         # every joined record (what agrees has no keys or values: they were not kept)
         self.con.execute(f"CREATE OR REPLACE VIEW {quote('joined_' + entity)} AS SELECT "
-                         f"__source_hash, {columns} FROM {rows}")
-        # what the checks read: only the records they report, each unpacked by the query
-        # that reads it (a check reads a few of the columns)
+                         f"{with_flags} FROM (SELECT __source_hash, {', '.join(unpacked)} "
+                         f"FROM {rows})")
+        # What the checks read: the reported records, unpacked once into a table of their
+        # own. Read from the joined table, each of the checks' queries (a few per check) would
+        # scan a row per joined record, and unpack the lists again (slowly: DuckDB takes a
+        # list apart element by element).
+        table = quote("reportedrows_" + entity)
+        self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(unpacked)} "
+                         f"FROM {rows} WHERE __kept IS NOT NULL")
         self.con.execute(f"CREATE OR REPLACE VIEW {quote('reported_' + entity)} AS SELECT "
-                         f"{columns} FROM {lists}")
+                         f"{with_flags} FROM {table}")
 
     def _file(self, name: str, where: str) -> Path:
         folders = search_folders(self.base_dir)

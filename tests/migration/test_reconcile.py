@@ -172,7 +172,8 @@ def test_keys_match_whatever_spaces_surround_them(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    None, "", " ", "ab", " a b ", "a\t", "\ta", "\u00a0x\u3000", "王 ", "王", "Zoë", "x\u2009"])
+    None, "", " ", "ab", " a b ", "a\t", "\ta", "\u00a0x\u3000", "王 ", "王", "Zoë", "x\u2009",
+    "\u3000x", "x ", "!x ", "\x01 a"])
 def test_trimmed_is_trim_without_its_copy(text: str | None) -> None:
     con = duckdb.connect()
     assert con.execute(f"SELECT {trimmed('$1')} IS NOT DISTINCT FROM trim($1)",
