@@ -109,6 +109,11 @@ def _sniffed(con: duckdb.DuckDBPyConnection, path: Path, encoding: str,
     if not rows:
         return f"read_csv({arguments})"
     delimiter, quote_char, escape, new_line, comment, skip, columns = rows[0]
+    if quote_char == "(empty)":
+        # No quoted value in the sniffer's sample (its first 20,480 rows) is not a file
+        # without quoting: a note with a comma further down is quoted as RFC 4180 says, and
+        # read unquoted it would split in two. A '"' inside an unquoted value reads as it is.
+        quote_char = escape = '"'
 
     def given(value: str) -> str:
         return literal("" if value == "(empty)" else value)

@@ -252,6 +252,18 @@ def test_a_csv_is_read_as_sniffed_whatever_its_name_encoding_and_dialect(
     assert con.sql("SELECT * FROM v").fetchall() == [("1", "Zoë; Noël")]
 
 
+def test_a_value_quoted_past_the_sniffers_sample_is_read_as_one_value(tmp_path: Path) -> None:
+    # the sniffer reads the first 20,480 rows: none of them quoted, a later one is (RFC 4180)
+    lines = ["Id,Name,Notes", *(f"{i},n{i},plain" for i in range(25_000)),
+             '25000,"Smith, John","said ""hi"""', '25001,say "hi" there,x']
+    late = tmp_path / "late.csv"
+    late.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = duckdb.connect()
+    relation(con, "v", late, "csv", spool_dir=tmp_path)
+    assert con.sql("SELECT * FROM v WHERE Id IN ('25000', '25001') ORDER BY Id").fetchall() == [
+        ("25000", "Smith, John", 'said "hi"'), ("25001", 'say "hi" there', "x")]
+
+
 def test_a_record_whose_key_is_empty_is_missing_or_unexpected_and_still_counted(
         tmp_path: Path) -> None:
     # Ann's e-mail (the join key) was lost in the migration; a migrated record came with none
