@@ -14,8 +14,10 @@ its own process so that peak memory is its own, and in the same run:
   side mapped the same way in Polars (`--datacompy pandas`: in pandas), then compared.
 bare and crmqa take turns, `--repeat` times; it prints the best wall time and CPU time of each
 (user + system, all threads: on a busy shared machine the steadier of the two), their ratios to
-bare, the highest peak RSS, and apart, the time each took to import its libraries (before the
-clock starts: a crmqa run has imported crmqa before its first check). `--big` adds one bare
+bare's best, the median of each run's ratio to the bare run of its own turn (on a machine whose
+speed drifts, the two runs of a turn see the same machine), the highest peak RSS, and apart,
+the time each took to import its libraries (before the clock starts: a crmqa run has imported
+crmqa before its first check). `--big` adds one bare
 and one crmqa run on that many rows. Both DuckDB sides work within `--memory-limit` (the
 plan's `migration.memory_limit`).
 Goal: crmqa <= 1.2x bare, <= 512 MB peak RSS at 1M rows.
@@ -24,9 +26,11 @@ Goal: crmqa <= 1.2x bare, <= 512 MB peak RSS at 1M rows.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,6 +200,9 @@ def child(kind: str, legacy: Path, migrated: Path, run_dir: Path, memory_limit: 
     started = time.perf_counter()
     for module in _IMPORTS[kind]:
         importlib.import_module(module)
+    # what importing left for the garbage collector is collected before the clock starts,
+    # not by a collection that happens to fall within one variant's run
+    gc.collect()
     imported = time.perf_counter()
     cpu_before = _cpu()
     if kind == "bare":
@@ -294,6 +301,8 @@ def main() -> None:
             else:
                 kinds.append(f"datacompy-{args.datacompy}")
         best: dict[str, dict] = {}
+        # attempt -> kind -> wall seconds: each run's ratio to the bare run of its own turn
+        turns: dict[int, dict[str, float]] = {}
         # bare and crmqa take turns, so that a busy minute on the machine hits both
         attempts = args.repeat if rows == args.rows else 1  # the big run once: it takes minutes
         for attempt, kind in [(a, k) for a in range(attempts) for k in kinds]:
@@ -303,6 +312,7 @@ def main() -> None:
                               args.memory_limit)
             if figures is None:
                 continue
+            turns.setdefault(attempt, {})[kind] = figures["seconds"]
             # the best time and CPU time of the tries, and the highest peak memory
             kept = best.setdefault(kind, figures)
             kept.update(seconds=min(kept["seconds"], figures["seconds"]),
@@ -311,13 +321,19 @@ def main() -> None:
                         peak_mb=max(kept["peak_mb"], figures["peak_mb"]))
         base = best.get("bare", {}).get("seconds")
         cpu_base = best.get("bare", {}).get("cpu")
-        print(f"  {'what':<16} {'seconds':>8} {'x bare':>7} {'CPU s':>7} {'x bare':>7} "
-              f"{'peak MB':>8} {'import s':>9}")
+        print(f"  {'what':<16} {'seconds':>8} {'x bare':>7} {'paired':>7} {'CPU s':>7} "
+              f"{'x bare':>7} {'peak MB':>8} {'import s':>9}")
         for kind, figures in best.items():
             ratio = f"{figures['seconds'] / base:.2f}" if base else "-"
             cpu_ratio = f"{figures['cpu'] / cpu_base:.2f}" if cpu_base else "-"
-            print(f"  {kind:<16} {figures['seconds']:>8.2f} {ratio:>7} {figures['cpu']:>7.2f} "
-                  f"{cpu_ratio:>7} {figures['peak_mb']:>8.0f} {figures['import_']:>9.2f}")
+            paired = [turn[kind] / turn["bare"] for turn in turns.values()
+                      if kind in turn and "bare" in turn]
+            median = f"{statistics.median(paired):.2f}" if paired else "-"
+            print(f"  {kind:<16} {figures['seconds']:>8.2f} {ratio:>7} {median:>7} "
+                  f"{figures['cpu']:>7.2f} {cpu_ratio:>7} {figures['peak_mb']:>8.0f} "
+                  f"{figures['import_']:>9.2f}")
+        print("  (x bare: the best time over bare's best; paired: the median of each run's time "
+              "over the bare run just before it)")
         for kind, figures in best.items():
             print(f"  {kind} found: {figures['found']}")
         differences = {kind: _differences(figures["found"]) for kind, figures in best.items()}
