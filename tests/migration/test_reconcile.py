@@ -240,6 +240,17 @@ def test_set_up_mistakes_are_clear_errors(tmp_path: Path) -> None:
     space = workspace(tmp_path, MIGRATED, source={"file": "nope.csv", "key": "LegacyId"})
     with pytest.raises(MigrationDataError, match=r"data file 'nope\.csv' not found"):
         check(space, "fields")
+    # the two extracts open side by side; a broken target is named, and when both are
+    # broken, the source is, as when they open in turn
+    (tmp_path / "migrated.csv").write_bytes("email,first_name\nx@y,Zo\xeb\n".encode("latin-1"))
+    space.spec.source["lead"].file = "legacy.csv"
+    space = Workspace(space.spec, tmp_path, tmp_path / "run3")
+    with pytest.raises(MigrationDataError, match=r"migrated\.csv is not valid utf-8 text"):
+        check(space, "fields")
+    space.spec.source["lead"].file = "latin.csv"
+    space = Workspace(space.spec, tmp_path, tmp_path / "run4")
+    with pytest.raises(MigrationDataError, match=r"latin\.csv is not valid utf-8 text"):
+        check(space, "fields")
 
 
 def test_a_csv_is_read_as_sniffed_whatever_its_name_encoding_and_dialect(
