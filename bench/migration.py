@@ -17,9 +17,8 @@ bare and crmqa take turns, `--repeat` times; it prints the best wall time and CP
 bare's best, the median of each run's ratio to the bare run of its own turn (on a machine whose
 speed drifts, the two runs of a turn see the same machine), the highest peak RSS, and apart,
 the time each took to import its libraries (before the clock starts: a crmqa run has imported
-crmqa before its first check). `--big` adds one bare
-and one crmqa run on that many rows. Both DuckDB sides work within `--memory-limit` (the
-plan's `migration.memory_limit`).
+crmqa before its first check). `--big` adds one bare and one crmqa run on that many rows. Both
+DuckDB sides work within `--memory-limit` (the plan's `migration.memory_limit`).
 Goal: crmqa <= 1.2x bare, <= 512 MB peak RSS at 1M rows.
 """
 

@@ -133,15 +133,16 @@ def _field_check(name: str, condition: Callable[[str, str], str], what: str
         diff = quote(f"reported_{check.entity}")
         matched = prepared.matched
         names = _fields(prepared, check)
-        bad = {field_name: f"NOT __missing AND NOT __unexpected AND "
-                           f"({condition(quote(f's_{field_name}'), quote(f't_{field_name}'))})"
+
+        def differs(field_name: str) -> str:
+            if name == "fields":
+                return quote("d_" + field_name)
+            return f"({condition(quote(f's_{field_name}'), quote(f't_{field_name}'))})"
+
+        bad = {field_name: f"NOT __missing AND NOT __unexpected AND {differs(field_name)}"
                for field_name in names}
-        if name == "fields":  # counted with the entity
-            bad = {field_name: f"NOT __missing AND NOT __unexpected AND "
-                               f"{quote('d_' + field_name)}" for field_name in names}
-            counts = [prepared.differing[field_name] for field_name in names]
-        else:
-            counts = _counts(space, diff, list(bad.values()))
+        counts = ([prepared.differing[field_name] for field_name in names]  # counted already
+                  if name == "fields" else _counts(space, diff, list(bad.values())))
         outcome = Outcome(data={"matched": matched, "fields": {}})
         for field_name, count in zip(names, counts, strict=True):
             outcome.data["fields"][field_name] = count
