@@ -42,7 +42,8 @@ class Outcome:
 def run_check(space: Workspace, check: MigrationCheck) -> Outcome:
     """Run one `migrate:` check against the workspace."""
     handler = _HANDLERS[check.check]
-    return handler(space, check)
+    with space.progress.watching(f"{check.check} {check.entity}"):
+        return handler(space, check)
 
 
 def _rate(count: int, total: int) -> float:

@@ -99,8 +99,10 @@ class MigrationDriver:
             requirements = getattr(self.env.plan, "requirements", {}) or {}
             required = {entity: [name for name, rule in rules.items() if rule.required]
                         for entity, rules in requirements.items()}
+            # the console's progress lines (a long preparation says what it is doing)
+            progress = getattr(self._ctx, "progress", None)
             self._space = Workspace(spec, self.env.base_dir, self.env.run_dir,
-                                    self._read_records, required)
+                                    self._read_records, required, progress)
         return self._space
 
     def _read_records(self, entity: str, target: TargetTable) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ import duckdb
 
 from crmqa.migration.databases import Selection, extract
 from crmqa.migration.mapping import ends_trimmed, field_sql, normalised, trimmed
+from crmqa.migration.progress import Progress
 from crmqa.migration.spec import MigrationSpec, SourceTable, TargetTable
 from crmqa.migration.tables import MigrationDataError, file_format, literal, quote, relation
 from crmqa.plan.files import find_data_file, missing_file_message, search_folders
@@ -68,7 +69,8 @@ class Workspace:
 
     def __init__(self, spec: MigrationSpec, base_dir: Path, run_dir: Path,
                  read_records: RecordReader | None = None,
-                 required: Mapping[str, list[str]] | None = None) -> None:
+                 required: Mapping[str, list[str]] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.spec = spec
         # entity -> canonical fields the plan's requirements say are required
         self.required = dict(required or {})
@@ -87,6 +89,9 @@ class Workspace:
             config["threads"] = spec.threads
         self.con = duckdb.connect(config=config)
         self.con.execute("SET TimeZone = 'UTC'")
+        _quiet(self.con)
+        # what the workspace is doing, for the console, while a long check runs
+        self.progress = Progress(self.con, progress)
         self._read_records = read_records
         self._prepared: dict[str, Prepared] = {}
         # entity -> why it could not be prepared: a down database is asked once, not per check
@@ -148,6 +153,7 @@ class Workspace:
 
         def opened(name: str, side: SourceTable | TargetTable, where: str) -> list[str]:
             with self.con.cursor() as cursor:
+                _quiet(cursor)
                 return self._side_view(name, side, where, cursor)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -168,6 +174,8 @@ class Workspace:
             except Exception as error:
                 self._failed[entity] = error
                 raise
+            finally:
+                self.progress.phase("")
             self._prepared[entity] = found
         return found
 
@@ -176,6 +184,7 @@ class Workspace:
         target = self.spec.target.get(entity)
         if target is None:
             raise MigrationDataError(f"the plan's migration section has no target '{entity}'")
+        self.progress.phase(f"opening the legacy and migrated extracts of {entity}")
         target_raw = self._open_extracts(entity, target)
         columns = self.source_view(entity)
         mapping = self.spec.mapping.get(entity, {})
@@ -206,7 +215,9 @@ class Workspace:
         notes = [f"{name}: not in the migrated records, not compared"
                  for name in mapping if name not in target_columns]
         compare: dict[str, str] = {name: str(mapping[name].compare) for name in fields}
+        self.progress.phase(f"joining the legacy and migrated {entity} records")
         self._join(entity, fields, compare)
+        self.progress.phase(f"counting the {entity} records")
         return self._tally(entity, fields, compare, columns, target_columns, notes)
 
     def _tally(self, entity: str, fields: list[str], compare: dict[str, str],
@@ -259,6 +270,7 @@ class Workspace:
         else:
             if self._read_records is None:
                 raise MigrationDataError("reading the target through the CRM needs a driver")
+            self.progress.phase(f"reading the migrated {entity} records through the CRM")
             records = self._read_records(entity, target)
             path = self.folder / f"target-{entity}.jsonl"
             with path.open("w", encoding="utf-8") as out:
@@ -365,6 +377,12 @@ class Workspace:
         path = self.folder / name
         self.con.execute(f"COPY ({query}) TO {_json_literal(str(path))} (HEADER, DELIMITER ',')")
         return path
+
+
+def _quiet(connection: duckdb.DuckDBPyConnection) -> None:
+    """No DuckDB progress bar on a long statement: it would write into the case's captured
+    output (and so its report); `Progress` says it on the console instead."""
+    connection.execute("SET enable_progress_bar_print = false")
 
 
 def _joined(parts: list[str], trim: bool = True) -> str:

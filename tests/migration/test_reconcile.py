@@ -294,3 +294,52 @@ def test_a_record_whose_key_is_empty_is_missing_or_unexpected_and_still_counted(
     prepared = space.prepared("lead")
     assert (prepared.source_rows, prepared.target_rows, prepared.matched) == (5, 5, 4)
     assert check(space, "missing")["lead missing records"] == (False, "1 of 5 (20.00%)")
+
+
+def test_a_long_check_says_what_it_is_doing_and_duckdb_prints_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    from crmqa.migration import progress
+
+    monkeypatch.setattr(progress, "FIRST_AFTER_S", 0.0)
+    monkeypatch.setattr(progress, "EVERY_S", 0.001)
+    # every statement "long" for DuckDB's own bar, which must still print nothing
+    lines: list[str] = []
+    write_csv(tmp_path / "legacy.csv", LEGACY)
+    write_csv(tmp_path / "migrated.csv", MIGRATED)
+    spec = MigrationSpec.model_validate({
+        "source": {"lead": {"file": "legacy.csv", "key": "LegacyId"}},
+        "target": {"lead": {"file": "migrated.csv", "key": "email"}},
+        "mapping": {"lead": MAPPING}})
+    space = Workspace(spec, tmp_path, tmp_path / "run", progress=lines.append)
+    space.con.execute("SET progress_bar_time = 0")
+    assert check(space, "fields")["lead.notes"] == (True, "0 of 5 (0.00%)")
+    space.close()
+    assert lines and all(line.startswith("migration fields lead") for line in lines)
+    assert all(line.endswith(" s)") for line in lines)
+    assert "%" not in capfd.readouterr().out
+
+
+def test_progress_names_the_phase_and_how_far_the_statement_is() -> None:
+    from crmqa.migration.progress import Progress
+
+    class Halfway:  # DuckDB's answer while a statement runs, and between statements
+        answer = 42.4
+
+        def query_progress(self) -> float:
+            return self.answer
+
+    connection = Halfway()
+    lines: list[str] = []
+    watched = Progress(connection, lines.append, first_after_s=0.0, every_s=60.0)
+    with watched.watching("fields lead"):
+        watched.phase("joining the legacy and migrated lead records")
+        assert watched.line(12.3) == ("migration fields lead: joining the legacy and migrated "
+                                      "lead records, 42% of this step (12 s)")
+        connection.answer = -1.0
+        assert watched.line(13.0) == ("migration fields lead: joining the legacy and "
+                                      "migrated lead records (13 s)")
+    quiet = Progress(connection, lines.append)  # quick work says nothing
+    lines.clear()
+    with quiet.watching("fields lead"):
+        pass
+    assert lines == []

@@ -1,0 +1,5 @@
+"""`python -m crmqa` is `crmqa`."""
+
+from crmqa.cli.main import main
+
+main()

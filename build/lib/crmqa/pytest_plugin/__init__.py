@@ -1,0 +1,1 @@
+"""crmqa.pytest_plugin."""
