@@ -115,3 +115,20 @@ def test_list_paths_finds_lists_two_levels_deep() -> None:
     body = {"result": {"items": [], "page": {"rows": []}}, "links": [], "total": 3}
     assert list_paths(body) == ["result.items", "links"]
     assert list_paths([1, 2]) == []
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_walking_every_page_past_the_profiles_bound_is_an_environment_error(
+        style, tiny_server, driver_factory, step_ctx):
+    # 7 records in pages of 3 need 3 pages: a bound of 2 would silently drop the seventh
+    server = _server(tiny_server, style)
+    bounded = {**STYLES[style], "max_pages": 2}
+    driver = driver_factory(_profile(bounded, items_path="data", total_path="meta.count"),
+                            server.base_url)
+    with pytest.raises(EnvironmentProblem, match=r"lead.list: the list has more than 2 pages"
+                                                 r".* 6 of 7 records read.*max_pages"):
+        _list(driver, step_ctx, all=True, page_size=3)
+    enough = {**STYLES[style], "max_pages": 3}
+    driver = driver_factory(_profile(enough, items_path="data", total_path="meta.count"),
+                            server.base_url)
+    assert len(_list(driver, step_ctx, all=True, page_size=3).data["records"]) == 7

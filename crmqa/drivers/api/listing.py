@@ -183,6 +183,11 @@ class Lister:
             else:
                 break
             current += 1
+        else:
+            # The bound came before the last page: what was read is not the whole list, and
+            # a check counting it (a migration's missing records) would blame the product.
+            raise EnvironmentProblem(self._bound_reached(entity, op, pagination.max_pages,
+                                                         len(records), total))
         if total is None and spec.count_request is not None:
             total = self._count(entity, op, spec.count_request, template, asked, args, api,
                                 timeout_s)
@@ -190,6 +195,18 @@ class Lister:
         result.total = total if total is not None else (
             len(result.records) if asked.walk_all else None)
         return result, records
+
+    def _bound_reached(self, entity: EntitySpec, op: str, max_pages: int, read: int,
+                       total: int | None) -> str:
+        name = self._entity_name(entity)
+        of = f" of {total:,}" if total is not None else ""
+        return (f"{name}.{op}: the list has more than {max_pages} pages, and crmqa stopped "
+                f"there with {read:,}{of} records read: raise it (profile "
+                f"{self.profile.name!r}, entities.{name}.list.pagination.max_pages), or ask "
+                "for larger pages (page_size)")
+
+    def _entity_name(self, entity: EntitySpec) -> str:
+        return next((n for n, e in self.profile.entities.items() if e is entity), "?")
 
     def _count(self, entity: EntitySpec, op: str, count: CountRequest,
                template: ListRequest | None, asked: _Asked, args: dict[str, Any],
@@ -223,7 +240,7 @@ class Lister:
                  exchange: Exchange) -> str:
         """Why the answer holds no records where the profile says, and where its lists are:
         a wrong `items_path` is the usual cause, and the answer shows the right one."""
-        name = next((n for n, e in self.profile.entities.items() if e is entity), "?")
+        name = self._entity_name(entity)
         setting = f"profile {self.profile.name!r}, entities.{name}.list.items_path"
         found = list_paths(body)
         hint = (f"; the answer has lists at: {', '.join(found)}" if found
