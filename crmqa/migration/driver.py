@@ -117,6 +117,8 @@ class MigrationDriver:
             arguments["query"] = target.query
         if target.filters:
             arguments["filters"] = target.filters
+        if target.page_size is not None:
+            arguments["page_size"] = target.page_size
         listing = OpStep.model_validate({"op": f"{entity}.{_operation(target)}",
                                          "with": arguments})
         output = self._api.run(listing, self._ctx)

@@ -123,8 +123,9 @@ class TargetTable(_Extract):
 
     from_: Literal["crm"] | None = Field(
         None, alias="from",
-        description="`crm`: read through the target's profile (its export, else every list "
-        "page); omit it and give `file` or `database` for an extract the vendor delivers",
+        description="`crm`: read through the target's profile, every page of its list (of its "
+        "search with `query` or `filters`); omit it and give `file` or `database` for an "
+        "extract the vendor delivers",
     )
     key: str | list[str] = Field(
         description="the canonical field(s) holding the source key after the mapping"
@@ -138,11 +139,21 @@ class TargetTable(_Extract):
     filters: dict[str, Any] = Field(
         default_factory=dict, description="`from: crm`: only records with these field values"
     )
+    page_size: int | None = Field(
+        None, ge=1, description="`from: crm`: records per page (default: the product's own); "
+        "the profile's max_pages bounds the pages, so a large migration asks for large pages"
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> TargetTable:
         if sum(place is not None for place in (self.from_, self.file, self.database)) != 1:
             raise ValueError("a target needs exactly one of `from: crm`, `file` or `database`")
+        if self.from_ is None:
+            given = [name for name, value in (("query", self.query), ("filters", self.filters),
+                                              ("page_size", self.page_size)) if value]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for a target read `from: crm`, "
+                                 "not from an extract")
         self._check_database()
         return self
 

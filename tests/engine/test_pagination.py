@@ -125,8 +125,9 @@ def test_walking_every_page_past_the_profiles_bound_is_an_environment_error(
     bounded = {**STYLES[style], "max_pages": 2}
     driver = driver_factory(_profile(bounded, items_path="data", total_path="meta.count"),
                             server.base_url)
-    with pytest.raises(EnvironmentProblem, match=r"lead.list: the list has more than 2 pages"
-                                                 r".* 6 of 7 records read.*max_pages"):
+    with pytest.raises(EnvironmentProblem, match=r"lead.list: more than 2 pages to read, .*"
+                                                 r"entities.lead.list.pagination.max_pages"
+                                                 r".* 6 of 7 records read"):
         _list(driver, step_ctx, all=True, page_size=3)
     enough = {**STYLES[style], "max_pages": 3}
     driver = driver_factory(_profile(enough, items_path="data", total_path="meta.count"),

@@ -154,3 +154,34 @@ def test_mapping_mistakes_are_reported_before_the_run(sandbox, tmp_path: Path) -
     assert done.returncode == 3
     assert "the source has no column 'LastNme' (did you mean 'LastName'?)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_migrated_records_past_the_profiles_page_bound_are_an_environment_error(
+        sandbox, tmp_path: Path) -> None:
+    # the migrated leads, two a page, need two pages; a profile that allows one must not
+    # compare half of them (and fail the product for the other half as missing)
+    admin = SandboxClient(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    plan = write(tmp_path, tag)
+    builtin = (ROOT / "crmqa" / "profiles" / "builtin" / "sandbox.yaml").read_text()
+    paged = "pagination: {style: page, page_param: page, size_param: page_size, first_page: 1"
+    assert paged in builtin
+    (tmp_path / "bounded.yaml").write_text(builtin.replace(paged, paged + ", max_pages: 1"))
+    plan.write_text(plan.read_text()
+                    .replace("profile: sandbox", "profile: bounded.yaml")
+                    .replace('query: "', 'page_size: 2, query: "'))
+    ids = migrate(admin, tag)
+    try:
+        done = run("run", str(plan), "--reports", str(tmp_path / "bounded"), sandbox=sandbox)
+        output = done.stdout + done.stderr
+        assert done.returncode == 4, output[-4000:]
+        assert "lead.search: more than 1 page to read" in output, output[-4000:]
+        assert "NO VERDICT (environment problem)" in output
+        broken = {case: r for case, r in results(tmp_path / "bounded").items()
+                  if r["outcome"] == "broken"}
+        assert {"MIG-ROWS-001", "MIG-MISSING-001", "MIG-FIELDS-001"} <= set(broken)
+        assert "(entities.lead.list.pagination.max_pages); crmqa stopped there with 2 of 4 " \
+               "records read" in broken["MIG-MISSING-001"]["message"]
+    finally:
+        for lead_id in ids:
+            admin.delete(f"/api/leads/{lead_id}")

@@ -343,3 +343,16 @@ def test_progress_names_the_phase_and_how_far_the_statement_is() -> None:
     with quiet.watching("fields lead"):
         pass
     assert lines == []
+
+
+def test_crm_reading_options_on_an_extract_are_a_plan_error() -> None:
+    from pydantic import ValidationError
+
+    from crmqa.migration.spec import TargetTable
+
+    with pytest.raises(ValidationError, match="query, page_size: only for a target read "
+                                              "`from: crm`"):
+        TargetTable.model_validate({"file": "migrated.csv", "key": "email", "query": "x",
+                                    "page_size": 500})
+    crm = TargetTable.model_validate({"from": "crm", "key": "email", "page_size": 500})
+    assert crm.page_size == 500

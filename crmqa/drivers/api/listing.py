@@ -200,10 +200,11 @@ class Lister:
                        total: int | None) -> str:
         name = self._entity_name(entity)
         of = f" of {total:,}" if total is not None else ""
-        return (f"{name}.{op}: the list has more than {max_pages} pages, and crmqa stopped "
-                f"there with {read:,}{of} records read: raise it (profile "
-                f"{self.profile.name!r}, entities.{name}.list.pagination.max_pages), or ask "
-                "for larger pages (page_size)")
+        pages = f"{max_pages} page" + ("s" if max_pages != 1 else "")
+        return (f"{name}.{op}: more than {pages} to read, the bound of profile "
+                f"{self.profile.name!r} (entities.{name}.list.pagination.max_pages); crmqa "
+                f"stopped there with {read:,}{of} records read: raise the bound, or ask for "
+                "larger pages (page_size)")
 
     def _entity_name(self, entity: EntitySpec) -> str:
         return next((n for n, e in self.profile.entities.items() if e is entity), "?")
