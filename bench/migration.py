@@ -61,6 +61,7 @@ def generate(folder: Path, rows: int, diff: float) -> tuple[Path, Path]:
     if legacy.exists() and migrated.exists():
         return legacy, migrated
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar_print = false")
     first = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in FIRST) + "]"
     last = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in LAST) + "]"
     con.execute(f"""
@@ -98,6 +99,7 @@ def bare(legacy: Path, migrated: Path, memory_limit: str) -> dict[str, int]:
 
     con = duckdb.connect(config={"memory_limit": memory_limit,
                                  "temp_directory": str(legacy.parent / "bare-tmp")})
+    con.execute("SET enable_progress_bar_print = false")  # as crmqa's workspace
     fields = ["first_name", "last_name", "status", "company", "notes", "created_at"]
     # a field differs in a record found on both sides (as crmqa and datacompy count it)
     counts = ", ".join(f"count(*) FILTER (WHERE s.email IS NOT NULL AND t.email IS NOT NULL "

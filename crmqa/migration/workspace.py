@@ -380,8 +380,10 @@ class Workspace:
 
 
 def _quiet(connection: duckdb.DuckDBPyConnection) -> None:
-    """No DuckDB progress bar on a long statement: it would write into the case's captured
-    output (and so its report); `Progress` says it on the console instead."""
+    """DuckDB measures how far a statement is (off by default outside a terminal), for
+    `Progress` to say on the console, and prints no bar of its own: it would write into the
+    case's captured output, and so into its report."""
+    connection.execute("SET enable_progress_bar = true")
     connection.execute("SET enable_progress_bar_print = false")
 
 
