@@ -106,21 +106,21 @@ class MigrationDriver:
         return self._space
 
     def _read_records(self, entity: str, target: TargetTable) -> list[dict[str, Any]]:
-        """Every migrated record of `entity`, through the CRM's list (or search) operation."""
+        """Every migrated record of `entity`, through the CRM's export, list or search."""
         if self._api is None:
             from crmqa.drivers.api.driver import create_api_driver
 
             self._api = create_api_driver(self.env)
         assert self._ctx is not None
-        arguments: dict[str, Any] = {"all": True}
+        operation = _operation(target)
+        arguments: dict[str, Any] = {} if operation == "export" else {"all": True}
         if target.query:
             arguments["query"] = target.query
         if target.filters:
             arguments["filters"] = target.filters
         if target.page_size is not None:
             arguments["page_size"] = target.page_size
-        listing = OpStep.model_validate({"op": f"{entity}.{_operation(target)}",
-                                         "with": arguments})
+        listing = OpStep.model_validate({"op": f"{entity}.{operation}", "with": arguments})
         output = self._api.run(listing, self._ctx)
         records = output.data.get("records") if isinstance(output.data, dict) else None
         if output.outcome != "ok" or not isinstance(records, list):
@@ -130,7 +130,10 @@ class MigrationDriver:
 
 
 def _operation(target: TargetTable) -> str:
-    """A search when the plan narrows the migrated records down, else the whole list."""
+    """The export when the plan asks for it; else a search when the plan narrows the migrated
+    records down, or the whole list."""
+    if target.via == "export":
+        return "export"
     return "search" if target.query or target.filters else "list"
 
 

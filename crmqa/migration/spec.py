@@ -123,9 +123,8 @@ class TargetTable(_Extract):
 
     from_: Literal["crm"] | None = Field(
         None, alias="from",
-        description="`crm`: read through the target's profile, every page of its list (of its "
-        "search with `query` or `filters`); omit it and give `file` or `database` for an "
-        "extract the vendor delivers",
+        description="`crm`: read through the target's profile (`via` says how); omit it and "
+        "give `file` or `database` for an extract the vendor delivers",
     )
     key: str | list[str] = Field(
         description="the canonical field(s) holding the source key after the mapping"
@@ -139,9 +138,15 @@ class TargetTable(_Extract):
     filters: dict[str, Any] = Field(
         default_factory=dict, description="`from: crm`: only records with these field values"
     )
+    via: Literal["list", "export"] = Field(
+        "list", description="`from: crm`: `list` walks every page of the entity's list (its "
+        "search, with `query` or `filters`); `export` reads the CRM's export in one answer "
+        "(the profile's `export:`)"
+    )
     page_size: int | None = Field(
-        None, ge=1, description="`from: crm`: records per page (default: the product's own); "
-        "the profile's max_pages bounds the pages, so a large migration asks for large pages"
+        None, ge=1, description="`from: crm`, `via: list`: records per page (default: the "
+        "product's own); the profile's max_pages bounds the pages, so a large migration asks "
+        "for large pages"
     )
 
     @model_validator(mode="after")
@@ -150,10 +155,14 @@ class TargetTable(_Extract):
             raise ValueError("a target needs exactly one of `from: crm`, `file` or `database`")
         if self.from_ is None:
             given = [name for name, value in (("query", self.query), ("filters", self.filters),
+                                              ("via", self.via != "list"),
                                               ("page_size", self.page_size)) if value]
             if given:
                 raise ValueError(f"{', '.join(given)}: only for a target read `from: crm`, "
                                  "not from an extract")
+        if self.via == "export" and self.page_size is not None:
+            raise ValueError("page_size: an export comes in one answer; pages are for "
+                             "`via: list`")
         self._check_database()
         return self
 

@@ -185,3 +185,29 @@ def test_migrated_records_past_the_profiles_page_bound_are_an_environment_error(
     finally:
         for lead_id in ids:
             admin.delete(f"/api/leads/{lead_id}")
+
+
+def test_migrated_records_read_through_the_crms_export(sandbox, tmp_path: Path) -> None:
+    # the vendor dropped the Chinese name: read back through the export, it is missing
+    admin = SandboxClient(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    plan = write(tmp_path, tag)
+    plan.write_text(plan.read_text().replace("{from: crm, ", "{from: crm, via: export, "))
+    ids = migrate(admin, tag, drop="A3")
+    try:
+        done = run("run", str(plan), "--reports", str(tmp_path / "export"), sandbox=sandbox)
+        assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
+        found = results(tmp_path / "export")
+        failed = {case for case, r in found.items() if r["outcome"] == "failed"}
+        assert failed == {"MIG-ROWS-001", "MIG-MISSING-001"}, failed
+        assert "1 of 4" in found["MIG-MISSING-001"]["message"]
+        assert found["MIG-FIELDS-001"]["outcome"] == "passed"
+        # the records came from the export, in one request, not from the list's pages
+        requests = [a.get("name", "") for s in found["MIG-ROWS-001"]["steps"]
+                    for a in s["attachments"]]
+        assert [name for name in requests if name.endswith("-> 200")] == [
+            "1. POST /api/auth/token -> 200",
+            f"2. GET /api/leads/export?q={tag}%40migrated.test -> 200"], requests
+    finally:
+        for lead_id in ids:
+            admin.delete(f"/api/leads/{lead_id}")

@@ -357,5 +357,10 @@ def test_crm_reading_options_on_an_extract_are_a_plan_error() -> None:
                                               "`from: crm`"):
         TargetTable.model_validate({"file": "migrated.csv", "key": "email", "query": "x",
                                     "page_size": 500})
+    with pytest.raises(ValidationError, match="via: only for a target read `from: crm`"):
+        TargetTable.model_validate({"file": "migrated.csv", "key": "email", "via": "export"})
+    with pytest.raises(ValidationError, match="page_size: an export comes in one answer"):
+        TargetTable.model_validate({"from": "crm", "key": "email", "via": "export",
+                                    "page_size": 500})
     crm = TargetTable.model_validate({"from": "crm", "key": "email", "page_size": 500})
-    assert crm.page_size == 500
+    assert (crm.via, crm.page_size) == ("list", 500)
