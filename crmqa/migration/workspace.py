@@ -204,6 +204,11 @@ class Workspace:
         # them rather than repeating each one's mapping
         join_key = _joined([quote(key) for key in target.keys],
                            trim=not all(ends_trimmed(mapping[key]) for key in target.keys))
+        # A key of one field that its mapping trims last is that field itself (an empty one
+        # matches nothing: the target's key is never empty): the join compares the field,
+        # instead of carrying a copy of it through the join as the key
+        direct_key = (target.keys[0] if len(target.keys) == 1
+                      and ends_trimmed(mapping[target.keys[0]]) else None)
         legacy_key = _joined([quote(key) for key in source.keys])
         selected = "".join(f", {sql} AS {quote(name)}" for name, sql in expressions.items())
         self.con.execute(
@@ -216,7 +221,7 @@ class Workspace:
                  for name in mapping if name not in target_columns]
         compare: dict[str, str] = {name: str(mapping[name].compare) for name in fields}
         self.progress.phase(f"joining the legacy and migrated {entity} records")
-        self._join(entity, fields, compare)
+        self._join(entity, fields, compare, direct_key)
         self.progress.phase(f"counting the {entity} records")
         return self._tally(entity, fields, compare, columns, target_columns, notes)
 
@@ -296,16 +301,23 @@ class Workspace:
                          f"{', '.join(exprs)} FROM {origin}")
         return fields
 
-    def _join(self, entity: str, fields: list[str], compare: dict[str, str]) -> None:
+    def _join(self, entity: str, fields: list[str], compare: dict[str, str],
+              direct_key: str | None = None) -> None:
         """Table `joinrows_<entity>` in one pass, the reported records' table over it, and the
         views that unpack them (see the module's docstring): each field compared once, and
-        the keys and values kept only for the records a check reports."""
+        the keys and values kept only for the records a check reports. With `direct_key`,
+        the source side joins on that mapped field rather than on a copy of it."""
         source, target = quote("src_" + entity), quote("tgt_" + entity)
+        if direct_key is None:
+            source_side, source_key = f"SELECT *, true AS __side FROM {source}", "s.__key"
+        else:
+            source_side = f"SELECT * EXCLUDE (__key), true AS __side FROM {source}"
+            source_key = f"CAST(s.{quote(direct_key)} AS VARCHAR)"
         compared = []
         # what a reported record keeps, in one list: whether it is missing or unexpected, its
         # keys and, per field, the two values where they differ
         kept = ["CASE WHEN __missing THEN 'missing' WHEN __unexpected THEN 'unexpected' END",
-                "coalesce(__source_side_key, __target_side_key)", "__source_key"]
+                "coalesce(nullif(__source_side_key, ''), __target_side_key)", "__source_key"]
         for name in fields:
             flag, value = quote("d_" + name), quote(name)
             # equal as read is equal however compared: the comparison's functions run only
@@ -323,12 +335,12 @@ class Workspace:
         # legacy record that is missing (or a migrated one that is unexpected), never both.
         # (the key a reported record shows is the side's that has one: worked out for those
         # few records only)
-        joined = ("SELECT s.__key AS __source_side_key, t.__key AS __target_side_key, "
+        joined = (f"SELECT {source_key} AS __source_side_key, t.__key AS __target_side_key, "
                   "s.__source_key AS __source_key, "
                   "s.__side IS NULL AS __unexpected, t.__side IS NULL AS __missing"
                   + "".join(f", {column}" for column in compared)
-                  + f" FROM (SELECT *, true AS __side FROM {source}) s FULL OUTER JOIN "
-                  f"(SELECT *, true AS __side FROM {target}) t ON s.__key = t.__key")
+                  + f" FROM ({source_side}) s FULL OUTER JOIN "
+                  f"(SELECT *, true AS __side FROM {target}) t ON {source_key} = t.__key")
         # One narrow row per joined record: the hash of its legacy key (legacy records are
         # counted from it) and for a record a check reports, the list; NULL for all the
         # others. Column by column (a flag and two values per field), a million records

@@ -1,5 +1,0 @@
-"""`python -m crmqa` is `crmqa`."""
-
-from crmqa.cli.main import main
-
-main()

@@ -1,1 +1,0 @@
-"""crmqa.pytest_plugin."""
