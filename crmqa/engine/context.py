@@ -68,7 +68,8 @@ class CaseContext:
     # The case's template names (fake, vars, saved, params, unique, rules): a driver that
     # renders templates itself (a case section such as `load:`) starts from these.
     templates: dict[str, Any] = field(default_factory=dict)
-    # Live progress of a long step (a load) for the console; the reporter's, if it has one.
+    # Live progress of a long step (a load, a migration check) for the console; the
+    # reporter's, if it has one.
     progress: Callable[[str], None] | None = None
 
     @property
