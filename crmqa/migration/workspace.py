@@ -89,7 +89,7 @@ class Workspace:
             config["threads"] = spec.threads
         self.con = duckdb.connect(config=config)
         self.con.execute("SET TimeZone = 'UTC'")
-        _quiet(self.con)
+        _track_progress_silently(self.con)
         # what the workspace is doing, for the console, while a long check runs
         self.progress = Progress(self.con, progress)
         self._read_records = read_records
@@ -153,7 +153,7 @@ class Workspace:
 
         def opened(name: str, side: SourceTable | TargetTable, where: str) -> list[str]:
             with self.con.cursor() as cursor:
-                _quiet(cursor)
+                _track_progress_silently(cursor)
                 return self._side_view(name, side, where, cursor)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -202,13 +202,12 @@ class Workspace:
                                          f"column '{key}' (columns: {', '.join(columns)})")
         # the join key is made from the mapped fields (a layer below), so that its SQL names
         # them rather than repeating each one's mapping
-        join_key = _joined([quote(key) for key in target.keys],
-                           trim=not all(ends_trimmed(mapping[key]) for key in target.keys))
+        trimmed_last = all(ends_trimmed(mapping[key]) for key in target.keys)
+        join_key = _joined([quote(key) for key in target.keys], trim=not trimmed_last)
         # A key of one field that its mapping trims last is that field itself (an empty one
         # matches nothing: the target's key is never empty): the join compares the field,
         # instead of carrying a copy of it through the join as the key
-        direct_key = (target.keys[0] if len(target.keys) == 1
-                      and ends_trimmed(mapping[target.keys[0]]) else None)
+        direct_key = target.keys[0] if len(target.keys) == 1 and trimmed_last else None
         legacy_key = _joined([quote(key) for key in source.keys])
         selected = "".join(f", {sql} AS {quote(name)}" for name, sql in expressions.items())
         self.con.execute(
@@ -391,7 +390,7 @@ class Workspace:
         return path
 
 
-def _quiet(connection: duckdb.DuckDBPyConnection) -> None:
+def _track_progress_silently(connection: duckdb.DuckDBPyConnection) -> None:
     """DuckDB measures how far a statement is (off by default outside a terminal), for
     `Progress` to say on the console, and prints no bar of its own: it would write into the
     case's captured output, and so into its report."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -56,7 +57,7 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 
 def workspace(tmp_path: Path, migrated: list[list[str]], source: dict | None = None,
-              **extra) -> Workspace:
+              progress: Callable[[str], None] | None = None, **extra) -> Workspace:
     write_csv(tmp_path / "legacy.csv", LEGACY)
     write_csv(tmp_path / "migrated.csv", migrated)
     spec = MigrationSpec.model_validate({
@@ -66,7 +67,7 @@ def workspace(tmp_path: Path, migrated: list[list[str]], source: dict | None = N
         "quality": {"lead": {"email": ["Email"], "duplicates": [["FirstName", "LastName"]]}},
         **extra,
     })
-    return Workspace(spec, tmp_path, tmp_path / "run")
+    return Workspace(spec, tmp_path, tmp_path / "run", progress=progress)
 
 
 def check(space: Workspace, name: str, **kwargs) -> dict[str, tuple[bool, object]]:
@@ -304,13 +305,7 @@ def test_a_long_check_says_what_it_is_doing_and_duckdb_prints_nothing(
     monkeypatch.setattr(progress, "EVERY_S", 0.001)
     # every statement "long" for DuckDB's own bar, which must still print nothing
     lines: list[str] = []
-    write_csv(tmp_path / "legacy.csv", LEGACY)
-    write_csv(tmp_path / "migrated.csv", MIGRATED)
-    spec = MigrationSpec.model_validate({
-        "source": {"lead": {"file": "legacy.csv", "key": "LegacyId"}},
-        "target": {"lead": {"file": "migrated.csv", "key": "email"}},
-        "mapping": {"lead": MAPPING}})
-    space = Workspace(spec, tmp_path, tmp_path / "run", progress=lines.append)
+    space = workspace(tmp_path, MIGRATED, progress=lines.append)
     # DuckDB measures how far a statement is (for the lines), and prints no bar of its own
     assert space.sql("SELECT current_setting('enable_progress_bar'), "
                      "current_setting('enable_progress_bar_print')") == [(True, False)]
